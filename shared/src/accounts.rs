@@ -1,0 +1,439 @@
+//! Accounts, their users and API keys.
+//!
+//! Layout: `ACC#<id>/ACCOUNT` (the account and its settings), `ACC#<id>/USER#<id>` (a user),
+//! `ACC#<id>/EMAIL#<email>` (one user per email per account), `APIKEY#<keyed hash>/APIKEY` (the
+//! index from an API key to its user). Every multi-item change is one transaction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixSeconds;
+use crate::crypto::{Peppers, Secret, SecretHash};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{AccountId, UserId};
+use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+
+/// Hash domain of API keys.
+pub const API_KEY_DOMAIN: &str = "apikey";
+
+/// Which credentials an account's integrations use (DESIGN.md "Credentials").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthMethod {
+    /// API key and client apps.
+    #[default]
+    ApiKey,
+    #[serde(rename = "OAUTH2")]
+    OAuth2,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ApiKey => "API_KEY",
+            AuthMethod::OAuth2 => "OAUTH2",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSettings {
+    pub method: AuthMethod,
+    pub api_token_ttl_seconds: i64,
+    pub oauth_token_ttl_seconds: i64,
+    pub auth_token_ttl_seconds: i64,
+    pub roles_and_permissions: bool,
+}
+
+impl AuthSettings {
+    pub fn defaults(config: &crate::config::Config) -> Self {
+        Self {
+            method: AuthMethod::ApiKey,
+            api_token_ttl_seconds: config.api_token_ttl,
+            oauth_token_ttl_seconds: config.oauth_token_ttl,
+            auth_token_ttl_seconds: config.auth_token_ttl,
+            roles_and_permissions: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub owner_user_id: UserId,
+    pub settings: AuthSettings,
+    pub created_at: UnixSeconds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Permission {
+    ApiAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub email: String,
+    pub owner: bool,
+    pub permissions: Vec<Permission>,
+    pub api_key_hash: SecretHash,
+    /// Last four characters of the API key, for masked display.
+    pub api_key_last4: String,
+    pub created_at: UnixSeconds,
+}
+
+impl User {
+    /// May manage the account's API access (DESIGN.md "Functions"): the owner always; another
+    /// user only with roles and permissions on and `API_ACCESS` granted.
+    pub fn may_manage(&self, settings: &AuthSettings) -> bool {
+        self.owner
+            || (settings.roles_and_permissions && self.permissions.contains(&Permission::ApiAccess))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyIndex {
+    account_id: AccountId,
+    user_id: UserId,
+}
+
+pub fn account_key(id: &AccountId) -> Key {
+    Key::new(format!("ACC#{id}"), "ACCOUNT")
+}
+
+pub fn user_key(account: &AccountId, user: &UserId) -> Key {
+    Key::new(format!("ACC#{account}"), format!("USER#{user}"))
+}
+
+fn email_key(account: &AccountId, email: &str) -> Key {
+    Key::new(
+        format!("ACC#{account}"),
+        format!("EMAIL#{}", email.to_ascii_lowercase()),
+    )
+}
+
+fn api_key_index_key(hash: &SecretHash) -> Key {
+    Key::new(format!("APIKEY#{}", hash.0), "APIKEY")
+}
+
+/// Validates an account or app name: 1–200 characters, no control characters.
+pub fn validate_name(field: &'static str, name: &str) -> ApiResult<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::bad_request(
+            "name_empty",
+            format!("{field} must not be empty"),
+        ));
+    }
+    if trimmed.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "name_too_long",
+            format!("{field} must be at most 200 characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "name_control_chars",
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A plausible email: one `@`, non-empty parts, a dot in the domain, at most 254 characters.
+pub fn validate_email(email: &str) -> ApiResult<String> {
+    let e = email.trim();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@'));
+    if ok {
+        Ok(e.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            "email_invalid",
+            "email is not a valid address",
+        ))
+    }
+}
+
+/// The result of creating an account: the API key appears here only.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub account: Account,
+    pub owner: User,
+    pub api_key: Secret,
+}
+
+/// The result of adding a user: the API key appears here only.
+#[derive(Debug)]
+pub struct NewUser {
+    pub user: User,
+    pub api_key: Secret,
+}
+
+fn new_user(
+    peppers: &Peppers,
+    account_id: &AccountId,
+    email: String,
+    owner: bool,
+    permissions: Vec<Permission>,
+    now: UnixSeconds,
+) -> (User, Secret) {
+    let api_key = Secret::generate();
+    let user = User {
+        id: UserId::generate(),
+        account_id: account_id.clone(),
+        email,
+        owner,
+        permissions,
+        api_key_hash: peppers.hash(API_KEY_DOMAIN, &api_key),
+        api_key_last4: api_key.masked()[4..].to_owned(),
+        created_at: now,
+    };
+    (user, api_key)
+}
+
+fn user_writes(user: &User) -> Result<Vec<WriteOp>, StoreError> {
+    Ok(vec![
+        WriteOp::Put(
+            Item::new(user_key(&user.account_id, &user.id), user)?,
+            Condition::NotExists,
+        ),
+        WriteOp::Put(
+            Item::new(email_key(&user.account_id, &user.email), &user.id)?,
+            Condition::NotExists,
+        ),
+        WriteOp::Put(
+            Item::new(
+                api_key_index_key(&user.api_key_hash),
+                &ApiKeyIndex {
+                    account_id: user.account_id.clone(),
+                    user_id: user.id.clone(),
+                },
+            )?,
+            Condition::NotExists,
+        ),
+    ])
+}
+
+/// Creates an account and its owner (with an API key) in one transaction.
+pub async fn create_account(
+    table: &dyn Table,
+    peppers: &Peppers,
+    config: &crate::config::Config,
+    name: &str,
+    owner_email: &str,
+    now: UnixSeconds,
+) -> ApiResult<NewAccount> {
+    let name = validate_name("name", name)?;
+    let email = validate_email(owner_email)?;
+    let id = AccountId::generate();
+    let (owner, api_key) = new_user(peppers, &id, email, true, vec![], now);
+    let account = Account {
+        id: id.clone(),
+        name,
+        owner_user_id: owner.id.clone(),
+        settings: AuthSettings::defaults(config),
+        created_at: now,
+    };
+    let mut ops = vec![WriteOp::Put(
+        Item::new(account_key(&id), &account)?,
+        Condition::NotExists,
+    )];
+    ops.extend(user_writes(&owner)?);
+    table.transact(ops).await?;
+    Ok(NewAccount {
+        account,
+        owner,
+        api_key,
+    })
+}
+
+/// Adds a user with its own API key. A second user with the same email gets `409`.
+pub async fn add_user(
+    table: &dyn Table,
+    peppers: &Peppers,
+    account_id: &AccountId,
+    email: &str,
+    permissions: Vec<Permission>,
+    now: UnixSeconds,
+) -> ApiResult<NewUser> {
+    let email = validate_email(email)?;
+    if get_account(table, account_id).await?.is_none() {
+        return Err(ApiError::not_found("account_unknown", "no such account"));
+    }
+    let (user, api_key) = new_user(peppers, account_id, email, false, permissions, now);
+    let mut ops = vec![WriteOp::Check(
+        account_key(account_id),
+        Condition::Live { now },
+    )];
+    ops.extend(user_writes(&user)?);
+    match table.transact(ops).await {
+        Ok(()) => Ok(NewUser { user, api_key }),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "email_taken",
+            "a user with this email already exists in the account",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_account(table: &dyn Table, id: &AccountId) -> Result<Option<Account>, StoreError> {
+    table
+        .get(&account_key(id))
+        .await?
+        .map(|i| i.decode())
+        .transpose()
+}
+
+pub async fn get_user(
+    table: &dyn Table,
+    account: &AccountId,
+    user: &UserId,
+) -> Result<Option<User>, StoreError> {
+    table
+        .get(&user_key(account, user))
+        .await?
+        .map(|i| i.decode())
+        .transpose()
+}
+
+/// Finds the user an API key belongs to: one read per pepper in force (one, between
+/// rotations), then the user and account. Returns `None` for an unknown key.
+pub async fn find_by_api_key(
+    table: &dyn Table,
+    peppers: &Peppers,
+    presented: &str,
+) -> Result<Option<(Account, User)>, StoreError> {
+    for hash in peppers.lookup_hashes(API_KEY_DOMAIN, presented) {
+        let Some(item) = table.get(&api_key_index_key(&hash)).await? else {
+            continue;
+        };
+        let idx: ApiKeyIndex = item.decode()?;
+        let (Some(account), Some(user)) = (
+            get_account(table, &idx.account_id).await?,
+            get_user(table, &idx.account_id, &idx.user_id).await?,
+        ) else {
+            return Ok(None);
+        };
+        // The index and the user agree, and the comparison is constant-time.
+        if user.api_key_hash == hash
+            && peppers.verify(API_KEY_DOMAIN, &user.api_key_hash, presented)
+        {
+            return Ok(Some((account, user)));
+        }
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Pepper;
+    use crate::store::MemoryTable;
+
+    fn setup() -> (MemoryTable, Peppers, crate::config::Config) {
+        (
+            MemoryTable::new(),
+            Peppers::new(vec![Pepper::generate("p1")]),
+            crate::config::Config::local("http://127.0.0.1:3000"),
+        )
+    }
+
+    #[tokio::test]
+    async fn created_account_is_found_by_its_key_only() {
+        let (t, p, c) = setup();
+        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
+            .await
+            .unwrap();
+        let (acc, user) = find_by_api_key(&t, &p, a.api_key.expose())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(acc.id, a.account.id);
+        assert!(user.owner && user.may_manage(&acc.settings));
+        assert!(find_by_api_key(&t, &p, Secret::generate().expose())
+            .await
+            .unwrap()
+            .is_none());
+        for item in t.dump() {
+            assert!(
+                !item.data.to_string().contains(a.api_key.expose()),
+                "no plaintext key stored"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn users_need_api_access_and_roles_on_to_manage() {
+        let (t, p, c) = setup();
+        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
+            .await
+            .unwrap();
+        let u = add_user(
+            &t,
+            &p,
+            &a.account.id,
+            "dev@acme.test",
+            vec![Permission::ApiAccess],
+            11,
+        )
+        .await
+        .unwrap();
+        let mut s = a.account.settings.clone();
+        assert!(!u.user.may_manage(&s));
+        s.roles_and_permissions = true;
+        assert!(u.user.may_manage(&s));
+        let plain = add_user(&t, &p, &a.account.id, "plain@acme.test", vec![], 12)
+            .await
+            .unwrap();
+        assert!(!plain.user.may_manage(&s));
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_conflicts_and_writes_nothing() {
+        let (t, p, c) = setup();
+        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
+            .await
+            .unwrap();
+        let before = t.dump().len();
+        let e = add_user(&t, &p, &a.account.id, "OWNER@acme.test", vec![], 11)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 409);
+        assert_eq!(t.dump().len(), before);
+    }
+
+    #[tokio::test]
+    async fn bad_names_and_emails_are_refused() {
+        let (t, p, c) = setup();
+        for (name, email) in [
+            ("", "a@b.co"),
+            (&"x".repeat(201)[..], "a@b.co"),
+            ("ok", "nope"),
+            ("ok", "a@b"),
+        ] {
+            let e = create_account(&t, &p, &c, name, email, 1)
+                .await
+                .unwrap_err();
+            assert_eq!(e.status(), 400, "{name:?} {email:?}");
+        }
+        assert!(t.dump().is_empty());
+    }
+
+    #[tokio::test]
+    async fn unknown_account_gets_404() {
+        let (t, p, _) = setup();
+        let e = add_user(&t, &p, &AccountId::generate(), "a@b.co", vec![], 1)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 404);
+    }
+}

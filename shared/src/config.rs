@@ -1,0 +1,230 @@
+//! Typed configuration from the environment, validated before the runtime starts: a missing or
+//! malformed variable is one clear line naming it.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Which adapters back the ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory store, queue and generated keys (local server's embedded default, unit tests).
+    Memory,
+    /// DynamoDB, SQS and Secrets Manager (real AWS, or DynamoDB Local and moto through the
+    /// standard `AWS_ENDPOINT_URL_*` variables).
+    Aws {
+        table: String,
+        secret_id: String,
+        queue_url: Option<String>,
+        dlq_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: Backend,
+    /// The `iss` of every token, and the base of the discovery document's URLs.
+    pub issuer: String,
+    pub api_token_ttl: i64,
+    pub oauth_token_ttl: i64,
+    pub auth_token_ttl: i64,
+    /// Allowed clock difference for signed requests, seconds.
+    pub clock_skew: i64,
+    /// Where `/auth` may redirect: origins (`https://app.example.com`) or path prefixes (`/`).
+    pub redirect_allowlist: Vec<String>,
+    /// Signing ceremony URL; `{packageId}` is replaced.
+    pub signing_url: String,
+    /// Local mode: loopback callback URLs allowed, cookies without `Secure` on plain http.
+    pub local_mode: bool,
+    /// How long key material is cached before a re-read.
+    pub key_cache: Duration,
+}
+
+impl Config {
+    /// Defaults for the embedded local server and tests.
+    pub fn local(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        Self {
+            backend: Backend::Memory,
+            redirect_allowlist: vec![issuer.clone()],
+            signing_url: format!("{issuer}/signing?packageId={{packageId}}"),
+            issuer,
+            api_token_ttl: 1800,
+            oauth_token_ttl: 300,
+            auth_token_ttl: 1800,
+            clock_skew: 300,
+            local_mode: true,
+            key_cache: Duration::from_secs(300),
+        }
+    }
+
+    /// Reads `KEYGATE_*`. `KEYGATE_TABLE` selects the AWS backend and then `KEYGATE_SECRET_ID` is
+    /// required; inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set) the AWS backend is required.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let in_lambda = var("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let backend = match var("KEYGATE_TABLE") {
+            Some(table) => Backend::Aws {
+                table,
+                secret_id: var("KEYGATE_SECRET_ID").ok_or_else(|| {
+                    ConfigError("KEYGATE_SECRET_ID is not set (the Secrets Manager secret holding the signing keys)".into())
+                })?,
+                queue_url: var("KEYGATE_QUEUE_URL"),
+                dlq_url: var("KEYGATE_DLQ_URL"),
+            },
+            None if in_lambda => {
+                return Err(ConfigError("KEYGATE_TABLE is not set (the DynamoDB table name)".into()))
+            }
+            None => Backend::Memory,
+        };
+        let local_mode = match var("KEYGATE_LOCAL_MODE") {
+            Some(v) => parse_bool("KEYGATE_LOCAL_MODE", &v)?,
+            None => !in_lambda,
+        };
+        let issuer = match var("KEYGATE_ISSUER") {
+            Some(i) => {
+                let u = url::Url::parse(&i)
+                    .map_err(|e| ConfigError(format!("KEYGATE_ISSUER '{i}' is not a URL: {e}")))?;
+                if u.scheme() != "https" && !local_mode {
+                    return Err(ConfigError(format!("KEYGATE_ISSUER '{i}' must be https")));
+                }
+                i.trim_end_matches('/').to_owned()
+            }
+            None if in_lambda => {
+                return Err(ConfigError(
+                    "KEYGATE_ISSUER is not set (the API's base URL)".into(),
+                ))
+            }
+            None => "http://127.0.0.1:3000".to_owned(),
+        };
+        let mut c = Self::local(issuer);
+        c.backend = backend;
+        c.local_mode = local_mode;
+        c.api_token_ttl = bounded(&var, "KEYGATE_API_TOKEN_TTL", c.api_token_ttl, 60, 86_400)?;
+        c.oauth_token_ttl = bounded(
+            &var,
+            "KEYGATE_OAUTH_TOKEN_TTL",
+            c.oauth_token_ttl,
+            60,
+            86_400,
+        )?;
+        c.auth_token_ttl = bounded(&var, "KEYGATE_AUTH_TOKEN_TTL", c.auth_token_ttl, 60, 86_400)?;
+        c.clock_skew = bounded(&var, "KEYGATE_CLOCK_SKEW", c.clock_skew, 1, 3_600)?;
+        c.key_cache =
+            Duration::from_secs(bounded(&var, "KEYGATE_KEY_CACHE_SECONDS", 300, 0, 3_600)? as u64);
+        if let Some(list) = var("KEYGATE_REDIRECT_ALLOWLIST") {
+            c.redirect_allowlist = list
+                .split(',')
+                .map(|s| s.trim().trim_end_matches('/').to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !c.redirect_allowlist.contains(&c.issuer) {
+                c.redirect_allowlist.push(c.issuer.clone());
+            }
+        }
+        if let Some(u) = var("KEYGATE_SIGNING_URL") {
+            c.signing_url = u;
+        }
+        Ok(c)
+    }
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "{name} must be true or false, not '{v}'"
+        ))),
+    }
+}
+
+fn bounded(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    let v: i64 = raw.trim().parse().map_err(|_| {
+        ConfigError(format!(
+            "{name} must be a whole number of seconds, not '{raw}'"
+        ))
+    })?;
+    if !(min..=max).contains(&v) {
+        return Err(ConfigError(format!(
+            "{name} must be between {min} and {max}, not {v}"
+        )));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_is_the_embedded_default() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.backend, Backend::Memory);
+        assert!(c.local_mode);
+        assert_eq!(c.oauth_token_ttl, 300);
+    }
+
+    #[test]
+    fn lambda_without_table_names_the_variable() {
+        let e = cfg(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap_err();
+        assert!(e.to_string().contains("KEYGATE_TABLE"), "{e}");
+    }
+
+    #[test]
+    fn table_without_secret_names_the_variable() {
+        let e = cfg(&[("KEYGATE_TABLE", "t")]).unwrap_err();
+        assert!(e.to_string().contains("KEYGATE_SECRET_ID"), "{e}");
+    }
+
+    #[test]
+    fn out_of_bounds_and_junk_numbers_are_refused() {
+        assert!(cfg(&[("KEYGATE_OAUTH_TOKEN_TTL", "5")]).is_err());
+        assert!(cfg(&[("KEYGATE_CLOCK_SKEW", "abc")]).is_err());
+        assert_eq!(
+            cfg(&[("KEYGATE_CLOCK_SKEW", "120")]).unwrap().clock_skew,
+            120
+        );
+    }
+
+    #[test]
+    fn lambda_requires_https_issuer() {
+        let base = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("KEYGATE_TABLE", "t"),
+            ("KEYGATE_SECRET_ID", "s"),
+        ];
+        let mut v = base.to_vec();
+        v.push(("KEYGATE_ISSUER", "http://x"));
+        assert!(cfg(&v).is_err());
+        let mut v = base.to_vec();
+        v.push(("KEYGATE_ISSUER", "https://api.example.com/"));
+        let c = cfg(&v).unwrap();
+        assert_eq!(c.issuer, "https://api.example.com");
+        assert!(!c.local_mode);
+    }
+}

@@ -1,0 +1,226 @@
+//! Secrets: generation, keyed hashing under a versioned pepper, constant-time comparison.
+//!
+//! Every secret keygate issues (API keys, client secrets, tokens) is 256 random bits in
+//! base64url, so it is stored as HMAC-SHA256 under a pepper from Secrets Manager, not as a slow
+//! password hash: a dump of the table alone lets nobody authenticate, and a check costs
+//! microseconds. Hashes carry the pepper's id, so a new pepper does not invalidate secrets
+//! already issued.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A secret value. `Debug` never prints it; reading it takes an explicit call.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// 256 random bits, base64url without padding (43 characters).
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The last four characters, for masked display (`****abcd`).
+    pub fn masked(&self) -> String {
+        let tail: String = self
+            .0
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("****{tail}")
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A secret's shape as keygate issues it: 43 base64url characters. Checked before any lookup so
+/// junk never reaches the store.
+pub fn looks_like_secret(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One pepper: an HMAC key from Secrets Manager, named by its id.
+#[derive(Clone)]
+pub struct Pepper {
+    pub id: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pepper({}, ***)", self.id)
+    }
+}
+
+impl Pepper {
+    pub fn new(id: impl Into<String>, key: [u8; 32]) -> Self {
+        Self { id: id.into(), key }
+    }
+    pub fn generate(id: impl Into<String>) -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self::new(id, key)
+    }
+    pub fn key_b64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.key)
+    }
+    fn mac(&self, domain: &str, secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(domain.as_bytes());
+        mac.update(b"\0");
+        mac.update(secret.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Every pepper that can still check a hash; the first is the current one, used for new hashes.
+#[derive(Clone, Debug)]
+pub struct Peppers(Vec<Pepper>);
+
+/// A stored keyed hash: `<pepper id>$<base64url HMAC>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SecretHash(pub String);
+
+impl Peppers {
+    /// `peppers[0]` is current. Panics on an empty list: configuration refuses that earlier.
+    pub fn new(peppers: Vec<Pepper>) -> Self {
+        assert!(!peppers.is_empty(), "at least one pepper");
+        Self(peppers)
+    }
+    pub fn current(&self) -> &Pepper {
+        &self.0[0]
+    }
+    /// Hash a secret for storage. `domain` separates kinds (`apikey`, `client`, `token`), so a
+    /// hash of one kind never matches a lookup of another.
+    pub fn hash(&self, domain: &str, secret: &Secret) -> SecretHash {
+        let p = self.current();
+        SecretHash(format!("{}${}", p.id, p.mac(domain, secret.expose())))
+    }
+    /// The lookup keys a presented secret could be stored under, current pepper first. A lookup
+    /// by keyed hash needs no separate comparison, but [`Peppers::verify`] is still cheap.
+    pub fn lookup_hashes(&self, domain: &str, presented: &str) -> Vec<SecretHash> {
+        self.0
+            .iter()
+            .map(|p| SecretHash(format!("{}${}", p.id, p.mac(domain, presented))))
+            .collect()
+    }
+    /// Constant-time check of a presented secret against a stored hash.
+    pub fn verify(&self, domain: &str, stored: &SecretHash, presented: &str) -> bool {
+        let Some((id, _)) = stored.0.split_once('$') else {
+            return false;
+        };
+        let Some(p) = self.0.iter().find(|p| p.id == id) else {
+            return false;
+        };
+        let expected = format!("{}${}", p.id, p.mac(domain, presented));
+        ct_eq(expected.as_bytes(), stored.0.as_bytes())
+    }
+}
+
+/// Constant-time equality of two byte strings (length is not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// base64 (standard alphabet) HMAC-SHA256, as signed requests carry it.
+pub fn hmac_sha256_b64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Decode a base64url (no padding) 32-byte key, as the key secret stores them.
+pub fn decode_key32(s: &str) -> Option<[u8; 32]> {
+    let v = URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()?;
+    v.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peppers() -> Peppers {
+        Peppers::new(vec![Pepper::generate("p2"), Pepper::generate("p1")])
+    }
+
+    #[test]
+    fn secrets_are_256_bit_base64url() {
+        let s = Secret::generate();
+        assert!(looks_like_secret(s.expose()));
+        assert_ne!(s, Secret::generate());
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn masked_shows_last_four_only() {
+        let s = Secret::new("abcdefgh");
+        assert_eq!(s.masked(), "****efgh");
+    }
+
+    #[test]
+    fn hash_verifies_and_is_domain_separated() {
+        let p = peppers();
+        let s = Secret::generate();
+        let h = p.hash("apikey", &s);
+        assert!(h.0.starts_with("p2$"));
+        assert!(!h.0.contains(s.expose()));
+        assert!(p.verify("apikey", &h, s.expose()));
+        assert!(!p.verify("client", &h, s.expose()));
+        assert!(!p.verify("apikey", &h, Secret::generate().expose()));
+    }
+
+    #[test]
+    fn old_pepper_hashes_still_verify_after_rotation() {
+        let old = Pepper::generate("p1");
+        let before = Peppers::new(vec![old.clone()]);
+        let s = Secret::generate();
+        let h = before.hash("apikey", &s);
+        let after = Peppers::new(vec![Pepper::generate("p2"), old]);
+        assert!(after.verify("apikey", &h, s.expose()));
+        assert!(after.lookup_hashes("apikey", s.expose()).contains(&h));
+        assert!(after.hash("apikey", &s).0.starts_with("p2$"));
+    }
+
+    #[test]
+    fn unknown_pepper_or_garbage_hash_fails_closed() {
+        let p = peppers();
+        assert!(!p.verify("apikey", &SecretHash("p9$abc".into()), "x"));
+        assert!(!p.verify("apikey", &SecretHash("nodollar".into()), "x"));
+    }
+
+    #[test]
+    fn hmac_matches_a_known_vector() {
+        // RFC 4231 test case 2.
+        let got = hmac_sha256_b64(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(got, "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+    }
+}

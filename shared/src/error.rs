@@ -1,0 +1,180 @@
+//! The one error type a client can see, and its one mapping to HTTP.
+//!
+//! Expected failures become `Ok(Response)` with a 4xx (see [`crate::http::error_response`]);
+//! `lambda_http` turns an `Err` into a bare 5xx, so internal faults are also answered here,
+//! opaquely, after being logged with their cause.
+
+use std::borrow::Cow;
+
+use http::StatusCode;
+
+/// What kind of failure, which fixes the HTTP status and the `messageKey`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    TooManyRequests,
+    Internal,
+}
+
+impl Kind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Kind::BadRequest => StatusCode::BAD_REQUEST,
+            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::Conflict => StatusCode::CONFLICT,
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OneSpan-style message key.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Kind::BadRequest => "error.validation",
+            Kind::Unauthorized => "error.unauthorised",
+            Kind::Forbidden => "error.forbidden",
+            Kind::NotFound => "error.notFound",
+            Kind::Conflict => "error.conflict",
+            Kind::PayloadTooLarge => "error.tooLarge",
+            Kind::TooManyRequests => "error.tooManyRequests",
+            Kind::Internal => "error.internal",
+        }
+    }
+}
+
+/// A failure with a client-safe message and a stable reason code for logs and bodies.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind:?} ({reason}): {message}")]
+pub struct ApiError {
+    pub kind: Kind,
+    /// Stable, machine-readable code (`api_key_unknown`, `body_malformed`, …). Never holds a secret.
+    pub reason: &'static str,
+    pub message: Cow<'static, str>,
+    /// Seconds, for `429` answers.
+    pub retry_after: Option<u64>,
+    /// The cause of an internal error: logged, never sent.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    pub fn new(kind: Kind, reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            reason,
+            message: message.into(),
+            retry_after: None,
+            source: None,
+        }
+    }
+    pub fn bad_request(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::BadRequest, reason, message)
+    }
+    pub fn unauthorized(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::Unauthorized, reason, message)
+    }
+    pub fn forbidden(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::Forbidden, reason, message)
+    }
+    pub fn not_found(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::NotFound, reason, message)
+    }
+    pub fn conflict(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::Conflict, reason, message)
+    }
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            Kind::PayloadTooLarge,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+    pub fn locked(reason: &'static str, retry_after: u64) -> Self {
+        let mut e = Self::new(
+            Kind::TooManyRequests,
+            reason,
+            "too many failed attempts: try again later",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+    /// An internal fault: the message sent is generic; `source` is logged.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            kind: Kind::Internal,
+            reason: "internal",
+            message: Cow::Borrowed("an internal error occurred"),
+            retry_after: None,
+            source: Some(Box::new(source)),
+        }
+    }
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<crate::queue::QueueError> for ApiError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// RFC 6749 §5.2 error codes, for the OAuth routes.
+pub fn oauth_error_code(e: &ApiError) -> &'static str {
+    match e.reason {
+        r if r.starts_with("oauth_") => &r[6..],
+        _ => match e.kind {
+            Kind::Unauthorized => "invalid_client",
+            Kind::Forbidden => "unauthorized_client",
+            Kind::Internal => "server_error",
+            Kind::TooManyRequests => "temporarily_unavailable",
+            _ => "invalid_request",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_status() {
+        assert_eq!(Kind::BadRequest.status(), 400);
+        assert_eq!(Kind::Unauthorized.status(), 401);
+        assert_eq!(Kind::Forbidden.status(), 403);
+        assert_eq!(Kind::NotFound.status(), 404);
+        assert_eq!(Kind::Conflict.status(), 409);
+        assert_eq!(Kind::PayloadTooLarge.status(), 413);
+        assert_eq!(Kind::TooManyRequests.status(), 429);
+        assert_eq!(Kind::Internal.status(), 500);
+    }
+
+    #[test]
+    fn oauth_codes_come_from_reason_prefix_or_kind() {
+        let e = ApiError::bad_request("oauth_invalid_grant", "x");
+        assert_eq!(oauth_error_code(&e), "invalid_grant");
+        let e = ApiError::unauthorized("client_secret_wrong", "x");
+        assert_eq!(oauth_error_code(&e), "invalid_client");
+    }
+
+    #[test]
+    fn locked_never_says_retry_after_zero() {
+        assert_eq!(ApiError::locked("locked", 0).retry_after, Some(1));
+    }
+}

@@ -1,0 +1,275 @@
+//! HTTP helpers every handler shares: JSON in and out with limits, the error mapping, the
+//! authorizer's principal.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::auth::Principal;
+use crate::error::{oauth_error_code, ApiError, ApiResult, Kind};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// A JSON body (objects only), at most [`MAX_BODY`] bytes; the target type decides which fields
+/// are allowed (`deny_unknown_fields` on request DTOs).
+pub fn read_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "body_missing",
+            "a JSON body is required",
+        ));
+    }
+    if let Some(ct) = req.headers().get(http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        if !ct.is_empty() && !ct.to_ascii_lowercase().starts_with("application/json") {
+            return Err(ApiError::bad_request(
+                "content_type",
+                "the body must be application/json",
+            ));
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("body_malformed", format!("the JSON body is not valid: {e}"))
+    })
+}
+
+/// One query parameter, decoded; a repeated parameter is refused.
+pub fn query_param(req: &Request, name: &str) -> ApiResult<Option<String>> {
+    let Some(q) = req.uri().query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        if k == name {
+            if found.is_some() {
+                return Err(ApiError::bad_request(
+                    "query_repeated",
+                    format!("the query parameter {name} is repeated"),
+                ));
+            }
+            found = Some(v.into_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(body))
+        .expect("static response parts are valid")
+}
+
+pub fn empty(status: u16) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Empty)
+        .expect("static response parts are valid")
+}
+
+fn log(e: &ApiError) {
+    if e.kind == Kind::Internal {
+        tracing::error!(reason = e.reason, error = ?e.source, "internal error");
+    } else {
+        tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
+    }
+}
+
+fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
+    if let Some(s) = e.retry_after {
+        if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+/// The platform error body: `{"messageKey","message","code","reason"}`.
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    log(e);
+    let body = serde_json::json!({
+        "messageKey": e.kind.message_key(),
+        "message": e.message,
+        "code": e.status().as_u16(),
+        "reason": e.reason,
+    });
+    with_retry_after(json(e.status().as_u16(), &body), e)
+}
+
+/// The OAuth error body (RFC 6749 §5.2); `invalid_client` gets `401` and `WWW-Authenticate`.
+pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
+    log(e);
+    let code = oauth_error_code(e);
+    let status = match code {
+        "invalid_client" => 401,
+        _ => match e.kind {
+            Kind::TooManyRequests => 429,
+            Kind::Internal => 500,
+            Kind::PayloadTooLarge => 413,
+            _ => 400,
+        },
+    };
+    let mut resp = json(
+        status,
+        &serde_json::json!({"error": code, "error_description": e.message}),
+    );
+    if status == 401 {
+        resp.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"keygate\""),
+        );
+    }
+    with_retry_after(resp, e)
+}
+
+/// Answers a handler's result: errors become their JSON body, never an `Err` for the runtime.
+pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The principal the `verify` authorizer passed on (`requestContext.authorizer.lambda`).
+pub fn authorizer_principal(req: &Request) -> Option<Principal> {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let lambda = &ctx.authorizer.as_ref()?.fields;
+            Principal::from_context(lambda)
+        }
+        _ => None,
+    }
+}
+
+/// A plain HTML page for browser routes' errors.
+pub fn html(status: u16, title: &str, message: &str) -> Response<Body> {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = escape_html(title),
+        m = escape_html(message)
+    );
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        )
+        .body(Body::Text(page))
+        .expect("static response parts are valid")
+}
+
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: &str, ct: Option<&str>) -> Request {
+        let mut b = http::Request::builder()
+            .method("POST")
+            .uri("/x?a=1&b=2&b=3");
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct In {
+        name: String,
+    }
+
+    #[test]
+    fn json_bodies_are_checked() {
+        assert!(read_json::<In>(&req(r#"{"name":"a"}"#, Some("application/json"))).is_ok());
+        for (body, ct, status) in [
+            ("", None, 400),
+            ("{", None, 400),
+            (r#"{"name":"a","x":1}"#, None, 400),
+            (r#"{"name":"a"}"#, Some("text/plain"), 400),
+        ] {
+            assert_eq!(
+                read_json::<In>(&req(body, ct)).unwrap_err().status(),
+                status,
+                "{body}"
+            );
+        }
+        let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY));
+        assert_eq!(read_json::<In>(&req(&big, None)).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn query_params_refuse_repeats() {
+        let r = req("", None);
+        assert_eq!(query_param(&r, "a").unwrap().as_deref(), Some("1"));
+        assert!(query_param(&r, "b").is_err());
+        assert_eq!(query_param(&r, "c").unwrap(), None);
+    }
+
+    #[test]
+    fn error_bodies_have_both_shapes() {
+        let e = ApiError::locked("client_locked", 30);
+        let r = error_response(&e);
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "30");
+        let e = ApiError::unauthorized("client_secret_wrong", "bad");
+        let r = oauth_error_response(&e);
+        assert_eq!(r.status(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(t.contains("\"invalid_client\""));
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let e = ApiError::internal(crate::store::StoreError::Unavailable(
+            "secret detail".into(),
+        ));
+        let r = error_response(&e);
+        assert_eq!(r.status(), 500);
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(!t.contains("secret detail"));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let r = html(400, "<t>", "<script>");
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(t.contains("&lt;script&gt;") && !t.contains("<script>"));
+    }
+}

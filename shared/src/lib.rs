@@ -1,0 +1,21 @@
+//! keygate's shared crate: the domain (accounts, credentials, tokens), the ports (table, queue,
+//! keys) with their AWS and in-memory adapters, configuration, errors and HTTP helpers. The
+//! domain talks to the ports only; AWS crates appear in the adapters alone.
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod queue;
+pub mod routes;
+pub mod services;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult};
+pub use services::Services;

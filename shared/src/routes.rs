@@ -1,0 +1,99 @@
+//! Every HTTP route keygate serves, with the function that serves it: the local API server
+//! dispatches with this table, and tests check that `template.yaml` and `infra/openapi.yaml`
+//! list exactly these routes.
+
+/// The Lambda function a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Token,
+    AuthTokens,
+    ClientApps,
+}
+
+/// One route. `authorizer` is true when API Gateway runs the `verify` authorizer first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// Path with `{param}` segments, as in `template.yaml`.
+    pub path: &'static str,
+    pub function: Function,
+    pub authorizer: bool,
+}
+
+const fn r(method: &'static str, path: &'static str, function: Function) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        authorizer: false,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    r("GET", "/.well-known/jwks.json", Function::Token),
+    Route {
+        method: "GET",
+        path: "/api/whoami",
+        function: Function::ClientApps,
+        authorizer: true,
+    },
+];
+
+/// Matches a concrete path against a route pattern.
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut q = path.split('/');
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) => {
+                let param = a.starts_with('{') && a.ends_with('}');
+                if !(param && !b.is_empty() || a == b) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The route for a method and path: `Ok(route)`, or `Err(true)` when the path exists with other
+/// methods (405), `Err(false)` when it does not (404).
+pub fn find(method: &str, path: &str) -> Result<&'static Route, bool> {
+    let mut path_known = false;
+    for route in ROUTES {
+        if matches(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                return Ok(route);
+            }
+            path_known = true;
+        }
+    }
+    Err(path_known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_whole_segments() {
+        assert!(matches(
+            "/api/clientApps/{clientId}",
+            "/api/clientApps/app_x"
+        ));
+        assert!(!matches("/api/clientApps/{clientId}", "/api/clientApps/"));
+        assert!(!matches(
+            "/api/clientApps/{clientId}",
+            "/api/clientApps/a/b"
+        ));
+        assert!(!matches("/api/whoami", "/api/whoami/x"));
+    }
+
+    #[test]
+    fn find_tells_404_from_405() {
+        assert!(find("GET", "/api/whoami").is_ok());
+        assert_eq!(find("POST", "/api/whoami").unwrap_err(), true);
+        assert_eq!(find("GET", "/nope").unwrap_err(), false);
+    }
+}

@@ -1,0 +1,438 @@
+//! DynamoDB adapter of [`Table`]. Items are `pk`, `sk`, optional `gsi1pk`/`gsi1sk`, optional
+//! `ttl` (DynamoDB TTL), `rev`, and the domain value as a JSON string in `data`. Every SDK error is
+//! mapped here: a failed condition becomes [`StoreError::ConditionFailed`], the rest
+//! [`StoreError::Unavailable`] with the SDK's own description.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::clock::UnixSeconds;
+
+type Attrs = HashMap<String, AttributeValue>;
+
+pub struct DynamoDbTable {
+    client: Client,
+    table: String,
+    calls: AtomicU64,
+}
+
+impl DynamoDbTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// Requests made so far (benchmarks count store calls per request with it).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Checks at start that the table exists and answers: a wrong name or an unreachable
+    /// endpoint is one clear line, not a failure on the first request.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "table '{}': {}",
+                    self.table,
+                    DisplayErrorContext(&e)
+                ))
+            })
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key_attrs(k: &Key) -> Attrs {
+    HashMap::from([("pk".to_owned(), s(&k.pk)), ("sk".to_owned(), s(&k.sk))])
+}
+
+fn encode(item: &Item) -> Attrs {
+    let mut m = key_attrs(&item.key);
+    if let Some((p, q)) = &item.gsi1 {
+        m.insert("gsi1pk".into(), s(p));
+        m.insert("gsi1sk".into(), s(q));
+    }
+    if let Some(t) = item.ttl {
+        m.insert("ttl".into(), n(t));
+    }
+    m.insert("rev".into(), n(item.rev));
+    m.insert("data".into(), s(item.data.to_string()));
+    m
+}
+
+fn get_s<'a>(m: &'a Attrs, name: &str) -> Option<&'a str> {
+    m.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n<T: std::str::FromStr>(m: &Attrs, name: &str) -> Option<T> {
+    m.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn decode(m: &Attrs) -> Result<Item, StoreError> {
+    let pk = get_s(m, "pk").unwrap_or_default().to_owned();
+    let sk = get_s(m, "sk").unwrap_or_default().to_owned();
+    let corrupt = |why: &str| StoreError::Corrupt {
+        pk: pk.clone(),
+        sk: sk.clone(),
+        why: why.to_owned(),
+    };
+    let raw = get_s(m, "data").ok_or_else(|| corrupt("no data attribute"))?;
+    let data = serde_json::from_str(raw).map_err(|e| corrupt(&e.to_string()))?;
+    let gsi1 = match (get_s(m, "gsi1pk"), get_s(m, "gsi1sk")) {
+        (Some(p), Some(q)) => Some((p.to_owned(), q.to_owned())),
+        _ => None,
+    };
+    Ok(Item {
+        key: Key::new(pk.clone(), sk.clone()),
+        gsi1,
+        ttl: get_n(m, "ttl"),
+        rev: get_n(m, "rev").unwrap_or(0),
+        data,
+    })
+}
+
+/// A condition as DynamoDB expression parts.
+struct Expr {
+    text: Option<&'static str>,
+    names: HashMap<String, String>,
+    values: Attrs,
+}
+
+fn expr(cond: Condition) -> Expr {
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let text = match cond {
+        Condition::Always => None,
+        Condition::NotExists => Some("attribute_not_exists(pk)"),
+        Condition::Live { now } => {
+            names.insert("#ttl".into(), "ttl".into());
+            values.insert(":now".into(), n(now));
+            Some("attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)")
+        }
+        Condition::Vacant { now } => {
+            names.insert("#ttl".into(), "ttl".into());
+            values.insert(":now".into(), n(now));
+            Some("attribute_not_exists(pk) OR #ttl <= :now")
+        }
+        Condition::Revision(r) => {
+            names.insert("#rev".into(), "rev".into());
+            values.insert(":rev".into(), n(r));
+            Some("#rev = :rev")
+        }
+    };
+    Expr {
+        text,
+        names,
+        values,
+    }
+}
+
+fn opt<T>(m: HashMap<String, T>) -> Option<HashMap<String, T>> {
+    (!m.is_empty()).then_some(m)
+}
+
+fn unavailable<E, R>(op: &str, e: &SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(format!("{op}: {}", DisplayErrorContext(e)))
+}
+
+fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(format!("request build: {e}"))
+}
+
+#[async_trait]
+impl Table for DynamoDbTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.count();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
+        self.count();
+        let e = expr(cond);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(&item)))
+            .set_condition_expression(e.text.map(str::to_owned))
+            .set_expression_attribute_names(opt(e.names))
+            .set_expression_attribute_values(opt(e.values))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(err) => Err(unavailable("PutItem", &err)),
+        }
+    }
+
+    async fn delete(&self, key: &Key, cond: Condition) -> Result<Option<Item>, StoreError> {
+        self.count();
+        let e = expr(cond);
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .set_condition_expression(e.text.map(str::to_owned))
+            .set_expression_attribute_names(opt(e.names))
+            .set_expression_attribute_values(opt(e.values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => out
+                .attributes()
+                .filter(|a| !a.is_empty())
+                .map(decode)
+                .transpose(),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(err) => Err(unavailable("DeleteItem", &err)),
+        }
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.count();
+        let mut items = Vec::with_capacity(ops.len());
+        for op in ops {
+            let w = match op {
+                WriteOp::Put(item, cond) => {
+                    let e = expr(cond);
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(encode(&item)))
+                        .set_condition_expression(e.text.map(str::to_owned))
+                        .set_expression_attribute_names(opt(e.names))
+                        .set_expression_attribute_values(opt(e.values))
+                        .build()
+                        .map_err(build_err)?;
+                    TransactWriteItem::builder().put(put).build()
+                }
+                WriteOp::Delete(key, cond) => {
+                    let e = expr(cond);
+                    let del = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(&key)))
+                        .set_condition_expression(e.text.map(str::to_owned))
+                        .set_expression_attribute_names(opt(e.names))
+                        .set_expression_attribute_values(opt(e.values))
+                        .build()
+                        .map_err(build_err)?;
+                    TransactWriteItem::builder().delete(del).build()
+                }
+                WriteOp::Check(key, cond) => {
+                    let e = expr(cond);
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(&key)))
+                        .condition_expression(
+                            e.text
+                                .unwrap_or("attribute_exists(pk) OR attribute_not_exists(pk)"),
+                        )
+                        .set_expression_attribute_names(opt(e.names))
+                        .set_expression_attribute_values(opt(e.values))
+                        .build()
+                        .map_err(build_err)?;
+                    TransactWriteItem::builder().condition_check(check).build()
+                }
+            };
+            items.push(w);
+        }
+        let res = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let failed_condition = err
+                    .as_service_error()
+                    .and_then(|s| match s {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                        _ => None,
+                    })
+                    .is_some_and(|c| {
+                        c.cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    });
+                if failed_condition {
+                    Err(StoreError::ConditionFailed)
+                } else {
+                    Err(unavailable("TransactWriteItems", &err))
+                }
+            }
+        }
+    }
+
+    async fn increment(&self, key: &Key, by: i64, ttl: UnixSeconds) -> Result<i64, StoreError> {
+        self.count();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .update_expression("ADD #n :by SET #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":by", n(by))
+            .expression_attribute_values(":ttl", n(ttl))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("UpdateItem", &e))?;
+        out.attributes()
+            .and_then(|a| get_n(a, "n"))
+            .ok_or_else(|| StoreError::Corrupt {
+                pk: key.pk.clone(),
+                sk: key.sk.clone(),
+                why: "counter without n".into(),
+            })
+    }
+
+    async fn counter(&self, key: &Key) -> Result<i64, StoreError> {
+        self.count();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        Ok(out.item().and_then(|m| get_n(m, "n")).unwrap_or(0))
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Attrs> = None;
+        loop {
+            self.count();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(sk_prefix))
+                .consistent_read(true)
+                .limit(
+                    i32::try_from(limit.saturating_sub(found.len()))
+                        .unwrap_or(i32::MAX)
+                        .max(1),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            for m in out.items() {
+                found.push(decode(m)?);
+            }
+            match out.last_evaluated_key() {
+                Some(k) if found.len() < limit => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Attrs> = None;
+        loop {
+            self.count();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :g")
+                .expression_attribute_values(":g", s(gsi1pk))
+                .limit(
+                    i32::try_from(limit.saturating_sub(found.len()))
+                        .unwrap_or(i32::MAX)
+                        .max(1),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("Query(gsi1)", &e))?;
+            for m in out.items() {
+                found.push(decode(m)?);
+            }
+            match out.last_evaluated_key() {
+                Some(k) if found.len() < limit => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+}

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod routes;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 
 pub use error::{ApiError, ApiResult};
 pub use services::Services;

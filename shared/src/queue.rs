@@ -38,6 +38,10 @@ pub trait Queue: Send + Sync + 'static {
     /// Hides the message for `seconds` more from now.
     async fn change_visibility(&self, receipt_handle: &str, seconds: u32)
         -> Result<(), QueueError>;
+    /// Checks that the queue exists and answers, without touching its messages.
+    async fn probe(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }
 
 struct Slot {
@@ -187,16 +191,6 @@ impl SqsQueue {
     pub fn url(&self) -> &str {
         &self.url
     }
-    /// Checks at start that the queue exists and answers.
-    pub async fn probe(&self) -> Result<(), QueueError> {
-        self.client
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sqs_err("GetQueueAttributes", &self.url, e))
-    }
 }
 
 fn sqs_err<E>(op: &str, url: &str, e: aws_sdk_sqs::error::SdkError<E>) -> QueueError
@@ -297,6 +291,16 @@ impl Queue for SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| sqs_err("ChangeMessageVisibility", &self.url, e))
+    }
+
+    async fn probe(&self) -> Result<(), QueueError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_err("GetQueueAttributes", &self.url, e))
     }
 }
 

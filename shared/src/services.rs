@@ -9,6 +9,14 @@ use crate::keys::{KeyError, Keys, SecretsManagerKeySource};
 use crate::queue::{MemoryQueue, Queue, SqsQueue};
 use crate::store::{DynamoDbTable, MemoryTable, StoreError, Table};
 
+pub use aws_config::SdkConfig;
+pub use aws_sdk_secretsmanager::Client as SecretsManagerClient;
+
+/// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL_*`), loaded once.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
 /// Why a function could not start: printed as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -49,7 +57,7 @@ impl Services {
                 queue_url,
                 dlq_url,
             } => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = load_sdk_config().await;
                 let ddb = aws_sdk_dynamodb::Client::new(&sdk);
                 let sm = aws_sdk_secretsmanager::Client::new(&sdk);
                 let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -114,10 +122,26 @@ impl Queue for Unconfigured {
     async fn change_visibility(&self, _: &str, _: u32) -> Result<(), crate::queue::QueueError> {
         Err(self.err())
     }
+    async fn probe(&self) -> Result<(), crate::queue::QueueError> {
+        Err(self.err())
+    }
 }
 
 impl Unconfigured {
     fn err(&self) -> crate::queue::QueueError {
         crate::queue::QueueError::Unavailable(format!("{} is not set", self.0))
+    }
+}
+
+/// Cold start of a function: tracing, then the services from the environment. On bad
+/// configuration prints one line naming the problem and exits with status 1 (no backtrace).
+pub async fn start(function: &str) -> Services {
+    crate::telemetry::init();
+    match Services::from_env().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{function}: cannot start: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -1,1 +1,8 @@
-fn main() {}
+//! `keygate-client-apps` Lambda: builds its services once per cold start, then serves requests.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let services = keygate::services::start("keygate-client-apps").await;
+    let services = &services;
+    lambda_http::run(lambda_http::service_fn(move |req| keygate_client_apps::handle(services, req))).await
+}

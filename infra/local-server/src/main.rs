@@ -1,1 +1,54 @@
-fn main() {}
+//! `keygate-local`: the local API server. Embedded default (in-memory, nothing else to start);
+//! with the local stack's variables (`source .cache/stack/env`) it runs on DynamoDB Local and
+//! moto instead.
+
+use keygate::accounts;
+
+#[tokio::main]
+async fn main() {
+    keygate::telemetry::init();
+    if let Err(e) = run().await {
+        eprintln!("keygate-local: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let addr = keygate_local::listen_addr()?;
+    let mut config = keygate::config::Config::from_env().map_err(|e| e.to_string())?;
+    if std::env::var("KEYGATE_ISSUER").is_err() {
+        // Local mode: the issuer is the server's own base URL.
+        config.issuer = format!("http://{addr}");
+        config.redirect_allowlist.push(config.issuer.clone());
+    }
+    let memory = config.backend == keygate::config::Backend::Memory;
+    let services = keygate::Services::from_config(config).await.map_err(|e| e.to_string())?;
+    if !memory {
+        keygate_local::probe(&services).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let running = keygate_local::serve(listener, services.clone()).map_err(|e| e.to_string())?;
+
+    let ring = services.keys.ring().await;
+    let demo = accounts::create_account(
+        &*services.table,
+        ring.peppers(),
+        &services.config,
+        "Demo account",
+        "demo@keygate.local",
+        services.now(),
+    )
+    .await
+    .map_err(|e| format!("cannot create the demo account: {e}"))?;
+    println!("keygate local API on {} ({})", running.base_url(), if memory { "in-memory" } else { "local stack" });
+    println!("demo account {}: API key {}", demo.account.id, demo.api_key.expose());
+    println!(
+        "try: curl -s -H 'Authorization: Basic {}' {}/api/whoami",
+        demo.api_key.expose(),
+        running.base_url()
+    );
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! HTTP → the functions' handlers, as API Gateway would route them.
+
+use aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
+use axum::body::Body as AxumBody;
+use axum::extract::State;
+use keygate::http::{error_response, MAX_BODY};
+use keygate::routes::{self, Function};
+use keygate::{ApiError, Services};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+
+pub fn router(services: Services) -> axum::Router {
+    axum::Router::new().fallback(serve).with_state(services)
+}
+
+/// SQS's own limit, for `/_local/events`; API routes use [`MAX_BODY`].
+const MAX_READ: usize = 256 * 1024;
+
+async fn serve(State(services): State<Services>, req: axum::extract::Request) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let resp = match axum::body::to_bytes(body, MAX_READ).await {
+        Err(_) => error_response(&ApiError::too_large(MAX_BODY)),
+        Ok(bytes) => {
+            let body = if bytes.is_empty() {
+                Body::Empty
+            } else {
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(t) => Body::Text(t),
+                    Err(e) => Body::Binary(e.into_bytes()),
+                }
+            };
+            route(&services, http::Request::from_parts(parts, body)).await
+        }
+    };
+    to_axum(resp)
+}
+
+/// Routes one request: operator routes, then the route table of `template.yaml`.
+pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_http::Response<Body> {
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/_local/") {
+        return crate::operator::handle(services, req).await;
+    }
+    let route = match routes::find(req.method().as_str(), &path) {
+        Ok(r) => r,
+        Err(true) => {
+            return error_response(&ApiError::new(
+                keygate::error::Kind::NotFound,
+                "method_not_allowed",
+                "this route does not take that method",
+            ))
+        }
+        Err(false) => return error_response(&ApiError::not_found("route_unknown", "no such route")),
+    };
+    let req = if route.authorizer {
+        match keygate_verify::decide(services, req.headers()).await {
+            Ok(principal) => {
+                let mut authorizer = ApiGatewayRequestAuthorizer::default();
+                authorizer.fields = principal.to_context();
+                let mut ctx = ApiGatewayV2httpRequestContext::default();
+                ctx.authorizer = Some(authorizer);
+                req.with_request_context(RequestContext::ApiGatewayV2(ctx))
+            }
+            // API Gateway itself would answer a bare 401/403 here; locally the authorizer's
+            // reason is shown, which is what an integrator testing a credential needs.
+            Err(e) => return error_response(&e),
+        }
+    } else {
+        req
+    };
+    let result = match route.function {
+        Function::Token => keygate_token::handle(services, req).await,
+        Function::AuthTokens => keygate_auth_tokens::handle(services, req).await,
+        Function::ClientApps => keygate_client_apps::handle(services, req).await,
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "handler returned an error");
+        error_response(&ApiError::internal(std::io::Error::other(e.to_string())))
+    })
+}
+
+fn to_axum(resp: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = resp.into_parts();
+    let body = match body {
+        Body::Empty => AxumBody::empty(),
+        Body::Text(t) => AxumBody::from(t),
+        Body::Binary(b) => AxumBody::from(b),
+        _ => AxumBody::empty(),
+    };
+    axum::response::Response::from_parts(parts, body)
+}

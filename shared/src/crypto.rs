@@ -146,6 +146,76 @@ impl Peppers {
     }
 }
 
+/// A secret the server must use itself (a callback key, a webhook signing secret, an OAuth
+/// client's secret for signed requests), encrypted with AES-256-GCM under a key derived from the
+/// pepper: `<pepper id>$<base64url(nonce ‖ ciphertext)>`. The associated data binds it to its
+/// record, so a sealed value copied onto another record does not open.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(pub String);
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealed(***)")
+    }
+}
+
+impl Pepper {
+    fn sealing_key(&self) -> aes_gcm::Key<aes_gcm::Aes256Gcm> {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"keygate seal v1");
+        let bytes: [u8; 32] = mac.finalize().into_bytes().into();
+        bytes.into()
+    }
+}
+
+impl Peppers {
+    /// Encrypts `plaintext` for the record named by `aad` (e.g. `"whsec:ep_…"`).
+    pub fn seal(&self, aad: &str, plaintext: &str) -> Sealed {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let p = self.current();
+        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing_key());
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption of a short value cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Sealed(format!("{}${}", p.id, URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// Decrypts a sealed value; `None` if the pepper is gone, the data altered or `aad` differs.
+    pub fn open(&self, aad: &str, sealed: &Sealed) -> Option<Secret> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let (id, b64) = sealed.0.split_once('$')?;
+        let p = self.0.iter().find(|p| p.id == id)?;
+        let raw = URL_SAFE_NO_PAD.decode(b64).ok()?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(12);
+        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing_key());
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let pt = cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(pt).ok().map(Secret)
+    }
+}
+
 /// Constant-time equality of two byte strings (length is not secret).
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -215,6 +285,21 @@ mod tests {
         let p = peppers();
         assert!(!p.verify("apikey", &SecretHash("p9$abc".into()), "x"));
         assert!(!p.verify("apikey", &SecretHash("nodollar".into()), "x"));
+    }
+
+    #[test]
+    fn sealed_values_open_only_for_their_record() {
+        let p = peppers();
+        let sealed = p.seal("whsec:ep_1", "whsec_abc");
+        assert!(!sealed.0.contains("whsec_abc"));
+        assert_eq!(p.open("whsec:ep_1", &sealed).unwrap().expose(), "whsec_abc");
+        assert!(p.open("whsec:ep_2", &sealed).is_none());
+        let mut tampered = sealed.0.clone();
+        tampered.pop();
+        tampered.push('A');
+        assert!(p.open("whsec:ep_1", &Sealed(tampered)).is_none() || sealed.0.ends_with('A'));
+        let other = Peppers::new(vec![Pepper::generate("p2")]);
+        assert!(other.open("whsec:ep_1", &sealed).is_none());
     }
 
     #[test]

@@ -83,7 +83,8 @@ impl Poison {
 
 /// Parses and checks a message body strictly.
 pub fn parse(body: &str) -> Result<EventMessage, Poison> {
-    let m: EventMessage = serde_json::from_str(body).map_err(|e| Poison::Malformed(e.to_string()))?;
+    let m: EventMessage =
+        serde_json::from_str(body).map_err(|e| Poison::Malformed(e.to_string()))?;
     if m.id.is_empty() || m.id.len() > 128 || !m.id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Poison::BadId);
     }
@@ -104,10 +105,24 @@ fn looks_like_rfc3339(s: &str) -> bool {
     }
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(99);
-    let shape = digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)
-        && matches!(b[10], b'T' | b't') && digits(11..13) && b[13] == b':' && digits(14..16)
-        && b[16] == b':' && digits(17..19);
-    if !shape || !(1..=12).contains(&num(5..7)) || !(1..=31).contains(&num(8..10)) || num(11..13) > 23 || num(14..16) > 59 || num(17..19) > 60 {
+    let shape = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape
+        || !(1..=12).contains(&num(5..7))
+        || !(1..=31).contains(&num(8..10))
+        || num(11..13) > 23
+        || num(14..16) > 59
+        || num(17..19) > 60
+    {
         return false;
     }
     let mut rest = &s[19..];
@@ -147,10 +162,26 @@ mod tests {
     #[test]
     fn poison_is_named() {
         assert_eq!(parse("nope").unwrap_err().code(), "malformed");
-        assert_eq!(parse(&msg("package_create", "2026-11-26T10:00:00Z")).unwrap_err().code(), "unknown_event");
-        assert_eq!(parse(&msg("PACKAGE_CREATE", "yesterday")).unwrap_err().code(), "bad_date");
-        assert_eq!(parse(&msg("PACKAGE_CREATE", "2026-13-26T10:00:00Z")).unwrap_err().code(), "bad_date");
-        let extra = msg("PACKAGE_CREATE", "2026-11-26T10:00:00Z").replace("\"id\"", "\"extra\":1,\"id\"");
+        assert_eq!(
+            parse(&msg("package_create", "2026-11-26T10:00:00Z"))
+                .unwrap_err()
+                .code(),
+            "unknown_event"
+        );
+        assert_eq!(
+            parse(&msg("PACKAGE_CREATE", "yesterday"))
+                .unwrap_err()
+                .code(),
+            "bad_date"
+        );
+        assert_eq!(
+            parse(&msg("PACKAGE_CREATE", "2026-13-26T10:00:00Z"))
+                .unwrap_err()
+                .code(),
+            "bad_date"
+        );
+        let extra =
+            msg("PACKAGE_CREATE", "2026-11-26T10:00:00Z").replace("\"id\"", "\"extra\":1,\"id\"");
         assert_eq!(parse(&extra).unwrap_err().code(), "malformed");
     }
 

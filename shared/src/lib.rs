@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod crypto;

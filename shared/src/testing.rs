@@ -64,7 +64,8 @@ impl Stack {
             let cache = std::env::var("KEYGATE_CACHE")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| root.join(".cache"));
-            let text = std::fs::read_to_string(cache.join("stack/env")).expect("start.sh writes stack/env");
+            let text = std::fs::read_to_string(cache.join("stack/env"))
+                .expect("start.sh writes stack/env");
             Stack {
                 vars: parse_env_file(&text),
             }
@@ -81,15 +82,24 @@ impl Stack {
     /// SDK configuration with the stack's region and fake credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let creds = aws_sdk_dynamodb::config::Credentials::new(
-            self.vars.get("AWS_ACCESS_KEY_ID").map(String::as_str).unwrap_or("test"),
-            self.vars.get("AWS_SECRET_ACCESS_KEY").map(String::as_str).unwrap_or("test"),
+            self.vars
+                .get("AWS_ACCESS_KEY_ID")
+                .map(String::as_str)
+                .unwrap_or("test"),
+            self.vars
+                .get("AWS_SECRET_ACCESS_KEY")
+                .map(String::as_str)
+                .unwrap_or("test"),
             None,
             None,
             "keygate-local-stack",
         );
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(
-                self.vars.get("AWS_REGION").cloned().unwrap_or_else(|| "us-east-1".into()),
+                self.vars
+                    .get("AWS_REGION")
+                    .cloned()
+                    .unwrap_or_else(|| "us-east-1".into()),
             ))
             .credentials_provider(creds)
             .load()
@@ -153,7 +163,9 @@ impl Stack {
             self.secrets_manager().await,
             self.var("KEYGATE_SECRET_ID"),
         ));
-        let keys = Keys::load(source, config.key_cache).await.expect("the stack's key secret loads");
+        let keys = Keys::load(source, config.key_cache)
+            .await
+            .expect("the stack's key secret loads");
         let mut config = config;
         config.backend = Backend::Aws {
             table: self.var("KEYGATE_TABLE").to_owned(),
@@ -182,7 +194,10 @@ pub fn parse_env_file(text: &str) -> HashMap<String, String> {
                 return None;
             }
             let (k, v) = l.split_once('=')?;
-            Some((k.trim().to_owned(), v.trim().trim_matches(|c| c == '"' || c == '\'').to_owned()))
+            Some((
+                k.trim().to_owned(),
+                v.trim().trim_matches(|c| c == '"' || c == '\'').to_owned(),
+            ))
         })
         .collect()
 }

@@ -87,3 +87,52 @@ pub fn method_refused(account_method: AuthMethod, presented: &str) -> ApiError {
         ),
     )
 }
+
+/// The caller of a management route, loaded: the account and, for users, the user.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    pub principal: Principal,
+    pub account: accounts::Account,
+    /// The acting user (the owner for owner credentials).
+    pub user: accounts::User,
+}
+
+/// Management routes (`/api/account/*`, `/api/clientApps*`, `/api/oauth2/clients*`,
+/// `/api/callback*`, `/api/authenticationTokens/*`) need the account owner, or — with roles and
+/// permissions on — a user whose role grants `API_ACCESS` (DESIGN.md "Functions"). Others get 403.
+pub async fn require_manager(services: &Services, principal: Principal) -> ApiResult<Manager> {
+    let forbidden = || {
+        ApiError::forbidden(
+            "not_manager",
+            "only the account owner, or a user with the API_ACCESS permission, may do this",
+        )
+    };
+    if !matches!(
+        principal.subject_type,
+        SubjectType::Owner | SubjectType::User
+    ) {
+        return Err(forbidden());
+    }
+    let table = &*services.table;
+    let account = accounts::get_account(table, &principal.account_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
+    let user_id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| forbidden())?;
+    let user = accounts::get_user(table, &account.id, &user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("user_unknown", "the user no longer exists"))?;
+    if !user.may_manage(&account.settings) {
+        return Err(forbidden());
+    }
+    Ok(Manager {
+        principal,
+        account,
+        user,
+    })
+}
+
+/// Authenticates a request's headers and requires a manager (see [`require_manager`]).
+pub async fn manager(services: &Services, headers: &HeaderMap) -> ApiResult<Manager> {
+    let principal = Authenticator::new(services).authenticate(headers).await?;
+    require_manager(services, principal).await
+}

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 # Shared by install.sh, start.sh, stop.sh and ci-sam.sh: paths, pinned versions, small helpers.
 # Sourced, never run.
 

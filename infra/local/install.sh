@@ -7,7 +7,7 @@
 # marker matches the pins in common.sh, so a second run takes well under a second.
 # Needs only node/npm, python3 and (to run DynamoDB Local later) java.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 with_sam=0
@@ -44,13 +44,15 @@ install_ddb() {
 make_venv() {
     local dir=$1 marker=$1/.keygate-installed want
     shift
-    want=$(printf '%s\n' "$@")
+    # The path is part of the marker: a venv's scripts name their interpreter by absolute path,
+    # so a cache that moved needs its venvs rebuilt.
+    want=$(printf '%s\n' "$dir" "$@")
     if marker_is "$marker" "$want" && "$dir/bin/python" -c '' 2>/dev/null; then
         return 0
     fi
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found"
-    # A venv whose interpreter no longer runs (python moved or upgraded) is rebuilt from scratch.
-    if [ -d "$dir" ] && ! "$dir/bin/python" -c '' 2>/dev/null; then
+    # A venv that moved, or whose interpreter no longer runs (python upgraded), is rebuilt.
+    if [ -d "$dir" ] && { ! "$dir/bin/python" -c '' 2>/dev/null || ! head -n1 "$marker" 2>/dev/null | grep -qxF "$dir"; }; then
         rm -rf "$dir"
     fi
     log "installing $* into $dir"

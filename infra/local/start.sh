@@ -8,13 +8,13 @@
 #   KEYGATE_TABLE          table name (default keygate-local)
 #   KEYGATE_STACK_TIMEOUT  seconds to wait for each service to answer (default 60)
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 "$KEYGATE_LOCAL_DIR/install.sh"
 command -v java >/dev/null 2>&1 || die "java not found (DynamoDB Local needs Java 17)"
 
-take_lock "$STACK_DIR/.lock"
+take_lock "$STACK_DIR/.start.lock"
 
 PY="$VENV/bin/python"
 BOOTSTRAP="$KEYGATE_LOCAL_DIR/bootstrap.py"
@@ -42,7 +42,8 @@ service_command() {
 }
 
 # launch NAME PORT: starts the service in a session of its own (a closing terminal does not take
-# it down) and writes its pid file.
+# it down) and writes its pid file. The service must not inherit fd 9, the lock of this script:
+# it would hold the lock for its whole life and block every later start.sh.
 launch() {
     local name=$1 port=$2 pidfile=$STACK_DIR/$1.pid i
     local -a cmd
@@ -50,16 +51,17 @@ launch() {
     rm -f "$pidfile"
     printf '%s\n' "$port" >"$STACK_DIR/$name.port"
     if command -v setsid >/dev/null 2>&1; then
+        # shellcheck disable=SC2016  # $$ and $@ are the inner bash's own
         # The child writes its own pid, then execs the service: right whether or not setsid forks.
         setsid bash -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && shift && exec "$@"' _ "$pidfile" "${cmd[@]}" \
-            </dev/null >"$STACK_DIR/$name.log" 2>&1 &
+            </dev/null >"$STACK_DIR/$name.log" 2>&1 9>&- &
         for ((i = 0; i < 100; i++)); do
             [ -s "$pidfile" ] && return 0
             sleep 0.05
         done
         die "$name did not start (no pid file after 5 s); see $STACK_DIR/$name.log"
     else
-        "${cmd[@]}" </dev/null >"$STACK_DIR/$name.log" 2>&1 &
+        "${cmd[@]}" </dev/null >"$STACK_DIR/$name.log" 2>&1 9>&- &
         echo $! >"$pidfile"
     fi
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of keygate: installs and starts the local stack (DynamoDB Local, moto) if it is
+# not running, then the whole workspace's tests against it. Nothing but Rust, Python, Node and
+# Java is assumed to be installed.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash infra/local/start.sh
+set -a
+# shellcheck disable=SC1091
+source "${KEYGATE_CACHE:-$root/.cache}/stack/env"
+set +a
+
+if [ "${CI:-}" = "true" ]; then
+    # In CI the stack goes away with the run; locally it stays up for the next run.
+    trap 'bash infra/local/stop.sh || true' EXIT
+fi
+
+cargo test --workspace --locked

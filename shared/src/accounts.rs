@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
-use crate::crypto::{Peppers, Secret, SecretHash};
+use crate::crypto::{Peppers, Sealed, Secret, SecretHash};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{AccountId, UserId};
 use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
@@ -82,6 +82,10 @@ pub struct User {
     pub owner: bool,
     pub permissions: Vec<Permission>,
     pub api_key_hash: SecretHash,
+    /// The key sealed under the pepper, only so the owner can reveal it (OneSpan shows the key to
+    /// the owner); lookups use the keyed hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_sealed: Option<Sealed>,
     /// Last four characters of the API key, for masked display.
     pub api_key_last4: String,
     pub created_at: UnixSeconds,
@@ -185,18 +189,99 @@ fn new_user(
     permissions: Vec<Permission>,
     now: UnixSeconds,
 ) -> (User, Secret) {
+    let id = UserId::generate();
     let api_key = Secret::generate();
     let user = User {
-        id: UserId::generate(),
+        api_key_hash: peppers.hash(API_KEY_DOMAIN, &api_key),
+        api_key_sealed: Some(peppers.seal(&api_key_aad(&id), api_key.expose())),
+        api_key_last4: api_key.masked()[4..].to_owned(),
+        id,
         account_id: account_id.clone(),
         email,
         owner,
         permissions,
-        api_key_hash: peppers.hash(API_KEY_DOMAIN, &api_key),
-        api_key_last4: api_key.masked()[4..].to_owned(),
         created_at: now,
     };
     (user, api_key)
+}
+
+fn api_key_aad(user: &UserId) -> String {
+    format!("apikey:{user}")
+}
+
+impl User {
+    /// The API key in clear, for the owner's reveal.
+    pub fn reveal_api_key(&self, peppers: &Peppers) -> Option<Secret> {
+        self.api_key_sealed
+            .as_ref()
+            .and_then(|s| peppers.open(&api_key_aad(&self.id), s))
+    }
+}
+
+/// Replaces a user's API key: the old one stops working at once, the new one is returned once.
+/// One transaction with `extra` writes (the audit record); a concurrent change gives `409`.
+pub async fn regenerate_api_key(
+    table: &dyn Table,
+    peppers: &Peppers,
+    user: &User,
+    extra: Vec<WriteOp>,
+) -> ApiResult<(User, Secret)> {
+    let current = table
+        .get(&user_key(&user.account_id, &user.id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_unknown", "no such user"))?;
+    let stored: User = current.decode()?;
+    let api_key = Secret::generate();
+    let mut next = stored.clone();
+    next.api_key_hash = peppers.hash(API_KEY_DOMAIN, &api_key);
+    next.api_key_sealed = Some(peppers.seal(&api_key_aad(&next.id), api_key.expose()));
+    next.api_key_last4 = api_key.masked()[4..].to_owned();
+    let mut item = Item::new(user_key(&next.account_id, &next.id), &next)?;
+    item.rev = current.rev + 1;
+    let mut ops = vec![
+        WriteOp::Put(item, Condition::Revision(current.rev)),
+        WriteOp::Delete(api_key_index_key(&stored.api_key_hash), Condition::Always),
+        WriteOp::Put(
+            Item::new(
+                api_key_index_key(&next.api_key_hash),
+                &ApiKeyIndex {
+                    account_id: next.account_id.clone(),
+                    user_id: next.id.clone(),
+                },
+            )?,
+            Condition::NotExists,
+        ),
+    ];
+    ops.extend(extra);
+    match table.transact(ops).await {
+        Ok(()) => Ok((next, api_key)),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the key changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces an account's settings at the revision read (`409` if it moved), with `extra` writes.
+pub async fn update_settings(
+    table: &dyn Table,
+    account: &AccountId,
+    settings: AuthSettings,
+    extra: Vec<WriteOp>,
+) -> ApiResult<Account> {
+    let current = table
+        .get(&account_key(account))
+        .await?
+        .ok_or_else(|| ApiError::not_found("account_unknown", "no such account"))?;
+    let mut acc: Account = current.decode()?;
+    acc.settings = settings;
+    let mut item = Item::new(account_key(account), &acc)?;
+    item.rev = current.rev + 1;
+    let mut ops = vec![WriteOp::Put(item, Condition::Revision(current.rev))];
+    ops.extend(extra);
+    match table.transact(ops).await {
+        Ok(()) => Ok(acc),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the settings changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn user_writes(user: &User) -> Result<Vec<WriteOp>, StoreError> {
@@ -426,6 +511,20 @@ mod tests {
             assert_eq!(e.status(), 400, "{name:?} {email:?}");
         }
         assert!(t.dump().is_empty());
+    }
+
+    #[tokio::test]
+    async fn regenerated_key_replaces_the_old_one_and_owner_can_reveal() {
+        let (t, p, c) = setup();
+        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10).await.unwrap();
+        assert_eq!(a.owner.reveal_api_key(&p).unwrap(), a.api_key);
+        let (user, fresh) = regenerate_api_key(&t, &p, &a.owner, vec![]).await.unwrap();
+        assert!(find_by_api_key(&t, &p, a.api_key.expose()).await.unwrap().is_none());
+        assert!(find_by_api_key(&t, &p, fresh.expose()).await.unwrap().is_some());
+        assert_eq!(user.reveal_api_key(&p).unwrap(), fresh);
+        for item in t.dump() {
+            assert!(!item.data.to_string().contains(fresh.expose()));
+        }
     }
 
     #[tokio::test]

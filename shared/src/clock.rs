@@ -41,6 +41,10 @@ impl ManualClock {
     pub fn set(&self, now: UnixSeconds) {
         self.0.store(now, Ordering::SeqCst);
     }
+    /// The current reading (same as [`Clock::now`], without importing the trait).
+    pub fn now_for_tests(&self) -> UnixSeconds {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl Clock for ManualClock {

@@ -25,7 +25,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub backend: Backend,
-    /// The `iss` of every token, and the base of the discovery document's URLs.
+    /// The `iss` of every token, and the base of the discovery document's URLs. Empty: taken from
+    /// each request's host (see [`Config::issuer_for`]).
     pub issuer: String,
     pub api_token_ttl: i64,
     pub oauth_token_ttl: i64,
@@ -96,14 +97,16 @@ impl Config {
                 }
                 i.trim_end_matches('/').to_owned()
             }
-            None if in_lambda => {
-                return Err(ConfigError(
-                    "KEYGATE_ISSUER is not set (the API's base URL)".into(),
-                ))
-            }
+            // The template cannot hand the functions the API's own URL (a circular reference),
+            // so an empty issuer means "https:// + the request's host" (see `issuer_for`).
+            None if in_lambda => String::new(),
             None => "http://127.0.0.1:3000".to_owned(),
         };
-        let mut c = Self::local(issuer);
+        let mut c = Self::local(issuer.clone());
+        if issuer.is_empty() {
+            c.redirect_allowlist.clear();
+            c.signing_url.clear();
+        }
         c.backend = backend;
         c.local_mode = local_mode;
         c.api_token_ttl = bounded(&var, "KEYGATE_API_TOKEN_TTL", c.api_token_ttl, 60, 86_400)?;
@@ -124,7 +127,7 @@ impl Config {
                 .map(|s| s.trim().trim_end_matches('/').to_owned())
                 .filter(|s| !s.is_empty())
                 .collect();
-            if !c.redirect_allowlist.contains(&c.issuer) {
+            if !c.issuer.is_empty() && !c.redirect_allowlist.contains(&c.issuer) {
                 c.redirect_allowlist.push(c.issuer.clone());
             }
         }
@@ -132,6 +135,22 @@ impl Config {
             c.signing_url = u;
         }
         Ok(c)
+    }
+}
+
+impl Config {
+    /// The issuer for a request: the configured one, or `https://<Host>` (API Gateway's domain
+    /// name; the `$default` stage has no path prefix).
+    pub fn issuer_for(&self, headers: &http::HeaderMap) -> String {
+        if !self.issuer.is_empty() {
+            return self.issuer.clone();
+        }
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)))
+            .unwrap_or("localhost");
+        format!("https://{host}")
     }
 }
 
@@ -209,6 +228,16 @@ mod tests {
             cfg(&[("KEYGATE_CLOCK_SKEW", "120")]).unwrap().clock_skew,
             120
         );
+    }
+
+    #[test]
+    fn lambda_without_issuer_takes_it_from_the_request() {
+        let c = cfg(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("KEYGATE_TABLE", "t"), ("KEYGATE_SECRET_ID", "s")]).unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("host", "abc.execute-api.eu-west-1.amazonaws.com".parse().unwrap());
+        assert_eq!(c.issuer_for(&h), "https://abc.execute-api.eu-west-1.amazonaws.com");
+        h.insert("host", "evil/path".parse().unwrap());
+        assert_eq!(c.issuer_for(&h), "https://localhost");
     }
 
     #[test]

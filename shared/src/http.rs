@@ -34,7 +34,14 @@ pub fn read_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
             "a JSON body is required",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("body_malformed", format!("the JSON body is not valid: {e}"))
+    })?;
+    // serde would read a struct from an array too; bodies are objects.
+    if !value.is_object() {
+        return Err(ApiError::bad_request("body_not_object", "the JSON body must be an object"));
+    }
+    serde_json::from_value(value).map_err(|e| {
         ApiError::bad_request("body_malformed", format!("the JSON body is not valid: {e}"))
     })
 }
@@ -214,6 +221,7 @@ mod tests {
             ("", None, 400),
             ("{", None, 400),
             (r#"{"name":"a","x":1}"#, None, 400),
+            (r#"["a"]"#, None, 400),
         ] {
             assert_eq!(
                 read_json::<In>(&req(body, ct)).unwrap_err().status(),

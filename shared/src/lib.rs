@@ -3,8 +3,10 @@
 //! domain talks to the ports only; AWS crates appear in the adapters alone.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod callbacks;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -10,6 +10,9 @@ use keygate_local::Running;
 use serde_json::Value;
 
 pub struct Server {
+    pub backend: Backend,
+    /// The in-memory table, when the server runs on one.
+    memory: Option<Arc<keygate::store::MemoryTable>>,
     pub running: Running,
     pub http: reqwest::Client,
     pub clock: ManualClock,
@@ -24,17 +27,28 @@ pub enum Backend {
 
 impl Server {
     pub async fn start(backend: Backend) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let clock = ManualClock::starting_now();
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let config = Config::local(base);
+        let mut memory = None;
         let services: Services = match backend {
-            Backend::Memory => Services::in_memory(config, shared).await,
+            Backend::Memory => {
+                let mut s = Services::in_memory(config, shared).await;
+                let table = Arc::new(keygate::store::MemoryTable::new());
+                s.table = table.clone();
+                memory = Some(table);
+                s
+            }
             Backend::Stack => keygate::testing::Stack::get().services(config, shared).await,
         };
         let running = keygate_local::serve(listener, services).expect("serve");
         Self {
+            backend,
+            memory,
             running,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -75,6 +89,53 @@ impl Server {
             v["ownerUserId"].as_str().expect("ownerUserId").to_owned(),
             v["apiKey"].as_str().expect("apiKey").to_owned(),
         )
+    }
+
+    /// A request with `Authorization: Basic <api_key>` (when given) and a JSON body (when given).
+    pub async fn api(&self, method: &str, path: &str, api_key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(k) = api_key {
+            req = req.header("authorization", format!("Basic {k}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.call(req).await
+    }
+
+    /// Every item of the backing table as text (a "dump": tests look for leaked secrets in it).
+    pub async fn dump_table(&self) -> String {
+        match &self.memory {
+            Some(table) => table
+                .dump()
+                .iter()
+                .map(|i| format!("{i:?}\n"))
+                .collect(),
+            None => {
+                let stack = keygate::testing::Stack::get();
+                let client = stack.dynamodb().await;
+                let mut out = String::new();
+                let mut start = None;
+                loop {
+                    let page = client
+                        .scan()
+                        .table_name(stack.var("KEYGATE_TABLE"))
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .expect("scan");
+                    for item in page.items() {
+                        out.push_str(&format!("{item:?}\n"));
+                    }
+                    match page.last_evaluated_key() {
+                        Some(k) => start = Some(k.clone()),
+                        None => break,
+                    }
+                }
+                out
+            }
+        }
     }
 
     pub async fn whoami(&self, api_key: &str) -> (u16, Value) {

@@ -21,7 +21,9 @@ async fn operator_routes_and_whoami(backend: Backend) {
         .call(
             s.http
                 .post(s.url(&format!("/_local/accounts/{account}/users")))
-                .json(&serde_json::json!({"email": "dev@acme.test", "permissions": ["API_ACCESS"]})),
+                .json(
+                    &serde_json::json!({"email": "dev@acme.test", "permissions": ["API_ACCESS"]}),
+                ),
         )
         .await;
     assert_eq!(status, 201, "{user}");
@@ -39,7 +41,11 @@ async fn operator_routes_and_whoami(backend: Backend) {
 
     // Bad operator input: 400/404/409 with JSON, nothing created.
     let (status, _) = s
-        .call(s.http.post(s.url("/_local/accounts")).json(&serde_json::json!({"name": "", "ownerEmail": "x@y.co"})))
+        .call(
+            s.http
+                .post(s.url("/_local/accounts"))
+                .json(&serde_json::json!({"name": "", "ownerEmail": "x@y.co"})),
+        )
         .await;
     assert_eq!(status, 400);
     let (status, _) = s
@@ -81,14 +87,27 @@ async fn events_reach_the_webhooks_handler(backend: Backend) {
         "id": "evt_1", "accountId": account, "name": "PACKAGE_CREATE", "packageId": "pkg1",
         "documentId": null, "sessionUser": "u", "message": null, "createdDate": "2026-11-26T10:00:00Z"
     });
-    let (status, _) = s.call(s.http.post(s.url("/_local/events")).json(&good)).await;
+    let (status, _) = s
+        .call(s.http.post(s.url("/_local/events")).json(&good))
+        .await;
     assert_eq!(status, 202);
-    let (status, _) = s.call(s.http.post(s.url("/_local/events")).body(r#"{"id":"x","name":"NOPE"}"#)).await;
+    let (status, _) = s
+        .call(
+            s.http
+                .post(s.url("/_local/events"))
+                .body(r#"{"id":"x","name":"NOPE"}"#),
+        )
+        .await;
     assert_eq!(status, 202, "enqueued as a producer's message would be");
 
     // The in-process event source feeds the handler; the poison message reaches the DLQ.
     let dead = loop {
-        let got = s.services().dlq.receive(10, Duration::from_secs(2)).await.unwrap();
+        let got = s
+            .services()
+            .dlq
+            .receive(10, Duration::from_secs(2))
+            .await
+            .unwrap();
         if !got.is_empty() {
             break got;
         }
@@ -100,16 +119,22 @@ async fn events_reach_the_webhooks_handler(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_reach_the_webhooks_handler_in_memory() {
-    tokio::time::timeout(Duration::from_secs(30), events_reach_the_webhooks_handler(Backend::Memory))
-        .await
-        .expect("the poison message reaches the DLQ");
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        events_reach_the_webhooks_handler(Backend::Memory),
+    )
+    .await
+    .expect("the poison message reaches the DLQ");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_reach_the_webhooks_handler_on_the_stack() {
-    tokio::time::timeout(Duration::from_secs(60), events_reach_the_webhooks_handler(Backend::Stack))
-        .await
-        .expect("the poison message reaches the DLQ");
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        events_reach_the_webhooks_handler(Backend::Stack),
+    )
+    .await
+    .expect("the poison message reaches the DLQ");
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! responses). It authenticates with the same shared code every keygate handler uses, passes the
 //! principal on as context, and logs each refusal's stable reason code — never a credential.
 
-use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
+use aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
 use http::HeaderMap;
 use keygate::auth::{Authenticator, Principal};
 use keygate::{ApiResult, Services};
@@ -53,20 +55,32 @@ mod tests {
     use std::sync::Arc;
 
     async fn services() -> Services {
-        Services::in_memory(Config::local("http://127.0.0.1:3000"), Arc::new(ManualClock::new(1_800_000_000))).await
+        Services::in_memory(
+            Config::local("http://127.0.0.1:3000"),
+            Arc::new(ManualClock::new(1_800_000_000)),
+        )
+        .await
     }
 
     fn sample() -> ApiGatewayV2CustomAuthorizerV2Request {
-        serde_json::from_str(include_str!("../../../events/verify.json")).expect("sample authorizer event")
+        serde_json::from_str(include_str!("../../../events/verify.json"))
+            .expect("sample authorizer event")
     }
 
     #[tokio::test]
     async fn a_real_api_key_is_authorized_with_its_principal() {
         let s = services().await;
         let ring = s.keys.ring().await;
-        let acc = keygate::accounts::create_account(&*s.table, ring.peppers(), &s.config, "Acme", "o@acme.test", s.now())
-            .await
-            .unwrap();
+        let acc = keygate::accounts::create_account(
+            &*s.table,
+            ring.peppers(),
+            &s.config,
+            "Acme",
+            "o@acme.test",
+            s.now(),
+        )
+        .await
+        .unwrap();
         let mut event = sample();
         event.headers.insert(
             http::header::AUTHORIZATION,

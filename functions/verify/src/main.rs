@@ -9,7 +9,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let services = &services;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
-            Ok::<_, std::convert::Infallible>(keygate_verify::authorize(services, event.payload).await)
+            Ok::<_, std::convert::Infallible>(
+                keygate_verify::authorize(services, event.payload).await,
+            )
         },
     ))
     .await

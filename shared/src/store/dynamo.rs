@@ -370,6 +370,11 @@ impl Table for DynamoDbTable {
         sk_prefix: &str,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        // DynamoDB refuses `begins_with` on an empty string: an empty prefix is the whole partition.
+        let mut prefix_values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        if !sk_prefix.is_empty() {
+            prefix_values.insert(":prefix".to_owned(), s(sk_prefix));
+        }
         let mut found = Vec::new();
         let mut start: Option<Attrs> = None;
         loop {
@@ -378,9 +383,12 @@ impl Table for DynamoDbTable {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(sk_prefix))
+                .key_condition_expression(if sk_prefix.is_empty() {
+                    "pk = :pk"
+                } else {
+                    "pk = :pk AND begins_with(sk, :prefix)"
+                })
+                .set_expression_attribute_values(Some(prefix_values.clone()))
                 .consistent_read(true)
                 .limit(
                     i32::try_from(limit.saturating_sub(found.len()))

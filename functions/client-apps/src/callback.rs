@@ -1,0 +1,262 @@
+//! Event notifications: OneSpan's `/api/callback` (`{url, key, events}`, all events off by
+//! default, `DELETE` reverts) is the account's primary endpoint; `/api/callback/endpoints` adds
+//! more, each with its own filter and Standard Webhooks signing secret.
+//!
+//! Signing secrets and the callback key are shown to the owner only; other managers see the key
+//! masked and no secret.
+
+use keygate::auth::Manager;
+use keygate::callbacks::{self, validate_events, validate_key, validate_url, Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS};
+use keygate::crypto::Peppers;
+use keygate::http::{empty, json, read_json};
+use keygate::ids::EndpointId;
+use keygate::store::{Condition, StoreError, WriteOp};
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::{audit, list_of, read_rotate};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CallbackIn {
+    url: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CallbackOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    url: Option<String>,
+    key: Option<String>,
+    events: Vec<String>,
+    signing_secret: Option<keygate::crypto::Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled: Option<keygate::callbacks::Disabled>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_at: Option<i64>,
+}
+
+fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> CallbackOut {
+    let key = ep.open_key(peppers).map(|k| {
+        if m.user.owner {
+            k.expose().to_owned()
+        } else {
+            k.masked()
+        }
+    });
+    CallbackOut {
+        id: with_id.then(|| ep.id.to_string()),
+        url: Some(ep.url.clone()),
+        key,
+        events: ep.events.clone(),
+        signing_secret: if m.user.owner { ep.current_secret(peppers) } else { None },
+        disabled: ep.disabled.clone(),
+        created_at: Some(ep.created_at),
+        updated_at: Some(ep.updated_at),
+    }
+}
+
+fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
+    let url = validate_url(&input.url, s.config.local_mode)?;
+    if let Some(k) = &input.key {
+        validate_key(k)?;
+    }
+    Ok((url, validate_events(&input.events)?))
+}
+
+async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
+    Ok(callbacks::list(&*s.table, &m.account.id)
+        .await?
+        .into_iter()
+        .find(|(e, _)| e.primary))
+}
+
+async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)> {
+    let unknown = || ApiError::not_found("endpoint_unknown", "no such endpoint");
+    let id = EndpointId::parse(id).map_err(|_| unknown())?;
+    match callbacks::get(&*s.table, &m.account.id, &id).await? {
+        Some((ep, rev)) if !ep.primary => Ok((ep, rev)),
+        _ => Err(unknown()),
+    }
+}
+
+/// Writes an endpoint and its audit record together; a lost race is a `409`.
+async fn save(s: &Services, m: &Manager, ep: &Endpoint, rev: Option<u64>, action: &str) -> ApiResult<()> {
+    let mut item = keygate::store::Item::new(callbacks::endpoint_key(&ep.account_id, &ep.id), ep)?;
+    let cond = match rev {
+        None => Condition::NotExists,
+        Some(r) => {
+            item.rev = r + 1;
+            Condition::Revision(r)
+        }
+    };
+    match s
+        .table
+        .transact(vec![WriteOp::Put(item, cond), audit(m, action, Some(ep.id.as_str()), s.now())?])
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the endpoint changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str) -> ApiResult<()> {
+    match s
+        .table
+        .transact(vec![
+            WriteOp::Delete(callbacks::endpoint_key(&ep.account_id, &ep.id), Condition::Revision(rev)),
+            audit(m, action, Some(ep.id.as_str()), s.now())?,
+        ])
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the endpoint changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    let ring = s.keys.ring().await;
+    Ok(match primary(s, m).await? {
+        Some((ep, _)) => json(200, &out(&ep, m, ring.peppers(), false)),
+        None => json(
+            200,
+            &CallbackOut {
+                id: None,
+                url: None,
+                key: None,
+                events: vec![],
+                signing_secret: None,
+                disabled: None,
+                created_at: None,
+                updated_at: None,
+            },
+        ),
+    })
+}
+
+/// Creates or replaces the callback; replacing keeps the signing secret and re-enables it.
+pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    let input: CallbackIn = read_json(req)?;
+    let (url, events) = check(s, &input)?;
+    let ring = s.keys.ring().await;
+    let now = s.now();
+    let ep = match primary(s, m).await? {
+        Some((mut ep, rev)) => {
+            apply(&mut ep, ring.peppers(), url, input.key.as_deref(), events, now);
+            save(s, m, &ep, Some(rev), "callback.update").await?;
+            ep
+        }
+        None => {
+            if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
+                return Err(ApiError::conflict("endpoints_limit", "the account has too many endpoints"));
+            }
+            let (ep, _) = Endpoint::new(ring.peppers(), m.account.id.clone(), true, url, input.key.as_deref(), events, now);
+            save(s, m, &ep, None, "callback.create").await?;
+            ep
+        }
+    };
+    Ok(json(200, &out(&ep, m, ring.peppers(), false)))
+}
+
+fn apply(ep: &mut Endpoint, peppers: &Peppers, url: String, key: Option<&str>, events: Vec<String>, now: i64) {
+    ep.url = url;
+    ep.set_key(peppers, key);
+    ep.events = events;
+    // A PUT is how an operator re-enables an endpoint that delivery disabled.
+    ep.disabled = None;
+    ep.failing_since = None;
+    ep.updated_at = now;
+}
+
+pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    if let Some((ep, rev)) = primary(s, m).await? {
+        remove(s, m, &ep, rev, "callback.delete").await?;
+    }
+    Ok(empty(204))
+}
+
+async fn rotate_endpoint(s: &Services, m: &Manager, mut ep: Endpoint, rev: u64, req: &Request) -> ApiResult<Response<Body>> {
+    let grace = read_rotate(req, DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS)?;
+    let ring = s.keys.ring().await;
+    let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
+    save(s, m, &ep, Some(rev), "callback.secret.rotate").await?;
+    let previous_expires = ep.secrets.get(1).and_then(|x| x.expires_at);
+    Ok(json(
+        200,
+        &serde_json::json!({ "signingSecret": secret, "previousSecretExpiresAt": previous_expires }),
+    ))
+}
+
+/// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
+pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    if !m.user.owner {
+        return Err(ApiError::forbidden("secret_owner_only", "only the account owner may rotate signing secrets"));
+    }
+    let (ep, rev) = primary(s, m)
+        .await?
+        .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured"))?;
+    rotate_endpoint(s, m, ep, rev, req).await
+}
+
+pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    let ring = s.keys.ring().await;
+    let all = callbacks::list(&*s.table, &m.account.id).await?;
+    Ok(list_of(
+        all.iter()
+            .filter(|(e, _)| !e.primary)
+            .map(|(e, _)| out(e, m, ring.peppers(), true))
+            .collect(),
+    ))
+}
+
+pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    let input: CallbackIn = read_json(req)?;
+    let (url, events) = check(s, &input)?;
+    if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::conflict("endpoints_limit", "the account has too many endpoints"));
+    }
+    let ring = s.keys.ring().await;
+    let (ep, _) = Endpoint::new(ring.peppers(), m.account.id.clone(), false, url, input.key.as_deref(), events, s.now());
+    save(s, m, &ep, None, "endpoint.create").await?;
+    Ok(json(201, &out(&ep, m, ring.peppers(), true)))
+}
+
+pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
+    let (ep, _) = owned(s, m, id).await?;
+    let ring = s.keys.ring().await;
+    Ok(json(200, &out(&ep, m, ring.peppers(), true)))
+}
+
+pub async fn update(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+    let input: CallbackIn = read_json(req)?;
+    let (url, events) = check(s, &input)?;
+    let (mut ep, rev) = owned(s, m, id).await?;
+    let ring = s.keys.ring().await;
+    apply(&mut ep, ring.peppers(), url, input.key.as_deref(), events, s.now());
+    save(s, m, &ep, Some(rev), "endpoint.update").await?;
+    Ok(json(200, &out(&ep, m, ring.peppers(), true)))
+}
+
+pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
+    let (ep, rev) = owned(s, m, id).await?;
+    remove(s, m, &ep, rev, "endpoint.delete").await?;
+    Ok(empty(204))
+}
+
+pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+    if !m.user.owner {
+        return Err(ApiError::forbidden("secret_owner_only", "only the account owner may rotate signing secrets"));
+    }
+    let (ep, rev) = owned(s, m, id).await?;
+    rotate_endpoint(s, m, ep, rev, req).await
+}

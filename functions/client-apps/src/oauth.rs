@@ -1,0 +1,193 @@
+//! OAuth 2.0 clients: the client-app verbs under `/api/oauth2/clients`, with redirect URIs,
+//! scopes, the registered domain, public clients (PKCE, no secret) and the implicit switch.
+
+use keygate::accounts::validate_name;
+use keygate::auth::Manager;
+use keygate::clients::{self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind, OAuthSettings, MAX_GRACE_SECONDS};
+use keygate::http::{json, read_json};
+use keygate::store::StoreError;
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::{audit, list_of, read_rotate};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OAuthClientIn {
+    name: String,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    public: bool,
+    #[serde(default)]
+    implicit: bool,
+}
+
+/// Update: every field optional; `public` cannot change (a secret would appear or vanish).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OAuthClientUpdateIn {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// `null` removes the domain.
+    #[serde(default, deserialize_with = "double_option")]
+    domain: Option<Option<String>>,
+    #[serde(default)]
+    implicit: Option<bool>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OAuthClientOut {
+    client_id: String,
+    name: String,
+    redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    domain: Option<String>,
+    public: bool,
+    implicit: bool,
+    created_at: i64,
+    updated_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_expires_at: Option<i64>,
+    /// Creation and rotation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<keygate::crypto::Secret>,
+}
+
+fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
+    let o = c.oauth.clone().unwrap_or(OAuthSettings {
+        redirect_uris: vec![],
+        scopes: vec![],
+        domain: None,
+        public: false,
+        implicit: false,
+    });
+    OAuthClientOut {
+        client_id: c.id.clone(),
+        name: c.name.clone(),
+        redirect_uris: o.redirect_uris,
+        scopes: o.scopes,
+        domain: o.domain,
+        public: o.public,
+        implicit: o.implicit,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        previous_secret_expires_at: c.secrets.get(1).and_then(|s| s.expires_at),
+        client_secret: secret,
+    }
+}
+
+fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
+    if settings.public && settings.redirect_uris.is_empty() {
+        return Err(ApiError::bad_request("redirect_uris_missing", "a public client needs at least one redirect URI"));
+    }
+    if settings.implicit && settings.redirect_uris.is_empty() {
+        return Err(ApiError::bad_request("redirect_uris_missing", "the implicit flow needs at least one redirect URI"));
+    }
+    Ok(())
+}
+
+pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    let input: OAuthClientIn = read_json(req)?;
+    let settings = OAuthSettings {
+        redirect_uris: validate_redirect_uris(&input.redirect_uris)?,
+        scopes: validate_scopes(&input.scopes)?,
+        domain: input.domain.as_deref().map(validate_domain).transpose()?,
+        public: input.public,
+        implicit: input.implicit,
+    };
+    check_flows(&settings)?;
+    let name = validate_name("name", &input.name)?;
+    if clients::list(&*s.table, &m.account.id, ClientKind::OAuth).await?.len() >= clients::MAX_CLIENTS {
+        return Err(ApiError::conflict("clients_limit", "the account has too many OAuth clients"));
+    }
+    let now = s.now();
+    let ring = s.keys.ring().await;
+    let (client, secret) = Client::new_oauth(ring.peppers(), m.account.id.clone(), name, settings, now);
+    s.table
+        .transact(vec![client.write(None)?, audit(m, "oauthClient.create", Some(&client.id), now)?])
+        .await?;
+    Ok(json(201, &out(&client, secret)))
+}
+
+pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    let all = clients::list(&*s.table, &m.account.id, ClientKind::OAuth).await?;
+    Ok(list_of(all.iter().map(|c| out(c, None)).collect()))
+}
+
+pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
+    let (c, _) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
+    Ok(json(200, &out(&c, None)))
+}
+
+pub async fn update(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+    let input: OAuthClientUpdateIn = read_json(req)?;
+    let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
+    let mut settings = c.oauth.clone().ok_or_else(|| ApiError::not_found("client_unknown", "no such client"))?;
+    if let Some(n) = input.name {
+        c.name = validate_name("name", &n)?;
+    }
+    if let Some(u) = input.redirect_uris {
+        settings.redirect_uris = validate_redirect_uris(&u)?;
+    }
+    if let Some(sc) = input.scopes {
+        settings.scopes = validate_scopes(&sc)?;
+    }
+    if let Some(d) = input.domain {
+        settings.domain = d.as_deref().map(validate_domain).transpose()?;
+    }
+    if let Some(i) = input.implicit {
+        settings.implicit = i;
+    }
+    check_flows(&settings)?;
+    let now = s.now();
+    c.oauth = Some(settings);
+    c.updated_at = now;
+    match s
+        .table
+        .transact(vec![c.write(Some(rev))?, audit(m, "oauthClient.update", Some(&c.id), now)?])
+        .await
+    {
+        Ok(()) => Ok(json(200, &out(&c, None))),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
+    crate::apps::delete_client(s, m, ClientKind::OAuth, id, "oauthClient.revoke").await
+}
+
+/// "Get new credentials": a new secret; the old one works for the grace period.
+pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+    let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
+    let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
+    if c.oauth.as_ref().is_some_and(|o| o.public) {
+        return Err(ApiError::conflict("client_public", "a public client has no secret to rotate"));
+    }
+    let now = s.now();
+    let ring = s.keys.ring().await;
+    let secret = c.rotate(ring.peppers(), grace, now);
+    match s
+        .table
+        .transact(vec![c.write(Some(rev))?, audit(m, "oauthClient.rotate", Some(&c.id), now)?])
+        .await
+    {
+        Ok(()) => Ok(json(200, &out(&c, Some(secret)))),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client changed meanwhile: try again")),
+        Err(e) => Err(e.into()),
+    }
+}

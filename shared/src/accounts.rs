@@ -255,7 +255,10 @@ pub async fn regenerate_api_key(
     ops.extend(extra);
     match table.transact(ops).await {
         Ok(()) => Ok((next, api_key)),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the key changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the key changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -279,7 +282,10 @@ pub async fn update_settings(
     ops.extend(extra);
     match table.transact(ops).await {
         Ok(()) => Ok(acc),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the settings changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the settings changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -516,11 +522,19 @@ mod tests {
     #[tokio::test]
     async fn regenerated_key_replaces_the_old_one_and_owner_can_reveal() {
         let (t, p, c) = setup();
-        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10).await.unwrap();
+        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
+            .await
+            .unwrap();
         assert_eq!(a.owner.reveal_api_key(&p).unwrap(), a.api_key);
         let (user, fresh) = regenerate_api_key(&t, &p, &a.owner, vec![]).await.unwrap();
-        assert!(find_by_api_key(&t, &p, a.api_key.expose()).await.unwrap().is_none());
-        assert!(find_by_api_key(&t, &p, fresh.expose()).await.unwrap().is_some());
+        assert!(find_by_api_key(&t, &p, a.api_key.expose())
+            .await
+            .unwrap()
+            .is_none());
+        assert!(find_by_api_key(&t, &p, fresh.expose())
+            .await
+            .unwrap()
+            .is_some());
         assert_eq!(user.reveal_api_key(&p).unwrap(), fresh);
         for item in t.dump() {
             assert!(!item.data.to_string().contains(fresh.expose()));

@@ -25,7 +25,13 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(account_id: &AccountId, actor: &str, action: &str, target: Option<&str>, at: UnixSeconds) -> Self {
+    pub fn new(
+        account_id: &AccountId,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        at: UnixSeconds,
+    ) -> Self {
         Self {
             account_id: account_id.clone(),
             actor: actor.to_owned(),
@@ -49,7 +55,11 @@ impl AuditEntry {
 }
 
 /// The newest entries of an account, oldest first, at most `limit`.
-pub async fn list(table: &dyn Table, account: &AccountId, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+pub async fn list(
+    table: &dyn Table,
+    account: &AccountId,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
     table
         .query(&format!("AUDIT#{account}"), "", limit)
         .await?

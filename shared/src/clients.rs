@@ -16,7 +16,14 @@ use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 pub const CLIENT_SECRET_DOMAIN: &str = "client";
 /// The OAuth 2.0 scopes, case-sensitive (Secured Signing's list).
-pub const SCOPES: [&str; 6] = ["Basic", "ISign", "WeSign", "SmartTag", "FormDirect", "FormFiller"];
+pub const SCOPES: [&str; 6] = [
+    "Basic",
+    "ISign",
+    "WeSign",
+    "SmartTag",
+    "FormDirect",
+    "FormFiller",
+];
 /// Longest grace period of a secret rotation.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
 /// Most clients (apps and OAuth) an account may have.
@@ -75,9 +82,25 @@ pub struct Client {
     pub secrets: Vec<ClientSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSettings>,
+    /// Revoked token ids and grant families, each kept until the last token it covers expires;
+    /// kept here so checking a token stays one read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<Revoked>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revoked {
+    /// A token id (`jti`) or a grant family id.
+    pub id: String,
+    /// When everything this entry covers has expired.
+    pub until: UnixSeconds,
+}
+
+/// Most revocation entries a client keeps; past it the oldest-expiring go first.
+pub const MAX_REVOKED: usize = 2000;
 
 pub fn client_key(id: &str) -> Key {
     Key::new(format!("CLIENT#{id}"), "CLIENT")
@@ -91,7 +114,12 @@ fn sealed_aad(id: &str) -> String {
     format!("client-secret:{id}")
 }
 
-fn new_secret(peppers: &Peppers, client_id: &str, seal: bool, now: UnixSeconds) -> (ClientSecret, Secret) {
+fn new_secret(
+    peppers: &Peppers,
+    client_id: &str,
+    seal: bool,
+    now: UnixSeconds,
+) -> (ClientSecret, Secret) {
     let plain = Secret::generate();
     (
         ClientSecret {
@@ -107,7 +135,12 @@ fn new_secret(peppers: &Peppers, client_id: &str, seal: bool, now: UnixSeconds) 
 
 impl Client {
     /// A new client app with its first secret (returned in clear, once).
-    pub fn new_app(peppers: &Peppers, account_id: AccountId, name: String, now: UnixSeconds) -> (Self, Secret) {
+    pub fn new_app(
+        peppers: &Peppers,
+        account_id: AccountId,
+        name: String,
+        now: UnixSeconds,
+    ) -> (Self, Secret) {
         let id = ClientAppId::generate().to_string();
         let (secret, plain) = new_secret(peppers, &id, false, now);
         (
@@ -118,6 +151,7 @@ impl Client {
                 name,
                 secrets: vec![secret],
                 oauth: None,
+                revoked: vec![],
                 created_at: now,
                 updated_at: now,
             },
@@ -148,6 +182,7 @@ impl Client {
                 name,
                 secrets,
                 oauth: Some(settings),
+                revoked: vec![],
                 created_at: now,
                 updated_at: now,
             },
@@ -156,11 +191,19 @@ impl Client {
     }
 
     /// The live secret the presented one matches, checked in constant time against each.
-    pub fn check_secret(&self, peppers: &Peppers, presented: &str, now: UnixSeconds) -> Option<&ClientSecret> {
+    pub fn check_secret(
+        &self,
+        peppers: &Peppers,
+        presented: &str,
+        now: UnixSeconds,
+    ) -> Option<&ClientSecret> {
         let mut found = None;
         for s in &self.secrets {
             // Every live secret is checked, so timing does not tell which one matched.
-            if s.is_live(now) && peppers.verify(CLIENT_SECRET_DOMAIN, &s.hash, presented) && found.is_none() {
+            if s.is_live(now)
+                && peppers.verify(CLIENT_SECRET_DOMAIN, &s.hash, presented)
+                && found.is_none()
+            {
                 found = Some(s);
             }
         }
@@ -186,6 +229,23 @@ impl Client {
             .collect()
     }
 
+    pub fn is_revoked(&self, id: &str, now: UnixSeconds) -> bool {
+        self.revoked.iter().any(|r| r.id == id && r.until > now)
+    }
+
+    /// Records a revocation (pruning entries that no longer cover anything).
+    pub fn revoke(&mut self, id: &str, until: UnixSeconds, now: UnixSeconds) {
+        self.revoked.retain(|r| r.until > now && r.id != id);
+        self.revoked.push(Revoked {
+            id: id.to_owned(),
+            until,
+        });
+        if self.revoked.len() > MAX_REVOKED {
+            self.revoked.sort_by_key(|r| std::cmp::Reverse(r.until));
+            self.revoked.truncate(MAX_REVOKED);
+        }
+    }
+
     /// Rotation: a new secret from now on; the previous ones keep working for `grace` seconds
     /// (clamped to 0..=7 days, never extended), expired ones are dropped.
     pub fn rotate(&mut self, peppers: &Peppers, grace: i64, now: UnixSeconds) -> Secret {
@@ -203,8 +263,10 @@ impl Client {
 
     /// The write of this record: new (`rev` None) or an update at `rev`.
     pub fn write(&self, rev: Option<u64>) -> Result<WriteOp, StoreError> {
-        let mut item = Item::new(client_key(&self.id), self)?
-            .with_gsi1(list_pk(&self.account_id), format!("{:012}#{}", self.created_at, self.id));
+        let mut item = Item::new(client_key(&self.id), self)?.with_gsi1(
+            list_pk(&self.account_id),
+            format!("{:012}#{}", self.created_at, self.id),
+        );
         Ok(match rev {
             None => WriteOp::Put(item, Condition::NotExists),
             Some(r) => {
@@ -225,7 +287,12 @@ pub async fn get(table: &dyn Table, id: &str) -> Result<Option<(Client, u64)>, S
 
 /// A client of `account` and `kind` by id; any other (unknown, another account's, other kind)
 /// is the same 404, so ids of other accounts leak nothing.
-pub async fn get_owned(table: &dyn Table, account: &AccountId, kind: ClientKind, id: &str) -> ApiResult<(Client, u64)> {
+pub async fn get_owned(
+    table: &dyn Table,
+    account: &AccountId,
+    kind: ClientKind,
+    id: &str,
+) -> ApiResult<(Client, u64)> {
     match get(table, id).await? {
         Some((c, rev)) if &c.account_id == account && c.kind == kind => Ok((c, rev)),
         _ => Err(ApiError::not_found("client_unknown", "no such client")),
@@ -233,7 +300,11 @@ pub async fn get_owned(table: &dyn Table, account: &AccountId, kind: ClientKind,
 }
 
 /// The account's clients of one kind, oldest first.
-pub async fn list(table: &dyn Table, account: &AccountId, kind: ClientKind) -> Result<Vec<Client>, StoreError> {
+pub async fn list(
+    table: &dyn Table,
+    account: &AccountId,
+    kind: ClientKind,
+) -> Result<Vec<Client>, StoreError> {
     let items = table.query_gsi1(&list_pk(account), MAX_CLIENTS + 1).await?;
     let mut out = Vec::new();
     for i in items {
@@ -248,14 +319,21 @@ pub async fn list(table: &dyn Table, account: &AccountId, kind: ClientKind) -> R
 /// Checks a scope list: known, case-sensitive, at least one; duplicates dropped.
 pub fn validate_scopes(scopes: &[String]) -> ApiResult<Vec<String>> {
     if scopes.is_empty() {
-        return Err(ApiError::bad_request("scopes_empty", "at least one scope is required"));
+        return Err(ApiError::bad_request(
+            "scopes_empty",
+            "at least one scope is required",
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for s in scopes {
         if !SCOPES.contains(&s.as_str()) {
             return Err(ApiError::bad_request(
                 "scope_unknown",
-                format!("'{}' is not a scope (scopes are case-sensitive: {})", crate::ids::printable(s), SCOPES.join(" ")),
+                format!(
+                    "'{}' is not a scope (scopes are case-sensitive: {})",
+                    crate::ids::printable(s),
+                    SCOPES.join(" ")
+                ),
             ));
         }
         if !out.contains(s) {
@@ -269,11 +347,16 @@ pub fn validate_scopes(scopes: &[String]) -> ApiResult<Vec<String>> {
 /// native apps); at most 10.
 pub fn validate_redirect_uris(uris: &[String]) -> ApiResult<Vec<String>> {
     if uris.len() > MAX_REDIRECT_URIS {
-        return Err(ApiError::bad_request("redirect_uris_too_many", "at most 10 redirect URIs"));
+        return Err(ApiError::bad_request(
+            "redirect_uris_too_many",
+            "at most 10 redirect URIs",
+        ));
     }
     let mut out = Vec::new();
     for raw in uris {
-        let bad = || ApiError::bad_request("redirect_uri_invalid", format!("'{}' is not an acceptable redirect URI (absolute https, no fragment; http only for localhost)", crate::ids::printable(raw)));
+        let bad = || {
+            ApiError::bad_request("redirect_uri_invalid", format!("'{}' is not an acceptable redirect URI (absolute https, no fragment; http only for localhost)", crate::ids::printable(raw)))
+        };
         if raw.len() > 2048 {
             return Err(bad());
         }
@@ -310,12 +393,17 @@ pub fn validate_domain(domain: &str) -> ApiResult<String> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if ok {
         Ok(d)
     } else {
-        Err(ApiError::bad_request("domain_invalid", "domain must be a hostname such as app.example.com"))
+        Err(ApiError::bad_request(
+            "domain_invalid",
+            "domain must be a hostname such as app.example.com",
+        ))
     }
 }
 
@@ -334,8 +422,14 @@ mod tests {
         let (mut c, first) = Client::new_app(&p, AccountId::generate(), "app".into(), 100);
         let first_id = c.check_secret(&p, first.expose(), 100).unwrap().id.clone();
         let second = c.rotate(&p, 60, 200);
-        assert!(c.check_secret(&p, first.expose(), 259).is_some(), "old secret inside grace");
-        assert!(c.check_secret(&p, first.expose(), 260).is_none(), "old secret after grace");
+        assert!(
+            c.check_secret(&p, first.expose(), 259).is_some(),
+            "old secret inside grace"
+        );
+        assert!(
+            c.check_secret(&p, first.expose(), 260).is_none(),
+            "old secret after grace"
+        );
         assert!(c.check_secret(&p, second.expose(), 10_000).is_some());
         assert!(c.secret_live(&first_id, 259) && !c.secret_live(&first_id, 260));
         assert!(c.check_secret(&p, "nope", 200).is_none());
@@ -360,11 +454,21 @@ mod tests {
             public: false,
             implicit: false,
         };
-        let (c, plain) = Client::new_oauth(&p, AccountId::generate(), "oc".into(), settings.clone(), 1);
+        let (c, plain) =
+            Client::new_oauth(&p, AccountId::generate(), "oc".into(), settings.clone(), 1);
         let plain = plain.unwrap();
         assert!(!serde_json::to_string(&c).unwrap().contains(plain.expose()));
         assert_eq!(c.open_secrets(&p, 1)[0].1.expose(), plain.expose());
-        let (public, none) = Client::new_oauth(&p, AccountId::generate(), "pub".into(), OAuthSettings { public: true, ..settings }, 1);
+        let (public, none) = Client::new_oauth(
+            &p,
+            AccountId::generate(),
+            "pub".into(),
+            OAuthSettings {
+                public: true,
+                ..settings
+            },
+            1,
+        );
         assert!(none.is_none() && public.secrets.is_empty());
     }
 
@@ -380,7 +484,12 @@ mod tests {
         assert!(validate_redirect_uris(&["https://app.test/cb".into()]).is_ok());
         assert!(validate_redirect_uris(&["http://localhost:8080/cb".into()]).is_ok());
         assert!(validate_redirect_uris(&["http://127.0.0.1/cb".into()]).is_ok());
-        for bad in ["http://app.test/cb", "https://app.test/cb#x", "app.test/cb", "javascript:alert(1)"] {
+        for bad in [
+            "http://app.test/cb",
+            "https://app.test/cb#x",
+            "app.test/cb",
+            "javascript:alert(1)",
+        ] {
             assert!(validate_redirect_uris(&[bad.into()]).is_err(), "{bad}");
         }
         assert!(validate_redirect_uris(&vec!["https://a.test/".to_owned(); 11]).is_err());
@@ -388,7 +497,10 @@ mod tests {
 
     #[test]
     fn domains_are_hostnames() {
-        assert_eq!(validate_domain("App.Example.com.").unwrap(), "app.example.com");
+        assert_eq!(
+            validate_domain("App.Example.com.").unwrap(),
+            "app.example.com"
+        );
         for bad in ["", "a..b", "-a.com", "a_b.com", "https://a.com"] {
             assert!(validate_domain(bad).is_err(), "{bad}");
         }

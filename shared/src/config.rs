@@ -148,7 +148,10 @@ impl Config {
         let host = headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)))
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+            })
             .unwrap_or("localhost");
         format!("https://{host}")
     }
@@ -232,10 +235,21 @@ mod tests {
 
     #[test]
     fn lambda_without_issuer_takes_it_from_the_request() {
-        let c = cfg(&[("AWS_LAMBDA_FUNCTION_NAME", "f"), ("KEYGATE_TABLE", "t"), ("KEYGATE_SECRET_ID", "s")]).unwrap();
+        let c = cfg(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("KEYGATE_TABLE", "t"),
+            ("KEYGATE_SECRET_ID", "s"),
+        ])
+        .unwrap();
         let mut h = http::HeaderMap::new();
-        h.insert("host", "abc.execute-api.eu-west-1.amazonaws.com".parse().unwrap());
-        assert_eq!(c.issuer_for(&h), "https://abc.execute-api.eu-west-1.amazonaws.com");
+        h.insert(
+            "host",
+            "abc.execute-api.eu-west-1.amazonaws.com".parse().unwrap(),
+        );
+        assert_eq!(
+            c.issuer_for(&h),
+            "https://abc.execute-api.eu-west-1.amazonaws.com"
+        );
         h.insert("host", "evil/path".parse().unwrap());
         assert_eq!(c.issuer_for(&h), "https://localhost");
     }

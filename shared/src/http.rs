@@ -39,7 +39,10 @@ pub fn read_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
     })?;
     // serde would read a struct from an array too; bodies are objects.
     if !value.is_object() {
-        return Err(ApiError::bad_request("body_not_object", "the JSON body must be an object"));
+        return Err(ApiError::bad_request(
+            "body_not_object",
+            "the JSON body must be an object",
+        ));
     }
     serde_json::from_value(value).map_err(|e| {
         ApiError::bad_request("body_malformed", format!("the JSON body is not valid: {e}"))

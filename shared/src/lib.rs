@@ -3,8 +3,10 @@
 //! domain talks to the ports only; AWS crates appear in the adapters alone.
 
 pub mod accounts;
+pub mod attempts;
 pub mod audit;
 pub mod auth;
+pub mod authtokens;
 pub mod callbacks;
 pub mod clients;
 pub mod clock;
@@ -15,12 +17,14 @@ pub mod events;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod lockout;
 pub mod queue;
 pub mod routes;
 pub mod services;
 pub mod store;
 pub mod telemetry;
 pub mod testing;
+pub mod tokens;
 
 pub use error::{ApiError, ApiResult};
 pub use services::Services;

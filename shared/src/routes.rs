@@ -32,6 +32,17 @@ const fn r(method: &'static str, path: &'static str, function: Function) -> Rout
 pub const ROUTES: &[Route] = &[
     r("GET", "/.well-known/jwks.json", Function::Token),
     r(
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        Function::Token,
+    ),
+    r("POST", "/apitoken/clientApp/accessToken", Function::Token),
+    r("POST", "/api/oauth2/token", Function::Token),
+    r("GET", "/api/oauth2/authorize", Function::Token),
+    r("POST", "/api/oauth2/authorize", Function::Token),
+    r("POST", "/api/oauth2/revoke", Function::Token),
+    r("POST", "/api/oauth2/introspect", Function::Token),
+    r(
         "POST",
         "/api/authenticationTokens/user",
         Function::AuthTokens,
@@ -63,15 +74,39 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/clientApps", Function::ClientApps),
     r("GET", "/api/clientApps/{clientId}", Function::ClientApps),
     r("DELETE", "/api/clientApps/{clientId}", Function::ClientApps),
-    r("POST", "/api/clientApps/{clientId}/rotate", Function::ClientApps),
+    r(
+        "POST",
+        "/api/clientApps/{clientId}/rotate",
+        Function::ClientApps,
+    ),
     r("GET", "/api/oauth2/clients", Function::ClientApps),
     r("POST", "/api/oauth2/clients", Function::ClientApps),
-    r("GET", "/api/oauth2/clients/{clientId}", Function::ClientApps),
-    r("PUT", "/api/oauth2/clients/{clientId}", Function::ClientApps),
-    r("DELETE", "/api/oauth2/clients/{clientId}", Function::ClientApps),
-    r("POST", "/api/oauth2/clients/{clientId}/rotate", Function::ClientApps),
+    r(
+        "GET",
+        "/api/oauth2/clients/{clientId}",
+        Function::ClientApps,
+    ),
+    r(
+        "PUT",
+        "/api/oauth2/clients/{clientId}",
+        Function::ClientApps,
+    ),
+    r(
+        "DELETE",
+        "/api/oauth2/clients/{clientId}",
+        Function::ClientApps,
+    ),
+    r(
+        "POST",
+        "/api/oauth2/clients/{clientId}/rotate",
+        Function::ClientApps,
+    ),
     r("GET", "/api/account/apiKey", Function::ClientApps),
-    r("POST", "/api/account/apiKey/regenerate", Function::ClientApps),
+    r(
+        "POST",
+        "/api/account/apiKey/regenerate",
+        Function::ClientApps,
+    ),
     r("GET", "/api/account/authSettings", Function::ClientApps),
     r("PUT", "/api/account/authSettings", Function::ClientApps),
     r("GET", "/api/callback", Function::ClientApps),
@@ -80,10 +115,26 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/callback/secret/rotate", Function::ClientApps),
     r("GET", "/api/callback/endpoints", Function::ClientApps),
     r("POST", "/api/callback/endpoints", Function::ClientApps),
-    r("GET", "/api/callback/endpoints/{endpointId}", Function::ClientApps),
-    r("PUT", "/api/callback/endpoints/{endpointId}", Function::ClientApps),
-    r("DELETE", "/api/callback/endpoints/{endpointId}", Function::ClientApps),
-    r("POST", "/api/callback/endpoints/{endpointId}/secret/rotate", Function::ClientApps),
+    r(
+        "GET",
+        "/api/callback/endpoints/{endpointId}",
+        Function::ClientApps,
+    ),
+    r(
+        "PUT",
+        "/api/callback/endpoints/{endpointId}",
+        Function::ClientApps,
+    ),
+    r(
+        "DELETE",
+        "/api/callback/endpoints/{endpointId}",
+        Function::ClientApps,
+    ),
+    r(
+        "POST",
+        "/api/callback/endpoints/{endpointId}/secret/rotate",
+        Function::ClientApps,
+    ),
 ];
 
 /// Matches a concrete path against a route pattern.
@@ -140,7 +191,7 @@ mod tests {
     #[test]
     fn find_tells_404_from_405() {
         assert!(find("GET", "/api/whoami").is_ok());
-        assert_eq!(find("POST", "/api/whoami").unwrap_err(), true);
-        assert_eq!(find("GET", "/nope").unwrap_err(), false);
+        assert!(find("POST", "/api/whoami").unwrap_err());
+        assert!(!find("GET", "/nope").unwrap_err());
     }
 }

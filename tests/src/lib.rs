@@ -43,7 +43,11 @@ impl Server {
                 memory = Some(table);
                 s
             }
-            Backend::Stack => keygate::testing::Stack::get().services(config, shared).await,
+            Backend::Stack => {
+                keygate::testing::Stack::get()
+                    .services(config, shared)
+                    .await
+            }
         };
         let running = keygate_local::serve(listener, services).expect("serve");
         Self {
@@ -92,7 +96,13 @@ impl Server {
     }
 
     /// A request with `Authorization: Basic <api_key>` (when given) and a JSON body (when given).
-    pub async fn api(&self, method: &str, path: &str, api_key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        api_key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, self.url(path));
         if let Some(k) = api_key {
@@ -107,11 +117,7 @@ impl Server {
     /// Every item of the backing table as text (a "dump": tests look for leaked secrets in it).
     pub async fn dump_table(&self) -> String {
         match &self.memory {
-            Some(table) => table
-                .dump()
-                .iter()
-                .map(|i| format!("{i:?}\n"))
-                .collect(),
+            Some(table) => table.dump().iter().map(|i| format!("{i:?}\n")).collect(),
             None => {
                 let stack = keygate::testing::Stack::get();
                 let client = stack.dynamodb().await;

@@ -15,7 +15,12 @@ async fn account(s: &Server) -> Account {
 
 async fn user(s: &Server, a: &Account, email: &str, perms: &[&str]) -> String {
     let (status, v) = s
-        .api("POST", &format!("/_local/accounts/{}/users", a.id), None, Some(json!({"email": email, "permissions": perms})))
+        .api(
+            "POST",
+            &format!("/_local/accounts/{}/users", a.id),
+            None,
+            Some(json!({"email": email, "permissions": perms})),
+        )
         .await;
     assert_eq!(status, 201, "{v}");
     v["apiKey"].as_str().unwrap().to_owned()
@@ -26,7 +31,14 @@ async fn client_apps(backend: Backend) {
     let a = account(&s).await;
     let k = Some(a.key.as_str());
 
-    let (status, created) = s.api("POST", "/api/clientApps", k, Some(json!({"name": "CRM sync"}))).await;
+    let (status, created) = s
+        .api(
+            "POST",
+            "/api/clientApps",
+            k,
+            Some(json!({"name": "CRM sync"})),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let id = created["clientId"].as_str().unwrap().to_owned();
     assert!(id.starts_with("app_"));
@@ -34,7 +46,9 @@ async fn client_apps(backend: Backend) {
     assert_eq!(created["name"], "CRM sync");
     assert!(created["createdAt"].is_i64());
 
-    let (status, one) = s.api("GET", &format!("/api/clientApps/{id}"), k, None).await;
+    let (status, one) = s
+        .api("GET", &format!("/api/clientApps/{id}"), k, None)
+        .await;
     assert_eq!(status, 200);
     assert!(one.get("secret").is_none(), "the secret is shown once");
     let (_, list) = s.api("GET", "/api/clientApps", k, None).await;
@@ -42,14 +56,24 @@ async fn client_apps(backend: Backend) {
 
     // Rotation with a grace period: a new secret, the old one's end date reported.
     let (status, rotated) = s
-        .api("POST", &format!("/api/clientApps/{id}/rotate"), k, Some(json!({"gracePeriodSeconds": 3600})))
+        .api(
+            "POST",
+            &format!("/api/clientApps/{id}/rotate"),
+            k,
+            Some(json!({"gracePeriodSeconds": 3600})),
+        )
         .await;
     assert_eq!(status, 200, "{rotated}");
     assert_ne!(rotated["secret"], secret);
     let now = s.clock.now_for_tests();
     assert_eq!(rotated["previousSecretExpiresAt"], now + 3600);
     let (status, _) = s
-        .api("POST", &format!("/api/clientApps/{id}/rotate"), k, Some(json!({"gracePeriodSeconds": 8 * 24 * 3600})))
+        .api(
+            "POST",
+            &format!("/api/clientApps/{id}/rotate"),
+            k,
+            Some(json!({"gracePeriodSeconds": 8 * 24 * 3600})),
+        )
         .await;
     assert_eq!(status, 400, "grace above 7 days");
 
@@ -61,14 +85,32 @@ async fn client_apps(backend: Backend) {
 
     // Another account sees a 404 for this id, never a leak.
     let (_, _, other_key) = s.create_account("Other", "o@other.test").await;
-    let (status, _) = s.api("GET", &format!("/api/clientApps/{id}"), Some(&other_key), None).await;
+    let (status, _) = s
+        .api(
+            "GET",
+            &format!("/api/clientApps/{id}"),
+            Some(&other_key),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = s.api("DELETE", &format!("/api/clientApps/{id}"), Some(&other_key), None).await;
+    let (status, _) = s
+        .api(
+            "DELETE",
+            &format!("/api/clientApps/{id}"),
+            Some(&other_key),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
 
-    let (status, _) = s.api("DELETE", &format!("/api/clientApps/{id}"), k, None).await;
+    let (status, _) = s
+        .api("DELETE", &format!("/api/clientApps/{id}"), k, None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = s.api("GET", &format!("/api/clientApps/{id}"), k, None).await;
+    let (status, _) = s
+        .api("GET", &format!("/api/clientApps/{id}"), k, None)
+        .await;
     assert_eq!(status, 404);
     let (_, list) = s.api("GET", "/api/clientApps", k, None).await;
     assert_eq!(list["count"], 0);
@@ -98,14 +140,30 @@ async fn bad_input_changes_nothing(backend: Backend) {
         json!({"nom": "ok"}),
         json!(["name"]),
     ] {
-        let (status, err) = s.api("POST", "/api/clientApps", k, Some(body.clone())).await;
+        let (status, err) = s
+            .api("POST", "/api/clientApps", k, Some(body.clone()))
+            .await;
         assert_eq!(status, 400, "{body} → {err}");
         assert_eq!(err["messageKey"], "error.validation");
     }
-    let (status, _) = s.call(s.http.post(s.url("/api/clientApps")).header("authorization", format!("Basic {}", a.key)).body("{not json")).await;
+    let (status, _) = s
+        .call(
+            s.http
+                .post(s.url("/api/clientApps"))
+                .header("authorization", format!("Basic {}", a.key))
+                .body("{not json"),
+        )
+        .await;
     assert_eq!(status, 400);
     let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(70 * 1024));
-    let (status, _) = s.call(s.http.post(s.url("/api/clientApps")).header("authorization", format!("Basic {}", a.key)).body(big)).await;
+    let (status, _) = s
+        .call(
+            s.http
+                .post(s.url("/api/clientApps"))
+                .header("authorization", format!("Basic {}", a.key))
+                .body(big),
+        )
+        .await;
     assert_eq!(status, 413);
 
     for body in [
@@ -116,7 +174,9 @@ async fn bad_input_changes_nothing(backend: Backend) {
         json!({"name": "x", "scopes": ["Basic"], "domain": "not a domain"}),
         json!({"name": "x", "scopes": ["Basic"], "public": true}),
     ] {
-        let (status, err) = s.api("POST", "/api/oauth2/clients", k, Some(body.clone())).await;
+        let (status, err) = s
+            .api("POST", "/api/oauth2/clients", k, Some(body.clone()))
+            .await;
         assert_eq!(status, 400, "{body} → {err}");
     }
     for body in [
@@ -129,13 +189,26 @@ async fn bad_input_changes_nothing(backend: Backend) {
         let (status, err) = s.api("PUT", "/api/callback", k, Some(body.clone())).await;
         assert_eq!(status, 400, "{body} → {err}");
     }
-    for body in [json!({"apiTokenTtlSeconds": 5}), json!({"method": "BASIC"}), json!({"oauthTokenTtlSeconds": 999_999})] {
-        let (status, _) = s.api("PUT", "/api/account/authSettings", k, Some(body.clone())).await;
+    for body in [
+        json!({"apiTokenTtlSeconds": 5}),
+        json!({"method": "BASIC"}),
+        json!({"oauthTokenTtlSeconds": 999_999}),
+    ] {
+        let (status, _) = s
+            .api("PUT", "/api/account/authSettings", k, Some(body.clone()))
+            .await;
         assert_eq!(status, 400, "{body}");
     }
-    let (status, _) = s.api("GET", "/api/account/apiKey?reveal=maybe", k, None).await;
+    let (status, _) = s
+        .api("GET", "/api/account/apiKey?reveal=maybe", k, None)
+        .await;
     assert_eq!(status, 400);
-    for path in ["/api/clientApps/app_aaaaaaaaaaaaaaaa", "/api/clientApps/nonsense", "/api/oauth2/clients/oc_aaaaaaaaaaaaaaaa", "/api/callback/endpoints/ep_aaaaaaaaaaaaaaaa"] {
+    for path in [
+        "/api/clientApps/app_aaaaaaaaaaaaaaaa",
+        "/api/clientApps/nonsense",
+        "/api/oauth2/clients/oc_aaaaaaaaaaaaaaaa",
+        "/api/callback/endpoints/ep_aaaaaaaaaaaaaaaa",
+    ] {
         let (status, _) = s.api("GET", path, k, None).await;
         assert_eq!(status, 404, "{path}");
     }
@@ -164,31 +237,61 @@ async fn who_may_manage(backend: Backend) {
         let (status, err) = s.api("GET", "/api/clientApps", Some(key), None).await;
         assert_eq!(status, 403, "{err}");
     }
-    let (status, _) = s.api("PUT", "/api/account/authSettings", Some(&dev), Some(json!({"rolesAndPermissions": true}))).await;
+    let (status, _) = s
+        .api(
+            "PUT",
+            "/api/account/authSettings",
+            Some(&dev),
+            Some(json!({"rolesAndPermissions": true})),
+        )
+        .await;
     assert_eq!(status, 403);
     let (status, settings) = s
-        .api("PUT", "/api/account/authSettings", Some(&a.key), Some(json!({"rolesAndPermissions": true})))
+        .api(
+            "PUT",
+            "/api/account/authSettings",
+            Some(&a.key),
+            Some(json!({"rolesAndPermissions": true})),
+        )
         .await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["rolesAndPermissions"], true);
     assert_eq!(settings["method"], "API_KEY");
 
     // On: the API_ACCESS user manages, the plain user still may not.
-    let (status, created) = s.api("POST", "/api/clientApps", Some(&dev), Some(json!({"name": "by dev"}))).await;
+    let (status, created) = s
+        .api(
+            "POST",
+            "/api/clientApps",
+            Some(&dev),
+            Some(json!({"name": "by dev"})),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let (status, _) = s.api("GET", "/api/clientApps", Some(&plain), None).await;
     assert_eq!(status, 403);
 
     // The API key: masked for everyone, revealed to the owner only.
-    let (_, masked) = s.api("GET", "/api/account/apiKey", Some(&a.key), None).await;
-    assert_eq!(masked["apiKey"], format!("****{}", &a.key[a.key.len() - 4..]));
-    let (_, revealed) = s.api("GET", "/api/account/apiKey?reveal=true", Some(&a.key), None).await;
+    let (_, masked) = s
+        .api("GET", "/api/account/apiKey", Some(&a.key), None)
+        .await;
+    assert_eq!(
+        masked["apiKey"],
+        format!("****{}", &a.key[a.key.len() - 4..])
+    );
+    let (_, revealed) = s
+        .api("GET", "/api/account/apiKey?reveal=true", Some(&a.key), None)
+        .await;
     assert_eq!(revealed["apiKey"], a.key);
-    let (status, _) = s.api("GET", "/api/account/apiKey?reveal=true", Some(&dev), None).await;
+    let (status, _) = s
+        .api("GET", "/api/account/apiKey?reveal=true", Some(&dev), None)
+        .await;
     assert_eq!(status, 403);
 
     // Regenerate: the new key works once shown, the old one never again.
-    let (status, fresh) = s.api("POST", "/api/account/apiKey/regenerate", Some(&a.key), None).await;
+    let (status, fresh) = s
+        .api("POST", "/api/account/apiKey/regenerate", Some(&a.key), None)
+        .await;
     assert_eq!(status, 200);
     let fresh = fresh["apiKey"].as_str().unwrap().to_owned();
     assert_eq!(s.whoami(&a.key).await.0, 401);
@@ -196,22 +299,39 @@ async fn who_may_manage(backend: Backend) {
 
     // Method switch is recorded; the owner's key still manages under OAUTH2.
     let (status, settings) = s
-        .api("PUT", "/api/account/authSettings", Some(&fresh), Some(json!({"method": "OAUTH2", "oauthTokenTtlSeconds": 600})))
+        .api(
+            "PUT",
+            "/api/account/authSettings",
+            Some(&fresh),
+            Some(json!({"method": "OAUTH2", "oauthTokenTtlSeconds": 600})),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(settings["method"], "OAUTH2");
     assert_eq!(settings["oauthTokenTtlSeconds"], 600);
-    let (status, _) = s.api("GET", "/api/oauth2/clients", Some(&fresh), None).await;
+    let (status, _) = s
+        .api("GET", "/api/oauth2/clients", Some(&fresh), None)
+        .await;
     assert_eq!(status, 200);
-    let (_, got) = s.api("GET", "/api/account/authSettings", Some(&fresh), None).await;
+    let (_, got) = s
+        .api("GET", "/api/account/authSettings", Some(&fresh), None)
+        .await;
     assert_eq!(got, settings);
 
     // Every change left an audit record, and none holds a secret.
-    let audit = keygate::audit::list(&*s.services().table, &keygate::ids::AccountId::parse(&a.id).unwrap(), 100)
-        .await
-        .unwrap();
+    let audit = keygate::audit::list(
+        &*s.services().table,
+        &keygate::ids::AccountId::parse(&a.id).unwrap(),
+        100,
+    )
+    .await
+    .unwrap();
     let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
-    for expected in ["authSettings.update", "clientApp.create", "apiKey.regenerate"] {
+    for expected in [
+        "authSettings.update",
+        "clientApp.create",
+        "apiKey.regenerate",
+    ] {
         assert!(actions.contains(&expected), "{actions:?}");
     }
     let text = serde_json::to_string(&audit).unwrap();
@@ -254,11 +374,23 @@ async fn oauth_clients(backend: Backend) {
     assert_eq!(status, 201);
     assert!(public.get("clientSecret").is_none());
     let pid = public["clientId"].as_str().unwrap();
-    let (status, _) = s.api("POST", &format!("/api/oauth2/clients/{pid}/rotate"), k, None).await;
+    let (status, _) = s
+        .api(
+            "POST",
+            &format!("/api/oauth2/clients/{pid}/rotate"),
+            k,
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "no secret to rotate");
 
     let (status, updated) = s
-        .api("PUT", &format!("/api/oauth2/clients/{id}"), k, Some(json!({"scopes": ["WeSign"], "domain": null, "implicit": true})))
+        .api(
+            "PUT",
+            &format!("/api/oauth2/clients/{id}"),
+            k,
+            Some(json!({"scopes": ["WeSign"], "domain": null, "implicit": true})),
+        )
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["scopes"], json!(["WeSign"]));
@@ -266,7 +398,9 @@ async fn oauth_clients(backend: Backend) {
     assert_eq!(updated["implicit"], true);
     assert_eq!(updated["redirectUris"].as_array().unwrap().len(), 2);
 
-    let (status, rotated) = s.api("POST", &format!("/api/oauth2/clients/{id}/rotate"), k, None).await;
+    let (status, rotated) = s
+        .api("POST", &format!("/api/oauth2/clients/{id}/rotate"), k, None)
+        .await;
     assert_eq!(status, 200);
     assert_ne!(rotated["clientSecret"], secret);
     let (_, list) = s.api("GET", "/api/oauth2/clients", k, None).await;
@@ -274,11 +408,17 @@ async fn oauth_clients(backend: Backend) {
     let dump = s.dump_table().await;
     assert!(!dump.contains(&secret) && !dump.contains(rotated["clientSecret"].as_str().unwrap()));
     // An OAuth client id is not a client app, and the reverse.
-    let (status, _) = s.api("GET", &format!("/api/clientApps/{id}"), k, None).await;
+    let (status, _) = s
+        .api("GET", &format!("/api/clientApps/{id}"), k, None)
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = s.api("DELETE", &format!("/api/oauth2/clients/{id}"), k, None).await;
+    let (status, _) = s
+        .api("DELETE", &format!("/api/oauth2/clients/{id}"), k, None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = s.api("GET", &format!("/api/oauth2/clients/{id}"), k, None).await;
+    let (status, _) = s
+        .api("GET", &format!("/api/oauth2/clients/{id}"), k, None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -299,7 +439,10 @@ async fn callbacks(backend: Backend) {
 
     let (status, empty) = s.api("GET", "/api/callback", k, None).await;
     assert_eq!(status, 200);
-    assert_eq!(empty, json!({"url": null, "key": null, "events": [], "signingSecret": null}));
+    assert_eq!(
+        empty,
+        json!({"url": null, "key": null, "events": [], "signingSecret": null})
+    );
 
     let (status, cb) = s
         .api("PUT", "/api/callback", k, Some(json!({"url": "https://hooks.example/cb", "key": "s3cret-key", "events": ["PACKAGE_CREATE", "DOCUMENT_SIGNED"]})))
@@ -311,54 +454,115 @@ async fn callbacks(backend: Backend) {
     assert!(first.starts_with("whsec_"));
     let (_, again) = s.api("GET", "/api/callback", k, None).await;
     assert_eq!(again["signingSecret"], first);
-    assert_eq!(again["events"], json!(["PACKAGE_CREATE", "DOCUMENT_SIGNED"]));
+    assert_eq!(
+        again["events"],
+        json!(["PACKAGE_CREATE", "DOCUMENT_SIGNED"])
+    );
 
     // Loopback is allowed in local mode (the local server's own tests deliver there).
     let (status, _) = s
-        .api("PUT", "/api/callback", k, Some(json!({"url": "http://127.0.0.1:9/cb", "events": []})))
+        .api(
+            "PUT",
+            "/api/callback",
+            k,
+            Some(json!({"url": "http://127.0.0.1:9/cb", "events": []})),
+        )
         .await;
     assert_eq!(status, 200);
 
-    let (status, rotated) = s.api("POST", "/api/callback/secret/rotate", k, Some(json!({"gracePeriodSeconds": 60}))).await;
+    let (status, rotated) = s
+        .api(
+            "POST",
+            "/api/callback/secret/rotate",
+            k,
+            Some(json!({"gracePeriodSeconds": 60})),
+        )
+        .await;
     assert_eq!(status, 200, "{rotated}");
     assert_ne!(rotated["signingSecret"], first);
-    assert_eq!(rotated["previousSecretExpiresAt"], s.clock.now_for_tests() + 60);
-    let (status, _) = s.api("POST", "/api/callback/secret/rotate", k, Some(json!({"gracePeriodSeconds": 8 * 86400}))).await;
+    assert_eq!(
+        rotated["previousSecretExpiresAt"],
+        s.clock.now_for_tests() + 60
+    );
+    let (status, _) = s
+        .api(
+            "POST",
+            "/api/callback/secret/rotate",
+            k,
+            Some(json!({"gracePeriodSeconds": 8 * 86400})),
+        )
+        .await;
     assert_eq!(status, 400);
 
     // Extra endpoints with their own filters and secrets.
     let (status, ep) = s
-        .api("POST", "/api/callback/endpoints", k, Some(json!({"url": "https://other.example/hook", "events": ["PACKAGE_COMPLETE"]})))
+        .api(
+            "POST",
+            "/api/callback/endpoints",
+            k,
+            Some(json!({"url": "https://other.example/hook", "events": ["PACKAGE_COMPLETE"]})),
+        )
         .await;
     assert_eq!(status, 201, "{ep}");
     let eid = ep["id"].as_str().unwrap().to_owned();
     assert_ne!(ep["signingSecret"], rotated["signingSecret"]);
     let (_, list) = s.api("GET", "/api/callback/endpoints", k, None).await;
-    assert_eq!(list["count"], 1, "the primary callback is not listed among the extra endpoints");
+    assert_eq!(
+        list["count"], 1,
+        "the primary callback is not listed among the extra endpoints"
+    );
     let (status, upd) = s
         .api("PUT", &format!("/api/callback/endpoints/{eid}"), k, Some(json!({"url": "https://other.example/v2", "events": ["PACKAGE_COMPLETE", "PACKAGE_DECLINE"]})))
         .await;
     assert_eq!(status, 200);
     assert_eq!(upd["url"], "https://other.example/v2");
-    let (status, _) = s.api("POST", &format!("/api/callback/endpoints/{eid}/secret/rotate"), k, None).await;
+    let (status, _) = s
+        .api(
+            "POST",
+            &format!("/api/callback/endpoints/{eid}/secret/rotate"),
+            k,
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = s.api("DELETE", &format!("/api/callback/endpoints/{eid}"), k, None).await;
+    let (status, _) = s
+        .api("DELETE", &format!("/api/callback/endpoints/{eid}"), k, None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = s.api("GET", &format!("/api/callback/endpoints/{eid}"), k, None).await;
+    let (status, _) = s
+        .api("GET", &format!("/api/callback/endpoints/{eid}"), k, None)
+        .await;
     assert_eq!(status, 404);
 
     // A manager who is not the owner sees the key masked and no secret.
     let dev = user(&s, &a, "dev@acme.test", &["API_ACCESS"]).await;
-    s.api("PUT", "/api/account/authSettings", k, Some(json!({"rolesAndPermissions": true}))).await;
-    s.api("PUT", "/api/callback", k, Some(json!({"url": "https://hooks.example/cb", "key": "s3cret-key", "events": []}))).await;
+    s.api(
+        "PUT",
+        "/api/account/authSettings",
+        k,
+        Some(json!({"rolesAndPermissions": true})),
+    )
+    .await;
+    s.api(
+        "PUT",
+        "/api/callback",
+        k,
+        Some(json!({"url": "https://hooks.example/cb", "key": "s3cret-key", "events": []})),
+    )
+    .await;
     let (_, seen) = s.api("GET", "/api/callback", Some(&dev), None).await;
     assert_eq!(seen["signingSecret"], Value::Null);
     assert_eq!(seen["key"], "****-key");
-    let (status, _) = s.api("POST", "/api/callback/secret/rotate", Some(&dev), None).await;
+    let (status, _) = s
+        .api("POST", "/api/callback/secret/rotate", Some(&dev), None)
+        .await;
     assert_eq!(status, 403);
 
     let dump = s.dump_table().await;
-    assert!(!dump.contains("s3cret-key") && !dump.contains(&first), "callback key and secrets are sealed");
+    assert!(
+        !dump.contains("s3cret-key") && !dump.contains(&first),
+        "callback key and secrets are sealed"
+    );
 
     let (status, _) = s.api("DELETE", "/api/callback", k, None).await;
     assert_eq!(status, 204);

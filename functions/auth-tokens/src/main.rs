@@ -4,5 +4,8 @@
 async fn main() -> Result<(), lambda_http::Error> {
     let services = keygate::services::start("keygate-auth-tokens").await;
     let services = &services;
-    lambda_http::run(lambda_http::service_fn(move |req| keygate_auth_tokens::handle(services, req))).await
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        keygate_auth_tokens::handle(services, req)
+    }))
+    .await
 }

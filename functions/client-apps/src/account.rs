@@ -16,21 +16,37 @@ pub async fn api_key(s: &Services, m: &Manager, req: &Request) -> ApiResult<Resp
     let reveal = match query_param(req, "reveal")?.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(ApiError::bad_request("reveal_invalid", "reveal must be true or false")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "reveal_invalid",
+                "reveal must be true or false",
+            ))
+        }
     };
     let masked = format!("****{}", m.user.api_key_last4);
     if !reveal {
-        return Ok(json(200, &serde_json::json!({ "apiKey": masked, "masked": true })));
+        return Ok(json(
+            200,
+            &serde_json::json!({ "apiKey": masked, "masked": true }),
+        ));
     }
     if !m.user.owner {
-        return Err(ApiError::forbidden("reveal_owner_only", "only the account owner may reveal the API key"));
+        return Err(ApiError::forbidden(
+            "reveal_owner_only",
+            "only the account owner may reveal the API key",
+        ));
     }
     let ring = s.keys.ring().await;
-    let key = m
-        .user
-        .reveal_api_key(ring.peppers())
-        .ok_or_else(|| ApiError::conflict("reveal_unavailable", "this key can no longer be revealed: regenerate it"))?;
-    Ok(json(200, &serde_json::json!({ "apiKey": key, "masked": false })))
+    let key = m.user.reveal_api_key(ring.peppers()).ok_or_else(|| {
+        ApiError::conflict(
+            "reveal_unavailable",
+            "this key can no longer be revealed: regenerate it",
+        )
+    })?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "apiKey": key, "masked": false }),
+    ))
 }
 
 /// A new key for the caller, shown once; the old one stops working at once.
@@ -41,7 +57,12 @@ pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> 
         &*s.table,
         ring.peppers(),
         &m.user,
-        vec![audit(m, "apiKey.regenerate", Some(m.user.id.as_str()), now)?],
+        vec![audit(
+            m,
+            "apiKey.regenerate",
+            Some(m.user.id.as_str()),
+            now,
+        )?],
     )
     .await?;
     Ok(json(200, &serde_json::json!({ "apiKey": key })))
@@ -71,23 +92,56 @@ fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
     if (min..=max).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::bad_request("setting_out_of_bounds", format!("{field} must be between {min} and {max} seconds")))
+        Err(ApiError::bad_request(
+            "setting_out_of_bounds",
+            format!("{field} must be between {min} and {max} seconds"),
+        ))
     }
 }
 
 /// Settings decide who may manage the account, so only the owner changes them.
-pub async fn update_settings(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn update_settings(
+    s: &Services,
+    m: &Manager,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     if !m.user.owner {
-        return Err(ApiError::forbidden("settings_owner_only", "only the account owner may change authentication settings"));
+        return Err(ApiError::forbidden(
+            "settings_owner_only",
+            "only the account owner may change authentication settings",
+        ));
     }
     let input: SettingsIn = read_json(req)?;
     let cur = &m.account.settings;
     let next = AuthSettings {
         method: input.method.unwrap_or(cur.method),
-        api_token_ttl_seconds: bounded("apiTokenTtlSeconds", input.api_token_ttl_seconds.unwrap_or(cur.api_token_ttl_seconds), 60, 86_400)?,
-        oauth_token_ttl_seconds: bounded("oauthTokenTtlSeconds", input.oauth_token_ttl_seconds.unwrap_or(cur.oauth_token_ttl_seconds), 60, 86_400)?,
-        auth_token_ttl_seconds: bounded("authTokenTtlSeconds", input.auth_token_ttl_seconds.unwrap_or(cur.auth_token_ttl_seconds), 60, 86_400)?,
-        roles_and_permissions: input.roles_and_permissions.unwrap_or(cur.roles_and_permissions),
+        api_token_ttl_seconds: bounded(
+            "apiTokenTtlSeconds",
+            input
+                .api_token_ttl_seconds
+                .unwrap_or(cur.api_token_ttl_seconds),
+            60,
+            86_400,
+        )?,
+        oauth_token_ttl_seconds: bounded(
+            "oauthTokenTtlSeconds",
+            input
+                .oauth_token_ttl_seconds
+                .unwrap_or(cur.oauth_token_ttl_seconds),
+            60,
+            86_400,
+        )?,
+        auth_token_ttl_seconds: bounded(
+            "authTokenTtlSeconds",
+            input
+                .auth_token_ttl_seconds
+                .unwrap_or(cur.auth_token_ttl_seconds),
+            60,
+            86_400,
+        )?,
+        roles_and_permissions: input
+            .roles_and_permissions
+            .unwrap_or(cur.roles_and_permissions),
     };
     let now = s.now();
     let account = accounts::update_settings(

@@ -55,16 +55,32 @@ struct ClientAppSecretOut {
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: ClientAppIn = read_json(req)?;
     let name = validate_name("name", &input.name)?;
-    if clients::list(&*s.table, &m.account.id, ClientKind::App).await?.len() >= clients::MAX_CLIENTS {
-        return Err(ApiError::conflict("clients_limit", "the account has too many client apps"));
+    if clients::list(&*s.table, &m.account.id, ClientKind::App)
+        .await?
+        .len()
+        >= clients::MAX_CLIENTS
+    {
+        return Err(ApiError::conflict(
+            "clients_limit",
+            "the account has too many client apps",
+        ));
     }
     let now = s.now();
     let ring = s.keys.ring().await;
     let (app, secret) = Client::new_app(ring.peppers(), m.account.id.clone(), name, now);
     s.table
-        .transact(vec![app.write(None)?, audit(m, "clientApp.create", Some(&app.id), now)?])
+        .transact(vec![
+            app.write(None)?,
+            audit(m, "clientApp.create", Some(&app.id), now)?,
+        ])
         .await?;
-    Ok(json(201, &ClientAppSecretOut { app: (&app).into(), secret }))
+    Ok(json(
+        201,
+        &ClientAppSecretOut {
+            app: (&app).into(),
+            secret,
+        },
+    ))
 }
 
 pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
@@ -82,7 +98,13 @@ pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<B
     delete_client(s, m, ClientKind::App, id, "clientApp.revoke").await
 }
 
-pub(crate) async fn delete_client(s: &Services, m: &Manager, kind: ClientKind, id: &str, action: &str) -> ApiResult<Response<Body>> {
+pub(crate) async fn delete_client(
+    s: &Services,
+    m: &Manager,
+    kind: ClientKind,
+    id: &str,
+    action: &str,
+) -> ApiResult<Response<Body>> {
     let (client, rev) = clients::get_owned(&*s.table, &m.account.id, kind, id).await?;
     let now = s.now();
     let res = s
@@ -94,12 +116,20 @@ pub(crate) async fn delete_client(s: &Services, m: &Manager, kind: ClientKind, i
         .await;
     match res {
         Ok(()) => Ok(empty(204)),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the client changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn rotate(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
     let (mut app, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::App, id).await?;
     let now = s.now();
@@ -107,11 +137,23 @@ pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiRe
     let secret = app.rotate(ring.peppers(), grace, now);
     match s
         .table
-        .transact(vec![app.write(Some(rev))?, audit(m, "clientApp.rotate", Some(&app.id), now)?])
+        .transact(vec![
+            app.write(Some(rev))?,
+            audit(m, "clientApp.rotate", Some(&app.id), now)?,
+        ])
         .await
     {
-        Ok(()) => Ok(json(200, &ClientAppSecretOut { app: (&app).into(), secret })),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client app changed meanwhile: try again")),
+        Ok(()) => Ok(json(
+            200,
+            &ClientAppSecretOut {
+                app: (&app).into(),
+                secret,
+            },
+        )),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the client app changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }

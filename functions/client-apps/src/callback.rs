@@ -6,7 +6,10 @@
 //! masked and no secret.
 
 use keygate::auth::Manager;
-use keygate::callbacks::{self, validate_events, validate_key, validate_url, Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS};
+use keygate::callbacks::{
+    self, validate_events, validate_key, validate_url, Endpoint, DEFAULT_GRACE_SECONDS,
+    MAX_ENDPOINTS, MAX_GRACE_SECONDS,
+};
 use keygate::crypto::Peppers;
 use keygate::http::{empty, json, read_json};
 use keygate::ids::EndpointId;
@@ -57,7 +60,11 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
         url: Some(ep.url.clone()),
         key,
         events: ep.events.clone(),
-        signing_secret: if m.user.owner { ep.current_secret(peppers) } else { None },
+        signing_secret: if m.user.owner {
+            ep.current_secret(peppers)
+        } else {
+            None
+        },
         disabled: ep.disabled.clone(),
         created_at: Some(ep.created_at),
         updated_at: Some(ep.updated_at),
@@ -89,7 +96,13 @@ async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)
 }
 
 /// Writes an endpoint and its audit record together; a lost race is a `409`.
-async fn save(s: &Services, m: &Manager, ep: &Endpoint, rev: Option<u64>, action: &str) -> ApiResult<()> {
+async fn save(
+    s: &Services,
+    m: &Manager,
+    ep: &Endpoint,
+    rev: Option<u64>,
+    action: &str,
+) -> ApiResult<()> {
     let mut item = keygate::store::Item::new(callbacks::endpoint_key(&ep.account_id, &ep.id), ep)?;
     let cond = match rev {
         None => Condition::NotExists,
@@ -100,11 +113,17 @@ async fn save(s: &Services, m: &Manager, ep: &Endpoint, rev: Option<u64>, action
     };
     match s
         .table
-        .transact(vec![WriteOp::Put(item, cond), audit(m, action, Some(ep.id.as_str()), s.now())?])
+        .transact(vec![
+            WriteOp::Put(item, cond),
+            audit(m, action, Some(ep.id.as_str()), s.now())?,
+        ])
         .await
     {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the endpoint changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the endpoint changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -113,13 +132,19 @@ async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str
     match s
         .table
         .transact(vec![
-            WriteOp::Delete(callbacks::endpoint_key(&ep.account_id, &ep.id), Condition::Revision(rev)),
+            WriteOp::Delete(
+                callbacks::endpoint_key(&ep.account_id, &ep.id),
+                Condition::Revision(rev),
+            ),
             audit(m, action, Some(ep.id.as_str()), s.now())?,
         ])
         .await
     {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the endpoint changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the endpoint changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -152,15 +177,33 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
     let now = s.now();
     let ep = match primary(s, m).await? {
         Some((mut ep, rev)) => {
-            apply(&mut ep, ring.peppers(), url, input.key.as_deref(), events, now);
+            apply(
+                &mut ep,
+                ring.peppers(),
+                url,
+                input.key.as_deref(),
+                events,
+                now,
+            );
             save(s, m, &ep, Some(rev), "callback.update").await?;
             ep
         }
         None => {
             if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
-                return Err(ApiError::conflict("endpoints_limit", "the account has too many endpoints"));
+                return Err(ApiError::conflict(
+                    "endpoints_limit",
+                    "the account has too many endpoints",
+                ));
             }
-            let (ep, _) = Endpoint::new(ring.peppers(), m.account.id.clone(), true, url, input.key.as_deref(), events, now);
+            let (ep, _) = Endpoint::new(
+                ring.peppers(),
+                m.account.id.clone(),
+                true,
+                url,
+                input.key.as_deref(),
+                events,
+                now,
+            );
             save(s, m, &ep, None, "callback.create").await?;
             ep
         }
@@ -168,7 +211,14 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
     Ok(json(200, &out(&ep, m, ring.peppers(), false)))
 }
 
-fn apply(ep: &mut Endpoint, peppers: &Peppers, url: String, key: Option<&str>, events: Vec<String>, now: i64) {
+fn apply(
+    ep: &mut Endpoint,
+    peppers: &Peppers,
+    url: String,
+    key: Option<&str>,
+    events: Vec<String>,
+    now: i64,
+) {
     ep.url = url;
     ep.set_key(peppers, key);
     ep.events = events;
@@ -185,7 +235,13 @@ pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Bod
     Ok(empty(204))
 }
 
-async fn rotate_endpoint(s: &Services, m: &Manager, mut ep: Endpoint, rev: u64, req: &Request) -> ApiResult<Response<Body>> {
+async fn rotate_endpoint(
+    s: &Services,
+    m: &Manager,
+    mut ep: Endpoint,
+    rev: u64,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS)?;
     let ring = s.keys.ring().await;
     let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
@@ -200,7 +256,10 @@ async fn rotate_endpoint(s: &Services, m: &Manager, mut ep: Endpoint, rev: u64, 
 /// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
 pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     if !m.user.owner {
-        return Err(ApiError::forbidden("secret_owner_only", "only the account owner may rotate signing secrets"));
+        return Err(ApiError::forbidden(
+            "secret_owner_only",
+            "only the account owner may rotate signing secrets",
+        ));
     }
     let (ep, rev) = primary(s, m)
         .await?
@@ -223,10 +282,21 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
     if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::conflict("endpoints_limit", "the account has too many endpoints"));
+        return Err(ApiError::conflict(
+            "endpoints_limit",
+            "the account has too many endpoints",
+        ));
     }
     let ring = s.keys.ring().await;
-    let (ep, _) = Endpoint::new(ring.peppers(), m.account.id.clone(), false, url, input.key.as_deref(), events, s.now());
+    let (ep, _) = Endpoint::new(
+        ring.peppers(),
+        m.account.id.clone(),
+        false,
+        url,
+        input.key.as_deref(),
+        events,
+        s.now(),
+    );
     save(s, m, &ep, None, "endpoint.create").await?;
     Ok(json(201, &out(&ep, m, ring.peppers(), true)))
 }
@@ -237,12 +307,24 @@ pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body
     Ok(json(200, &out(&ep, m, ring.peppers(), true)))
 }
 
-pub async fn update(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn update(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
     let (mut ep, rev) = owned(s, m, id).await?;
     let ring = s.keys.ring().await;
-    apply(&mut ep, ring.peppers(), url, input.key.as_deref(), events, s.now());
+    apply(
+        &mut ep,
+        ring.peppers(),
+        url,
+        input.key.as_deref(),
+        events,
+        s.now(),
+    );
     save(s, m, &ep, Some(rev), "endpoint.update").await?;
     Ok(json(200, &out(&ep, m, ring.peppers(), true)))
 }
@@ -253,9 +335,17 @@ pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<B
     Ok(empty(204))
 }
 
-pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn rotate(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     if !m.user.owner {
-        return Err(ApiError::forbidden("secret_owner_only", "only the account owner may rotate signing secrets"));
+        return Err(ApiError::forbidden(
+            "secret_owner_only",
+            "only the account owner may rotate signing secrets",
+        ));
     }
     let (ep, rev) = owned(s, m, id).await?;
     rotate_endpoint(s, m, ep, rev, req).await

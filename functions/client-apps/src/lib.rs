@@ -17,8 +17,13 @@ use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
 /// Serves one request. Every expected failure is a JSON answer; `Err` never leaves here.
-pub async fn handle(services: &Services, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(route(services, &req).await.unwrap_or_else(|e| error_response(&e)))
+pub async fn handle(
+    services: &Services,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(route(services, &req)
+        .await
+        .unwrap_or_else(|e| error_response(&e)))
 }
 
 async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
@@ -49,13 +54,17 @@ async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> 
         ("GET", ["api", "callback"]) => callback::get_primary(s, &m).await,
         ("PUT", ["api", "callback"]) => callback::put_primary(s, &m, req).await,
         ("DELETE", ["api", "callback"]) => callback::delete_primary(s, &m).await,
-        ("POST", ["api", "callback", "secret", "rotate"]) => callback::rotate_primary(s, &m, req).await,
+        ("POST", ["api", "callback", "secret", "rotate"]) => {
+            callback::rotate_primary(s, &m, req).await
+        }
         ("GET", ["api", "callback", "endpoints"]) => callback::list(s, &m).await,
         ("POST", ["api", "callback", "endpoints"]) => callback::create(s, &m, req).await,
         ("GET", ["api", "callback", "endpoints", id]) => callback::get(s, &m, id).await,
         ("PUT", ["api", "callback", "endpoints", id]) => callback::update(s, &m, id, req).await,
         ("DELETE", ["api", "callback", "endpoints", id]) => callback::delete(s, &m, id).await,
-        ("POST", ["api", "callback", "endpoints", id, "secret", "rotate"]) => callback::rotate(s, &m, id, req).await,
+        ("POST", ["api", "callback", "endpoints", id, "secret", "rotate"]) => {
+            callback::rotate(s, &m, id, req).await
+        }
         _ => Err(ApiError::not_found("route_unknown", "no such route")),
     }
 }
@@ -73,14 +82,25 @@ fn whoami(req: &Request) -> Response<Body> {
 }
 
 /// The audit write for a change by `m`.
-fn audit(m: &Manager, action: &str, target: Option<&str>, now: i64) -> ApiResult<keygate::store::WriteOp> {
-    Ok(keygate::audit::AuditEntry::new(&m.account.id, m.user.id.as_str(), action, target, now).write()?)
+fn audit(
+    m: &Manager,
+    action: &str,
+    target: Option<&str>,
+    now: i64,
+) -> ApiResult<keygate::store::WriteOp> {
+    Ok(
+        keygate::audit::AuditEntry::new(&m.account.id, m.user.id.as_str(), action, target, now)
+            .write()?,
+    )
 }
 
 /// `{"results": [...], "count": n}`, OneSpan's list shape.
 fn list_of<T: serde::Serialize>(items: Vec<T>) -> Response<Body> {
     let count = items.len();
-    json(200, &serde_json::json!({ "results": items, "count": count }))
+    json(
+        200,
+        &serde_json::json!({ "results": items, "count": count }),
+    )
 }
 
 /// A rotation request: `{"gracePeriodSeconds"}` (default 0, at most 7 days); an empty body is
@@ -93,7 +113,10 @@ struct RotateIn {
 }
 
 fn read_rotate(req: &Request, default: i64, max: i64) -> ApiResult<i64> {
-    let input: RotateIn = if keygate::http::body_bytes(req).iter().all(u8::is_ascii_whitespace) {
+    let input: RotateIn = if keygate::http::body_bytes(req)
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
         RotateIn::default()
     } else {
         keygate::http::read_json(req)?

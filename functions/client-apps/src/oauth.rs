@@ -3,7 +3,10 @@
 
 use keygate::accounts::validate_name;
 use keygate::auth::Manager;
-use keygate::clients::{self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind, OAuthSettings, MAX_GRACE_SECONDS};
+use keygate::clients::{
+    self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
+    OAuthSettings, MAX_GRACE_SECONDS,
+};
 use keygate::http::{json, read_json};
 use keygate::store::StoreError;
 use keygate::{ApiError, ApiResult, Services};
@@ -44,7 +47,9 @@ struct OAuthClientUpdateIn {
     implicit: Option<bool>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -92,10 +97,16 @@ fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
 
 fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
     if settings.public && settings.redirect_uris.is_empty() {
-        return Err(ApiError::bad_request("redirect_uris_missing", "a public client needs at least one redirect URI"));
+        return Err(ApiError::bad_request(
+            "redirect_uris_missing",
+            "a public client needs at least one redirect URI",
+        ));
     }
     if settings.implicit && settings.redirect_uris.is_empty() {
-        return Err(ApiError::bad_request("redirect_uris_missing", "the implicit flow needs at least one redirect URI"));
+        return Err(ApiError::bad_request(
+            "redirect_uris_missing",
+            "the implicit flow needs at least one redirect URI",
+        ));
     }
     Ok(())
 }
@@ -111,14 +122,25 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     };
     check_flows(&settings)?;
     let name = validate_name("name", &input.name)?;
-    if clients::list(&*s.table, &m.account.id, ClientKind::OAuth).await?.len() >= clients::MAX_CLIENTS {
-        return Err(ApiError::conflict("clients_limit", "the account has too many OAuth clients"));
+    if clients::list(&*s.table, &m.account.id, ClientKind::OAuth)
+        .await?
+        .len()
+        >= clients::MAX_CLIENTS
+    {
+        return Err(ApiError::conflict(
+            "clients_limit",
+            "the account has too many OAuth clients",
+        ));
     }
     let now = s.now();
     let ring = s.keys.ring().await;
-    let (client, secret) = Client::new_oauth(ring.peppers(), m.account.id.clone(), name, settings, now);
+    let (client, secret) =
+        Client::new_oauth(ring.peppers(), m.account.id.clone(), name, settings, now);
     s.table
-        .transact(vec![client.write(None)?, audit(m, "oauthClient.create", Some(&client.id), now)?])
+        .transact(vec![
+            client.write(None)?,
+            audit(m, "oauthClient.create", Some(&client.id), now)?,
+        ])
         .await?;
     Ok(json(201, &out(&client, secret)))
 }
@@ -133,10 +155,18 @@ pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body
     Ok(json(200, &out(&c, None)))
 }
 
-pub async fn update(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn update(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let input: OAuthClientUpdateIn = read_json(req)?;
     let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
-    let mut settings = c.oauth.clone().ok_or_else(|| ApiError::not_found("client_unknown", "no such client"))?;
+    let mut settings = c
+        .oauth
+        .clone()
+        .ok_or_else(|| ApiError::not_found("client_unknown", "no such client"))?;
     if let Some(n) = input.name {
         c.name = validate_name("name", &n)?;
     }
@@ -158,11 +188,17 @@ pub async fn update(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiRe
     c.updated_at = now;
     match s
         .table
-        .transact(vec![c.write(Some(rev))?, audit(m, "oauthClient.update", Some(&c.id), now)?])
+        .transact(vec![
+            c.write(Some(rev))?,
+            audit(m, "oauthClient.update", Some(&c.id), now)?,
+        ])
         .await
     {
         Ok(()) => Ok(json(200, &out(&c, None))),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the client changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -172,22 +208,36 @@ pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<B
 }
 
 /// "Get new credentials": a new secret; the old one works for the grace period.
-pub async fn rotate(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn rotate(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
     let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
     if c.oauth.as_ref().is_some_and(|o| o.public) {
-        return Err(ApiError::conflict("client_public", "a public client has no secret to rotate"));
+        return Err(ApiError::conflict(
+            "client_public",
+            "a public client has no secret to rotate",
+        ));
     }
     let now = s.now();
     let ring = s.keys.ring().await;
     let secret = c.rotate(ring.peppers(), grace, now);
     match s
         .table
-        .transact(vec![c.write(Some(rev))?, audit(m, "oauthClient.rotate", Some(&c.id), now)?])
+        .transact(vec![
+            c.write(Some(rev))?,
+            audit(m, "oauthClient.rotate", Some(&c.id), now)?,
+        ])
         .await
     {
         Ok(()) => Ok(json(200, &out(&c, Some(secret)))),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict("concurrent_change", "the client changed meanwhile: try again")),
+        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
+            "concurrent_change",
+            "the client changed meanwhile: try again",
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -6,7 +6,11 @@ use keygate::config::Config;
 use std::sync::Arc;
 
 async fn services() -> Services {
-    Services::in_memory(Config::local("http://127.0.0.1:3000"), Arc::new(ManualClock::new(1_800_000_000))).await
+    Services::in_memory(
+        Config::local("http://127.0.0.1:3000"),
+        Arc::new(ManualClock::new(1_800_000_000)),
+    )
+    .await
 }
 
 fn body(resp: &Response<Body>) -> serde_json::Value {
@@ -19,7 +23,8 @@ fn body(resp: &Response<Body>) -> serde_json::Value {
 #[tokio::test]
 async fn whoami_returns_the_authorizer_principal() {
     let s = services().await;
-    let req = lambda_http::request::from_str(include_str!("../../../events/client-apps.json")).unwrap();
+    let req =
+        lambda_http::request::from_str(include_str!("../../../events/client-apps.json")).unwrap();
     let resp = handle(&s, req).await.unwrap();
     assert_eq!(resp.status(), 200);
     let v = body(&resp);
@@ -30,7 +35,10 @@ async fn whoami_returns_the_authorizer_principal() {
 #[tokio::test]
 async fn whoami_without_authorizer_is_401() {
     let s = services().await;
-    let req = http::Request::builder().uri("/api/whoami").body(Body::Empty).unwrap();
+    let req = http::Request::builder()
+        .uri("/api/whoami")
+        .body(Body::Empty)
+        .unwrap();
     let resp = handle(&s, req).await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(body(&resp)["messageKey"], "error.unauthorised");
@@ -39,7 +47,10 @@ async fn whoami_without_authorizer_is_401() {
 #[tokio::test]
 async fn management_needs_a_credential() {
     let s = services().await;
-    let req = http::Request::builder().uri("/api/clientApps").body(Body::Empty).unwrap();
+    let req = http::Request::builder()
+        .uri("/api/clientApps")
+        .body(Body::Empty)
+        .unwrap();
     assert_eq!(handle(&s, req).await.unwrap().status(), 401);
 }
 
@@ -47,9 +58,16 @@ async fn management_needs_a_credential() {
 async fn create_then_list_client_app() {
     let s = services().await;
     let ring = s.keys.ring().await;
-    let acc = keygate::accounts::create_account(&*s.table, ring.peppers(), &s.config, "Acme", "o@acme.test", s.now())
-        .await
-        .unwrap();
+    let acc = keygate::accounts::create_account(
+        &*s.table,
+        ring.peppers(),
+        &s.config,
+        "Acme",
+        "o@acme.test",
+        s.now(),
+    )
+    .await
+    .unwrap();
     let auth = format!("Basic {}", acc.api_key.expose());
     let req = http::Request::builder()
         .method("POST")

@@ -1,36 +1,199 @@
-//! The `webhooks` function: takes event messages off SQS and settles each one.
+//! The `webhooks` function: event messages off SQS, signed HTTP POSTs to the callback endpoints
+//! of the event's account (DESIGN.md "Event notifications", issue 7).
 //!
-//! A message that can never succeed (malformed, unknown event, unknown account) goes to the
-//! dead-letter queue at once with its reason and is acknowledged; a message that could not be
-//! settled (the store or the DLQ unavailable) is reported in `batchItemFailures`, so SQS
-//! redelivers it alone and never the rest of the batch.
+//! Per message of a batch, all concurrently (at most [`Settings::concurrency`] sends at a time):
+//! - a message that can never succeed (malformed, unknown event, unknown account) goes to the
+//!   dead-letter queue at once with its reason and is acknowledged;
+//! - otherwise every endpoint of the account that wants the event type gets it ([`fanout`]),
+//!   at most once per (event, endpoint) ([`ledger`]), every try recorded
+//!   ([`keygate::attempts`]);
+//! - if any endpoint failed, the message is made invisible for [`retry_delay`] seconds (from its
+//!   receive count) and reported in `batchItemFailures`, so SQS brings it back alone — and then
+//!   only the endpoints that have not taken it are tried again. After the template's
+//!   `maxReceiveCount` (8) tries SQS moves it to the DLQ.
+
+pub mod fanout;
+pub mod health;
+pub mod ledger;
+pub mod schedule;
+pub mod send;
+pub mod sign;
+pub mod ssrf;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use bytes::Bytes;
+use keygate::config::ConfigError;
 use keygate::events::{self, EventMessage, Poison};
 use keygate::Services;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::fanout::EndpointResult;
+pub use crate::schedule::{retry_delay, Pushback};
+
+/// The webhooks function's own settings (the shared `Config` holds what every function reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Whole-request timeout of one send (DESIGN.md: 10 s).
+    pub timeout: Duration,
+    /// An endpoint whose every delivery failed for this long is disabled
+    /// (`KEYGATE_WEBHOOK_DISABLE_AFTER_SECONDS`, default 5 days).
+    pub disable_after: i64,
+    /// The queue's `maxReceiveCount` (`KEYGATE_WEBHOOK_MAX_RECEIVES`, default 8, as the
+    /// template): a message failing on its last receive is made visible at once, so SQS moves it
+    /// to the DLQ now rather than after a 10-hour wait.
+    pub max_receives: u32,
+    /// Most sends in flight at once per invocation (`KEYGATE_WEBHOOK_CONCURRENCY`, default 64).
+    pub concurrency: usize,
+}
+
+pub const DEFAULT_DISABLE_AFTER_SECONDS: i64 = 5 * 24 * 3600;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            disable_after: DEFAULT_DISABLE_AFTER_SECONDS,
+            max_receives: 8,
+            concurrency: 64,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let num = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
+                return Ok(default);
+            };
+            match raw.trim().parse::<i64>() {
+                Ok(v) if (min..=max).contains(&v) => Ok(v),
+                _ => Err(ConfigError(format!(
+                    "{name} must be a whole number between {min} and {max}, not '{raw}'"
+                ))),
+            }
+        };
+        Ok(Self {
+            timeout: d.timeout,
+            disable_after: num(
+                "KEYGATE_WEBHOOK_DISABLE_AFTER_SECONDS",
+                d.disable_after,
+                60,
+                90 * 24 * 3600,
+            )?,
+            max_receives: num("KEYGATE_WEBHOOK_MAX_RECEIVES", 8, 1, 1000)? as u32,
+            concurrency: num("KEYGATE_WEBHOOK_CONCURRENCY", 64, 1, 1000)? as usize,
+        })
+    }
+}
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The handler's state, built once per cold start: the ports, one HTTP client (its connection
+/// pool reused across invocations) and the settings. Cheap to clone (reference-counted inside).
+#[derive(Clone)]
+pub struct Webhooks {
+    pub services: Services,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+}
+
+impl Webhooks {
+    pub fn new(services: Services, settings: Settings) -> Result<Self, StartError> {
+        let client = client(&settings, services.config.local_mode)?;
+        Ok(Self {
+            services,
+            client,
+            settings,
+        })
+    }
+
+    /// The settings from the environment.
+    pub fn from_env(services: Services) -> Result<Self, StartError> {
+        Self::new(services, Settings::from_env()?)
+    }
+}
+
+/// The delivery client: rustls, no redirects, no proxy (a proxy would resolve names past the
+/// guard), the SSRF-guarded resolver, the send timeout.
+pub fn client(settings: &Settings, local_mode: bool) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(ssrf::GuardedResolver { local_mode }))
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .user_agent(concat!("keygate-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Settled: nothing more to do for it.
-    Done,
+    /// Settled: every endpoint that wants it has it (or is now disabled), or none wants it.
+    Done { delivered: usize, already: usize },
     /// Sent to the DLQ with this reason code.
     DeadLettered(&'static str),
-    /// Not settled: SQS must deliver it again.
-    Retry(String),
+    /// Not settled: SQS must deliver it again after `delay` seconds (its new visibility).
+    Retry { why: String, delay: u32 },
 }
 
-pub async fn handle_batch(services: &Services, event: SqsEvent) -> SqsBatchResponse {
-    let mut resp = SqsBatchResponse::default();
-    for record in &event.records {
-        let outcome = handle_message(services, record).await;
+/// One invocation: every message of the batch concurrently; the unsettled ones are reported in
+/// `batchItemFailures` after their visibility is set for the retry.
+pub async fn handle_batch(state: &Webhooks, event: SqsEvent) -> SqsBatchResponse {
+    let permits = Arc::new(Semaphore::new(state.settings.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut ids = HashMap::new();
+    for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
+        let (st, p) = (state.clone(), permits.clone());
+        let task = tasks.spawn(async move { settle(&st, &record, &p).await });
+        ids.insert(task.id(), id);
+    }
+    let mut resp = SqsBatchResponse::default();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (task, outcome) = match joined {
+            Ok((task, outcome)) => (task, outcome),
+            Err(e) => {
+                tracing::error!(error = %e, "message task failed");
+                let outcome = Outcome::Retry {
+                    why: "message task failed".into(),
+                    delay: 0,
+                };
+                (e.id(), outcome)
+            }
+        };
+        let id = ids.remove(&task).unwrap_or_default();
         match &outcome {
-            Outcome::Done => tracing::info!(message_id = %id, "settled"),
-            Outcome::DeadLettered(reason) => tracing::warn!(message_id = %id, reason, "dead-lettered"),
-            Outcome::Retry(why) => tracing::warn!(message_id = %id, why, "will retry"),
+            Outcome::Done { delivered, already } => {
+                tracing::info!(message_id = %id, delivered, already, "settled")
+            }
+            Outcome::DeadLettered(reason) => {
+                tracing::warn!(message_id = %id, reason, "dead-lettered")
+            }
+            Outcome::Retry { why, delay } => {
+                tracing::warn!(message_id = %id, why, delay, "will retry")
+            }
         }
-        if let Outcome::Retry(_) = outcome {
+        if let Outcome::Retry { .. } = outcome {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             resp.batch_item_failures.push(failure);
@@ -39,15 +202,104 @@ pub async fn handle_batch(services: &Services, event: SqsEvent) -> SqsBatchRespo
     resp
 }
 
-pub async fn handle_message(services: &Services, record: &SqsMessage) -> Outcome {
+/// Handles one message and, when it must come back, sets when.
+async fn settle(state: &Webhooks, record: &SqsMessage, permits: &Arc<Semaphore>) -> Outcome {
+    let outcome = handle_message(state, record, permits).await;
+    if let (Outcome::Retry { delay, .. }, Some(receipt)) = (&outcome, &record.receipt_handle) {
+        if let Err(e) = state
+            .services
+            .queue
+            .change_visibility(receipt, *delay)
+            .await
+        {
+            // The queue's own visibility timeout applies instead.
+            tracing::warn!(error = %e, "retry delay not set");
+        }
+    }
+    outcome
+}
+
+/// The SQS receive count: 1 on first delivery.
+pub fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+async fn handle_message(
+    state: &Webhooks,
+    record: &SqsMessage,
+    permits: &Arc<Semaphore>,
+) -> Outcome {
+    let services = &state.services;
+    let attempt = receive_count(record);
+    // When this message is to come back, and why.
+    let retry = |why: String, pushback: Pushback| {
+        let delay = if attempt >= state.settings.max_receives {
+            0 // its last try: let SQS hand it to the DLQ now
+        } else {
+            retry_delay(attempt, pushback, rand::random::<f64>())
+        };
+        Outcome::Retry { why, delay }
+    };
     let body = record.body.as_deref().unwrap_or("");
     let message = match check(services, body).await {
         Ok(m) => m,
-        Err(Err(why)) => return Outcome::Retry(why),
+        Err(Err(why)) => return retry(why, Pushback::None),
         Err(Ok(poison)) => return dead_letter(services, body, &poison).await,
     };
-    tracing::info!(event_id = %message.id, account = %message.account_id, name = %message.name, "event accepted");
-    Outcome::Done
+    let endpoints =
+        match keygate::callbacks::subscribed(&*services.table, &message.account_id, &message.name)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => return retry(format!("endpoints: {e}"), Pushback::None),
+        };
+    if endpoints.is_empty() {
+        return Outcome::Done {
+            delivered: 0,
+            already: 0,
+        };
+    }
+    // The body every endpoint gets: the message as validated, in its canonical JSON.
+    let payload = match serde_json::to_vec(&message) {
+        Ok(v) => Bytes::from(v),
+        Err(e) => return retry(format!("serialising the event: {e}"), Pushback::None),
+    };
+    let results = fanout::fan_out(state, message, payload, endpoints, attempt, permits).await;
+
+    let (mut delivered, mut already) = (0, 0);
+    let mut pending: Vec<(Pushback, String)> = Vec::new();
+    for r in results {
+        match r {
+            EndpointResult::Delivered => delivered += 1,
+            EndpointResult::AlreadyDelivered => already += 1,
+            EndpointResult::Dropped => {}
+            EndpointResult::Busy => pending.push((Pushback::None, "in flight elsewhere".into())),
+            EndpointResult::Failed(p) => pending.push((p, "endpoint failed".into())),
+            EndpointResult::Unavailable(why) => pending.push((Pushback::None, why)),
+        }
+    }
+    // Several endpoints failed: the one that asked for the longest wait sets the delay (a
+    // receiver's Retry-After is honoured; the others only wait longer).
+    match pending
+        .iter()
+        .max_by_key(|(p, _)| retry_delay(attempt, *p, 0.5))
+    {
+        None => Outcome::Done { delivered, already },
+        Some((pushback, _)) => retry(
+            format!(
+                "{} of {} endpoints not delivered ({})",
+                pending.len(),
+                pending.len() + delivered + already,
+                pending[0].1
+            ),
+            *pushback,
+        ),
+    }
 }
 
 /// `Ok(message)`, or `Err(Ok(poison))` for a message that can never succeed, or `Err(Err(why))`
@@ -69,57 +321,12 @@ async fn dead_letter(services: &Services, body: &str, poison: &Poison) -> Outcom
         .await
     {
         Ok(_) => Outcome::DeadLettered(poison.code()),
-        Err(e) => Outcome::Retry(format!("dead-letter queue: {e}")),
+        Err(e) => Outcome::Retry {
+            why: format!("dead-letter queue: {e}"),
+            delay: retry_delay(1, Pushback::None, 0.5),
+        },
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use keygate::clock::ManualClock;
-    use keygate::config::Config;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    async fn services() -> Services {
-        Services::in_memory(Config::local("http://127.0.0.1:3000"), Arc::new(ManualClock::new(1_800_000_000))).await
-    }
-
-    fn sample() -> SqsEvent {
-        serde_json::from_str(include_str!("../../../events/webhooks.json")).expect("sample SQS event")
-    }
-
-    #[tokio::test]
-    async fn messages_of_a_known_account_are_settled() {
-        let s = services().await;
-        let ring = s.keys.ring().await;
-        let acc = keygate::accounts::create_account(&*s.table, ring.peppers(), &s.config, "Acme", "o@acme.test", s.now())
-            .await
-            .unwrap();
-        let mut event = sample();
-        let body = event.records[0].body.clone().unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        v["accountId"] = acc.account.id.to_string().into();
-        event.records[0].body = Some(v.to_string());
-        let resp = handle_batch(&s, event).await;
-        assert!(resp.batch_item_failures.is_empty());
-        assert!(s.dlq.receive(10, Duration::ZERO).await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn poison_goes_to_the_dlq_with_its_reason_and_is_not_retried() {
-        let s = services().await;
-        let mut event = sample();
-        let mut bad = event.records[0].clone();
-        bad.message_id = Some("bad".into());
-        bad.body = Some("{not json".into());
-        event.records.push(bad);
-        // The sample's account does not exist here either.
-        let resp = handle_batch(&s, event).await;
-        assert!(resp.batch_item_failures.is_empty());
-        let dead = s.dlq.receive(10, Duration::ZERO).await.unwrap();
-        let mut reasons: Vec<&str> = dead.iter().map(|m| m.attributes["reason"].as_str()).collect();
-        reasons.sort_unstable();
-        assert_eq!(reasons, ["malformed", "unknown_account"]);
-    }
-}
+mod tests;

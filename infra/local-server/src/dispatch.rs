@@ -16,7 +16,10 @@ pub fn router(services: Services) -> axum::Router {
 /// SQS's own limit, for `/_local/events`; API routes use [`MAX_BODY`].
 const MAX_READ: usize = 256 * 1024;
 
-async fn serve(State(services): State<Services>, req: axum::extract::Request) -> axum::response::Response {
+async fn serve(
+    State(services): State<Services>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let resp = match axum::body::to_bytes(body, MAX_READ).await {
         Err(_) => error_response(&ApiError::too_large(MAX_BODY)),
@@ -50,7 +53,9 @@ pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_htt
                 "this route does not take that method",
             ))
         }
-        Err(false) => return error_response(&ApiError::not_found("route_unknown", "no such route")),
+        Err(false) => {
+            return error_response(&ApiError::not_found("route_unknown", "no such route"))
+        }
     };
     let req = if route.authorizer {
         match keygate_verify::decide(services, req.headers()).await {

@@ -1,19 +1,33 @@
 //! Lambda's SQS event source mapping, in process: batches of up to 10, partial batch failures,
-//! redelivery after the visibility timeout.
+//! redelivery after the visibility timeout (which the handler sets per message to space its
+//! retries), and SQS's redrive: a message received more than `maxReceiveCount` times goes to the
+//! dead-letter queue (the in-memory queue and the stack's plain queues have no redrive policy of
+//! their own).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use keygate::queue::Received;
-use keygate::Services;
+use keygate_webhooks::Webhooks;
 
-/// Polls until the task is dropped. Queue errors are logged and retried with a pause.
-pub async fn run(services: Services) {
+/// The DLQ `reason` of a message that exhausted its receives.
+pub const EXHAUSTED: &str = "max_receive_count";
+
+/// Polls until the task is dropped, invoking the handler with `state` (built once, like a Lambda
+/// cold start). Queue errors are logged and retried with a pause.
+pub async fn run(state: Webhooks) {
     loop {
-        match services.queue.receive(10, Duration::from_secs(10)).await {
+        match state
+            .services
+            .queue
+            .receive(10, Duration::from_secs(10))
+            .await
+        {
             Ok(batch) if batch.is_empty() => {}
-            Ok(batch) => deliver(&services, batch).await,
+            Ok(batch) => {
+                deliver(&state, batch).await;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "event source: receive failed");
                 tokio::time::sleep(Duration::from_secs(5)).await;
@@ -22,12 +36,14 @@ pub async fn run(services: Services) {
     }
 }
 
-/// One invocation of the webhooks handler on a batch; deletes what it settled.
-pub async fn deliver(services: &Services, batch: Vec<Received>) {
-    let records = batch.iter().map(to_record).collect();
-    let mut event = SqsEvent::default();
-    event.records = records;
-    let resp = keygate_webhooks::handle_batch(services, event).await;
+/// One invocation of the webhooks handler on a batch; deletes what it settled and returns the
+/// handler's answer.
+pub async fn deliver(state: &Webhooks, batch: Vec<Received>) -> SqsBatchResponse {
+    let batch = redrive(state, batch).await;
+    if batch.is_empty() {
+        return SqsBatchResponse::default();
+    }
+    let resp = keygate_webhooks::handle_batch(state, to_event(&batch)).await;
     let failed: HashSet<&str> = resp
         .batch_item_failures
         .iter()
@@ -35,11 +51,44 @@ pub async fn deliver(services: &Services, batch: Vec<Received>) {
         .collect();
     for m in &batch {
         if !failed.contains(m.message_id.as_str()) {
-            if let Err(e) = services.queue.delete(&m.receipt_handle).await {
+            if let Err(e) = state.services.queue.delete(&m.receipt_handle).await {
                 tracing::warn!(error = %e, message_id = %m.message_id, "event source: delete failed");
             }
         }
     }
+    resp
+}
+
+/// SQS's redrive policy: messages past `maxReceiveCount` go to the DLQ instead of the handler.
+async fn redrive(state: &Webhooks, batch: Vec<Received>) -> Vec<Received> {
+    let max = state.settings.max_receives;
+    let mut keep = Vec::with_capacity(batch.len());
+    for m in batch {
+        if m.receive_count <= max {
+            keep.push(m);
+            continue;
+        }
+        let services = &state.services;
+        match services.dlq.send(&m.body, &[("reason", EXHAUSTED)]).await {
+            Ok(_) => {
+                tracing::warn!(message_id = %m.message_id, receives = m.receive_count, "event source: dead-lettered after its last receive");
+                if let Err(e) = services.queue.delete(&m.receipt_handle).await {
+                    tracing::warn!(error = %e, message_id = %m.message_id, "event source: delete failed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, message_id = %m.message_id, "event source: dead-letter failed")
+            }
+        }
+    }
+    keep
+}
+
+/// The batch as Lambda would pass it.
+pub fn to_event(batch: &[Received]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = batch.iter().map(to_record).collect();
+    event
 }
 
 fn to_record(m: &Received) -> SqsMessage {

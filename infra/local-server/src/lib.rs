@@ -15,8 +15,9 @@ use tokio::net::TcpListener;
 /// The listen address: `KEYGATE_LISTEN` or `127.0.0.1:3000`.
 pub fn listen_addr() -> Result<SocketAddr, String> {
     let raw = std::env::var("KEYGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    raw.parse()
-        .map_err(|_| format!("KEYGATE_LISTEN '{raw}' is not a host:port address (e.g. 127.0.0.1:3000)"))
+    raw.parse().map_err(|_| {
+        format!("KEYGATE_LISTEN '{raw}' is not a host:port address (e.g. 127.0.0.1:3000)")
+    })
 }
 
 /// A running server.
@@ -52,7 +53,10 @@ pub fn serve(listener: TcpListener, services: Services) -> std::io::Result<Runni
             tracing::error!(error = %e, "local server stopped");
         }
     });
-    let poller = tokio::spawn(event_source::run(services.clone()));
+    // The webhooks handler's state, built once as a Lambda cold start would.
+    let webhooks =
+        keygate_webhooks::Webhooks::from_env(services.clone()).map_err(std::io::Error::other)?;
+    let poller = tokio::spawn(event_source::run(webhooks));
     Ok(Running {
         addr,
         services,
@@ -68,6 +72,14 @@ pub async fn probe(services: &Services) -> Result<(), String> {
         .query("PROBE#", "", 1)
         .await
         .map_err(|e| format!("DynamoDB: {e}"))?;
-    services.queue.probe().await.map_err(|e| format!("SQS: {e}"))?;
-    services.dlq.probe().await.map_err(|e| format!("SQS (dead-letter queue): {e}"))
+    services
+        .queue
+        .probe()
+        .await
+        .map_err(|e| format!("SQS: {e}"))?;
+    services
+        .dlq
+        .probe()
+        .await
+        .map_err(|e| format!("SQS (dead-letter queue): {e}"))
 }

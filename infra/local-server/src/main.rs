@@ -22,7 +22,9 @@ async fn run() -> Result<(), String> {
         config.redirect_allowlist.push(config.issuer.clone());
     }
     let memory = config.backend == keygate::config::Backend::Memory;
-    let services = keygate::Services::from_config(config).await.map_err(|e| e.to_string())?;
+    let services = keygate::Services::from_config(config)
+        .await
+        .map_err(|e| e.to_string())?;
     if !memory {
         keygate_local::probe(&services).await?;
     }
@@ -42,8 +44,16 @@ async fn run() -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("cannot create the demo account: {e}"))?;
-    println!("keygate local API on {} ({})", running.base_url(), if memory { "in-memory" } else { "local stack" });
-    println!("demo account {}: API key {}", demo.account.id, demo.api_key.expose());
+    println!(
+        "keygate local API on {} ({})",
+        running.base_url(),
+        if memory { "in-memory" } else { "local stack" }
+    );
+    println!(
+        "demo account {}: API key {}",
+        demo.account.id,
+        demo.api_key.expose()
+    );
     println!(
         "try: curl -s -H 'Authorization: Basic {}' {}/api/whoami",
         demo.api_key.expose(),

@@ -24,12 +24,21 @@ struct NewUserIn {
 }
 
 pub async fn handle(services: &Services, req: Request) -> Response<Body> {
-    let segments: Vec<&str> = req.uri().path().trim_end_matches('/').split('/').skip(2).collect();
+    let segments: Vec<&str> = req
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .split('/')
+        .skip(2)
+        .collect();
     let result = match (req.method().as_str(), segments.as_slice()) {
         ("POST", ["accounts"]) => create_account(services, &req).await,
         ("POST", ["accounts", id, "users"]) => add_user(services, &req, id).await,
         ("POST", ["events"]) => enqueue(services, &req).await,
-        _ => Err(ApiError::not_found("route_unknown", "no such operator route")),
+        _ => Err(ApiError::not_found(
+            "route_unknown",
+            "no such operator route",
+        )),
     };
     result.unwrap_or_else(|e| error_response(&e))
 }
@@ -81,8 +90,18 @@ async fn add_user(services: &Services, req: &Request, account: &str) -> ApiResul
 async fn enqueue(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let body = match req.body() {
         Body::Text(t) if !t.trim().is_empty() => t.clone(),
-        Body::Binary(_) => return Err(ApiError::bad_request("body_not_utf8", "an SQS message body is UTF-8 text")),
-        _ => return Err(ApiError::bad_request("body_missing", "the event message is the request body")),
+        Body::Binary(_) => {
+            return Err(ApiError::bad_request(
+                "body_not_utf8",
+                "an SQS message body is UTF-8 text",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "body_missing",
+                "the event message is the request body",
+            ))
+        }
     };
     let id = services.queue.send(&body, &[]).await?;
     Ok(json(202, &serde_json::json!({ "messageId": id })))

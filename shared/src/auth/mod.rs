@@ -34,13 +34,26 @@ impl<'a> Authenticator<'a> {
                 "no credential: send 'Authorization: Basic <api key>' or a Bearer token",
             )),
             Presented::ApiKey(key) => self.api_key(&key).await,
-            Presented::Bearer(_) | Presented::Session(_) | Presented::Signed(_) => {
-                Err(ApiError::unauthorized(
-                    "credential_kind_unsupported",
-                    "this credential kind is not accepted here yet",
-                ))
+            Presented::Bearer(token) => self.bearer(&token, headers).await,
+            Presented::Session(token) => {
+                crate::authtokens::authenticate_session(self.services, &token).await
             }
+            Presented::Signed(_) => Err(ApiError::unauthorized(
+                "credential_kind_unsupported",
+                "signed requests are not accepted here yet",
+            )),
         }
+    }
+
+    /// A client-app API token or an OAuth access token: signature, profile, times, issuer and
+    /// audience, then one read of the client's record (revoked client, rotated-out secret,
+    /// revoked token or grant).
+    async fn bearer(&self, token: &str, headers: &HeaderMap) -> ApiResult<Principal> {
+        let s = self.services;
+        let ring = s.keys.ring().await;
+        let issuer = s.config.issuer_for(headers);
+        let claims = crate::tokens::verify(&*s.table, &ring, token, &issuer, s.now()).await?;
+        Ok(claims.principal())
     }
 
     async fn api_key(&self, key: &str) -> ApiResult<Principal> {
@@ -112,6 +125,14 @@ pub async fn require_manager(services: &Services, principal: Principal) -> ApiRe
         SubjectType::Owner | SubjectType::User
     ) {
         return Err(forbidden());
+    }
+    // The API key is the root credential of management (DESIGN.md "Credentials"): a token minted
+    // from a client app or an OAuth client must not mint more credentials.
+    if principal.auth_method != CredentialKind::ApiKey {
+        return Err(ApiError::forbidden(
+            "management_needs_api_key",
+            "management routes take the API key of the owner or of a user with API_ACCESS",
+        ));
     }
     let table = &*services.table;
     let account = accounts::get_account(table, &principal.account_id)

@@ -34,13 +34,17 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let name = a.strip_prefix("--").ok_or_else(|| format!("unexpected argument '{a}'\n{USAGE}"))?;
+        let name = a
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument '{a}'\n{USAGE}"))?;
         match name {
             "force" | "api-access" => {
                 out.insert(name.to_owned(), "true".to_owned());
             }
             _ => {
-                let v = it.next().ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("--{name} needs a value\n{USAGE}"))?;
                 out.insert(name.to_owned(), v.clone());
             }
         }
@@ -51,32 +55,55 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, String> {
 async fn run(args: Vec<String>) -> Result<(), String> {
     let (cmd, rest) = args.split_first().ok_or(USAGE)?;
     let flags = parse_flags(rest)?;
-    let need = |k: &str| flags.get(k).cloned().ok_or_else(|| format!("--{k} is required\n{USAGE}"));
+    let need = |k: &str| {
+        flags
+            .get(k)
+            .cloned()
+            .ok_or_else(|| format!("--{k} is required\n{USAGE}"))
+    };
     match cmd.as_str() {
         "init-keys" => init_keys(flags.contains_key("force")).await,
         "create-account" => {
             let (name, email) = (need("name")?, need("owner-email")?);
             let s = services().await?;
             let ring = s.keys.ring().await;
-            let created = accounts::create_account(&*s.table, ring.peppers(), &s.config, &name, &email, s.now())
-                .await
-                .map_err(|e| e.message.to_string())?;
+            let created = accounts::create_account(
+                &*s.table,
+                ring.peppers(),
+                &s.config,
+                &name,
+                &email,
+                s.now(),
+            )
+            .await
+            .map_err(|e| e.message.to_string())?;
             println!("account:  {}", created.account.id);
             println!("owner:    {}", created.owner.id);
-            println!("api key:  {}   (shown once: store it now)", created.api_key.expose());
+            println!(
+                "api key:  {}   (shown once: store it now)",
+                created.api_key.expose()
+            );
             Ok(())
         }
         "add-user" => {
             let account = AccountId::parse(&need("account")?).map_err(|e| e.message.to_string())?;
             let email = need("email")?;
-            let perms = if flags.contains_key("api-access") { vec![Permission::ApiAccess] } else { vec![] };
+            let perms = if flags.contains_key("api-access") {
+                vec![Permission::ApiAccess]
+            } else {
+                vec![]
+            };
             let s = services().await?;
             let ring = s.keys.ring().await;
-            let created = accounts::add_user(&*s.table, ring.peppers(), &account, &email, perms, s.now())
-                .await
-                .map_err(|e| e.message.to_string())?;
+            let created =
+                accounts::add_user(&*s.table, ring.peppers(), &account, &email, perms, s.now())
+                    .await
+                    .map_err(|e| e.message.to_string())?;
             println!("user:     {}", created.user.id);
-            println!("api key:  {}   (shown once: store it now)", created.api_key.expose());
+            println!(
+                "api key:  {}   (shown once: store it now)",
+                created.api_key.expose()
+            );
             Ok(())
         }
         _ => Err(format!("unknown command '{cmd}'\n{USAGE}")),
@@ -88,7 +115,9 @@ async fn services() -> Result<keygate::Services, String> {
     if config.backend == Backend::Memory {
         return Err("KEYGATE_TABLE is not set: the admin command works on a real table (AWS, or the local stack: source .cache/stack/env)".into());
     }
-    keygate::Services::from_config(config).await.map_err(|e| e.to_string())
+    keygate::Services::from_config(config)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn init_keys(force: bool) -> Result<(), String> {
@@ -97,7 +126,8 @@ async fn init_keys(force: bool) -> Result<(), String> {
         return Err("KEYGATE_TABLE and KEYGATE_SECRET_ID must be set".into());
     };
     let sdk = aws_config_load().await;
-    let source = SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id.clone());
+    let source =
+        SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id.clone());
     if let Ok(doc) = source.load().await {
         if keygate::keys::KeyRing::from_document(&doc).is_ok() && !force {
             return Err(format!("secret '{secret_id}' already holds keys (use --force to replace them, which invalidates every issued secret)"));
@@ -115,6 +145,8 @@ async fn aws_config_load() -> keygate::services::SdkConfig {
     keygate::services::load_sdk_config().await
 }
 
-fn aws_sdk_secretsmanager_client(sdk: &keygate::services::SdkConfig) -> keygate::services::SecretsManagerClient {
+fn aws_sdk_secretsmanager_client(
+    sdk: &keygate::services::SdkConfig,
+) -> keygate::services::SecretsManagerClient {
     keygate::services::SecretsManagerClient::new(sdk)
 }

@@ -1,0 +1,356 @@
+//! `POST /api/authenticationTokens/*`: minting, for a manager of the account (the owner, or a
+//! user whose role grants `API_ACCESS`). Tokens are always for the caller's own account.
+//! Request and response bodies are OneSpan's (seed 003); unknown fields are refused.
+
+use std::collections::BTreeMap;
+
+use keygate::auth::{self, CredentialKind, Manager, Principal};
+use keygate::authtokens::{self, Grant, PackageId, SessionFields, SignerId};
+use keygate::http::{body_bytes, json, read_json};
+use keygate::ids::UserId;
+use keygate::{accounts, ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/authenticationTokens/user`: no body (or `{}`) for the caller itself, or
+/// `{"userId"}` for another user of the account.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserTokenIn {
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// `POST /api/authenticationTokens/sender`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SenderTokenIn {
+    #[serde(default)]
+    pub package_id: Option<String>,
+}
+
+/// `POST /api/authenticationTokens/signer/multiUse`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignerTokenIn {
+    #[serde(default)]
+    pub package_id: Option<String>,
+    #[serde(default)]
+    pub signer_id: Option<String>,
+}
+
+/// `POST /api/authenticationTokens/signer/singleUse`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SingleUseSignerTokenIn {
+    #[serde(default)]
+    pub package_id: Option<String>,
+    #[serde(default)]
+    pub signer_id: Option<String>,
+    #[serde(default)]
+    pub session_fields: Option<BTreeMap<String, String>>,
+}
+
+/// `{"value"}`: user and sender tokens.
+#[derive(Debug, Serialize)]
+pub struct TokenOut {
+    pub value: String,
+}
+
+/// `{"packageId","signerId","value"}`: multi-use signer tokens.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerTokenOut {
+    pub package_id: String,
+    pub signer_id: String,
+    pub value: String,
+}
+
+/// `{"packageId","sessionFields","signerId","value"}`: single-use signer tokens
+/// (`sessionFields` is `null` when none were given).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SingleUseSignerTokenOut {
+    pub package_id: String,
+    pub session_fields: Option<BTreeMap<String, String>>,
+    pub signer_id: String,
+    pub value: String,
+}
+
+/// A session may not mint tokens (`403 session_cannot_mint`): a session that could mint the
+/// token of its next session would never expire. Tokens are minted with API credentials.
+pub fn may_mint(principal: &Principal) -> ApiResult<()> {
+    if principal.auth_method == CredentialKind::Session {
+        return Err(ApiError::forbidden(
+            "session_cannot_mint",
+            "authentication tokens are minted with the account's API credentials, not a session",
+        ));
+    }
+    Ok(())
+}
+
+/// The caller, who must manage the account ([`auth::manager`]: `401` without a valid
+/// credential, `403` for a user who may not manage) and not be a session ([`may_mint`]).
+async fn caller(services: &Services, req: &Request) -> ApiResult<Manager> {
+    let manager = auth::manager(services, req.headers()).await?;
+    may_mint(&manager.principal)?;
+    Ok(manager)
+}
+
+/// The user named by `userId`, or the caller. Only the owner may have a token minted for the
+/// owner: a manager user does not get the owner's whole-account session this way.
+async fn target_user(
+    services: &Services,
+    manager: &Manager,
+    input: UserTokenIn,
+) -> ApiResult<UserId> {
+    let Some(raw) = input.user_id else {
+        return Ok(manager.user.id.clone());
+    };
+    let id = UserId::parse(&raw)?;
+    let user = accounts::get_user(&*services.table, &manager.account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_unknown", "no such user in this account"))?;
+    if user.owner && !manager.user.owner {
+        return Err(ApiError::forbidden(
+            "owner_token_forbidden",
+            "only the account owner may have a user token minted for the owner",
+        ));
+    }
+    Ok(user.id)
+}
+
+pub async fn user(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let manager = caller(services, req).await?;
+    let input = if body_bytes(req).iter().all(u8::is_ascii_whitespace) {
+        UserTokenIn::default()
+    } else {
+        read_json(req)?
+    };
+    let user_id = target_user(services, &manager, input).await?;
+    let minted = authtokens::mint(services, &manager.account, Grant::User { user_id }).await?;
+    Ok(json(
+        200,
+        &TokenOut {
+            value: minted.value.expose().to_owned(),
+        },
+    ))
+}
+
+pub async fn sender(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let manager = caller(services, req).await?;
+    let input: SenderTokenIn = read_json(req)?;
+    let package_id = PackageId::parse(input.package_id.as_deref())?;
+    let grant = Grant::Sender {
+        user_id: manager.user.id.clone(),
+        package_id,
+    };
+    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    Ok(json(
+        200,
+        &TokenOut {
+            value: minted.value.expose().to_owned(),
+        },
+    ))
+}
+
+pub async fn signer_multi_use(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let manager = caller(services, req).await?;
+    let input: SignerTokenIn = read_json(req)?;
+    let package_id = PackageId::parse(input.package_id.as_deref())?;
+    let signer_id = SignerId::parse(input.signer_id.as_deref())?;
+    let out = SignerTokenOut {
+        package_id: package_id.as_str().to_owned(),
+        signer_id: signer_id.as_str().to_owned(),
+        value: String::new(),
+    };
+    let grant = Grant::SignerMultiUse {
+        package_id,
+        signer_id,
+    };
+    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    Ok(json(
+        200,
+        &SignerTokenOut {
+            value: minted.value.expose().to_owned(),
+            ..out
+        },
+    ))
+}
+
+pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let manager = caller(services, req).await?;
+    let input: SingleUseSignerTokenIn = read_json(req)?;
+    let package_id = PackageId::parse(input.package_id.as_deref())?;
+    let signer_id = SignerId::parse(input.signer_id.as_deref())?;
+    let session_fields = input.session_fields.map(SessionFields::parse).transpose()?;
+    let out = SingleUseSignerTokenOut {
+        package_id: package_id.as_str().to_owned(),
+        session_fields: session_fields.as_ref().map(|f| f.as_map().clone()),
+        signer_id: signer_id.as_str().to_owned(),
+        value: String::new(),
+    };
+    let grant = Grant::SignerSingleUse {
+        package_id,
+        signer_id,
+        session_fields,
+    };
+    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    Ok(json(
+        200,
+        &SingleUseSignerTokenOut {
+            value: minted.value.expose().to_owned(),
+            ..out
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+    use keygate::accounts;
+    use keygate::config::Config;
+
+    const SINGLE: &str = "/api/authenticationTokens/signer/singleUse";
+
+    #[tokio::test]
+    async fn each_route_answers_onespans_shape() {
+        let f = fixture(Config::local("http://127.0.0.1:3000")).await;
+        let r = f.call(f.post("/api/authenticationTokens/user", "")).await;
+        assert_eq!(r.status(), 200);
+        let v = json(&r);
+        assert_eq!(v.as_object().unwrap().len(), 1);
+        assert_eq!(v["value"].as_str().unwrap().len(), 43);
+
+        let r = f
+            .call(f.post(
+                "/api/authenticationTokens/sender",
+                r#"{"packageId":"5vjLRY5MWrDJ6MzRAEyCKOy5IH0="}"#,
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(json(&r).as_object().unwrap().len(), 1);
+
+        let r = f
+            .call(f.post(
+                "/api/authenticationTokens/signer/multiUse",
+                r#"{"packageId":"p1","signerId":"8b734331-bc5b-4843-9784-d4ece4b7dc22"}"#,
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+        let v = json(&r);
+        assert_eq!(v["packageId"], "p1");
+        assert_eq!(v["signerId"], "8b734331-bc5b-4843-9784-d4ece4b7dc22");
+        assert!(v["value"].is_string());
+
+        let r = f
+            .call(f.post(
+                SINGLE,
+                r#"{"packageId":"s-wy6PFASBlAKfnLJjcbzoaMyTg=","signerId":"cd9lbzvjgblygdncdz3x@esignlive.com"}"#,
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+        let v = json(&r);
+        assert_eq!(v["sessionFields"], serde_json::Value::Null);
+        assert!(v.as_object().unwrap().contains_key("sessionFields"));
+        assert_eq!(v["signerId"], "cd9lbzvjgblygdncdz3x@esignlive.com");
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_json_4xx_and_writes_nothing() {
+        let f = fixture(Config::local("http://127.0.0.1:3000")).await;
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..21).map(|i| (format!("k{i}"), "v".into())).collect();
+        let cases = [
+            ("/api/authenticationTokens/sender", "".to_owned(), 400, "body_missing"),
+            ("/api/authenticationTokens/sender", "{}".to_owned(), 400, "package_id_missing"),
+            ("/api/authenticationTokens/sender", r#"{"packageId":""}"#.to_owned(), 400, "package_id_missing"),
+            ("/api/authenticationTokens/sender", r#"{"packageId":"a b"}"#.to_owned(), 400, "package_id_malformed"),
+            ("/api/authenticationTokens/sender", format!(r#"{{"packageId":"{}"}}"#, "p".repeat(129)), 400, "package_id_malformed"),
+            ("/api/authenticationTokens/sender", r#"{"packageId":7}"#.to_owned(), 400, "body_malformed"),
+            ("/api/authenticationTokens/sender", r#"{"packageId":"p","extra":1}"#.to_owned(), 400, "body_malformed"),
+            ("/api/authenticationTokens/signer/multiUse", r#"{"packageId":"p"}"#.to_owned(), 400, "signer_id_missing"),
+            ("/api/authenticationTokens/signer/multiUse", r#"{"packageId":"p","signerId":"x\ny"}"#.to_owned(), 400, "signer_id_malformed"),
+            ("/api/authenticationTokens/signer/multiUse", r#"{"signerId":"s"}"#.to_owned(), 400, "package_id_missing"),
+            (SINGLE, r#"{"packageId":"p","signerId":"s","sessionFields":{"k":{"nested":1}}}"#.to_owned(), 400, "body_malformed"),
+            (SINGLE, r#"{"packageId":"p","signerId":"s","sessionFields":{"k":1}}"#.to_owned(), 400, "body_malformed"),
+            (SINGLE, r#"{"packageId":"p","signerId":"s","sessionFields":{"":"v"}}"#.to_owned(), 400, "session_field_key_malformed"),
+            (SINGLE, serde_json::json!({"packageId":"p","signerId":"s","sessionFields": many}).to_string(), 413, "session_fields_too_large"),
+            (SINGLE, serde_json::json!({"packageId":"p","signerId":"s","sessionFields": {"k": "v".repeat(513)}}).to_string(), 413, "session_fields_too_large"),
+            ("/api/authenticationTokens/user", r#"{"userId":"nope"}"#.to_owned(), 400, "id_malformed"),
+            ("/api/authenticationTokens/user", r#"{"userId":"usr_aaaaaaaaaaaaaaaa"}"#.to_owned(), 404, "user_unknown"),
+            ("/api/authenticationTokens/user", r#"{"user":"x"}"#.to_owned(), 400, "body_malformed"),
+        ];
+        let before = f.table.dump();
+        for (path, body, status, reason) in cases {
+            let r = f.call(f.post(path, &body)).await;
+            let v = json(&r);
+            assert_eq!(
+                (r.status().as_u16(), v["reason"].as_str()),
+                (status, Some(reason)),
+                "{path} {body}"
+            );
+            assert_eq!(v["code"], status);
+            assert_eq!(r.headers()["content-type"], "application/json");
+        }
+        assert_eq!(f.table.dump(), before, "nothing written");
+    }
+
+    #[test]
+    fn sessions_do_not_mint() {
+        let mut p = keygate::auth::Principal {
+            account_id: keygate::ids::AccountId::generate(),
+            subject_type: keygate::auth::SubjectType::Owner,
+            subject_id: keygate::ids::UserId::generate().to_string(),
+            client_id: None,
+            scopes: vec![],
+            package_id: None,
+            signer_id: None,
+            auth_method: keygate::auth::CredentialKind::Session,
+            account_method: accounts::AuthMethod::ApiKey,
+        };
+        let e = super::may_mint(&p).unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.reason),
+            (403, "session_cannot_mint")
+        );
+        p.auth_method = keygate::auth::CredentialKind::ApiKey;
+        assert!(super::may_mint(&p).is_ok());
+    }
+
+    #[tokio::test]
+    async fn callers_must_manage_the_account() {
+        let f = fixture(Config::local("http://127.0.0.1:3000")).await;
+        let mut no_key = f.post("/api/authenticationTokens/user", "");
+        no_key.headers_mut().remove("authorization");
+        let r = f.call(no_key).await;
+        assert_eq!(r.status(), 401);
+
+        let ring = f.services.keys.ring().await;
+        let plain = accounts::add_user(
+            &*f.table,
+            ring.peppers(),
+            &f.account.id,
+            "dev@acme.test",
+            vec![accounts::Permission::ApiAccess],
+            T0,
+        )
+        .await
+        .unwrap();
+        let mut as_user = f.post("/api/authenticationTokens/user", "");
+        as_user.headers_mut().insert(
+            "authorization",
+            format!("Basic {}", plain.api_key.expose()).parse().unwrap(),
+        );
+        let r = f.call(as_user).await;
+        assert_eq!(r.status(), 403, "roles and permissions are off");
+        assert_eq!(json(&r)["reason"], "not_manager");
+
+        // The owner may name the user; the token then opens that user's session.
+        let body = format!(r#"{{"userId":"{}"}}"#, plain.user.id);
+        let r = f
+            .call(f.post("/api/authenticationTokens/user", &body))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+}

@@ -1,0 +1,181 @@
+//! Who the OAuth client is: Basic credentials (RFC 6749 §2.3.1) or, for public clients, a
+//! `client_id` parameter; with lockout on repeated wrong secrets.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use keygate::accounts::{self, Account, AuthMethod};
+use keygate::clients::{self, Client, ClientKind, ClientSecret};
+use keygate::lockout::{self, Subject};
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::Request;
+
+use crate::grants::Form;
+
+pub fn invalid_client(reason: &'static str, msg: &'static str) -> ApiError {
+    // `oauth_error_code` maps 401s to `invalid_client`.
+    ApiError::unauthorized(reason, msg)
+}
+
+/// `client_id:secret` from `Authorization: Basic`, each part form-urlencoded before base64.
+pub fn basic_credentials(req: &Request) -> ApiResult<Option<(String, String)>> {
+    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "oauth_invalid_request",
+            "the Authorization header is repeated",
+        ));
+    }
+    let v = v
+        .to_str()
+        .map_err(|_| invalid_client("client_auth_malformed", "malformed client credentials"))?;
+    let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(invalid_client(
+            "client_auth_scheme",
+            "client credentials go in Authorization: Basic",
+        ));
+    }
+    let decoded = STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| invalid_client("client_auth_malformed", "malformed client credentials"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| invalid_client("client_auth_malformed", "malformed client credentials"))?;
+    let unescape = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+/// An authenticated OAuth client and its account.
+pub struct Authed {
+    pub client: Client,
+    pub account: Account,
+    /// The secret used (`None` for a public client).
+    pub secret_id: Option<String>,
+}
+
+/// Authenticates the calling OAuth client. `allow_public`: a public client may name itself with
+/// `client_id` (authorization code, refresh, revoke).
+pub async fn authenticate(
+    s: &Services,
+    req: &Request,
+    form: &Form,
+    allow_public: bool,
+) -> ApiResult<Authed> {
+    if form.get("client_secret").is_some() {
+        return Err(ApiError::bad_request(
+            "oauth_invalid_request",
+            "client credentials go in the Authorization header only, never in the body",
+        ));
+    }
+    let now = s.now();
+    let basic = basic_credentials(req)?;
+    let (id, secret) = match (basic, form.get("client_id")) {
+        (Some((id, secret)), body_id) => {
+            if body_id.is_some_and(|b| b != id) {
+                return Err(ApiError::bad_request(
+                    "oauth_invalid_request",
+                    "client_id differs from the authenticated client",
+                ));
+            }
+            (id, Some(secret))
+        }
+        (None, Some(id)) if allow_public => (id.to_owned(), None),
+        _ => {
+            return Err(invalid_client(
+                "client_auth_missing",
+                "client authentication is required (Authorization: Basic)",
+            ))
+        }
+    };
+    if let Some(ip) = crate::source_ip(req) {
+        lockout::check(&*s.table, Subject::Source(&ip), now).await?;
+    }
+    lockout::check(&*s.table, Subject::Credential(&id), now).await?;
+
+    let found = clients::get(&*s.table, &id).await?;
+    let client = match found {
+        Some((c, _)) if c.kind == ClientKind::OAuth => c,
+        _ => return fail(s, req, &id, "client_unknown").await,
+    };
+    let public = client.oauth.as_ref().is_some_and(|o| o.public);
+    let secret_id = match (public, secret) {
+        (true, None) => None,
+        (true, Some(_)) => return fail(s, req, &id, "client_public_with_secret").await,
+        (false, None) => return fail(s, req, &id, "client_secret_missing").await,
+        (false, Some(secret)) => {
+            let ring = s.keys.ring().await;
+            match client.check_secret(ring.peppers(), &secret, now) {
+                Some(ClientSecret { id, .. }) => Some(id.clone()),
+                None => return fail(s, req, &client.id, "client_secret_wrong").await,
+            }
+        }
+    };
+    let account = accounts::get_account(&*s.table, &client.account_id)
+        .await?
+        .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;
+    if account.settings.method != AuthMethod::OAuth2 {
+        return Err(keygate::auth::method_refused(
+            account.settings.method,
+            "OAuth 2.0",
+        ));
+    }
+    Ok(Authed {
+        client,
+        account,
+        secret_id,
+    })
+}
+
+async fn fail<T>(s: &Services, req: &Request, id: &str, reason: &'static str) -> ApiResult<T> {
+    let now = s.now();
+    lockout::record_failure(&*s.table, Subject::Credential(id), now).await?;
+    if let Some(ip) = crate::source_ip(req) {
+        lockout::record_failure(&*s.table, Subject::Source(&ip), now).await?;
+    }
+    Err(invalid_client(reason, "client authentication failed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(auth: &str) -> Request {
+        http::Request::builder()
+            .header("authorization", auth)
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn basic_parts_are_form_urldecoded() {
+        // RFC 6749 §2.3.1: "a b" / "p:w%" encoded as a+b / p%3Aw%25.
+        let raw = STANDARD.encode("a+b:p%3Aw%25");
+        let (id, secret) = basic_credentials(&req(&format!("Basic {raw}")))
+            .unwrap()
+            .unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), ("a b", "p:w%"));
+    }
+
+    #[test]
+    fn malformed_basic_is_invalid_client() {
+        for bad in [
+            "Basic !!!",
+            "Bearer x",
+            "Basic ",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
+            let e = basic_credentials(&req(bad)).unwrap_err();
+            assert_eq!(e.status(), 401, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414).
+
+use keygate::clients::SCOPES;
+use keygate::http::json;
+use keygate::Services;
+use lambda_http::{Body, Request, Response};
+
+pub fn document(s: &Services, req: &Request) -> Response<Body> {
+    let iss = s.config.issuer_for(req.headers());
+    json(
+        200,
+        &serde_json::json!({
+            "issuer": iss,
+            "authorization_endpoint": format!("{iss}/api/oauth2/authorize"),
+            "token_endpoint": format!("{iss}/api/oauth2/token"),
+            "revocation_endpoint": format!("{iss}/api/oauth2/revoke"),
+            "introspection_endpoint": format!("{iss}/api/oauth2/introspect"),
+            "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+            "scopes_supported": SCOPES,
+            "response_types_supported": ["code", "token"],
+            "response_modes_supported": ["query", "fragment"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token", "implicit"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+        }),
+    )
+}

@@ -1,0 +1,107 @@
+//! `POST /api/oauth2/revoke` (RFC 7009) and `POST /api/oauth2/introspect` (RFC 7662).
+
+use keygate::http::{json, oauth_error_response};
+use keygate::tokens;
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+
+use crate::client_auth;
+use crate::grants::{self, Form};
+
+/// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
+/// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing.
+pub async fn revoke(s: &Services, req: &Request) -> Response<Body> {
+    match run_revoke(s, req).await {
+        Ok(()) => json(200, &serde_json::json!({})),
+        Err(e) => oauth_error_response(&e),
+    }
+}
+
+async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
+    let form = Form::parse(req)?;
+    let authed = client_auth::authenticate(s, req, &form, true).await?;
+    let token = form.require("token")?;
+    let hint = form.get("token_type_hint");
+    if !matches!(hint, None | Some("access_token") | Some("refresh_token")) {
+        return Err(ApiError::bad_request(
+            "oauth_unsupported_token_type",
+            "token_type_hint must be access_token or refresh_token",
+        ));
+    }
+    let now = s.now();
+    if let Some((_, record, _)) = grants::find_refresh(s, token).await? {
+        if record.client_id == authed.client.id {
+            grants::revoke_family(s, &authed.client.id, &record.family, record.expires_at).await?;
+        }
+        return Ok(());
+    }
+    let ring = s.keys.ring().await;
+    let issuer = s.config.issuer_for(req.headers());
+    if let Ok(claims) = tokens::decode(&ring, token, &issuer, now) {
+        if claims.client_id == authed.client.id {
+            grants::revoke_on_client(
+                s,
+                &authed.client.id,
+                &claims.jti,
+                claims.exp + tokens::LEEWAY,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Tells a confidential client of the same account whether a token is active, with its claims.
+pub async fn introspect(s: &Services, req: &Request) -> Response<Body> {
+    match run_introspect(s, req).await {
+        Ok(v) => json(200, &v),
+        Err(e) => oauth_error_response(&e),
+    }
+}
+
+async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Value> {
+    let form = Form::parse(req)?;
+    let authed = client_auth::authenticate(s, req, &form, false).await?;
+    let token = form.require("token")?;
+    let inactive = serde_json::json!({ "active": false });
+    let now = s.now();
+    let ring = s.keys.ring().await;
+    let issuer = s.config.issuer_for(req.headers());
+    if let Some((_, record, _)) = grants::find_refresh(s, token).await? {
+        let live = record.used_at.is_none() && record.account_id == authed.account.id;
+        let revoked = match keygate::clients::get(&*s.table, &record.client_id).await? {
+            Some((c, _)) => c.is_revoked(&record.family, now),
+            None => true,
+        };
+        if !live || revoked {
+            return Ok(inactive);
+        }
+        return Ok(serde_json::json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": record.client_id,
+            "sub": record.sub,
+            "scope": record.scope,
+            "exp": record.expires_at,
+            "iss": issuer,
+        }));
+    }
+    match tokens::verify(&*s.table, &ring, token, &issuer, now).await {
+        Ok(c) if c.acc == authed.account.id => Ok(serde_json::json!({
+            "active": true,
+            "token_type": "Bearer",
+            "client_id": c.client_id,
+            "sub": c.sub,
+            "scope": c.scope,
+            "exp": c.exp,
+            "iat": c.iat,
+            "nbf": c.nbf,
+            "iss": c.iss,
+            "aud": c.aud,
+            "jti": c.jti,
+        })),
+        Ok(_) => Ok(inactive),
+        Err(e) if e.kind == keygate::error::Kind::Internal => Err(e),
+        Err(_) => Ok(inactive),
+    }
+}

@@ -1,0 +1,196 @@
+//! One event to every endpoint that wants it, concurrently, each endpoint on its own: claim,
+//! sign, send, record the attempt, settle the claim, update the endpoint's health.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use keygate::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate::callbacks::Endpoint;
+use keygate::events::EventMessage;
+use keygate::keys::KeyRing;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::health::{self, Health};
+use crate::ledger::{Claim, Pair, LEASE_MARGIN_SECONDS};
+use crate::schedule::Pushback;
+use crate::send::{self, Outgoing, Sent, Verdict};
+use crate::sign;
+use crate::Webhooks;
+
+/// What became of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointResult {
+    /// Took the event now.
+    Delivered,
+    /// Had taken it before (a redelivery).
+    AlreadyDelivered,
+    /// Another delivery of the event to it is in flight.
+    Busy,
+    /// Failed; retry the message with this pushback.
+    Failed(Pushback),
+    /// Failed and is now disabled (410, or failing too long): no retry for it.
+    Dropped,
+    /// The store could not be asked; retry.
+    Unavailable(String),
+}
+
+/// The same event for every endpoint.
+struct Shared {
+    message: EventMessage,
+    body: Bytes,
+    ring: Arc<KeyRing>,
+    attempt: u32,
+}
+
+/// Delivers `message` to `endpoints`, at most `permits` sends at a time across the batch.
+pub async fn fan_out(
+    state: &Webhooks,
+    message: EventMessage,
+    body: Bytes,
+    endpoints: Vec<Endpoint>,
+    attempt: u32,
+    permits: &Arc<Semaphore>,
+) -> Vec<EndpointResult> {
+    let shared = Arc::new(Shared {
+        ring: state.services.keys.ring().await,
+        message,
+        body,
+        attempt,
+    });
+    let mut tasks = JoinSet::new();
+    for ep in endpoints {
+        let (state, shared, permits) = (state.clone(), shared.clone(), permits.clone());
+        tasks.spawn(async move {
+            // Held for the claim, the send and the bookkeeping: bounds sockets and memory alike.
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return EndpointResult::Unavailable("the batch was cancelled".into());
+            };
+            deliver_one(&state, &shared, ep).await
+        });
+    }
+    let mut results = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "delivery task failed");
+            EndpointResult::Unavailable("delivery task failed".into())
+        }));
+    }
+    results
+}
+
+async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> EndpointResult {
+    let services = &state.services;
+    let table = &*services.table;
+    let m = &shared.message;
+    let now = services.now();
+    let pair = Pair {
+        account: &m.account_id,
+        event_id: &m.id,
+        endpoint: &ep.id,
+    };
+    let lease =
+        i64::try_from(state.settings.timeout.as_secs()).unwrap_or(60) + LEASE_MARGIN_SECONDS;
+    match pair.claim(table, shared.attempt, now, lease).await {
+        Ok(Claim::Won) => {}
+        Ok(Claim::Delivered) => return EndpointResult::AlreadyDelivered,
+        Ok(Claim::Busy) => return EndpointResult::Busy,
+        Err(e) => return EndpointResult::Unavailable(e.to_string()),
+    }
+
+    let sent = match prepare(&ep, shared, now) {
+        Ok(out) => send::send(&state.client, out, services.config.local_mode, now).await,
+        Err(refused) => refused,
+    };
+    let record = Attempt {
+        event_id: m.id.clone(),
+        event_name: m.name.clone(),
+        endpoint_id: ep.id.clone(),
+        attempt: shared.attempt,
+        status: if sent.verdict == Verdict::Succeeded {
+            AttemptStatus::Succeeded
+        } else {
+            AttemptStatus::Failed
+        },
+        response_code: sent.response_code,
+        error_class: sent.error_class,
+        latency_ms: sent.latency_ms,
+        at: now,
+    };
+    log(&record, &m.account_id, &sent);
+    if let Err(e) = attempts::record(table, &m.account_id, &record).await {
+        tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "attempt not recorded");
+    }
+
+    let settled = if sent.verdict == Verdict::Succeeded {
+        pair.delivered(table, shared.attempt, now).await
+    } else {
+        pair.release(table).await
+    };
+    if let Err(e) = settled {
+        // Delivered but not marked: a redelivery may send it again (at-least-once). Failed but
+        // not released: the lease runs out before the next try is due.
+        tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "delivery mark not written");
+    }
+
+    let disable_after = state.settings.disable_after;
+    let health = health::apply(table, &ep, sent.verdict, now, disable_after).await;
+    let health = health.unwrap_or_else(|e| {
+        tracing::warn!(endpoint_id = %ep.id, error = %e, "endpoint health not updated");
+        Health::Active
+    });
+    match (sent.verdict, health) {
+        (Verdict::Succeeded, _) => EndpointResult::Delivered,
+        (_, Health::Disabled) => EndpointResult::Dropped,
+        (_, Health::Active) => EndpointResult::Failed(sent.pushback),
+    }
+}
+
+/// The request for one endpoint: its signatures and its key, unsealed now.
+fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoing<'a>, Sent> {
+    let peppers = shared.ring.peppers();
+    let secrets = ep.active_secrets(peppers, now);
+    let signature = sign::signature_header(&secrets, &shared.message.id, now, &shared.body)
+        .ok_or_else(|| {
+            Sent::refused(
+                ErrorClass::SecretUnavailable,
+                "no signing secret could be unsealed",
+            )
+        })?;
+    let key = match &ep.key {
+        None => None,
+        Some(_) => Some(ep.open_key(peppers).ok_or_else(|| {
+            Sent::refused(
+                ErrorClass::SecretUnavailable,
+                "the callback key could not be unsealed",
+            )
+        })?),
+    };
+    Ok(Outgoing {
+        url: &ep.url,
+        event_id: &shared.message.id,
+        timestamp: now,
+        body: shared.body.clone(),
+        signature,
+        key,
+    })
+}
+
+/// One line per attempt: ids and outcome, never the URL (it may hold a token), key or signature.
+fn log(a: &Attempt, account: &keygate::ids::AccountId, sent: &Sent) {
+    let class = a.error_class.map(ErrorClass::as_str);
+    if a.status == AttemptStatus::Succeeded {
+        tracing::info!(
+            event_id = %a.event_id, account = %account, endpoint_id = %a.endpoint_id,
+            attempt = a.attempt, response_code = a.response_code, latency_ms = a.latency_ms,
+            "webhook delivered"
+        );
+    } else {
+        tracing::warn!(
+            event_id = %a.event_id, account = %account, endpoint_id = %a.endpoint_id,
+            attempt = a.attempt, response_code = a.response_code, error_class = class,
+            latency_ms = a.latency_ms, detail = sent.detail.as_deref(),
+            "webhook attempt failed"
+        );
+    }
+}

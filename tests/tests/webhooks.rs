@@ -1,0 +1,925 @@
+//! Issue 7 end to end: the webhooks handler against real HTTP receivers on loopback, on the
+//! in-memory adapters and on the local stack (DynamoDB Local + moto SQS), plus the local server's
+//! event source. The receivers verify every signature with the `standardwebhooks` crate (the
+//! spec's reference library), never with keygate's own code. Nothing here sleeps to synchronise:
+//! the handler returns only once every send has been answered (or timed out), and the receivers
+//! report each request on a channel.
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsBatchResponse;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use keygate::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate::callbacks::{self, Disabled, Endpoint};
+use keygate::clock::{Clock, ManualClock};
+use keygate::config::Config;
+use keygate::crypto::Secret;
+use keygate::ids::AccountId;
+use keygate::queue::{Queue, QueueError, Received};
+use keygate::Services;
+use keygate_e2e::{Backend, Server};
+use keygate_local::event_source;
+use keygate_webhooks::{Settings, Webhooks};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+// ------------------------------------------------------------------------------- receivers
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Hit {
+    headers: HeaderMap,
+    body: Bytes,
+    /// `standardwebhooks`' verdict under each secret the receiver trusts, in order.
+    verified: Vec<Result<(), String>>,
+}
+
+impl Hit {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+    fn assert_verified(&self) {
+        assert!(!self.verified.is_empty(), "the receiver trusts no secret");
+        for v in &self.verified {
+            assert_eq!(v, &Ok(()), "standardwebhooks refused a signature");
+        }
+    }
+}
+
+struct Behaviour {
+    status: AtomicU16,
+    delay_ms: AtomicU64,
+    headers: Mutex<Vec<(String, String)>>,
+    trusted: Mutex<Vec<String>>,
+    hits: Mutex<Vec<Hit>>,
+    tx: mpsc::UnboundedSender<Hit>,
+}
+
+/// An HTTP receiver on `127.0.0.1:0` that records every request, answers with a status that a
+/// test can flip, optionally slowly, with extra headers (`Location`, `Retry-After`).
+struct Receiver {
+    url: String,
+    b: Arc<Behaviour>,
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Hit>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn hook(State(b): State<Arc<Behaviour>>, headers: HeaderMap, body: Bytes) -> Response {
+    let trusted = b.trusted.lock().unwrap().clone();
+    let verified = trusted
+        .iter()
+        .map(|s| {
+            standardwebhooks::Webhook::new(s)
+                .and_then(|w| w.verify(&body, &headers))
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    let hit = Hit {
+        headers,
+        body,
+        verified,
+    };
+    b.hits.lock().unwrap().push(hit.clone());
+    let _ = b.tx.send(hit);
+    let delay = b.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        // A slow receiver (the sender's timeout is what is under test).
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let status = StatusCode::from_u16(b.status.load(Ordering::SeqCst)).unwrap();
+    let mut resp = (status, "{\"ok\":true}").into_response();
+    for (k, v) in b.headers.lock().unwrap().iter() {
+        resp.headers_mut().insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    resp
+}
+
+impl Receiver {
+    async fn start(status: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let b = Arc::new(Behaviour {
+            status: AtomicU16::new(status),
+            delay_ms: AtomicU64::new(0),
+            headers: Mutex::default(),
+            trusted: Mutex::default(),
+            hits: Mutex::default(),
+            tx,
+        });
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(b.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            b,
+            rx: tokio::sync::Mutex::new(rx),
+            task,
+        }
+    }
+    fn set_status(&self, status: u16) {
+        self.b.status.store(status, Ordering::SeqCst);
+    }
+    fn set_delay(&self, d: Duration) {
+        self.b
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+    fn set_header(&self, name: &str, value: &str) {
+        self.b
+            .headers
+            .lock()
+            .unwrap()
+            .push((name.into(), value.into()));
+    }
+    fn trust(&self, secret: &Secret) {
+        self.b
+            .trusted
+            .lock()
+            .unwrap()
+            .push(secret.expose().to_owned());
+    }
+    fn hits(&self) -> Vec<Hit> {
+        self.b.hits.lock().unwrap().clone()
+    }
+    fn count(&self) -> usize {
+        self.b.hits.lock().unwrap().len()
+    }
+    /// The next request, waiting for it at most [`WAIT`].
+    async fn next(&self) -> Hit {
+        tokio::time::timeout(WAIT, self.rx.lock().await.recv())
+            .await
+            .expect("the receiver got a request in time")
+            .expect("channel open")
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// ------------------------------------------------------------------------------- the rig
+
+/// The events queue, recording every visibility change the handler makes.
+struct Recording {
+    inner: Arc<dyn Queue>,
+    visibility: Arc<Mutex<Vec<(String, u32)>>>,
+}
+
+#[async_trait::async_trait]
+impl Queue for Recording {
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+        self.inner.send(body, attributes).await
+    }
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        self.inner.receive(max, wait).await
+    }
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.inner.delete(receipt_handle).await
+    }
+    async fn change_visibility(&self, receipt: &str, seconds: u32) -> Result<(), QueueError> {
+        self.visibility
+            .lock()
+            .unwrap()
+            .push((receipt.to_owned(), seconds));
+        self.inner.change_visibility(receipt, seconds).await
+    }
+}
+
+/// The handler's state on one backend, with a clock the test moves and a recording queue.
+struct Rig {
+    state: Webhooks,
+    clock: ManualClock,
+    visibility: Arc<Mutex<Vec<(String, u32)>>>,
+}
+
+impl Rig {
+    async fn new(backend: Backend, settings: Settings) -> Self {
+        Self::with_mode(backend, settings, true).await
+    }
+
+    async fn with_mode(backend: Backend, settings: Settings, local_mode: bool) -> Self {
+        let clock = ManualClock::starting_now();
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let mut config = Config::local("http://127.0.0.1:3000");
+        config.local_mode = local_mode;
+        let mut services = match backend {
+            Backend::Memory => Services::in_memory(config, shared).await,
+            Backend::Stack => {
+                keygate::testing::Stack::get()
+                    .services(config, shared)
+                    .await
+            }
+        };
+        let visibility = Arc::new(Mutex::new(Vec::new()));
+        services.queue = Arc::new(Recording {
+            inner: services.queue.clone(),
+            visibility: visibility.clone(),
+        });
+        Self {
+            state: Webhooks::new(services, settings).expect("the client builds"),
+            clock,
+            visibility,
+        }
+    }
+
+    fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    async fn account(&self) -> AccountId {
+        let s = self.services();
+        let ring = s.keys.ring().await;
+        let name = format!("Acme {}", AccountId::generate());
+        keygate::accounts::create_account(
+            &*s.table,
+            ring.peppers(),
+            &s.config,
+            &name,
+            "owner@acme.test",
+            s.now(),
+        )
+        .await
+        .expect("account")
+        .account
+        .id
+    }
+
+    /// An endpoint for `receiver`, trusted by it; `None` events = every event the tests send.
+    async fn endpoint(
+        &self,
+        account: &AccountId,
+        receiver: &Receiver,
+        key: Option<&str>,
+        events: &[&str],
+    ) -> Endpoint {
+        let (ep, secret) = self.endpoint_at(account, &receiver.url, key, events).await;
+        receiver.trust(&secret);
+        ep
+    }
+
+    async fn endpoint_at(
+        &self,
+        account: &AccountId,
+        url: &str,
+        key: Option<&str>,
+        events: &[&str],
+    ) -> (Endpoint, Secret) {
+        let s = self.services();
+        let ring = s.keys.ring().await;
+        let (ep, secret) = Endpoint::new(
+            ring.peppers(),
+            account.clone(),
+            false,
+            url.to_owned(),
+            key,
+            events.iter().map(|e| (*e).to_owned()).collect(),
+            s.now(),
+        );
+        callbacks::save(&*s.table, &ep, None).await.unwrap();
+        (ep, secret)
+    }
+
+    async fn stored(&self, ep: &Endpoint) -> Endpoint {
+        callbacks::get(&*self.services().table, &ep.account_id, &ep.id)
+            .await
+            .unwrap()
+            .expect("the endpoint exists")
+            .0
+    }
+
+    /// Puts an event on the queue as a producer would; returns the message JSON.
+    async fn publish(&self, account: &AccountId, id: &str, name: &str) -> Value {
+        let m = message(account, id, name);
+        self.services()
+            .queue
+            .send(&m.to_string(), &[])
+            .await
+            .unwrap();
+        m
+    }
+
+    /// Exactly `n` messages off the queue (fails the test if they do not come).
+    async fn receive(&self, n: usize) -> Vec<Received> {
+        let mut got = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT * 2;
+        while got.len() < n {
+            assert!(tokio::time::Instant::now() < deadline, "queue too slow");
+            let batch = self
+                .services()
+                .queue
+                .receive(n - got.len(), Duration::from_secs(1))
+                .await
+                .unwrap();
+            got.extend(batch);
+        }
+        got
+    }
+
+    /// One invocation of the handler, the messages as received (nothing deleted).
+    async fn run(&self, batch: &[Received]) -> SqsBatchResponse {
+        keygate_webhooks::handle_batch(&self.state, event_source::to_event(batch)).await
+    }
+
+    /// The same SQS record again, as SQS would redeliver it on its `count`-th receive.
+    async fn run_as(&self, m: &Received, count: u32) -> SqsBatchResponse {
+        let mut again = m.clone();
+        again.receive_count = count;
+        self.run(&[again]).await
+    }
+
+    /// Done with a message: off the queue, so a later `receive` cannot get it back.
+    async fn forget(&self, m: &Received) {
+        let _ = self.services().queue.delete(&m.receipt_handle).await;
+    }
+
+    fn visibility_of(&self, m: &Received) -> Vec<u32> {
+        self.visibility
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| *r == m.receipt_handle)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    async fn attempts(&self, account: &AccountId, event_id: &str) -> Vec<Attempt> {
+        attempts::list(&*self.services().table, account, event_id)
+            .await
+            .unwrap()
+    }
+}
+
+fn message(account: &AccountId, id: &str, name: &str) -> Value {
+    json!({
+        "id": id, "accountId": account.to_string(), "name": name, "packageId": "pkg_1",
+        "documentId": null, "sessionUser": "usr_signer", "message": null,
+        "createdDate": "2026-11-26T10:00:00Z"
+    })
+}
+
+fn failed_ids(resp: &SqsBatchResponse) -> Vec<&str> {
+    resp.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+fn fast() -> Settings {
+    Settings {
+        timeout: Duration::from_secs(2),
+        ..Settings::default()
+    }
+}
+
+async fn within<F: std::future::Future<Output = ()>>(secs: u64, f: F) {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("the scenario finished in time");
+}
+
+// ------------------------------------------------------------------------------- scenarios
+
+/// Fan-out to every endpoint that wants the event type, with its key and its signatures (all
+/// active secrets after a rotation); filtered and disabled endpoints get nothing.
+async fn delivers_signed_events_to_every_subscribed_endpoint(backend: Backend) {
+    let rig = Rig::new(backend, fast()).await;
+    let acc = rig.account().await;
+    let (a, b, c, d) = (
+        Receiver::start(200).await,
+        Receiver::start(204).await,
+        Receiver::start(200).await,
+        Receiver::start(200).await,
+    );
+    rig.endpoint(&acc, &a, Some("k3y-A"), &["PACKAGE_CREATE"])
+        .await;
+    // B rotated its secret: the old one still signs for the grace period.
+    let s = rig.services();
+    let ring = s.keys.ring().await;
+    let (mut eb, old) = Endpoint::new(
+        ring.peppers(),
+        acc.clone(),
+        true,
+        b.url.clone(),
+        None,
+        vec!["DOCUMENT_SIGNED".into(), "PACKAGE_CREATE".into()],
+        s.now(),
+    );
+    let new = eb.rotate_secret(ring.peppers(), 3600, s.now());
+    callbacks::save(&*s.table, &eb, None).await.unwrap();
+    b.trust(&new);
+    b.trust(&old);
+    rig.endpoint(&acc, &c, None, &["PACKAGE_COMPLETE"]).await;
+    let ed = rig.endpoint(&acc, &d, None, &["PACKAGE_CREATE"]).await;
+    let mut ed = ed;
+    ed.disabled = Some(Disabled {
+        at: s.now(),
+        reason: "test".into(),
+    });
+    callbacks::save(&*s.table, &ed, Some(0)).await.unwrap();
+
+    let sent = rig.publish(&acc, "evt_fanout", "PACKAGE_CREATE").await;
+    let batch = rig.receive(1).await;
+    let resp = rig.run(&batch).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+
+    let (ha, hb) = (a.hits(), b.hits());
+    assert_eq!((ha.len(), hb.len(), c.count(), d.count()), (1, 1, 0, 0));
+    for h in [&ha[0], &hb[0]] {
+        h.assert_verified();
+        assert_eq!(h.json(), sent, "the body is the event message as queued");
+        assert_eq!(h.header("content-type"), Some("application/json"));
+        assert_eq!(h.header("webhook-id"), Some("evt_fanout"));
+        let ts: i64 = h.header("webhook-timestamp").unwrap().parse().unwrap();
+        assert_eq!(ts, rig.clock.now());
+    }
+    assert_eq!(ha[0].header("authorization"), Some("Basic k3y-A"));
+    assert_eq!(hb[0].header("authorization"), None);
+    assert_eq!(
+        hb[0]
+            .header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .count(),
+        2,
+        "both active secrets sign"
+    );
+    assert_eq!(
+        ha[0]
+            .header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
+
+    let tries = rig.attempts(&acc, "evt_fanout").await;
+    assert_eq!(tries.len(), 2);
+    assert!(tries.iter().all(|t| t.status == AttemptStatus::Succeeded
+        && t.attempt == 1
+        && t.error_class.is_none()
+        && matches!(t.response_code, Some(200 | 204))));
+    let v = serde_json::to_value(&tries[0]).unwrap();
+    assert!(
+        v.get("latencyMs").is_some() && v.get("endpointId").is_some(),
+        "{v}"
+    );
+}
+
+/// The same SQS record twice: the endpoint that took it is not sent it again; only the failed one
+/// is retried. A producer's duplicate (same event id, new message) reaches nobody twice.
+async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
+    let rig = Rig::new(backend, fast()).await;
+    let acc = rig.account().await;
+    let (ok, flaky) = (Receiver::start(200).await, Receiver::start(500).await);
+    rig.endpoint(&acc, &ok, None, &["PACKAGE_CREATE"]).await;
+    let ef = rig.endpoint(&acc, &flaky, None, &["PACKAGE_CREATE"]).await;
+
+    rig.publish(&acc, "evt_idem", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let resp = rig.run(&[m.clone()]).await;
+    assert_eq!(failed_ids(&resp), [m.message_id.as_str()]);
+    assert_eq!((ok.count(), flaky.count()), (1, 1));
+    assert_eq!(rig.stored(&ef).await.failing_since, Some(rig.clock.now()));
+
+    // Exactly the same record again (SQS at-least-once).
+    let resp = rig.run_as(&m, 1).await;
+    assert_eq!(failed_ids(&resp).len(), 1);
+    assert_eq!((ok.count(), flaky.count()), (1, 2));
+
+    flaky.set_status(202);
+    let resp = rig.run_as(&m, 2).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!((ok.count(), flaky.count()), (1, 3));
+    assert_eq!(
+        rig.stored(&ef).await.failing_since,
+        None,
+        "success clears it"
+    );
+    flaky.hits().iter().for_each(Hit::assert_verified);
+
+    // Once more, and a producer's duplicate of the event: nobody gets it again.
+    let resp = rig.run_as(&m, 3).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.forget(&m).await;
+    rig.publish(&acc, "evt_idem", "PACKAGE_CREATE").await;
+    let dup = rig.receive(1).await;
+    assert!(rig.run(&dup).await.batch_item_failures.is_empty());
+    assert_eq!((ok.count(), flaky.count()), (1, 3));
+
+    let tries = rig.attempts(&acc, "evt_idem").await;
+    let of = |id: &keygate::ids::EndpointId| -> Vec<(u32, AttemptStatus)> {
+        let mut v: Vec<_> = tries
+            .iter()
+            .filter(|t| &t.endpoint_id == id)
+            .map(|t| (t.attempt, t.status))
+            .collect();
+        v.sort_by_key(|(n, s)| (*n, *s == AttemptStatus::Succeeded));
+        v
+    };
+    assert_eq!(
+        of(&ef.id),
+        [
+            (1, AttemptStatus::Failed),
+            (1, AttemptStatus::Failed),
+            (2, AttemptStatus::Succeeded)
+        ]
+    );
+    assert_eq!(tries.len(), 4);
+    assert!(tries
+        .iter()
+        .filter(|t| t.status == AttemptStatus::Failed)
+        .all(|t| t.response_code == Some(500) && t.error_class == Some(ErrorClass::HttpStatus)));
+}
+
+/// The visibility the handler sets follows the receive count, `Retry-After` and timeouts.
+async fn retry_delays_follow_receive_counts(backend: Backend) {
+    let rig = Rig::new(
+        backend,
+        Settings {
+            timeout: Duration::from_secs(1),
+            ..Settings::default()
+        },
+    )
+    .await;
+    // A plain failure, on successive receives.
+    let acc = rig.account().await;
+    let down = Receiver::start(503).await;
+    rig.endpoint(&acc, &down, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_sched", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let expected = [
+        (1, 4..=6),
+        (2, 48..=72),
+        (3, 240..=360),
+        (5, 5_760..=8_640),
+        (7, 28_800..=42_900),
+        (8, 0..=0), // the last receive: visible now, so SQS dead-letters it at once
+    ];
+    for (count, range) in expected.iter().cloned() {
+        let resp = rig.run_as(&m, count).await;
+        assert_eq!(failed_ids(&resp), [m.message_id.as_str()]);
+        let set = *rig.visibility_of(&m).last().expect("a visibility was set");
+        assert!(range.contains(&set), "receive {count}: {set}s");
+    }
+    assert_eq!(down.count(), expected.len());
+    rig.forget(&m).await;
+
+    // 429 with Retry-After: 120 is honoured over the 5 s step.
+    let acc = rig.account().await;
+    let busy = Receiver::start(429).await;
+    busy.set_header("retry-after", "120");
+    rig.endpoint(&acc, &busy, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_429", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    rig.run(&[m.clone()]).await;
+    assert_eq!(rig.visibility_of(&m), [120]);
+    rig.forget(&m).await;
+
+    // A slow receiver times out (1 s here): a failure that waits one step longer.
+    let acc = rig.account().await;
+    let slow = Receiver::start(200).await;
+    slow.set_delay(Duration::from_secs(5));
+    rig.endpoint(&acc, &slow, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_slow", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let resp = rig.run(&[m.clone()]).await;
+    assert_eq!(failed_ids(&resp).len(), 1);
+    let set = rig.visibility_of(&m);
+    assert!(set.len() == 1 && (48..=72).contains(&set[0]), "{set:?}");
+    let tries = rig.attempts(&acc, "evt_slow").await;
+    assert_eq!(tries.len(), 1);
+    assert_eq!(tries[0].error_class, Some(ErrorClass::Timeout));
+    assert_eq!(tries[0].response_code, None);
+    assert!(tries[0].latency_ms >= 1_000, "{}", tries[0].latency_ms);
+    assert_eq!(slow.count(), 1);
+}
+
+/// 3xx is a failure and is not followed; 410 disables the endpoint (with an audit record) and is
+/// not retried; disabled endpoints are skipped from then on.
+async fn redirects_fail_and_gone_disables(backend: Backend) {
+    let rig = Rig::new(backend, fast()).await;
+    let acc = rig.account().await;
+    let (redirecting, target, gone) = (
+        Receiver::start(302).await,
+        Receiver::start(200).await,
+        Receiver::start(410).await,
+    );
+    redirecting.set_header("location", &target.url);
+    let er = rig
+        .endpoint(&acc, &redirecting, None, &["PACKAGE_CREATE"])
+        .await;
+    let eg = rig.endpoint(&acc, &gone, None, &["PACKAGE_CREATE"]).await;
+
+    rig.publish(&acc, "evt_3xx", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let resp = rig.run(&[m.clone()]).await;
+    assert_eq!(failed_ids(&resp).len(), 1, "the redirect is retried");
+    assert_eq!(
+        (redirecting.count(), target.count(), gone.count()),
+        (1, 0, 1)
+    );
+    let disabled = rig.stored(&eg).await.disabled.expect("410 disabled it");
+    assert!(disabled.reason.contains("410"), "{}", disabled.reason);
+    let audit = keygate::audit::list(&*rig.services().table, &acc, 10)
+        .await
+        .unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "callback.disable" && e.target.as_deref() == Some(eg.id.as_str())));
+    let tries = rig.attempts(&acc, "evt_3xx").await;
+    let class_of = |id: &keygate::ids::EndpointId| {
+        tries
+            .iter()
+            .find(|t| &t.endpoint_id == id)
+            .map(|t| (t.response_code, t.error_class))
+    };
+    assert_eq!(
+        class_of(&er.id),
+        Some((Some(302), Some(ErrorClass::Redirect)))
+    );
+    assert_eq!(
+        class_of(&eg.id),
+        Some((Some(410), Some(ErrorClass::HttpStatus)))
+    );
+
+    // The retry goes to the redirecting endpoint only; the gone one is disabled.
+    rig.run_as(&m, 2).await;
+    assert_eq!((redirecting.count(), gone.count()), (2, 1));
+    rig.forget(&m).await;
+
+    // An endpoint that only answers 410 settles the message: nothing is left to retry.
+    let acc = rig.account().await;
+    let gone2 = Receiver::start(410).await;
+    rig.endpoint(&acc, &gone2, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_gone", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    assert!(rig.run(&[m]).await.batch_item_failures.is_empty());
+    assert_eq!(gone2.count(), 1);
+    gone2.hits()[0].assert_verified();
+}
+
+/// An endpoint that keeps failing for longer than the configured time is disabled.
+async fn continuous_failure_disables(backend: Backend) {
+    let rig = Rig::new(
+        backend,
+        Settings {
+            disable_after: 60,
+            ..fast()
+        },
+    )
+    .await;
+    let acc = rig.account().await;
+    let down = Receiver::start(500).await;
+    let ep = rig.endpoint(&acc, &down, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_f1", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    assert_eq!(failed_ids(&rig.run(&[m.clone()]).await).len(), 1);
+    rig.forget(&m).await;
+    let since = rig.stored(&ep).await.failing_since.expect("failing since");
+
+    rig.clock.advance(61);
+    rig.publish(&acc, "evt_f2", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let resp = rig.run(&[m.clone()]).await;
+    rig.forget(&m).await;
+    assert!(
+        resp.batch_item_failures.is_empty(),
+        "disabled: nothing to retry"
+    );
+    let stored = rig.stored(&ep).await;
+    let disabled = stored.disabled.expect("disabled after 60 s of failures");
+    assert_eq!(disabled.at, since + 61);
+    assert_eq!(down.count(), 2);
+
+    rig.publish(&acc, "evt_f3", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    assert!(rig.run(&[m]).await.batch_item_failures.is_empty());
+    assert_eq!(down.count(), 2, "a disabled endpoint is skipped");
+}
+
+/// Messages that can never succeed go to the DLQ at once with their reason.
+async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
+    let rig = Rig::new(backend, fast()).await;
+    let acc = rig.account().await;
+    let q = &rig.services().queue;
+    q.send("{not json", &[]).await.unwrap();
+    q.send(&message(&acc, "evt_p", "NOT_AN_EVENT").to_string(), &[])
+        .await
+        .unwrap();
+    q.send(
+        &message(&AccountId::generate(), "evt_p", "PACKAGE_CREATE").to_string(),
+        &[],
+    )
+    .await
+    .unwrap();
+    let batch = rig.receive(3).await;
+    let resp = rig.run(&batch).await;
+    assert!(resp.batch_item_failures.is_empty(), "poison is not retried");
+    let mut dead = Vec::new();
+    while dead.len() < 3 {
+        dead.extend(
+            rig.services()
+                .dlq
+                .receive(10, Duration::from_secs(1))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut reasons: Vec<String> = dead
+        .iter()
+        .map(|m| m.attributes["reason"].clone())
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["malformed", "unknown_account", "unknown_event"]);
+}
+
+/// The local server's event source stands in for SQS's redrive: past `maxReceiveCount`, a
+/// message goes to the DLQ instead of the handler.
+async fn exhausted_messages_are_redriven(backend: Backend) {
+    let rig = Rig::new(
+        backend,
+        Settings {
+            max_receives: 2,
+            ..fast()
+        },
+    )
+    .await;
+    let acc = rig.account().await;
+    let r = Receiver::start(200).await;
+    rig.endpoint(&acc, &r, None, &["PACKAGE_CREATE"]).await;
+    rig.publish(&acc, "evt_x", "PACKAGE_CREATE").await;
+    let q = &rig.services().queue;
+    for _ in 0..2 {
+        let m = rig.receive(1).await.remove(0);
+        q.change_visibility(&m.receipt_handle, 0).await.unwrap();
+    }
+    let third = rig.receive(1).await;
+    assert_eq!(third[0].receive_count, 3);
+    let resp = event_source::deliver(&rig.state, third).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(r.count(), 0);
+    let dead = rig
+        .services()
+        .dlq
+        .receive(10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attributes["reason"], event_source::EXHAUSTED);
+}
+
+/// Through the local server: `POST /_local/events`, the in-process event source, the handler
+/// state built once, and a retry after the visibility the handler set.
+async fn the_local_server_delivers_and_retries(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (account, _, _) = s.create_account("Acme", "owner@acme.test").await;
+    let acc = AccountId::parse(&account).unwrap();
+    let r = Receiver::start(200).await;
+    let services = s.services();
+    let ring = services.keys.ring().await;
+    let (ep, secret) = Endpoint::new(
+        ring.peppers(),
+        acc.clone(),
+        true,
+        r.url.clone(),
+        Some("onespan-key"),
+        vec!["PACKAGE_COMPLETE".into()],
+        services.now(),
+    );
+    callbacks::save(&*services.table, &ep, None).await.unwrap();
+    r.trust(&secret);
+
+    let m1 = message(&acc, "evt_local1", "PACKAGE_COMPLETE");
+    let (status, _) = s.call(s.http.post(s.url("/_local/events")).json(&m1)).await;
+    assert_eq!(status, 202);
+    let hit = r.next().await;
+    hit.assert_verified();
+    assert_eq!(hit.json(), m1);
+    assert_eq!(hit.header("authorization"), Some("Basic onespan-key"));
+
+    // A failure, then the redelivery the handler scheduled (5 s ± 20%) succeeds.
+    r.set_status(500);
+    let m2 = message(&acc, "evt_local2", "PACKAGE_COMPLETE");
+    s.call(s.http.post(s.url("/_local/events")).json(&m2)).await;
+    let first = r.next().await;
+    assert_eq!(first.json(), m2);
+    r.set_status(200);
+    let second = r.next().await;
+    assert_eq!(second.json(), m2);
+    second.assert_verified();
+    // The event source runs one batch at a time: once a later event arrives, the batch that
+    // delivered m2 has finished, its attempts recorded.
+    let m3 = message(&acc, "evt_local3", "PACKAGE_COMPLETE");
+    s.call(s.http.post(s.url("/_local/events")).json(&m3)).await;
+    assert_eq!(r.next().await.json(), m3);
+    let tries = attempts::list(&*services.table, &acc, "evt_local2")
+        .await
+        .unwrap();
+    let mut seen: Vec<(u32, AttemptStatus)> = tries.iter().map(|t| (t.attempt, t.status)).collect();
+    seen.sort_by_key(|(n, _)| *n);
+    assert_eq!(
+        seen,
+        [(1, AttemptStatus::Failed), (2, AttemptStatus::Succeeded)]
+    );
+}
+
+/// Outside local mode loopback is refused — by scheme, by literal address, and after resolving a
+/// name — and nothing reaches the receiver. (Only loopback is ever dialled from a test.)
+async fn the_ssrf_guard_refuses_loopback_outside_local_mode(backend: Backend) {
+    let rig = Rig::with_mode(backend, fast(), false).await;
+    let acc = rig.account().await;
+    let r = Receiver::start(200).await;
+    let port = r
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/hook");
+    let urls = [
+        r.url.clone(),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
+    ];
+    let mut ids = Vec::new();
+    for u in &urls {
+        ids.push(
+            rig.endpoint_at(&acc, u, None, &["PACKAGE_CREATE"])
+                .await
+                .0
+                .id,
+        );
+    }
+    rig.publish(&acc, "evt_ssrf", "PACKAGE_CREATE").await;
+    let m = rig.receive(1).await.remove(0);
+    let resp = rig.run(&[m]).await;
+    assert_eq!(failed_ids(&resp).len(), 1, "refusals are failures, retried");
+    assert_eq!(r.count(), 0);
+    let tries = rig.attempts(&acc, "evt_ssrf").await;
+    let class = |i: usize| {
+        tries
+            .iter()
+            .find(|t| t.endpoint_id == ids[i])
+            .and_then(|t| t.error_class)
+    };
+    assert_eq!(class(0), Some(ErrorClass::InvalidUrl));
+    assert_eq!(class(1), Some(ErrorClass::BlockedAddress));
+    assert_eq!(class(2), Some(ErrorClass::BlockedAddress));
+    assert_eq!(class(3), Some(ErrorClass::BlockedAddress), "{tries:?}");
+}
+
+// ------------------------------------------------------------------------------- per backend
+
+macro_rules! on_both {
+    ($($name:ident => $secs:expr),* $(,)?) => {
+        mod in_memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    within($secs, super::$name(Backend::Memory)).await;
+                }
+            )*
+        }
+        mod on_the_stack {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    within($secs * 2, super::$name(Backend::Stack)).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both! {
+    delivers_signed_events_to_every_subscribed_endpoint => 60,
+    redelivery_is_idempotent_per_endpoint => 60,
+    retry_delays_follow_receive_counts => 60,
+    redirects_fail_and_gone_disables => 60,
+    continuous_failure_disables => 60,
+    poison_is_dead_lettered_with_its_reason => 60,
+    exhausted_messages_are_redriven => 60,
+    the_local_server_delivers_and_retries => 60,
+    the_ssrf_guard_refuses_loopback_outside_local_mode => 60,
+}

@@ -11,7 +11,9 @@ use keygate::{ApiResult, Services};
 
 /// Authenticates a request from its headers; the local API server calls this directly.
 pub async fn decide(services: &Services, headers: &HeaderMap) -> ApiResult<Principal> {
-    let result = Authenticator::new(services).authenticate(headers).await;
+    let result = Authenticator::new(services)
+        .authenticate_for_platform(headers)
+        .await;
     match &result {
         Ok(p) => tracing::info!(
             account = %p.account_id,

@@ -6,6 +6,7 @@
 
 pub mod credentials;
 pub mod principal;
+pub mod signed;
 
 use http::HeaderMap;
 
@@ -38,11 +39,28 @@ impl<'a> Authenticator<'a> {
             Presented::Session(token) => {
                 crate::authtokens::authenticate_session(self.services, &token).await
             }
-            Presented::Signed(_) => Err(ApiError::unauthorized(
-                "credential_kind_unsupported",
-                "signed requests are not accepted here yet",
-            )),
+            Presented::Signed(h) => signed::verify(self.services, &h, headers).await,
         }
+    }
+
+    /// For the platform's routes (the `verify` authorizer): also refuses a credential of the
+    /// method the account does not use (DESIGN.md "Credentials"). API keys are checked against
+    /// the account's current setting; tokens carry the method they were minted under, so a
+    /// token minted before a switch lives out its (short) lifetime.
+    pub async fn authenticate_for_platform(&self, headers: &HeaderMap) -> ApiResult<Principal> {
+        let p = self.authenticate(headers).await?;
+        let (used, name) = match p.auth_method {
+            CredentialKind::ApiKey => (AuthMethod::ApiKey, "API key"),
+            CredentialKind::ApiToken => (AuthMethod::ApiKey, "client app"),
+            CredentialKind::OAuth2 | CredentialKind::SignedRequest => {
+                (AuthMethod::OAuth2, "OAuth 2.0")
+            }
+            CredentialKind::Session => return Ok(p),
+        };
+        if used != p.account_method {
+            return Err(method_refused(p.account_method, name));
+        }
+        Ok(p)
     }
 
     /// A client-app API token or an OAuth access token: signature, profile, times, issuer and

@@ -1,0 +1,313 @@
+//! HMAC-signed requests (Secured Signing): `X-CUSTOM-API-KEY` (an OAuth client id),
+//! `X-CUSTOM-DATE` (unix seconds), `X-CUSTOM-NONCE` (1–32 visible characters, never reused),
+//! `X-CUSTOM-SIGNATURE` = base64(HMAC-SHA256(client secret, key + "\n" + date + "\n" + nonce)),
+//! with a `Bearer` token of the same client and a `Referer` on the client's registered domain.
+//!
+//! Cheap checks run first; the nonce is claimed last, with a conditional put, only for a request
+//! that is otherwise valid — so junk cannot burn nonces, and a replay never passes.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::auth::credentials::SignedHeaders;
+use crate::auth::{CredentialKind, Principal};
+use crate::clients::{self, ClientKind};
+use crate::clock::UnixSeconds;
+use crate::crypto::{ct_eq, hmac_sha256_b64};
+use crate::error::{ApiError, ApiResult};
+use crate::lockout::{self, Subject};
+use crate::services::Services;
+use crate::store::{Condition, Item, Key, StoreError};
+
+/// Longest nonce.
+pub const MAX_NONCE: usize = 32;
+
+/// The parts of a signed request that need no lookup, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked<'a> {
+    pub key: &'a str,
+    pub date: UnixSeconds,
+    pub nonce: &'a str,
+    pub signature: [u8; 32],
+    pub bearer: &'a str,
+    pub referer_host: String,
+}
+
+/// The string that is signed.
+pub fn signing_string(key: &str, date: &str, nonce: &str) -> String {
+    format!("{key}\n{date}\n{nonce}")
+}
+
+/// Format, clock window, nonce shape, signature encoding, Bearer and Referer presence (pure).
+pub fn check<'a>(h: &'a SignedHeaders, now: UnixSeconds, skew: i64) -> ApiResult<Checked<'a>> {
+    let bad = |reason: &'static str, msg: &'static str| ApiError::bad_request(reason, msg);
+    if h.api_key.is_empty()
+        || h.api_key.len() > 64
+        || !h
+            .api_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(bad(
+            "signed_key_malformed",
+            "X-CUSTOM-API-KEY is not a client id",
+        ));
+    }
+    // Unix seconds: digits only, at most 10 (a date in milliseconds is refused, not guessed at).
+    if h.date.is_empty() || h.date.len() > 10 || !h.date.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "signed_date_malformed",
+            "X-CUSTOM-DATE must be unix time in seconds",
+        ));
+    }
+    let date: i64 = h.date.parse().map_err(|_| {
+        bad(
+            "signed_date_malformed",
+            "X-CUSTOM-DATE must be unix time in seconds",
+        )
+    })?;
+    if (date - now).abs() > skew {
+        return Err(ApiError::unauthorized(
+            "signed_date_skew",
+            "X-CUSTOM-DATE is outside the allowed clock window",
+        ));
+    }
+    if h.nonce.is_empty()
+        || h.nonce.len() > MAX_NONCE
+        || !h.nonce.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad(
+            "nonce_malformed",
+            "X-CUSTOM-NONCE must be 1-32 visible ASCII characters",
+        ));
+    }
+    // Strict base64 of exactly 32 bytes: truncated, padded-wrong or non-canonical input fails.
+    let sig = STANDARD
+        .decode(h.signature.as_bytes())
+        .ok()
+        .filter(|v| v.len() == 32 && STANDARD.encode(v) == h.signature)
+        .ok_or_else(|| {
+            bad(
+                "signature_malformed",
+                "X-CUSTOM-SIGNATURE must be the base64 of an HMAC-SHA256",
+            )
+        })?;
+    let mut signature = [0u8; 32];
+    signature.copy_from_slice(&sig);
+    let bearer = h.bearer.as_deref().ok_or_else(|| {
+        ApiError::unauthorized(
+            "signed_bearer_missing",
+            "a signed request needs the client's Bearer token",
+        )
+    })?;
+    let referer = h.referer.as_deref().ok_or_else(|| {
+        ApiError::unauthorized(
+            "referer_missing",
+            "a signed request needs a Referer on the registered domain",
+        )
+    })?;
+    let referer_host = url::Url::parse(referer)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|x| x.trim_end_matches('.').to_ascii_lowercase())
+        })
+        .ok_or_else(|| ApiError::unauthorized("referer_invalid", "the Referer is not a URL"))?;
+    Ok(Checked {
+        key: &h.api_key,
+        date,
+        nonce: &h.nonce,
+        signature,
+        bearer,
+        referer_host,
+    })
+}
+
+/// The Referer's host is the registered domain or one of its subdomains.
+pub fn referer_matches(host: &str, domain: &str) -> bool {
+    host == domain
+        || host
+            .strip_suffix(domain)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
+fn nonce_key(client: &str, nonce: &str) -> Key {
+    Key::new(format!("NONCE#{client}#{nonce}"), "NONCE")
+}
+
+/// Verifies a signed request completely.
+pub async fn verify(
+    s: &Services,
+    h: &SignedHeaders,
+    headers: &http::HeaderMap,
+) -> ApiResult<Principal> {
+    let now = s.now();
+    let skew = s.config.clock_skew;
+    let c = check(h, now, skew)?;
+    let ring = s.keys.ring().await;
+    let issuer = s.config.issuer_for(headers);
+    let claims = crate::tokens::decode(&ring, c.bearer, &issuer, now)?;
+    if claims.client_id != c.key {
+        return Err(ApiError::unauthorized(
+            "signed_bearer_mismatch",
+            "the Bearer token is not the signing client's",
+        ));
+    }
+    lockout::check(&*s.table, Subject::Credential(c.key), now).await?;
+    let client = match clients::get(&*s.table, c.key).await? {
+        Some((client, _)) if client.kind == ClientKind::OAuth => client,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "client_revoked",
+                "the signing client no longer exists",
+            ))
+        }
+    };
+    crate::tokens::still_honoured(&client, &claims, now)
+        .map_err(|r| ApiError::unauthorized(r, "the bearer token is no longer valid"))?;
+    let message = signing_string(c.key, &h.date, c.nonce);
+    let expected = STANDARD.encode(c.signature);
+    // Every live secret signs (rotation overlap); a rotated-out one does not.
+    let matched = client
+        .open_secrets(ring.peppers(), now)
+        .iter()
+        .fold(false, |ok, (_, secret)| {
+            ok | ct_eq(
+                hmac_sha256_b64(secret.expose().as_bytes(), message.as_bytes()).as_bytes(),
+                expected.as_bytes(),
+            )
+        });
+    if !matched {
+        lockout::record_failure(&*s.table, Subject::Credential(c.key), now).await?;
+        return Err(ApiError::unauthorized(
+            "signature_invalid",
+            "the request signature does not verify",
+        ));
+    }
+    let domain = client.oauth.as_ref().and_then(|o| o.domain.clone());
+    match domain {
+        Some(d) if referer_matches(&c.referer_host, &d) => {}
+        Some(_) => {
+            return Err(ApiError::unauthorized(
+                "referer_foreign",
+                "the Referer is not on the client's registered domain",
+            ))
+        }
+        None => {
+            return Err(ApiError::unauthorized(
+                "domain_unregistered",
+                "the client has no registered domain for signed requests",
+            ))
+        }
+    }
+    // Claimed last, once: a conditional put that only one request can win; it lives just past
+    // the clock window, after which the date check refuses the request anyway.
+    let item = Item::new(nonce_key(c.key, c.nonce), &c.date)?.with_ttl(now + skew + 60);
+    match s.table.put(item, Condition::Vacant { now }).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            return Err(ApiError::unauthorized(
+                "nonce_replayed",
+                "this nonce was already used",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut p = claims.principal();
+    p.auth_method = CredentialKind::SignedRequest;
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn headers(date: &str, nonce: &str, sig: &str) -> SignedHeaders {
+        SignedHeaders {
+            api_key: "oc_abcdefghijklmnop".into(),
+            date: date.into(),
+            nonce: nonce.into(),
+            signature: sig.into(),
+            bearer: Some("t".into()),
+            referer: Some("https://app.example.com/page".into()),
+        }
+    }
+
+    fn sig() -> String {
+        STANDARD.encode([7u8; 32])
+    }
+
+    #[test]
+    fn a_well_formed_request_passes_the_pure_checks() {
+        let h = headers(&NOW.to_string(), "n-1", &sig());
+        let c = check(&h, NOW, 300).unwrap();
+        assert_eq!(c.referer_host, "app.example.com");
+    }
+
+    #[test]
+    fn malformed_parts_are_refused_with_their_reason() {
+        let cases = [
+            (
+                headers(&(NOW * 1000).to_string(), "n", &sig()),
+                "signed_date_malformed",
+            ),
+            (
+                headers(&(NOW + 301).to_string(), "n", &sig()),
+                "signed_date_skew",
+            ),
+            (
+                headers(&(NOW - 301).to_string(), "n", &sig()),
+                "signed_date_skew",
+            ),
+            (headers("17e8", "n", &sig()), "signed_date_malformed"),
+            (
+                headers(&NOW.to_string(), &"n".repeat(33), &sig()),
+                "nonce_malformed",
+            ),
+            (headers(&NOW.to_string(), "a\tb", &sig()), "nonce_malformed"),
+            (headers(&NOW.to_string(), "", &sig()), "nonce_malformed"),
+            (
+                headers(&NOW.to_string(), "n", &sig()[..40]),
+                "signature_malformed",
+            ),
+            (
+                headers(&NOW.to_string(), "n", &format!("{}==", &sig()[..43])),
+                "signature_malformed",
+            ),
+            (
+                headers(&NOW.to_string(), "n", &STANDARD.encode([1u8; 31])),
+                "signature_malformed",
+            ),
+        ];
+        for (h, reason) in cases {
+            assert_eq!(check(&h, NOW, 300).unwrap_err().reason, reason, "{h:?}");
+        }
+        let mut h = headers(&NOW.to_string(), "n", &sig());
+        h.referer = None;
+        assert_eq!(check(&h, NOW, 300).unwrap_err().reason, "referer_missing");
+        let mut h = headers(&NOW.to_string(), "n", &sig());
+        h.bearer = None;
+        assert_eq!(
+            check(&h, NOW, 300).unwrap_err().reason,
+            "signed_bearer_missing"
+        );
+    }
+
+    #[test]
+    fn referers_match_the_domain_and_its_subdomains_only() {
+        assert!(referer_matches("app.example.com", "app.example.com"));
+        assert!(referer_matches("eu.app.example.com", "app.example.com"));
+        assert!(!referer_matches("evilapp.example.com", "app.example.com"));
+        assert!(!referer_matches(
+            "app.example.com.evil.test",
+            "app.example.com"
+        ));
+    }
+
+    #[test]
+    fn the_signing_string_is_key_date_nonce() {
+        assert_eq!(signing_string("k", "1", "n"), "k\n1\nn");
+    }
+}

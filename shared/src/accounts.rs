@@ -100,11 +100,52 @@ impl User {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The index from an API key's keyed hash to its user. It also carries what authenticating
+/// needs (owner or not, the account's method), so checking an API key is **one read**; the
+/// account's method is copied onto every index item in the transaction that changes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ApiKeyIndex {
-    account_id: AccountId,
-    user_id: UserId,
+pub struct ApiKeyIndex {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    #[serde(default)]
+    pub owner: bool,
+    #[serde(default)]
+    pub account_method: AuthMethod,
+}
+
+/// Most users an account may have: changing the account's method rewrites every user's index
+/// item in one transaction (DynamoDB allows 100 items per transaction).
+pub const MAX_USERS: usize = 90;
+
+fn index_write(user: &User, method: AuthMethod, cond: Condition) -> Result<WriteOp, StoreError> {
+    Ok(WriteOp::Put(
+        Item::new(
+            api_key_index_key(&user.api_key_hash),
+            &ApiKeyIndex {
+                account_id: user.account_id.clone(),
+                user_id: user.id.clone(),
+                owner: user.owner,
+                account_method: method,
+            },
+        )?,
+        cond,
+    ))
+}
+
+/// The index entry of a presented API key (one read per pepper in force; one between pepper
+/// rotations), or `None`.
+pub async fn index_by_api_key(
+    table: &dyn Table,
+    peppers: &Peppers,
+    presented: &str,
+) -> Result<Option<ApiKeyIndex>, StoreError> {
+    for hash in peppers.lookup_hashes(API_KEY_DOMAIN, presented) {
+        if let Some(item) = table.get(&api_key_index_key(&hash)).await? {
+            return Ok(Some(item.decode()?));
+        }
+    }
+    Ok(None)
 }
 
 pub fn account_key(id: &AccountId) -> Key {
@@ -231,6 +272,12 @@ pub async fn regenerate_api_key(
         .await?
         .ok_or_else(|| ApiError::not_found("user_unknown", "no such user"))?;
     let stored: User = current.decode()?;
+    let account_item = table
+        .get(&account_key(&stored.account_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("account_unknown", "no such account"))?;
+    let account_rev = account_item.rev;
+    let account: Account = account_item.decode()?;
     let api_key = Secret::generate();
     let mut next = stored.clone();
     next.api_key_hash = peppers.hash(API_KEY_DOMAIN, &api_key);
@@ -241,15 +288,10 @@ pub async fn regenerate_api_key(
     let mut ops = vec![
         WriteOp::Put(item, Condition::Revision(current.rev)),
         WriteOp::Delete(api_key_index_key(&stored.api_key_hash), Condition::Always),
-        WriteOp::Put(
-            Item::new(
-                api_key_index_key(&next.api_key_hash),
-                &ApiKeyIndex {
-                    account_id: next.account_id.clone(),
-                    user_id: next.id.clone(),
-                },
-            )?,
-            Condition::NotExists,
+        index_write(&next, account.settings.method, Condition::NotExists)?,
+        WriteOp::Check(
+            account_key(&next.account_id),
+            Condition::Revision(account_rev),
         ),
     ];
     ops.extend(extra);
@@ -275,10 +317,24 @@ pub async fn update_settings(
         .await?
         .ok_or_else(|| ApiError::not_found("account_unknown", "no such account"))?;
     let mut acc: Account = current.decode()?;
+    let method_changed = acc.settings.method != settings.method;
     acc.settings = settings;
     let mut item = Item::new(account_key(account), &acc)?;
     item.rev = current.rev + 1;
     let mut ops = vec![WriteOp::Put(item, Condition::Revision(current.rev))];
+    if method_changed {
+        for u in table
+            .query(&format!("ACC#{account}"), "USER#", MAX_USERS + 1)
+            .await?
+        {
+            let user: User = u.decode()?;
+            ops.push(index_write(
+                &user,
+                acc.settings.method,
+                Condition::Live { now: 0 },
+            )?);
+        }
+    }
     ops.extend(extra);
     match table.transact(ops).await {
         Ok(()) => Ok(acc),
@@ -290,7 +346,7 @@ pub async fn update_settings(
     }
 }
 
-fn user_writes(user: &User) -> Result<Vec<WriteOp>, StoreError> {
+fn user_writes(user: &User, method: AuthMethod) -> Result<Vec<WriteOp>, StoreError> {
     Ok(vec![
         WriteOp::Put(
             Item::new(user_key(&user.account_id, &user.id), user)?,
@@ -300,16 +356,7 @@ fn user_writes(user: &User) -> Result<Vec<WriteOp>, StoreError> {
             Item::new(email_key(&user.account_id, &user.email), &user.id)?,
             Condition::NotExists,
         ),
-        WriteOp::Put(
-            Item::new(
-                api_key_index_key(&user.api_key_hash),
-                &ApiKeyIndex {
-                    account_id: user.account_id.clone(),
-                    user_id: user.id.clone(),
-                },
-            )?,
-            Condition::NotExists,
-        ),
+        index_write(user, method, Condition::NotExists)?,
     ])
 }
 
@@ -337,7 +384,7 @@ pub async fn create_account(
         Item::new(account_key(&id), &account)?,
         Condition::NotExists,
     )];
-    ops.extend(user_writes(&owner)?);
+    ops.extend(user_writes(&owner, account.settings.method)?);
     table.transact(ops).await?;
     Ok(NewAccount {
         account,
@@ -356,21 +403,49 @@ pub async fn add_user(
     now: UnixSeconds,
 ) -> ApiResult<NewUser> {
     let email = validate_email(email)?;
-    if get_account(table, account_id).await?.is_none() {
+    let Some(account_item) = table.get(&account_key(account_id)).await? else {
         return Err(ApiError::not_found("account_unknown", "no such account"));
+    };
+    let account: Account = account_item.decode()?;
+    if table
+        .query(&format!("ACC#{account_id}"), "USER#", MAX_USERS + 1)
+        .await?
+        .len()
+        >= MAX_USERS
+    {
+        return Err(ApiError::conflict(
+            "users_limit",
+            "the account has too many users",
+        ));
     }
     let (user, api_key) = new_user(peppers, account_id, email, false, permissions, now);
+    // The account must not change meanwhile: the index item copies its method.
     let mut ops = vec![WriteOp::Check(
         account_key(account_id),
-        Condition::Live { now },
+        Condition::Revision(account_item.rev),
     )];
-    ops.extend(user_writes(&user)?);
+    ops.extend(user_writes(&user, account.settings.method)?);
     match table.transact(ops).await {
         Ok(()) => Ok(NewUser { user, api_key }),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "email_taken",
-            "a user with this email already exists in the account",
-        )),
+        Err(StoreError::ConditionFailed) => {
+            // Which condition failed is not told; the email is the likely one, a concurrent
+            // settings change the rare other.
+            let taken = table
+                .get(&email_key(account_id, &user.email))
+                .await?
+                .is_some();
+            if taken {
+                Err(ApiError::conflict(
+                    "email_taken",
+                    "a user with this email already exists in the account",
+                ))
+            } else {
+                Err(ApiError::conflict(
+                    "concurrent_change",
+                    "the account changed meanwhile: try again",
+                ))
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -70,15 +70,17 @@ impl Receiver {
         }
     }
 
-    /// The next redirect the receiver got, as query pairs.
-    async fn next(&mut self) -> Vec<(String, String)> {
+    /// The next redirect the receiver got, as query pairs; `None` if none came in time.
+    async fn next(&mut self) -> Option<Vec<(String, String)>> {
         let q = tokio::time::timeout(PATIENCE, self.queries.recv())
             .await
-            .expect("the browser reached the redirect URI in time")
+            .ok()?
             .expect("receiver channel open");
-        url::form_urlencoded::parse(q.as_bytes())
-            .into_owned()
-            .collect()
+        Some(
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 }
 
@@ -105,7 +107,7 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
-        let _ = std::fs::remove_file(&self.log);
+        eprintln!("LOG {}", self.log.display());
     }
 }
 
@@ -142,6 +144,7 @@ impl Driver {
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
+            .arg("--verbose")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -326,7 +329,12 @@ async fn click_and_follow(
         .click()
         .await
         .expect("click");
-    let pairs = rx.next().await;
+    let Some(pairs) = rx.next().await else {
+        panic!(
+            "after {button}, the browser never reached the redirect URI; it shows {}",
+            describe(b).await
+        );
+    };
     // The browser itself ended up there (not only some request of it).
     if let Err(e) = b
         .wait()

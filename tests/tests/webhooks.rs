@@ -497,7 +497,7 @@ async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
 
     rig.publish(&acc, "evt_idem", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    let resp = rig.run(&[m.clone()]).await;
+    let resp = rig.run(std::slice::from_ref(&m)).await;
     assert_eq!(failed_ids(&resp), [m.message_id.as_str()]);
     assert_eq!((ok.count(), flaky.count()), (1, 1));
     assert_eq!(rig.stored(&ef).await.failing_since, Some(rig.clock.now()));
@@ -592,7 +592,7 @@ async fn retry_delays_follow_receive_counts(backend: Backend) {
     rig.endpoint(&acc, &busy, None, &["PACKAGE_CREATE"]).await;
     rig.publish(&acc, "evt_429", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    rig.run(&[m.clone()]).await;
+    rig.run(std::slice::from_ref(&m)).await;
     assert_eq!(rig.visibility_of(&m), [120]);
     rig.forget(&m).await;
 
@@ -603,7 +603,7 @@ async fn retry_delays_follow_receive_counts(backend: Backend) {
     rig.endpoint(&acc, &slow, None, &["PACKAGE_CREATE"]).await;
     rig.publish(&acc, "evt_slow", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    let resp = rig.run(&[m.clone()]).await;
+    let resp = rig.run(std::slice::from_ref(&m)).await;
     assert_eq!(failed_ids(&resp).len(), 1);
     let set = rig.visibility_of(&m);
     assert!(set.len() == 1 && (48..=72).contains(&set[0]), "{set:?}");
@@ -633,7 +633,7 @@ async fn redirects_fail_and_gone_disables(backend: Backend) {
 
     rig.publish(&acc, "evt_3xx", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    let resp = rig.run(&[m.clone()]).await;
+    let resp = rig.run(std::slice::from_ref(&m)).await;
     assert_eq!(failed_ids(&resp).len(), 1, "the redirect is retried");
     assert_eq!(
         (redirecting.count(), target.count(), gone.count()),
@@ -694,14 +694,17 @@ async fn continuous_failure_disables(backend: Backend) {
     let ep = rig.endpoint(&acc, &down, None, &["PACKAGE_CREATE"]).await;
     rig.publish(&acc, "evt_f1", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    assert_eq!(failed_ids(&rig.run(&[m.clone()]).await).len(), 1);
+    assert_eq!(
+        failed_ids(&rig.run(std::slice::from_ref(&m)).await).len(),
+        1
+    );
     rig.forget(&m).await;
     let since = rig.stored(&ep).await.failing_since.expect("failing since");
 
     rig.clock.advance(61);
     rig.publish(&acc, "evt_f2", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    let resp = rig.run(&[m.clone()]).await;
+    let resp = rig.run(std::slice::from_ref(&m)).await;
     rig.forget(&m).await;
     assert!(
         resp.batch_item_failures.is_empty(),

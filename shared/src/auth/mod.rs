@@ -74,36 +74,30 @@ impl<'a> Authenticator<'a> {
         Ok(claims.principal())
     }
 
+    /// An API key: one read of its index entry, which carries the account's method.
     async fn api_key(&self, key: &str) -> ApiResult<Principal> {
+        let unknown = || ApiError::unauthorized("api_key_unknown", "the API key is not valid");
         if !crate::crypto::looks_like_secret(key) {
-            return Err(ApiError::unauthorized(
-                "api_key_unknown",
-                "the API key is not valid",
-            ));
+            return Err(unknown());
         }
         let ring = self.services.keys.ring().await;
-        let Some((account, user)) =
-            accounts::find_by_api_key(&*self.services.table, ring.peppers(), key).await?
-        else {
-            return Err(ApiError::unauthorized(
-                "api_key_unknown",
-                "the API key is not valid",
-            ));
-        };
+        let idx = accounts::index_by_api_key(&*self.services.table, ring.peppers(), key)
+            .await?
+            .ok_or_else(unknown)?;
         Ok(Principal {
-            account_id: account.id,
-            subject_type: if user.owner {
+            account_id: idx.account_id,
+            subject_type: if idx.owner {
                 SubjectType::Owner
             } else {
                 SubjectType::User
             },
-            subject_id: user.id.to_string(),
+            subject_id: idx.user_id.to_string(),
             client_id: None,
             scopes: vec![],
             package_id: None,
             signer_id: None,
             auth_method: CredentialKind::ApiKey,
-            account_method: account.settings.method,
+            account_method: idx.account_method,
         })
     }
 }

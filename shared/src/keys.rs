@@ -52,6 +52,45 @@ pub struct SigningKeyDoc {
     /// No longer verifies (nor appears in the JWKS) from this time on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_until: Option<UnixSeconds>,
+    /// Signs only from this time on: published in the JWKS first, so relying parties that cache
+    /// the set know the key before they see a token signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<UnixSeconds>,
+}
+
+/// The longest any token can live (the bound of the account lifetime settings), plus leeway:
+/// a retired key keeps verifying this long after it stops signing.
+pub const MAX_TOKEN_LIFETIME: i64 = 86_400 + 60;
+
+/// Pure rotation policy: a new signing key becomes current at `now + activate_after`; every key
+/// still signing stops then and keeps verifying until the last token it could have signed has
+/// expired; keys past that are dropped. Returns the new key's id.
+pub fn rotate_signing_key(doc: &mut KeyDocument, now: UnixSeconds, activate_after: i64) -> String {
+    let start = now + activate_after.max(0);
+    doc.signing_keys
+        .retain(|k| k.verify_until.is_none_or(|v| v > now));
+    for k in &mut doc.signing_keys {
+        let retire = k.retired_at.map_or(start, |r| r.min(start));
+        k.retired_at = Some(retire);
+        k.verify_until = Some(retire + MAX_TOKEN_LIFETIME);
+    }
+    let mut fresh = new_signing_key_doc(now);
+    fresh.not_before = Some(start);
+    let kid = fresh.kid.clone();
+    doc.signing_keys.push(fresh);
+    kid
+}
+
+/// Pure pepper rotation: a new pepper hashes new secrets from now on; every older one keeps
+/// checking the hashes made with it (hashes carry their pepper's id). Returns the new id.
+pub fn rotate_pepper(doc: &mut KeyDocument, now: UnixSeconds) -> String {
+    let mut p = new_pepper_doc(now);
+    if doc.peppers.iter().any(|x| x.id == p.id) {
+        p.id = format!("{}-{}", p.id, &crate::ids::random_suffix()[..4]);
+    }
+    let id = p.id.clone();
+    doc.peppers.push(p);
+    id
 }
 
 fn es256() -> String {
@@ -85,6 +124,7 @@ pub fn new_signing_key_doc(now: UnixSeconds) -> SigningKeyDoc {
         created_at: now,
         retired_at: None,
         verify_until: None,
+        not_before: None,
     }
 }
 
@@ -105,6 +145,7 @@ pub struct EcKey {
     created_at: UnixSeconds,
     retired_at: Option<UnixSeconds>,
     verify_until: Option<UnixSeconds>,
+    not_before: Option<UnixSeconds>,
 }
 
 /// The keys in force, parsed once per load.
@@ -145,6 +186,7 @@ impl KeyRing {
                 created_at: k.created_at,
                 retired_at: k.retired_at,
                 verify_until: k.verify_until,
+                not_before: k.not_before,
             });
         }
         keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
@@ -173,10 +215,12 @@ impl KeyRing {
         &self.peppers
     }
 
-    /// The key that signs at `now`: the newest one not retired.
+    /// The key that signs at `now`: the newest one that has started and is not retired.
     pub fn current(&self, now: UnixSeconds) -> Option<&EcKey> {
         self.keys.iter().find(|k| {
-            k.retired_at.is_none_or(|r| r > now) && k.verify_until.is_none_or(|v| v > now)
+            k.not_before.is_none_or(|n| n <= now)
+                && k.retired_at.is_none_or(|r| r > now)
+                && k.verify_until.is_none_or(|v| v > now)
         })
     }
 
@@ -500,6 +544,47 @@ mod tests {
         assert_eq!(r.verify_jwt(&token, NOW + 100), Err(JwtError::UnknownKey));
         assert_eq!(r.jwks(NOW + 100)["keys"].as_array().unwrap().len(), 1);
         assert_ne!(r.current(NOW + 50).unwrap().kid, doc.signing_keys[0].kid);
+    }
+
+    #[test]
+    fn staged_rotation_publishes_first_then_signs() {
+        let mut doc = KeyDocument::generate(NOW);
+        let old_kid = doc.signing_keys[0].kid.clone();
+        let new_kid = rotate_signing_key(&mut doc, NOW + 100, 600);
+        let r = KeyRing::from_document(&doc).unwrap();
+        assert_eq!(
+            r.current(NOW + 101).unwrap().kid,
+            old_kid,
+            "old key signs until activation"
+        );
+        assert_eq!(
+            r.jwks(NOW + 101)["keys"].as_array().unwrap().len(),
+            2,
+            "new key published first"
+        );
+        assert_eq!(r.current(NOW + 700).unwrap().kid, new_kid);
+        let old_token = r.sign_jwt(&serde_json::json!({}), NOW + 699).unwrap();
+        assert!(r
+            .verify_jwt(&old_token, NOW + 700 + MAX_TOKEN_LIFETIME - 1)
+            .is_ok());
+        assert!(r
+            .verify_jwt(&old_token, NOW + 700 + MAX_TOKEN_LIFETIME)
+            .is_err());
+        // The next rotation drops keys that no longer verify anything.
+        rotate_signing_key(&mut doc, NOW + 700 + MAX_TOKEN_LIFETIME, 0);
+        assert!(doc.signing_keys.iter().all(|k| k.kid != old_kid));
+    }
+
+    #[test]
+    fn pepper_rotation_keeps_old_hashes_valid() {
+        let mut doc = KeyDocument::generate(NOW);
+        let before = KeyRing::from_document(&doc).unwrap();
+        let secret = crate::crypto::Secret::generate();
+        let hash = before.peppers().hash("apikey", &secret);
+        let id = rotate_pepper(&mut doc, NOW + 10);
+        let after = KeyRing::from_document(&doc).unwrap();
+        assert_eq!(after.peppers().current().id, id);
+        assert!(after.peppers().verify("apikey", &hash, secret.expose()));
     }
 
     #[test]

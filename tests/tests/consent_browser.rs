@@ -107,7 +107,7 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
-        eprintln!("LOG {}", self.log.display());
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -144,7 +144,6 @@ impl Driver {
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
-            .arg("--verbose")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -5,6 +5,8 @@
 //! keygate-admin init-keys [--force]              write a fresh signing key + pepper to the secret
 //! keygate-admin create-account --name N --owner-email E
 //! keygate-admin add-user --account ID --email E [--api-access]
+//! keygate-admin rotate-signing-key [--activate-in SECONDS]   new ES256 key: published now, signs later
+//! keygate-admin rotate-pepper                    new pepper for new hashes; old hashes stay valid
 //! ```
 //! The API key is printed once and stored nowhere in plaintext.
 
@@ -19,7 +21,9 @@ use keygate::keys::{KeyDocument, KeySource, SecretsManagerKeySource};
 const USAGE: &str = "usage:
   keygate-admin init-keys [--force]
   keygate-admin create-account --name NAME --owner-email EMAIL
-  keygate-admin add-user --account ACCOUNT_ID --email EMAIL [--api-access]";
+  keygate-admin add-user --account ACCOUNT_ID --email EMAIL [--api-access]
+  keygate-admin rotate-signing-key [--activate-in SECONDS]   (default 600: twice the key cache)
+  keygate-admin rotate-pepper";
 
 #[tokio::main]
 async fn main() {
@@ -106,6 +110,28 @@ async fn run(args: Vec<String>) -> Result<(), String> {
             );
             Ok(())
         }
+        "rotate-signing-key" => {
+            let activate_in: i64 = match flags.get("activate-in") {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| format!("--activate-in must be seconds, not '{v}'"))?,
+                None => 600,
+            };
+            rotate(|doc, now| {
+                let kid = keygate::keys::rotate_signing_key(doc, now, activate_in);
+                format!("signing key {kid} is published now and signs from {} (unix); older keys verify until their tokens expire", now + activate_in)
+            })
+            .await
+        }
+        "rotate-pepper" => {
+            rotate(|doc, now| {
+                let id = keygate::keys::rotate_pepper(doc, now);
+                format!(
+                    "pepper {id} hashes new secrets from now on; secrets issued before stay valid"
+                )
+            })
+            .await
+        }
         _ => Err(format!("unknown command '{cmd}'\n{USAGE}")),
     }
 }
@@ -118,6 +144,22 @@ async fn services() -> Result<keygate::Services, String> {
     keygate::Services::from_config(config)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Reads the key document, applies `change`, validates and stores it.
+async fn rotate(change: impl FnOnce(&mut KeyDocument, i64) -> String) -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let Backend::Aws { secret_id, .. } = config.backend else {
+        return Err("KEYGATE_TABLE and KEYGATE_SECRET_ID must be set".into());
+    };
+    let sdk = aws_config_load().await;
+    let source = SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id);
+    let mut doc = source.load().await.map_err(|e| e.to_string())?;
+    let said = change(&mut doc, SystemClock.now());
+    keygate::keys::KeyRing::from_document(&doc).map_err(|e| e.to_string())?;
+    source.store(&doc).await.map_err(|e| e.to_string())?;
+    println!("{said}");
+    Ok(())
 }
 
 async fn init_keys(force: bool) -> Result<(), String> {

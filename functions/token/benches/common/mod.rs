@@ -1,0 +1,125 @@
+//! Shared set-up of the token benches: the in-process handler over the in-memory store, with an
+//! `OAUTH2` account and one confidential OAuth client, as a Lambda instance would see them.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use keygate::accounts::{self, AuthMethod, AuthSettings};
+use keygate::clients::{Client, OAuthSettings};
+use keygate::clock::ManualClock;
+use keygate::config::Config;
+use keygate::keys::KeyRing;
+use keygate::Services;
+use lambda_http::{Body, Request};
+
+pub struct Bench {
+    pub services: Services,
+    pub ring: Arc<KeyRing>,
+    /// `Basic base64(urlencode(id):urlencode(secret))`.
+    pub authorization: String,
+}
+
+pub async fn setup() -> Bench {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let s = Services::in_memory(Config::local("http://127.0.0.1:3000"), clock).await;
+    let ring = s.keys.ring().await;
+    let now = s.now();
+    let created = accounts::create_account(
+        &*s.table,
+        ring.peppers(),
+        &s.config,
+        "Bench",
+        "bench@bench.test",
+        now,
+    )
+    .await
+    .expect("account");
+    let settings = AuthSettings {
+        method: AuthMethod::OAuth2,
+        ..created.account.settings.clone()
+    };
+    accounts::update_settings(&*s.table, &created.account.id, settings, vec![])
+        .await
+        .expect("switch to OAUTH2");
+    let (client, secret) = Client::new_oauth(
+        ring.peppers(),
+        created.account.id.clone(),
+        "bench".into(),
+        OAuthSettings {
+            redirect_uris: vec![],
+            scopes: vec!["Basic".into(), "ISign".into()],
+            domain: None,
+            public: false,
+            implicit: false,
+        },
+        now,
+    );
+    let secret = secret.expect("a confidential client has a secret");
+    s.table
+        .transact(vec![client.write(None).expect("client item")])
+        .await
+        .expect("store the client");
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let authorization = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", enc(&client.id), enc(secret.expose())))
+    );
+    Bench {
+        services: s,
+        ring,
+        authorization,
+    }
+}
+
+impl Bench {
+    /// `POST /api/oauth2/token` with `grant_type=client_credentials`.
+    pub fn token_request(&self) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .uri("/api/oauth2/token")
+            .header(http::header::AUTHORIZATION, &self.authorization)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Body::Text(
+                "grant_type=client_credentials&scope=ISign".into(),
+            ))
+            .expect("request")
+    }
+
+    /// One client-credentials issue through the handler; panics unless it is a `200`.
+    pub async fn issue(&self) -> String {
+        let resp = keygate_token::handle(&self.services, self.token_request())
+            .await
+            .expect("handler");
+        assert_eq!(resp.status(), 200, "{:?}", resp.body());
+        match resp.body() {
+            Body::Text(t) => t.clone(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    /// An access token to verify.
+    pub async fn access_token(&self) -> String {
+        let body: serde_json::Value = serde_json::from_str(&self.issue().await).expect("JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The full bearer check: signature, claims, and the one read of the client's record.
+    pub async fn verify(&self, token: &str) {
+        keygate::tokens::verify(
+            &*self.services.table,
+            &self.ring,
+            token,
+            &self.services.config.issuer,
+            self.services.now(),
+        )
+        .await
+        .expect("a valid token");
+    }
+}

@@ -1,0 +1,74 @@
+//! Median and p99 per operation of the token function (issue 4 "Performance"), which criterion's
+//! means do not give: N timed runs each, in process over the in-memory store.
+//! `cargo bench -p keygate-token --bench token_percentiles`.
+//!
+//! Targets: client-credentials issue < 200 µs, JWT verify < 100 µs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+const N: usize = 20_000;
+const WARM_UP: usize = 1_000;
+
+/// (median, p99) of the samples, in microseconds.
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort_unstable();
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i].as_secs_f64() * 1e6
+    };
+    (at(0.50), at(0.99))
+}
+
+fn report(name: &str, samples: Vec<Duration>, target_us: f64) {
+    let (median, p99) = percentiles(samples);
+    let verdict = if p99 < target_us {
+        "within target"
+    } else if median < target_us {
+        "median within target, p99 over"
+    } else {
+        "OVER TARGET"
+    };
+    println!(
+        "{name:<26} median {median:>8.1} µs   p99 {p99:>8.1} µs   target < {target_us:.0} µs: {verdict}"
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    // `cargo test --benches` runs bench targets once as tests; keep that quick.
+    let n = if std::env::args().any(|a| a == "--bench") {
+        N
+    } else {
+        100
+    };
+    let bench = common::setup().await;
+
+    for _ in 0..WARM_UP.min(n) {
+        bench.issue().await;
+    }
+    let mut issue = Vec::with_capacity(n);
+    for _ in 0..n {
+        let req = bench.token_request();
+        let start = Instant::now();
+        let resp = keygate_token::handle(&bench.services, req).await;
+        issue.push(start.elapsed());
+        assert_eq!(resp.expect("handler").status(), 200);
+    }
+
+    let token = bench.access_token().await;
+    for _ in 0..WARM_UP.min(n) {
+        bench.verify(&token).await;
+    }
+    let mut verify = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        bench.verify(std::hint::black_box(&token)).await;
+        verify.push(start.elapsed());
+    }
+
+    println!("token function, in process, in-memory store, {n} runs each:");
+    report("client_credentials_issue", issue, 200.0);
+    report("jwt_verify", verify, 100.0);
+}

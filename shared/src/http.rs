@@ -93,6 +93,7 @@ fn log(e: &ApiError) {
         tracing::error!(reason = e.reason, error = ?e.source, "internal error");
     } else {
         tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
+        crate::metrics::refused(e.reason);
     }
 }
 

@@ -18,6 +18,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod lockout;
+pub mod metrics;
 pub mod queue;
 pub mod routes;
 pub mod services;

@@ -21,3 +21,36 @@ pub fn init() {
         builder.compact().try_init()
     };
 }
+
+/// Runs one HTTP request inside a `request` span (function, method, route; the account once
+/// known) and logs its outcome. The query string is never logged: it can carry tokens.
+pub async fn observe<F>(
+    function: &'static str,
+    method: &str,
+    path: &str,
+    fut: F,
+) -> lambda_http::Response<lambda_http::Body>
+where
+    F: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "request",
+        function,
+        method = %method,
+        route = %path,
+        account = tracing::field::Empty,
+    );
+    async move {
+        let resp = fut.await;
+        tracing::info!(status = resp.status().as_u16(), "response");
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+/// Records the authenticated account on the current request span.
+pub fn record_account(account: &str) {
+    tracing::Span::current().record("account", account);
+}

@@ -77,6 +77,17 @@ struct Receiver {
 }
 
 async fn hook(State(b): State<Arc<Behaviour>>, headers: HeaderMap, body: Bytes) -> Response {
+    // The answer is fixed before the request is reported, so a test that flips the status after
+    // seeing a request changes the answers to later requests only.
+    let status = StatusCode::from_u16(b.status.load(Ordering::SeqCst)).unwrap();
+    let delay = b.delay_ms.load(Ordering::SeqCst);
+    let mut resp = (status, "{\"ok\":true}").into_response();
+    for (k, v) in b.headers.lock().unwrap().iter() {
+        resp.headers_mut().insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
     let trusted = b.trusted.lock().unwrap().clone();
     let verified = trusted
         .iter()
@@ -93,18 +104,9 @@ async fn hook(State(b): State<Arc<Behaviour>>, headers: HeaderMap, body: Bytes) 
     };
     b.hits.lock().unwrap().push(hit.clone());
     let _ = b.tx.send(hit);
-    let delay = b.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         // A slow receiver (the sender's timeout is what is under test).
         tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    let status = StatusCode::from_u16(b.status.load(Ordering::SeqCst)).unwrap();
-    let mut resp = (status, "{\"ok\":true}").into_response();
-    for (k, v) in b.headers.lock().unwrap().iter() {
-        resp.headers_mut().insert(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
     }
     resp
 }

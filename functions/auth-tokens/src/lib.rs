@@ -20,20 +20,24 @@ pub async fn handle(
 ) -> Result<Response<Body>, lambda_http::Error> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().trim_end_matches('/').to_owned();
-    let resp = match (method.as_str(), path.as_str()) {
-        ("POST", "/api/authenticationTokens/user") => respond(mint::user(services, &req).await),
-        ("POST", "/api/authenticationTokens/sender") => respond(mint::sender(services, &req).await),
-        ("POST", "/api/authenticationTokens/signer/multiUse") => {
-            respond(mint::signer_multi_use(services, &req).await)
+    let fut = async {
+        match (method.as_str(), path.as_str()) {
+            ("POST", "/api/authenticationTokens/user") => respond(mint::user(services, &req).await),
+            ("POST", "/api/authenticationTokens/sender") => {
+                respond(mint::sender(services, &req).await)
+            }
+            ("POST", "/api/authenticationTokens/signer/multiUse") => {
+                respond(mint::signer_multi_use(services, &req).await)
+            }
+            ("POST", "/api/authenticationTokens/signer/singleUse") => {
+                respond(mint::signer_single_use(services, &req).await)
+            }
+            ("GET", "/auth") => browser::auth(services, &req).await,
+            ("GET", "/access") => browser::access(services, &req).await,
+            _ => error_response(&ApiError::not_found("route_unknown", "no such route")),
         }
-        ("POST", "/api/authenticationTokens/signer/singleUse") => {
-            respond(mint::signer_single_use(services, &req).await)
-        }
-        ("GET", "/auth") => browser::auth(services, &req).await,
-        ("GET", "/access") => browser::access(services, &req).await,
-        _ => error_response(&ApiError::not_found("route_unknown", "no such route")),
     };
-    Ok(resp)
+    Ok(keygate::telemetry::observe("auth-tokens", &method, &path, fut).await)
 }
 
 #[cfg(test)]

@@ -21,9 +21,13 @@ pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(route(services, &req)
-        .await
-        .unwrap_or_else(|e| error_response(&e)))
+    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+    let fut = async {
+        route(services, &req)
+            .await
+            .unwrap_or_else(|e| error_response(&e))
+    };
+    Ok(keygate::telemetry::observe("client-apps", &method, &path, fut).await)
 }
 
 async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> {

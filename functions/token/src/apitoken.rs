@@ -94,7 +94,8 @@ async fn run(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         fam: None,
     };
     let jwt = ring.sign_jwt(&claims, now).map_err(ApiError::internal)?;
-    tracing::info!(account = %account.id, client = %app.id, "api token issued");
+    keygate::metrics::token_issued("api_token");
+    tracing::info!(client = %app.id, "api token issued");
     Ok(json(
         200,
         &serde_json::json!({ "accessToken": jwt, "expiresAt": rfc3339(claims.exp), "expiresIn": ttl }),

@@ -452,6 +452,7 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
                     sid: None,
                     fam: None,
                     ttl,
+                    name: "implicit",
                 },
             )
             .await

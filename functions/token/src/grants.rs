@@ -164,6 +164,8 @@ pub struct Grant<'a> {
     /// The grant family, for code and refresh grants.
     pub fam: Option<String>,
     pub ttl: i64,
+    /// The grant type, for the tokens-issued metric.
+    pub name: &'static str,
 }
 
 /// Mints an OAuth access token.
@@ -179,6 +181,7 @@ pub async fn access_token(
         sid,
         fam,
         ttl,
+        name,
     } = grant;
     let now = s.now();
     let claims = Claims {
@@ -199,12 +202,9 @@ pub async fn access_token(
     };
     let ring = s.keys.ring().await;
     let jwt = ring.sign_jwt(&claims, now).map_err(ApiError::internal)?;
-    keygate_metrics_token_issued(&claims);
+    keygate::metrics::token_issued(name);
+    tracing::info!(client = %claims.client_id, grant = name, "token issued");
     Ok((jwt, claims))
-}
-
-fn keygate_metrics_token_issued(c: &Claims) {
-    tracing::info!(account = %c.acc, client = %c.client_id, kind = ?c.kind, "token issued");
 }
 
 async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
@@ -232,6 +232,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
             sid: secret_id,
             fam: None,
             ttl,
+            name: "client_credentials",
         },
     )
     .await?;
@@ -480,6 +481,7 @@ async fn issue_with_refresh(
             sid,
             fam: Some(grant.family.clone()),
             ttl,
+            name: "authorization_code",
         },
     )
     .await?;
@@ -570,6 +572,7 @@ async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenRes
             sid: authed.secret_id.clone(),
             fam: Some(record.family.clone()),
             ttl,
+            name: "refresh_token",
         },
     )
     .await?;

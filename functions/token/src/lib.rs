@@ -23,7 +23,12 @@ pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let resp = match (req.method().as_str(), req.uri().path()) {
+    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+    Ok(keygate::telemetry::observe("token", &method, &path, route(services, req)).await)
+}
+
+async fn route(services: &Services, req: Request) -> Response<Body> {
+    match (req.method().as_str(), req.uri().path()) {
         ("GET", "/.well-known/jwks.json") => jwks(services).await,
         ("GET", "/.well-known/oauth-authorization-server") => metadata::document(services, &req),
         ("POST", "/apitoken/clientApp/accessToken") => apitoken::exchange(services, &req).await,
@@ -33,8 +38,7 @@ pub async fn handle(
         ("POST", "/api/oauth2/revoke") => revoke::revoke(services, &req).await,
         ("POST", "/api/oauth2/introspect") => revoke::introspect(services, &req).await,
         _ => error_response(&ApiError::not_found("route_unknown", "no such route")),
-    };
-    Ok(resp)
+    }
 }
 
 /// `GET /.well-known/jwks.json`: every public key that can still verify a token.

@@ -20,7 +20,10 @@ pub async fn decide(services: &Services, headers: &HeaderMap) -> ApiResult<Princ
             credential = ?p.auth_method,
             "authorized"
         ),
-        Err(e) => tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused"),
+        Err(e) => {
+            tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
+            keygate::metrics::refused(e.reason);
+        }
     }
     result
 }

@@ -29,6 +29,12 @@ impl<'a> Authenticator<'a> {
 
     /// Authenticates a request from its headers alone.
     pub async fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Principal> {
+        let p = self.credential(headers).await?;
+        crate::telemetry::record_account(p.account_id.as_str());
+        Ok(p)
+    }
+
+    async fn credential(&self, headers: &HeaderMap) -> ApiResult<Principal> {
         match credentials::extract(headers)? {
             Presented::None => Err(ApiError::unauthorized(
                 "credential_missing",

@@ -1,0 +1,104 @@
+//! CloudWatch Embedded Metric Format: one JSON line per data point on stdout, which CloudWatch
+//! turns into metrics — no API call on the request path. Off outside Lambda unless
+//! `KEYGATE_METRICS=stdout`; tests install their own sink.
+
+use std::sync::OnceLock;
+
+type Sink = Box<dyn Fn(&str) + Send + Sync>;
+
+static SINK: OnceLock<Option<Sink>> = OnceLock::new();
+
+/// Sends metric lines to `sink` instead of stdout (tests). First call wins.
+pub fn set_sink(sink: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = SINK.set(Some(Box::new(sink)));
+}
+
+fn sink() -> &'static Option<Sink> {
+    SINK.get_or_init(|| {
+        let on = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
+            || std::env::var("KEYGATE_METRICS").is_ok_and(|v| v == "stdout");
+        on.then(|| Box::new(|line: &str| println!("{line}")) as Sink)
+    })
+}
+
+/// The EMF line for one data point.
+pub fn emf_line(
+    name: &str,
+    unit: &str,
+    value: f64,
+    dims: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> String {
+    let mut root = serde_json::Map::new();
+    let dim_names: Vec<&str> = dims.iter().map(|(k, _)| *k).collect();
+    root.insert(
+        "_aws".into(),
+        serde_json::json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "keygate",
+                "Dimensions": [dim_names],
+                "Metrics": [{"Name": name, "Unit": unit}],
+            }],
+        }),
+    );
+    for (k, v) in dims {
+        root.insert((*k).into(), serde_json::Value::String((*v).into()));
+    }
+    root.insert(name.into(), serde_json::json!(value));
+    serde_json::Value::Object(root).to_string()
+}
+
+/// Emits one data point (a no-op when metrics are off).
+pub fn emit(name: &str, unit: &str, value: f64, dims: &[(&str, &str)]) {
+    if let Some(sink) = sink() {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        sink(&emf_line(name, unit, value, dims, ms));
+    }
+}
+
+/// A token was issued (`grant`: client_credentials, authorization_code, refresh_token,
+/// implicit, api_token).
+pub fn token_issued(grant: &str) {
+    emit("TokensIssued", "Count", 1.0, &[("Grant", grant)]);
+}
+
+/// A request was refused, by stable reason code.
+pub fn refused(reason: &str) {
+    emit("Refusals", "Count", 1.0, &[("Reason", reason)]);
+}
+
+/// A webhook delivery attempt ended (`outcome`: delivered, failed, gone, blocked, …).
+pub fn delivery(outcome: &str, latency_ms: f64) {
+    emit("WebhookDeliveries", "Count", 1.0, &[("Outcome", outcome)]);
+    emit(
+        "WebhookLatency",
+        "Milliseconds",
+        latency_ms,
+        &[("Outcome", outcome)],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn emf_lines_declare_their_metric_and_dimensions() {
+        let line = super::emf_line("Refusals", "Count", 1.0, &[("Reason", "jwt_expired")], 42);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["Timestamp"], 42);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "keygate");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Reason"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Refusals"
+        );
+        assert_eq!(v["Reason"], "jwt_expired");
+        assert_eq!(v["Refusals"], 1.0);
+    }
+}

@@ -6,7 +6,9 @@
 # It installs schemathesis into its own virtualenv in the cache (idempotent), builds and starts
 # keygate-local on a free loopback port on the embedded default (in-memory, whatever stack
 # variables are exported), creates an account through POST /_local/accounts and sends its API
-# key as `Authorization: Basic <key>` with every request, then stops the server.
+# key as `Authorization: Basic <key>` with every request, then stops the server. The OAuth token,
+# revocation and introspection routes get a second account, on OAUTH2, and one of its clients'
+# credentials (`Authorization: Basic base64(id:secret)`), so their successes are checked too.
 #   KEYGATE_CACHE                cache folder (default <repo>/.cache)
 #   SCHEMATHESIS_MAX_EXAMPLES    test cases per operation and phase (default 100)
 #   SCHEMATHESIS_SEED            replay a run (schemathesis prints its seed)
@@ -14,6 +16,7 @@
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/local/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/local/common.sh"
+log() { printf 'schemathesis.sh: %s\n' "$*" >&2; }
 
 SCHEMATHESIS_VERSION=4.32.5
 root=$KEYGATE_REPO_ROOT
@@ -72,8 +75,9 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-# Ready when it answers; an account of its own, whose owner's API key every request carries.
-api_key=$("$py" - "$base" "$server" <<'PY'
+# Ready when it answers. Then an account whose owner's API key every request carries, and an
+# OAUTH2 account with a confidential client for the OAuth routes: three lines, key, id, secret.
+creds=$("$py" - "$base" "$server" <<'PY'
 import json, os, sys, time, urllib.request
 
 base, pid = sys.argv[1], int(sys.argv[2])
@@ -90,16 +94,33 @@ while True:
         if time.time() > deadline:
             sys.exit("keygate-local did not answer within 60 s")
         time.sleep(0.2)
-req = urllib.request.Request(
-    base + "/_local/accounts",
-    data=json.dumps({"name": "schemathesis", "ownerEmail": "schemathesis@keygate.local"}).encode(),
-    headers={"content-type": "application/json"},
-    method="POST",
-)
-with urllib.request.urlopen(req, timeout=10) as resp:
-    print(json.load(resp)["apiKey"])
+
+
+def call(method, path, body, key=None):
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = "Basic " + key
+    req = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), headers=headers, method=method
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
+
+
+def account(name):
+    return call("POST", "/_local/accounts", {"name": name, "ownerEmail": name + "@keygate.local"})
+
+
+print(account("schemathesis")["apiKey"])
+oauth_key = account("schemathesis-oauth")["apiKey"]
+call("PUT", "/api/account/authSettings", {"method": "OAUTH2"}, oauth_key)
+client = call("POST", "/api/oauth2/clients", {"name": "schemathesis", "scopes": ["Basic", "ISign"]}, oauth_key)
+print(client["clientId"])
+print(client["clientSecret"])
 PY
 ) || { tail -n 20 "$work/server.log" >&2; die "keygate-local did not start (log: $work/server.log)"; }
+api_key=$(sed -n 1p <<<"$creds")
+oauth_client=$(sed -n 2p <<<"$creds"):$(sed -n 3p <<<"$creds")
 log "keygate-local on $base (log: $work/server.log)"
 
 # --- schemathesis -------------------------------------------------------------------------------
@@ -108,7 +129,6 @@ log "keygate-local on $base (log: $work/server.log)"
 # replace it. No example database: nothing is written outside $work.
 args=(
     --url "$base"
-    --header "Authorization: Basic $api_key"
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
     --max-examples "$max_examples"
     --workers "$workers"
@@ -122,12 +142,18 @@ args=(
 # schemathesis keeps its own state in ./.schemathesis: run it from $work, not the repository.
 cd "$work"
 status=0
+oauth='^/api/oauth2/(token|revoke|introspect)$'
 # Regenerating the API key ends the key every other request carries, so that operation runs
 # alone, last.
-log "schemathesis $SCHEMATHESIS_VERSION: every operation but regenerateApiKey"
-"$st" run "$spec" "${args[@]}" --exclude-operation-id regenerateApiKey || status=$?
+# The OAuth routes take the API key too, where they must answer `invalid_client`.
+log "schemathesis $SCHEMATHESIS_VERSION: every operation with the API key"
+"$st" run "$spec" "${args[@]}" --header "Authorization: Basic $api_key" \
+    --exclude-operation-id regenerateApiKey || status=$?
+log "schemathesis $SCHEMATHESIS_VERSION: the OAuth routes with a client's credentials"
+"$st" run "$spec" "${args[@]}" --auth "$oauth_client" --include-path-regex "$oauth" || status=$?
 log "schemathesis $SCHEMATHESIS_VERSION: regenerateApiKey"
-"$st" run "$spec" "${args[@]}" --include-operation-id regenerateApiKey || status=$?
+"$st" run "$spec" "${args[@]}" --header "Authorization: Basic $api_key" \
+    --include-operation-id regenerateApiKey || status=$?
 
 if [ "$status" -ne 0 ]; then
     log "schemathesis failed (exit $status) after $((SECONDS - started)) s; server log: $work/server.log"

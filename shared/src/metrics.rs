@@ -21,7 +21,8 @@ fn sink() -> &'static Option<Sink> {
     })
 }
 
-/// The EMF line for one data point.
+/// The EMF line for one data point. Two dimension sets: `Function` alone (what the alarms of
+/// `template.yaml` watch) and `Function` with `dims`.
 pub fn emf_line(
     name: &str,
     unit: &str,
@@ -29,6 +30,9 @@ pub fn emf_line(
     dims: &[(&str, &str)],
     timestamp_ms: i64,
 ) -> String {
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let mut dims: Vec<(&str, &str)> = dims.to_vec();
+    dims.insert(0, ("Function", function.as_str()));
     let mut root = serde_json::Map::new();
     let dim_names: Vec<&str> = dims.iter().map(|(k, _)| *k).collect();
     root.insert(
@@ -37,12 +41,12 @@ pub fn emf_line(
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": "keygate",
-                "Dimensions": [dim_names],
+                "Dimensions": [["Function"], dim_names],
                 "Metrics": [{"Name": name, "Unit": unit}],
             }],
         }),
     );
-    for (k, v) in dims {
+    for (k, v) in &dims {
         root.insert((*k).into(), serde_json::Value::String((*v).into()));
     }
     root.insert(name.into(), serde_json::json!(value));
@@ -90,10 +94,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 42);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "keygate");
-        assert_eq!(
-            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
-            "Reason"
-        );
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], serde_json::json!(["Function"]));
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1], serde_json::json!(["Function", "Reason"]));
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "Refusals"

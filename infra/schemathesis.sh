@@ -143,9 +143,8 @@ args=(
 cd "$work"
 status=0
 oauth='^/api/oauth2/(token|revoke|introspect)$'
-# Regenerating the API key ends the key every other request carries, so that operation runs
-# alone, last.
-# The OAuth routes take the API key too, where they must answer `invalid_client`.
+# The OAuth routes take the API key too, where they must answer `invalid_client`. Regenerating
+# the API key ends the key every other request carries, so that operation runs alone, last.
 log "schemathesis $SCHEMATHESIS_VERSION: every operation with the API key"
 "$st" run "$spec" "${args[@]}" --header "Authorization: Basic $api_key" \
     --exclude-operation-id regenerateApiKey || status=$?

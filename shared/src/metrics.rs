@@ -94,8 +94,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 42);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "keygate");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], serde_json::json!(["Function"]));
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1], serde_json::json!(["Function", "Reason"]));
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            serde_json::json!(["Function"])
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1],
+            serde_json::json!(["Function", "Reason"])
+        );
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "Refusals"

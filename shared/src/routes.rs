@@ -113,6 +113,7 @@ pub const ROUTES: &[Route] = &[
     r("PUT", "/api/callback", Function::ClientApps),
     r("DELETE", "/api/callback", Function::ClientApps),
     r("POST", "/api/callback/secret/rotate", Function::ClientApps),
+    r("GET", "/api/callback/attempts", Function::ClientApps),
     r("GET", "/api/callback/endpoints", Function::ClientApps),
     r("POST", "/api/callback/endpoints", Function::ClientApps),
     r(

@@ -581,3 +581,53 @@ async fn callbacks_in_memory() {
 async fn callbacks_on_dynamodb_local() {
     callbacks(Backend::Stack).await;
 }
+
+#[tokio::test]
+async fn delivery_attempts_are_listed_per_event_and_account() {
+    let s = Server::start(Backend::Memory).await;
+    let a = account(&s).await;
+    let k = Some(a.key.as_str());
+    let account_id = keygate::ids::AccountId::parse(&a.id).unwrap();
+    let ep = keygate::ids::EndpointId::generate();
+    for n in 1..=2 {
+        let attempt = keygate::attempts::Attempt {
+            event_id: "evt_1".into(),
+            event_name: "PACKAGE_CREATE".into(),
+            endpoint_id: ep.clone(),
+            attempt: n,
+            status: keygate::attempts::AttemptStatus::Failed,
+            response_code: Some(503),
+            error_class: Some(keygate::attempts::ErrorClass::HttpStatus),
+            latency_ms: 12,
+            at: s.clock.now_for_tests() + i64::from(n),
+        };
+        keygate::attempts::record(&*s.services().table, &account_id, &attempt)
+            .await
+            .unwrap();
+    }
+    let (status, list) = s
+        .api("GET", "/api/callback/attempts?eventId=evt_1", k, None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["count"], 2);
+    assert_eq!(list["results"][0]["responseCode"], 503);
+    assert_eq!(list["results"][1]["attempt"], 2);
+    // Another account sees none of them; bad input is a 400.
+    let (_, _, other) = s.create_account("Other", "o@other.test").await;
+    let (_, none) = s
+        .api(
+            "GET",
+            "/api/callback/attempts?eventId=evt_1",
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(none["count"], 0);
+    assert_eq!(s.api("GET", "/api/callback/attempts", k, None).await.0, 400);
+    assert_eq!(
+        s.api("GET", "/api/callback/attempts?eventId=", k, None)
+            .await
+            .0,
+        400
+    );
+}

@@ -350,3 +350,25 @@ pub async fn rotate(
     let (ep, rev) = owned(s, m, id).await?;
     rotate_endpoint(s, m, ep, rev, req).await
 }
+
+/// `GET /api/callback/attempts?eventId=…`: every delivery attempt of one of the account's
+/// events (status, latency, response code), oldest first.
+pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    let event_id = keygate::http::query_param(req, "eventId")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "event_id_missing",
+            "the eventId query parameter is required",
+        )
+    })?;
+    if event_id.is_empty()
+        || event_id.len() > 128
+        || !event_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::bad_request(
+            "event_id_malformed",
+            "eventId must be 1-128 visible characters",
+        ));
+    }
+    let found = keygate::attempts::list(&*s.table, &m.account.id, &event_id).await?;
+    Ok(list_of(found))
+}

@@ -61,6 +61,7 @@ async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> 
         ("POST", ["api", "callback", "secret", "rotate"]) => {
             callback::rotate_primary(s, &m, req).await
         }
+        ("GET", ["api", "callback", "attempts"]) => callback::attempts(s, &m, req).await,
         ("GET", ["api", "callback", "endpoints"]) => callback::list(s, &m).await,
         ("POST", ["api", "callback", "endpoints"]) => callback::create(s, &m, req).await,
         ("GET", ["api", "callback", "endpoints", id]) => callback::get(s, &m, id).await,

@@ -238,8 +238,11 @@ async fn handle_message(
     let attempt = receive_count(record);
     // When this message is to come back, and why.
     let retry = |why: String, pushback: Pushback| {
-        let delay = if attempt >= state.settings.max_receives {
-            0 // its last try: let SQS hand it to the DLQ now
+        // Its last try: visible at once, so SQS hands it to the DLQ now rather than after the
+        // schedule's 10 h. (Only at exactly the last: were the queue's maxReceiveCount higher
+        // than configured, later receives keep the schedule instead of spinning.)
+        let delay = if attempt == state.settings.max_receives {
+            0
         } else {
             retry_delay(attempt, pushback, rand::random::<f64>())
         };

@@ -18,3 +18,6 @@ if [ "${CI:-}" = "true" ]; then
 fi
 
 cargo test --workspace --locked
+
+# The API description against the running local server (no 5xx, every response in the schema).
+bash infra/schemathesis.sh

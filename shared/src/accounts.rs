@@ -295,14 +295,11 @@ pub async fn regenerate_api_key(
         ),
     ];
     ops.extend(extra);
-    match table.transact(ops).await {
-        Ok(()) => Ok((next, api_key)),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the key changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    crate::error::conflict_on_race(
+        table.transact(ops).await,
+        "the key changed meanwhile: try again",
+    )
+    .map(|()| (next, api_key))
 }
 
 /// Replaces an account's settings at the revision read (`409` if it moved), with `extra` writes.
@@ -336,14 +333,11 @@ pub async fn update_settings(
         }
     }
     ops.extend(extra);
-    match table.transact(ops).await {
-        Ok(()) => Ok(acc),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the settings changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    crate::error::conflict_on_race(
+        table.transact(ops).await,
+        "the settings changed meanwhile: try again",
+    )
+    .map(|()| acc)
 }
 
 fn user_writes(user: &User, method: AuthMethod) -> Result<Vec<WriteOp>, StoreError> {

@@ -17,7 +17,7 @@ use crate::crypto::{Peppers, Sealed, Secret};
 use crate::error::{ApiError, ApiResult};
 use crate::events::is_event_type;
 use crate::ids::{AccountId, EndpointId};
-use crate::store::{Condition, Item, Key, StoreError, Table};
+use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 /// Longest grace period of a signing-secret rotation.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
@@ -279,15 +279,23 @@ pub async fn save(
     endpoint: &Endpoint,
     rev: Option<u64>,
 ) -> Result<(), StoreError> {
-    let mut item = Item::new(endpoint_key(&endpoint.account_id, &endpoint.id), endpoint)?;
-    let cond = match rev {
-        None => Condition::NotExists,
-        Some(r) => {
-            item.rev = r + 1;
-            Condition::Revision(r)
-        }
-    };
-    table.put(item, cond).await
+    table.transact(vec![endpoint.write(rev)?]).await
+}
+
+impl Endpoint {
+    /// The write of this record: new (`rev` `None`, must not exist) or an update that must still
+    /// be at `rev` (else [`StoreError::ConditionFailed`]: someone changed it meanwhile).
+    pub fn write(&self, rev: Option<u64>) -> Result<WriteOp, StoreError> {
+        let mut item = Item::new(endpoint_key(&self.account_id, &self.id), self)?;
+        let cond = match rev {
+            None => Condition::NotExists,
+            Some(r) => {
+                item.rev = r + 1;
+                Condition::Revision(r)
+            }
+        };
+        Ok(WriteOp::Put(item, cond))
+    }
 }
 
 pub async fn delete(

@@ -135,6 +135,21 @@ impl From<crate::queue::QueueError> for ApiError {
     }
 }
 
+/// A conditional write that lost a race becomes `409 concurrent_change` with `message`; any
+/// other store failure is internal.
+pub fn conflict_on_race<T>(
+    result: Result<T, crate::store::StoreError>,
+    message: &'static str,
+) -> ApiResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(crate::store::StoreError::ConditionFailed) => {
+            Err(ApiError::conflict("concurrent_change", message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// RFC 6749 §5.2 error codes, for the OAuth routes.
 pub fn oauth_error_code(e: &ApiError) -> &'static str {
     match e.reason {

@@ -202,6 +202,33 @@ pub fn parse_env_file(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
+/// The fixed start of [`memory_services`]' clock.
+pub const TEST_NOW: crate::clock::UnixSeconds = 1_800_000_000;
+
+/// In-memory services with a manual clock at [`TEST_NOW`], as handler unit tests use them.
+pub async fn memory_services() -> Services {
+    Services::in_memory(
+        Config::local("http://127.0.0.1:3000"),
+        Arc::new(crate::clock::ManualClock::new(TEST_NOW)),
+    )
+    .await
+}
+
+/// An account on `services` (owner `owner@acme.test`), with its API key.
+pub async fn account(services: &Services) -> crate::accounts::NewAccount {
+    let ring = services.keys.ring().await;
+    crate::accounts::create_account(
+        &*services.table,
+        ring.peppers(),
+        &services.config,
+        "Acme",
+        "owner@acme.test",
+        services.now(),
+    )
+    .await
+    .expect("a valid account is created")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

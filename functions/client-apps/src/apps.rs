@@ -114,14 +114,8 @@ pub(crate) async fn delete_client(
             audit(m, action, Some(&client.id), now)?,
         ])
         .await;
-    match res {
-        Ok(()) => Ok(empty(204)),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the client changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    keygate::error::conflict_on_race(res, "the client changed meanwhile: try again")
+        .map(|()| empty(204))
 }
 
 pub async fn rotate(

@@ -13,7 +13,7 @@ use keygate::callbacks::{
 use keygate::crypto::Peppers;
 use keygate::http::{empty, json, read_json};
 use keygate::ids::EndpointId;
-use keygate::store::{Condition, StoreError, WriteOp};
+use keygate::store::{Condition, WriteOp};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -103,50 +103,30 @@ async fn save(
     rev: Option<u64>,
     action: &str,
 ) -> ApiResult<()> {
-    let mut item = keygate::store::Item::new(callbacks::endpoint_key(&ep.account_id, &ep.id), ep)?;
-    let cond = match rev {
-        None => Condition::NotExists,
-        Some(r) => {
-            item.rev = r + 1;
-            Condition::Revision(r)
-        }
-    };
-    match s
-        .table
-        .transact(vec![
-            WriteOp::Put(item, cond),
-            audit(m, action, Some(ep.id.as_str()), s.now())?,
-        ])
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the endpoint changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    keygate::error::conflict_on_race(
+        s.table
+            .transact(vec![
+                ep.write(rev)?,
+                audit(m, action, Some(ep.id.as_str()), s.now())?,
+            ])
+            .await,
+        "the endpoint changed meanwhile: try again",
+    )
 }
 
 async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str) -> ApiResult<()> {
-    match s
-        .table
-        .transact(vec![
-            WriteOp::Delete(
-                callbacks::endpoint_key(&ep.account_id, &ep.id),
-                Condition::Revision(rev),
-            ),
-            audit(m, action, Some(ep.id.as_str()), s.now())?,
-        ])
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the endpoint changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    keygate::error::conflict_on_race(
+        s.table
+            .transact(vec![
+                WriteOp::Delete(
+                    callbacks::endpoint_key(&ep.account_id, &ep.id),
+                    Condition::Revision(rev),
+                ),
+                audit(m, action, Some(ep.id.as_str()), s.now())?,
+            ])
+            .await,
+        "the endpoint changed meanwhile: try again",
+    )
 }
 
 pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {

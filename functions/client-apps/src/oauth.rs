@@ -8,7 +8,6 @@ use keygate::clients::{
     OAuthSettings, MAX_GRACE_SECONDS,
 };
 use keygate::http::{json, read_json};
-use keygate::store::StoreError;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -186,21 +185,16 @@ pub async fn update(
     let now = s.now();
     c.oauth = Some(settings);
     c.updated_at = now;
-    match s
-        .table
-        .transact(vec![
-            c.write(Some(rev))?,
-            audit(m, "oauthClient.update", Some(&c.id), now)?,
-        ])
-        .await
-    {
-        Ok(()) => Ok(json(200, &out(&c, None))),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the client changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    keygate::error::conflict_on_race(
+        s.table
+            .transact(vec![
+                c.write(Some(rev))?,
+                audit(m, "oauthClient.update", Some(&c.id), now)?,
+            ])
+            .await,
+        "the client changed meanwhile: try again",
+    )
+    .map(|()| json(200, &out(&c, None)))
 }
 
 pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
@@ -225,19 +219,14 @@ pub async fn rotate(
     let now = s.now();
     let ring = s.keys.ring().await;
     let secret = c.rotate(ring.peppers(), grace, now);
-    match s
-        .table
-        .transact(vec![
-            c.write(Some(rev))?,
-            audit(m, "oauthClient.rotate", Some(&c.id), now)?,
-        ])
-        .await
-    {
-        Ok(()) => Ok(json(200, &out(&c, Some(secret)))),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the client changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    keygate::error::conflict_on_race(
+        s.table
+            .transact(vec![
+                c.write(Some(rev))?,
+                audit(m, "oauthClient.rotate", Some(&c.id), now)?,
+            ])
+            .await,
+        "the client changed meanwhile: try again",
+    )
+    .map(|()| json(200, &out(&c, Some(secret))))
 }

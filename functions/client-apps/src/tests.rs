@@ -1,16 +1,9 @@
 //! Handler unit tests (STYLE.md layer 1): requests built in memory, in-memory services.
 
 use super::*;
-use keygate::clock::ManualClock;
-use keygate::config::Config;
-use std::sync::Arc;
 
 async fn services() -> Services {
-    Services::in_memory(
-        Config::local("http://127.0.0.1:3000"),
-        Arc::new(ManualClock::new(1_800_000_000)),
-    )
-    .await
+    keygate::testing::memory_services().await
 }
 
 fn body(resp: &Response<Body>) -> serde_json::Value {
@@ -57,17 +50,7 @@ async fn management_needs_a_credential() {
 #[tokio::test]
 async fn create_then_list_client_app() {
     let s = services().await;
-    let ring = s.keys.ring().await;
-    let acc = keygate::accounts::create_account(
-        &*s.table,
-        ring.peppers(),
-        &s.config,
-        "Acme",
-        "o@acme.test",
-        s.now(),
-    )
-    .await
-    .unwrap();
+    let acc = keygate::testing::account(&s).await;
     let auth = format!("Basic {}", acc.api_key.expose());
     let req = http::Request::builder()
         .method("POST")

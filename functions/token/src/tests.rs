@@ -1,16 +1,9 @@
 //! Handler unit tests (STYLE.md layer 1).
 
 use super::*;
-use keygate::clock::ManualClock;
-use keygate::config::Config;
-use std::sync::Arc;
 
 async fn services() -> Services {
-    Services::in_memory(
-        Config::local("http://127.0.0.1:3000"),
-        Arc::new(ManualClock::new(1_800_000_000)),
-    )
-    .await
+    keygate::testing::memory_services().await
 }
 
 fn body(resp: &Response<Body>) -> serde_json::Value {

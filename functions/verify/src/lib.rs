@@ -55,16 +55,9 @@ fn with_cookies(mut headers: HeaderMap, cookies: &[String]) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keygate::clock::ManualClock;
-    use keygate::config::Config;
-    use std::sync::Arc;
 
     async fn services() -> Services {
-        Services::in_memory(
-            Config::local("http://127.0.0.1:3000"),
-            Arc::new(ManualClock::new(1_800_000_000)),
-        )
-        .await
+        keygate::testing::memory_services().await
     }
 
     fn sample() -> ApiGatewayV2CustomAuthorizerV2Request {
@@ -75,17 +68,7 @@ mod tests {
     #[tokio::test]
     async fn a_real_api_key_is_authorized_with_its_principal() {
         let s = services().await;
-        let ring = s.keys.ring().await;
-        let acc = keygate::accounts::create_account(
-            &*s.table,
-            ring.peppers(),
-            &s.config,
-            "Acme",
-            "o@acme.test",
-            s.now(),
-        )
-        .await
-        .unwrap();
+        let acc = keygate::testing::account(&s).await;
         let mut event = sample();
         event.headers.insert(
             http::header::AUTHORIZATION,

@@ -371,47 +371,34 @@ impl Table for DynamoDbTable {
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
         // DynamoDB refuses `begins_with` on an empty string: an empty prefix is the whole partition.
-        let mut prefix_values = HashMap::from([(":pk".to_owned(), s(pk))]);
-        if !sk_prefix.is_empty() {
-            prefix_values.insert(":prefix".to_owned(), s(sk_prefix));
-        }
-        let mut found = Vec::new();
-        let mut start: Option<Attrs> = None;
-        loop {
-            self.count();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(if sk_prefix.is_empty() {
-                    "pk = :pk"
-                } else {
-                    "pk = :pk AND begins_with(sk, :prefix)"
-                })
-                .set_expression_attribute_values(Some(prefix_values.clone()))
-                .consistent_read(true)
-                .limit(
-                    i32::try_from(limit.saturating_sub(found.len()))
-                        .unwrap_or(i32::MAX)
-                        .max(1),
-                )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", &e))?;
-            for m in out.items() {
-                found.push(decode(m)?);
-            }
-            match out.last_evaluated_key() {
-                Some(k) if found.len() < limit => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        found.truncate(limit);
-        Ok(found)
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        let condition = if sk_prefix.is_empty() {
+            "pk = :pk"
+        } else {
+            values.insert(":prefix".to_owned(), s(sk_prefix));
+            "pk = :pk AND begins_with(sk, :prefix)"
+        };
+        self.paginate("Query", None, condition, values, limit).await
     }
 
     async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let values = HashMap::from([(":g".to_owned(), s(gsi1pk))]);
+        self.paginate("Query(gsi1)", Some("gsi1"), "gsi1pk = :g", values, limit)
+            .await
+    }
+}
+
+impl DynamoDbTable {
+    /// Runs a query page by page until `limit` items (or the end). Table queries are strongly
+    /// consistent; index queries cannot be.
+    async fn paginate(
+        &self,
+        op: &str,
+        index: Option<&str>,
+        condition: &str,
+        values: Attrs,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Attrs> = None;
         loop {
@@ -420,9 +407,10 @@ impl Table for DynamoDbTable {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :g")
-                .expression_attribute_values(":g", s(gsi1pk))
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(index.is_none())
                 .limit(
                     i32::try_from(limit.saturating_sub(found.len()))
                         .unwrap_or(i32::MAX)
@@ -431,7 +419,7 @@ impl Table for DynamoDbTable {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| unavailable("Query(gsi1)", &e))?;
+                .map_err(|e| unavailable(op, &e))?;
             for m in out.items() {
                 found.push(decode(m)?);
             }

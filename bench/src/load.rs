@@ -1,0 +1,395 @@
+//! The built-in load client (keep-alive connections, a fixed number of concurrent workers, each
+//! with one request in flight) and the one-at-a-time probes of single routes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::calls::{Meter, Metered};
+use crate::server::{Fixture, Server};
+use crate::stats::Summary;
+
+/// A flow the load client repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// `POST /api/oauth2/token`, `grant_type=client_credentials`.
+    ClientCredentials,
+    /// `GET /api/whoami` as a signed request (HMAC headers, nonce, Bearer, Referer).
+    SignedVerify,
+    /// `POST /api/authenticationTokens/signer/singleUse` then `GET /access?sessionToken=…`.
+    MintRedeem,
+}
+
+impl Flow {
+    pub const ALL: [Flow; 3] = [
+        Flow::ClientCredentials,
+        Flow::SignedVerify,
+        Flow::MintRedeem,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Flow::ClientCredentials => "client credentials (`POST /api/oauth2/token`)",
+            Flow::SignedVerify => "signed-request verify (`GET /api/whoami`, HMAC + Bearer)",
+            Flow::MintRedeem => {
+                "auth-token mint + redeem (`POST …/signer/singleUse` → `GET /access`)"
+            }
+        }
+    }
+
+    /// Names of the timed parts of one operation, when it has more than one request.
+    pub fn parts(self) -> &'static [&'static str] {
+        match self {
+            Flow::MintRedeem => &["mint (`POST …/signer/singleUse`)", "redeem (`GET /access`)"],
+            _ => &[],
+        }
+    }
+}
+
+/// The result of one load run.
+pub struct LoadResult {
+    pub flow: Flow,
+    pub concurrency: usize,
+    /// Operations completed (a mint + redeem is one operation of two requests).
+    pub ops: usize,
+    pub errors: usize,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+    pub latency: Option<Summary>,
+    pub parts: Vec<(&'static str, Summary)>,
+}
+
+impl LoadResult {
+    pub fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+struct Ctx {
+    server: Server,
+    fixture: Fixture,
+}
+
+/// A server with its fixture, shared by the load workers.
+#[derive(Clone)]
+pub struct Target(Arc<Ctx>);
+
+impl Target {
+    pub fn new(server: Server, fixture: Fixture) -> Self {
+        Self(Arc::new(Ctx { server, fixture }))
+    }
+    pub fn server(&self) -> &Server {
+        &self.0.server
+    }
+    pub fn fixture(&self) -> &Fixture {
+        &self.0.fixture
+    }
+}
+
+/// One operation of `flow`: the durations of its parts (none for a single request).
+async fn once(t: &Target, flow: Flow, bearer: &str) -> Result<Vec<Duration>, String> {
+    let (s, f) = (t.server(), t.fixture());
+    match flow {
+        Flow::ClientCredentials => s.expect(s.token_request(f), 200).await.map(|_| vec![]),
+        Flow::SignedVerify => s
+            .expect(s.signed_request(f, bearer), 200)
+            .await
+            .map(|_| vec![]),
+        Flow::MintRedeem => {
+            let t0 = Instant::now();
+            let token = s.mint(f).await?;
+            let t1 = Instant::now();
+            s.expect(s.redeem_request(&token), 302).await?;
+            Ok(vec![t1 - t0, t1.elapsed()])
+        }
+    }
+}
+
+struct Phase {
+    samples: Vec<Duration>,
+    parts: Vec<Vec<Duration>>,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+/// `concurrency` workers share a budget of `total` operations and a deadline.
+async fn phase(
+    t: &Target,
+    flow: Flow,
+    bearer: Arc<String>,
+    concurrency: usize,
+    total: usize,
+    max: Duration,
+) -> Phase {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (t, bearer, issued) = (t.clone(), bearer.clone(), issued.clone());
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(total / concurrency + 1);
+                let mut parts: Vec<Vec<Duration>> = vec![Vec::new(); flow.parts().len()];
+                let mut errors = 0;
+                let mut first_error = None;
+                while issued.fetch_add(1, Ordering::Relaxed) < total && started.elapsed() < max {
+                    let t0 = Instant::now();
+                    match once(&t, flow, &bearer).await {
+                        Ok(p) => {
+                            samples.push(t0.elapsed());
+                            for (i, d) in p.into_iter().enumerate() {
+                                parts[i].push(d);
+                            }
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                (samples, parts, errors, first_error)
+            })
+        })
+        .collect();
+    let mut out = Phase {
+        samples: Vec::with_capacity(total),
+        parts: vec![Vec::new(); flow.parts().len()],
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for w in workers {
+        match w.await {
+            Ok((samples, parts, errors, first_error)) => {
+                out.samples.extend(samples);
+                for (i, p) in parts.into_iter().enumerate() {
+                    out.parts[i].extend(p);
+                }
+                out.errors += errors;
+                if out.first_error.is_none() {
+                    out.first_error = first_error;
+                }
+            }
+            Err(e) => {
+                out.errors += 1;
+                out.first_error.get_or_insert(format!("worker: {e}"));
+            }
+        }
+    }
+    out.elapsed = started.elapsed();
+    out
+}
+
+/// Warms up with `warmup` operations, then times `total` operations (or until `max`).
+pub async fn run(
+    t: &Target,
+    flow: Flow,
+    concurrency: usize,
+    warmup: usize,
+    total: usize,
+    max: Duration,
+) -> Result<LoadResult, String> {
+    // A fresh token for each run: its 5-minute lifetime comfortably covers one run.
+    let bearer = Arc::new(match flow {
+        Flow::SignedVerify => t.server().access_token(t.fixture()).await?,
+        _ => String::new(),
+    });
+    if warmup > 0 {
+        let w = phase(t, flow, bearer.clone(), concurrency, warmup, max).await;
+        if w.errors > 0 {
+            return Err(format!(
+                "{}: warm-up failed: {}",
+                flow.label(),
+                w.first_error.unwrap_or_default()
+            ));
+        }
+    }
+    let p = phase(t, flow, bearer, concurrency, total, max).await;
+    Ok(LoadResult {
+        flow,
+        concurrency,
+        ops: p.samples.len(),
+        errors: p.errors,
+        first_error: p.first_error,
+        elapsed: p.elapsed,
+        latency: Summary::of(&p.samples),
+        parts: flow
+            .parts()
+            .iter()
+            .zip(p.parts.iter())
+            .filter_map(|(name, v)| Summary::of(v).map(|s| (*name, s)))
+            .collect(),
+    })
+}
+
+// --- one route at a time ------------------------------------------------------------------------
+
+/// A single route, probed one request at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    ClientCredentials,
+    SignedWhoami,
+    BearerWhoami,
+    ApiKeyWhoami,
+    Mint,
+    Redeem,
+    Jwks,
+}
+
+impl Probe {
+    pub const ALL: [Probe; 7] = [
+        Probe::ClientCredentials,
+        Probe::SignedWhoami,
+        Probe::BearerWhoami,
+        Probe::ApiKeyWhoami,
+        Probe::Mint,
+        Probe::Redeem,
+        Probe::Jwks,
+    ];
+
+    /// Method and path (as `routes::find` takes them).
+    pub fn route(self) -> (&'static str, &'static str) {
+        match self {
+            Probe::ClientCredentials => ("POST", "/api/oauth2/token"),
+            Probe::SignedWhoami | Probe::BearerWhoami | Probe::ApiKeyWhoami => {
+                ("GET", "/api/whoami")
+            }
+            Probe::Mint => ("POST", "/api/authenticationTokens/signer/singleUse"),
+            Probe::Redeem => ("GET", "/access"),
+            Probe::Jwks => ("GET", "/.well-known/jwks.json"),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Probe::ClientCredentials => "`POST /api/oauth2/token` (client credentials)",
+            Probe::SignedWhoami => "`GET /api/whoami` signed request",
+            Probe::BearerWhoami => "`GET /api/whoami` OAuth Bearer token",
+            Probe::ApiKeyWhoami => "`GET /api/whoami` API key",
+            Probe::Mint => "`POST /api/authenticationTokens/signer/singleUse`",
+            Probe::Redeem => "`GET /access?sessionToken=…`",
+            Probe::Jwks => "`GET /.well-known/jwks.json`",
+        }
+    }
+
+    /// The request and the status it must get; any setup (minting the token a redeem uses)
+    /// happens here, outside the measured request.
+    async fn prepare(
+        self,
+        s: &Server,
+        f: &Fixture,
+        bearer: &str,
+    ) -> Result<(reqwest::RequestBuilder, u16), String> {
+        Ok(match self {
+            Probe::ClientCredentials => (s.token_request(f), 200),
+            Probe::SignedWhoami => (s.signed_request(f, bearer), 200),
+            Probe::BearerWhoami => (s.bearer_request(bearer), 200),
+            Probe::ApiKeyWhoami => (s.api_key_request(&f.api_key), 200),
+            Probe::Mint => (s.mint_request(f), 200),
+            Probe::Redeem => (s.redeem_request(&s.mint(f).await?), 302),
+            Probe::Jwks => (s.jwks_request(), 200),
+        })
+    }
+}
+
+/// What `n` one-at-a-time requests of a route cost.
+pub struct Probed {
+    pub probe: Probe,
+    pub n: usize,
+    pub latency: Option<Summary>,
+    /// Summed over the `n` requests (when a meter was given).
+    pub meter: Meter,
+}
+
+/// Sends `n` requests of `probe` one at a time (after `warmup` unmeasured ones), metering the
+/// table around each request alone.
+pub async fn probe(
+    t: &Target,
+    probe: Probe,
+    warmup: usize,
+    n: usize,
+    metered: Option<&Metered>,
+) -> Result<Probed, String> {
+    let (s, f) = (t.server(), t.fixture());
+    let bearer = s.access_token(f).await?;
+    let mut samples = Vec::with_capacity(n);
+    let mut meter = Meter::default();
+    for i in 0..warmup + n {
+        let (req, status) = probe.prepare(s, f, &bearer).await?;
+        let before = metered.map(Metered::meter).unwrap_or_default();
+        let t0 = Instant::now();
+        s.expect(req, status)
+            .await
+            .map_err(|e| format!("{}: {e}", probe.label()))?;
+        let took = t0.elapsed();
+        let after = metered.map(Metered::meter).unwrap_or_default();
+        if i >= warmup {
+            samples.push(took);
+            let d = after - before;
+            meter.calls += d.calls;
+            meter.rru += d.rru;
+            meter.wru += d.wru;
+        }
+    }
+    Ok(Probed {
+        probe,
+        n,
+        latency: Summary::of(&samples),
+        meter,
+    })
+}
+
+/// A credential kind the `verify` authorizer checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey,
+    Bearer,
+    Signed,
+}
+
+impl Credential {
+    pub const ALL: [Credential; 3] = [Credential::ApiKey, Credential::Bearer, Credential::Signed];
+    pub fn label(self) -> &'static str {
+        match self {
+            Credential::ApiKey => "API key (`Authorization: Basic`)",
+            Credential::Bearer => "OAuth access token (`Bearer`)",
+            Credential::Signed => "signed request (HMAC headers + Bearer + Referer)",
+        }
+    }
+}
+
+/// Store calls per verified request of the authorizer alone (`keygate_verify::decide`, what the
+/// `verify` Lambda runs), over `n` requests.
+pub async fn authorizer_calls(
+    t: &Target,
+    metered: &Metered,
+    credential: Credential,
+    n: usize,
+) -> Result<Meter, String> {
+    let (s, f) = (t.server(), t.fixture());
+    let bearer = s.access_token(f).await?;
+    let mut total = Meter::default();
+    for _ in 0..n {
+        let mut headers = http::HeaderMap::new();
+        let pairs: Vec<(&'static str, String)> = match credential {
+            Credential::ApiKey => vec![("authorization", format!("Basic {}", f.api_key))],
+            Credential::Bearer => vec![("authorization", format!("Bearer {bearer}"))],
+            Credential::Signed => crate::server::signed_headers(f, &bearer).into(),
+        };
+        for (k, v) in pairs {
+            headers.insert(
+                k,
+                http::HeaderValue::from_str(&v).map_err(|e| format!("header {k}: {e}"))?,
+            );
+        }
+        let before = metered.meter();
+        keygate_verify::decide(s.services(), &headers)
+            .await
+            .map_err(|e| format!("authorizer refused {}: {e:?}", credential.label()))?;
+        let d = metered.meter() - before;
+        total.calls += d.calls;
+        total.rru += d.rru;
+        total.wru += d.wru;
+    }
+    Ok(total)
+}

@@ -1,0 +1,385 @@
+//! `keygate-bench`: the benchmark driver of issue 8. A benchmark, not a test: it measures and
+//! writes `bench/RESULTS.md`.
+//!
+//! 1. Cold start of the five release binaries against a Lambda Runtime API emulator (the local
+//!    stack provides DynamoDB and Secrets Manager), peak RSS, binary sizes.
+//! 2. Throughput and latency of the local API server (embedded default, in process) under the
+//!    built-in load client at a fixed concurrency.
+//! 3. DynamoDB calls per request per route from the store adapter's counter, and an estimate of
+//!    the cost per million requests.
+//!
+//! `infra/local/start.sh && cargo run --release -p keygate-bench` (`-- --help` for options).
+
+mod calls;
+mod cold;
+mod emulator;
+mod load;
+mod machine;
+mod report;
+mod server;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keygate::store::MemoryTable;
+
+use crate::calls::Metered;
+use crate::load::{Credential, Flow, Probe, Target};
+use crate::machine::{Busy, Machine};
+use crate::report::Results;
+use crate::server::Server;
+
+const USAGE: &str = "\
+keygate-bench: cold start, throughput/latency, DynamoDB calls and cost per request → bench/RESULTS.md
+
+usage: cargo run --release -p keygate-bench -- [options]
+  --runs N           cold starts per function (default 20)
+  --concurrency N    load client connections (default 32)
+  --requests N       operations per load flow (default 20000)
+  --max-seconds S    time limit per load flow (default 20)
+  --probe N          one-at-a-time requests per route for latency and call counts (default 300)
+  --ddb-ms MS        assumed DynamoDB round trip added to billed Lambda time (default 5)
+  --wait-idle S      wait up to S seconds for running rustc processes to finish (default 300)
+  --no-build         do not run `cargo build --release` for the five functions first
+  --skip-cold-start  skip section 1 (no local stack needed)
+  --hot-paths        also run the functions' own benches (issues 4, 6, 7) and paste their output
+  --out PATH         where to write (default bench/RESULTS.md)
+
+Cold starts need the local stack (infra/local/start.sh; started here if it is not running).";
+
+struct Options {
+    runs: usize,
+    concurrency: usize,
+    requests: usize,
+    max_seconds: u64,
+    probe: usize,
+    ddb_ms: f64,
+    wait_idle: u64,
+    build: bool,
+    cold_start: bool,
+    hot_paths: bool,
+    out: Option<PathBuf>,
+}
+
+impl Options {
+    fn parse() -> Result<Self, String> {
+        let mut o = Options {
+            runs: 20,
+            concurrency: 32,
+            requests: 20_000,
+            max_seconds: 20,
+            probe: 300,
+            ddb_ms: 5.0,
+            wait_idle: 300,
+            build: true,
+            cold_start: true,
+            hot_paths: false,
+            out: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
+            };
+            fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+                v.parse()
+                    .map_err(|_| format!("{name}: '{v}' is not a number"))
+            }
+            match a.as_str() {
+                "--runs" => o.runs = num("--runs", value("--runs")?)?,
+                "--concurrency" => o.concurrency = num("--concurrency", value("--concurrency")?)?,
+                "--requests" => o.requests = num("--requests", value("--requests")?)?,
+                "--max-seconds" => o.max_seconds = num("--max-seconds", value("--max-seconds")?)?,
+                "--probe" => o.probe = num("--probe", value("--probe")?)?,
+                "--ddb-ms" => o.ddb_ms = num("--ddb-ms", value("--ddb-ms")?)?,
+                "--wait-idle" => o.wait_idle = num("--wait-idle", value("--wait-idle")?)?,
+                "--no-build" => o.build = false,
+                "--skip-cold-start" => o.cold_start = false,
+                "--hot-paths" => o.hot_paths = true,
+                "--out" => o.out = Some(PathBuf::from(value("--out")?)),
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                // `cargo bench`-style flags some tools pass along.
+                "--bench" => {}
+                other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
+            }
+        }
+        if o.runs == 0 || o.concurrency == 0 || o.requests == 0 || o.probe == 0 {
+            return Err("--runs, --concurrency, --requests and --probe must be at least 1".into());
+        }
+        Ok(o)
+    }
+}
+
+/// The repository root (this crate lives in `bench/`).
+fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(Path::to_path_buf).unwrap_or(here)
+}
+
+#[tokio::main]
+async fn main() {
+    let opts = match Options::parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("keygate-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(opts).await {
+        eprintln!("keygate-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(opts: Options) -> Result<(), String> {
+    let root = repo_root();
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("bench/RESULTS.md"));
+    quiet_telemetry();
+    let mut busy = Vec::new();
+
+    // 1. Cold start.
+    let cold = if opts.cold_start {
+        if opts.build {
+            cold::build(&root)?;
+        }
+        let env = stack_env(&root).await?;
+        let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
+        note_busy(&mut busy, "cold start", &b);
+        let measured = cold::measure_all(&root, opts.runs, &env).await;
+        note_busy(&mut busy, "end of cold start", &Busy::now());
+        measured
+    } else {
+        Err("skipped (--skip-cold-start)".into())
+    };
+
+    // 2. Load, and one-at-a-time latency per route, on the embedded default.
+    let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
+    note_busy(&mut busy, "load", &b);
+    let plain = Server::start(Arc::new(MemoryTable::new()), opts.concurrency * 2).await?;
+    let fixture = plain.fixture().await?;
+    let target = Target::new(plain, fixture);
+    let warmup = (opts.requests / 10).clamp(1, 2_000);
+    let max = Duration::from_secs(opts.max_seconds);
+    let mut loads = Vec::new();
+    for flow in Flow::ALL {
+        eprintln!("keygate-bench: load: {}", flow.label());
+        loads.push(load::run(&target, flow, opts.concurrency, warmup, opts.requests, max).await?);
+    }
+    let mut sequential = Vec::new();
+    for p in Probe::ALL {
+        sequential.push(load::probe(&target, p, opts.probe / 10 + 1, opts.probe, None).await?);
+    }
+    note_busy(&mut busy, "end of load", &Busy::now());
+    drop(target);
+
+    // 3. Store calls and request units per route, on a server whose table is metered.
+    eprintln!("keygate-bench: counting DynamoDB calls per route");
+    let memory = Arc::new(MemoryTable::new());
+    let metered = Arc::new(Metered::new(memory));
+    let server = Server::start(metered.clone(), 4).await?;
+    let fixture = server.fixture().await?;
+    let target = Target::new(server, fixture);
+    let n = opts.probe.min(100);
+    let mut counted = Vec::new();
+    for p in Probe::ALL {
+        counted.push(load::probe(&target, p, 2, n, Some(&metered)).await?);
+    }
+    let mut authorizer = Vec::new();
+    for c in Credential::ALL {
+        authorizer.push((c, load::authorizer_calls(&target, &metered, c, n).await?, n));
+    }
+
+    let hot_paths = if opts.hot_paths {
+        hot_paths(&root)
+    } else {
+        criterion_estimates(&root)
+    };
+
+    let results = Results {
+        machine: Machine::read(&root),
+        busy,
+        cold,
+        cold_runs: opts.runs,
+        load: loads,
+        sequential,
+        counted,
+        authorizer,
+        ddb_ms: opts.ddb_ms,
+        hot_paths,
+    };
+    let text = results.markdown();
+    std::fs::write(&out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("{text}");
+    eprintln!("keygate-bench: wrote {}", out.display());
+    Ok(())
+}
+
+/// JSON request logs formatted into a sink, and EMF metric lines built and dropped: the work a
+/// function does per request in Lambda, without the output.
+fn quiet_telemetry() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .json()
+        .with_current_span(true)
+        .flatten_event(true)
+        .without_time()
+        .with_writer(std::io::sink)
+        .try_init();
+    keygate::metrics::set_sink(|line| {
+        std::hint::black_box(line);
+    });
+}
+
+fn note_busy(busy: &mut Vec<String>, phase: &str, b: &Busy) {
+    if b.rustc > 0 {
+        busy.push(format!(
+            "the machine was busy at {phase}: {} — numbers are pessimistic",
+            b.describe()
+        ));
+    } else {
+        busy.push(format!(
+            "{phase}: no rustc running, load average {}",
+            b.loadavg
+        ));
+    }
+}
+
+/// The local stack's environment: the caller's own when it names the stack (`source
+/// .cache/stack/env`), else the env file `infra/local/start.sh` writes (the stack is started or
+/// reused first, as the tests do).
+async fn stack_env(root: &Path) -> Result<HashMap<String, String>, String> {
+    const NEEDED: [&str; 3] = [
+        "KEYGATE_TABLE",
+        "KEYGATE_SECRET_ID",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+    ];
+    if NEEDED.iter().all(|k| std::env::var(k).is_ok()) {
+        return Ok(std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("KEYGATE_"))
+            .collect());
+    }
+    eprintln!("keygate-bench: starting or reusing the local stack (infra/local/start.sh)");
+    tokio::task::spawn_blocking(|| {
+        std::panic::catch_unwind(|| {
+            keygate::testing::Stack::get();
+        })
+    })
+    .await
+    .map_err(|e| format!("local stack: {e}"))?
+    .map_err(|_| {
+        "the local stack did not start: run infra/local/start.sh and see its output".to_owned()
+    })?;
+    let cache = std::env::var_os("KEYGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".cache"));
+    let file = cache.join("stack/env");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let vars = keygate::testing::parse_env_file(&text);
+    match NEEDED.iter().find(|k| !vars.contains_key(**k)) {
+        Some(k) => Err(format!("{} has no {k}", file.display())),
+        None => Ok(vars),
+    }
+}
+
+/// Runs the functions' own benches and keeps their output.
+fn hot_paths(root: &Path) -> Vec<(String, String)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let benches: [(&str, &[&str]); 3] = [
+        (
+            "cargo bench -p keygate-token --bench token_percentiles",
+            &[
+                "bench",
+                "-p",
+                "keygate-token",
+                "--bench",
+                "token_percentiles",
+            ],
+        ),
+        (
+            "cargo bench -p keygate-verify --bench verify",
+            &["bench", "-p", "keygate-verify", "--bench", "verify"],
+        ),
+        (
+            "cargo bench -p keygate-webhooks --bench delivery -- --quick",
+            &[
+                "bench",
+                "-p",
+                "keygate-webhooks",
+                "--bench",
+                "delivery",
+                "--",
+                "--quick",
+            ],
+        ),
+    ];
+    let mut out = criterion_estimates(root);
+    for (what, args) in benches {
+        eprintln!("keygate-bench: {what}");
+        let text = match std::process::Command::new(&cargo)
+            .args(args)
+            .current_dir(root)
+            .output()
+        {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Ok(o) => format!(
+                "failed ({}): {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            Err(e) => format!("cannot run cargo: {e}"),
+        };
+        out.push((format!("`{what}`"), text));
+    }
+    out
+}
+
+/// Criterion's last estimates for the token bench, if `target/criterion` has them.
+fn criterion_estimates(root: &Path) -> Vec<(String, String)> {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("criterion");
+    let mut lines = Vec::new();
+    for id in ["client_credentials_issue", "jwt_verify"] {
+        let file = dir.join(id).join("new/estimates.json");
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let at = |k: &str| v[k]["point_estimate"].as_f64();
+        if let (Some(mean), Some(median)) = (at("mean"), at("median")) {
+            lines.push(format!(
+                "{id:<26} mean {:>8.1} µs   median {:>8.1} µs",
+                mean / 1e3,
+                median / 1e3
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return vec![];
+    }
+    vec![(
+        format!(
+            "criterion's last estimates in `{}` (`cargo bench -p keygate-token --bench token`)",
+            dir.strip_prefix(root).unwrap_or(&dir).display()
+        ),
+        lines.join("\n"),
+    )]
+}

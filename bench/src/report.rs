@@ -1,0 +1,439 @@
+//! `bench/RESULTS.md`: one markdown table per section, the targets of issue 8 beside the
+//! measured values, and the assumptions of the cost estimate.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::calls::{Meter, Prices};
+use crate::cold::Measured;
+use crate::load::{Credential, LoadResult, Probe, Probed};
+use crate::machine::Machine;
+use crate::stats::ms;
+
+pub const RERUN: &str = "infra/local/start.sh && cargo run --release -p keygate-bench";
+
+/// Targets of issue 8.
+const COLD_START_MS: f64 = 30.0;
+const BINARY_MB: f64 = 15.0;
+const RSS_MB: f64 = 32.0;
+const CC_P99_MS: f64 = 2.0;
+const VERIFY_CALLS: f64 = 1.0;
+
+pub struct Results {
+    pub machine: Machine,
+    /// Notes on other load on the machine, per phase.
+    pub busy: Vec<String>,
+    pub cold: Result<Vec<Measured>, String>,
+    pub cold_runs: usize,
+    pub load: Vec<LoadResult>,
+    /// One-at-a-time latency per route on the plain server.
+    pub sequential: Vec<Probed>,
+    /// Store calls and units per route on the metered server.
+    pub counted: Vec<Probed>,
+    /// Authorizer alone: (credential, summed meter, requests).
+    pub authorizer: Vec<(Credential, Meter, usize)>,
+    /// Assumed DynamoDB round trip added to the billed Lambda time, per call.
+    pub ddb_ms: f64,
+    /// The other issues' benches: (what, text).
+    pub hot_paths: Vec<(String, String)>,
+}
+
+fn mb(bytes: f64) -> f64 {
+    bytes / 1e6
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "✅ met"
+    } else {
+        "❌ missed"
+    }
+}
+
+fn per_req(v: f64, n: usize) -> f64 {
+    v / n.max(1) as f64
+}
+
+impl Results {
+    pub fn markdown(&self) -> String {
+        let mut o = String::new();
+        let m = &self.machine;
+        let _ = writeln!(o, "# keygate benchmark results\n");
+        let _ = writeln!(
+            o,
+            "Written by `keygate-bench` (issue 8); see `bench/README.md` for what each number means.\n"
+        );
+        let _ = writeln!(o, "- **Date**: {}", m.date);
+        let _ = writeln!(o, "- **Commit**: {}", m.commit);
+        let _ = writeln!(
+            o,
+            "- **Machine**: {} cores (`available_parallelism`), {}, {}",
+            m.cores, m.cpu, m.kernel
+        );
+        let _ = writeln!(
+            o,
+            "- **Toolchain**: {} (release profile of the workspace)",
+            m.rustc
+        );
+        for b in &self.busy {
+            let _ = writeln!(o, "- **Other load**: {b}");
+        }
+        let _ = writeln!(o, "- **How to re-run**: `{RERUN}`\n");
+
+        self.targets(&mut o);
+        self.cold_section(&mut o);
+        self.load_section(&mut o);
+        self.calls_section(&mut o);
+        self.hot_paths_section(&mut o);
+        o
+    }
+
+    fn probe_latency(&self, p: Probe) -> Option<Duration> {
+        self.sequential
+            .iter()
+            .find(|s| s.probe == p)
+            .and_then(|s| s.latency)
+            .map(|l| l.median)
+    }
+
+    fn targets(&self, o: &mut String) {
+        let _ = writeln!(o, "## Targets (issue 8) against this run\n");
+        let _ = writeln!(o, "| target | measured | verdict |");
+        let _ = writeln!(o, "|---|---|---|");
+        match &self.cold {
+            Ok(cold) if !cold.is_empty() => {
+                let worst = cold
+                    .iter()
+                    .filter_map(|c| c.total().map(|t| (c.binary, t.median)))
+                    .max_by_key(|(_, d)| *d);
+                match worst {
+                    Some((name, d)) => {
+                        let all = cold.iter().all(|c| {
+                            c.failures == 0
+                                && c.total()
+                                    .is_some_and(|t| t.median.as_secs_f64() * 1e3 < COLD_START_MS)
+                        });
+                        let _ = writeln!(
+                            o,
+                            "| cold start < {COLD_START_MS} ms per function (median of {}) | slowest: `{name}` {} | {} |",
+                            self.cold_runs,
+                            ms(d),
+                            verdict(all)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(o, "| cold start < {COLD_START_MS} ms per function | no successful run | ❌ missed |");
+                    }
+                }
+                let (name, size) = cold
+                    .iter()
+                    .map(|c| (c.binary, c.size_bytes))
+                    .max_by_key(|(_, s)| *s)
+                    .unwrap_or(("—", 0));
+                let _ = writeln!(
+                    o,
+                    "| release binaries < {BINARY_MB} MB | largest: `{name}` {:.1} MB | {} |",
+                    mb(size as f64),
+                    verdict(mb(size as f64) < BINARY_MB)
+                );
+                let rss = cold
+                    .iter()
+                    .filter_map(|c| c.peak_rss().1.map(|r| (c.binary, r)))
+                    .max_by_key(|(_, r)| *r);
+                if let Some((name, kib)) = rss {
+                    let v = mb(kib as f64 * 1024.0);
+                    let _ = writeln!(
+                        o,
+                        "| peak RSS < {RSS_MB} MB | highest: `{name}` {v:.1} MB | {} |",
+                        verdict(v < RSS_MB)
+                    );
+                }
+            }
+            Ok(_) | Err(_) => {
+                let why = self.cold.as_ref().err().cloned().unwrap_or_default();
+                let _ = writeln!(
+                    o,
+                    "| cold start, binary size, peak RSS | not measured: {why} | — |"
+                );
+            }
+        }
+        if let Some(cc) = self
+            .load
+            .iter()
+            .find(|l| l.flow == crate::load::Flow::ClientCredentials)
+        {
+            if let Some(lat) = cc.latency {
+                let p99 = lat.p99.as_secs_f64() * 1e3;
+                let _ = writeln!(
+                    o,
+                    "| client-credentials p99 < {CC_P99_MS} ms at {} connections (embedded default) | p99 {} (median {}, {:.0} req/s) | {} |",
+                    cc.concurrency,
+                    ms(lat.p99),
+                    ms(lat.median),
+                    cc.ops_per_sec(),
+                    verdict(p99 < CC_P99_MS && cc.errors == 0)
+                );
+            }
+        }
+        for (cred, meter, n) in &self.authorizer {
+            let calls = per_req(meter.calls as f64, *n);
+            let _ = writeln!(
+                o,
+                "| ≤ {VERIFY_CALLS} DynamoDB call per verified request: {} | {calls:.2} calls | {} |",
+                cred.label(),
+                verdict(calls <= VERIFY_CALLS)
+            );
+        }
+        let _ = writeln!(o);
+    }
+
+    fn cold_section(&self, o: &mut String) {
+        let _ = writeln!(o, "## 1. Cold start\n");
+        let cold = match &self.cold {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(o, "Not measured: {e}\n");
+                return;
+            }
+        };
+        let _ = writeln!(
+            o,
+            "Each release binary spawned {} times (after one unrecorded run that warms the page cache) against this driver's Lambda Runtime API emulator on loopback, \
+             inside-Lambda environment (`AWS_LAMBDA_FUNCTION_NAME`, 256 MB) on the local stack (DynamoDB Local, moto for SQS and Secrets Manager), \
+             its sample event of `events/` as the one invocation. *Cold start* is spawn → first `/response`; *init* is spawn → first `/next` \
+             (configuration, SDK clients, signing keys read from Secrets Manager, runtime client); *first invoke* is the rest. \
+             Peak RSS is `VmHWM` read just before the process is killed. MB = 10^6 bytes.\n",
+            self.cold_runs
+        );
+        let _ = writeln!(
+            o,
+            "| function | binary size | cold start median | min – max | init median | first invoke median | peak RSS median (max) | answer | failed runs |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---|---:|");
+        for c in cold {
+            let (rss_med, rss_max) = c.peak_rss();
+            let rss = match (rss_med, rss_max) {
+                (Some(a), Some(b)) => format!(
+                    "{:.1} MB ({:.1})",
+                    mb(a as f64 * 1024.0),
+                    mb(b as f64 * 1024.0)
+                ),
+                _ => "—".into(),
+            };
+            let t = c.total();
+            let _ = writeln!(
+                o,
+                "| `{}` | {:.2} MB | {} | {} | {} | {} | {} | {} | {} |",
+                c.binary,
+                mb(c.size_bytes as f64),
+                t.map(|s| ms(s.median)).unwrap_or_else(|| "—".into()),
+                t.map(|s| format!("{} – {}", ms(s.min), ms(s.max)))
+                    .unwrap_or_else(|| "—".into()),
+                c.init().map(|s| ms(s.median)).unwrap_or_else(|| "—".into()),
+                c.first_invoke()
+                    .map(|s| ms(s.median))
+                    .unwrap_or_else(|| "—".into()),
+                rss,
+                c.answer(),
+                c.failures
+            );
+        }
+        for c in cold {
+            if let Some(f) = &c.first_failure {
+                let _ = writeln!(
+                    o,
+                    "\n`{}` failed {} run(s); first: {}",
+                    c.binary,
+                    c.failures,
+                    truncate(f, 400)
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "\nThese are host (x86_64) builds of the workspace's release profile; the deployed functions are arm64 builds by cargo-lambda, \
+             and Lambda's own sandbox start and code download come on top. Secrets Manager and DynamoDB are on loopback here, a few ms away in AWS.\n"
+        );
+    }
+
+    fn load_section(&self, o: &mut String) {
+        let _ = writeln!(o, "## 2. Throughput and latency of the local API server\n");
+        let Some(first) = self.load.first() else {
+            let _ = writeln!(o, "Not measured.\n");
+            return;
+        };
+        let _ = writeln!(
+            o,
+            "The local API server (embedded default: in-memory adapters, generated keys, JSON request logs formatted into a sink as in Lambda) \
+             started in this process on `127.0.0.1:0`; the built-in load client (reqwest, HTTP/1.1 keep-alive) runs {} workers, each with one request \
+             in flight, in the same process — client and server share the machine's {} cores. Latency is per operation as the client sees it; \
+             the one-at-a-time median is section 3's sequential run of the same route.\n",
+            first.concurrency, self.machine.cores
+        );
+        let _ = writeln!(
+            o,
+            "| flow | concurrency | operations | errors | ops/s | median | p99 | max | one-at-a-time median |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for l in &self.load {
+            let lat = l.latency;
+            let one = match l.flow {
+                crate::load::Flow::ClientCredentials => {
+                    self.probe_latency(Probe::ClientCredentials).map(ms)
+                }
+                crate::load::Flow::SignedVerify => self.probe_latency(Probe::SignedWhoami).map(ms),
+                crate::load::Flow::MintRedeem => self
+                    .probe_latency(Probe::Mint)
+                    .zip(self.probe_latency(Probe::Redeem))
+                    .map(|(a, b)| ms(a + b)),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
+                l.flow.label(),
+                l.concurrency,
+                l.ops,
+                l.errors,
+                l.ops_per_sec(),
+                lat.map(|s| ms(s.median)).unwrap_or_else(|| "—".into()),
+                lat.map(|s| ms(s.p99)).unwrap_or_else(|| "—".into()),
+                lat.map(|s| ms(s.max)).unwrap_or_else(|| "—".into()),
+                one.unwrap_or_else(|| "—".into()),
+            );
+            for (name, s) in &l.parts {
+                let _ = writeln!(
+                    o,
+                    "| &nbsp;&nbsp;↳ {name} | | | | | {} | {} | {} | |",
+                    ms(s.median),
+                    ms(s.p99),
+                    ms(s.max)
+                );
+            }
+        }
+        for l in &self.load {
+            if let Some(e) = &l.first_error {
+                let _ = writeln!(o, "\n{}: first error: {}", l.flow.label(), truncate(e, 400));
+            }
+        }
+        let _ = writeln!(
+            o,
+            "\nAt a fixed concurrency, latency is concurrency ÷ throughput (Little's law): with {} requests in flight on {} cores, \
+             the median is bounded below by {} × the CPU time of one request ÷ {}.\n",
+            first.concurrency, self.machine.cores, first.concurrency, self.machine.cores
+        );
+    }
+
+    fn calls_section(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "## 3. DynamoDB calls per request and cost per million requests (estimate)\n"
+        );
+        let _ = writeln!(
+            o,
+            "Each route sent one request at a time to a second server whose `MemoryTable` is held by this driver, its call counter \
+             (`MemoryTable::calls()`) read around each request alone (setup such as minting the token a redeem uses is outside), \
+             then divided by the number of requests. Request units are priced per operation from the sizes of the items read or written.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| route | requests | DynamoDB calls/req | RRU/req | WRU/req | Lambda invocations | one-at-a-time median | billed Lambda ms (est.) | DynamoDB $/M | Lambda $/M | HTTP API $/M | total $/M |"
+        );
+        let _ = writeln!(
+            o,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for c in &self.counted {
+            let (method, path) = c.probe.route();
+            let behind_authorizer = keygate::routes::find(method, path)
+                .map(|r| r.authorizer)
+                .unwrap_or(false);
+            let invocations = 1 + usize::from(behind_authorizer);
+            let calls = per_req(c.meter.calls as f64, c.n);
+            let rru = per_req(c.meter.rru, c.n);
+            let wru = per_req(c.meter.wru, c.n);
+            let median = self.probe_latency(c.probe).unwrap_or_default();
+            let billed_ms = (median.as_secs_f64() * 1e3 + calls * self.ddb_ms)
+                .ceil()
+                .max(invocations as f64);
+            let ddb = rru * Prices::RRU + wru * Prices::WRU;
+            let lambda = invocations as f64 * Prices::LAMBDA_REQUESTS
+                + billed_ms / 1e3 * Prices::LAMBDA_GB * Prices::LAMBDA_GB_S * 1e6;
+            let total = ddb + lambda + Prices::HTTP_API;
+            let _ = writeln!(
+                o,
+                "| {} | {} | {calls:.2} | {rru:.2} | {wru:.2} | {invocations}{} | {} | {billed_ms:.0} | {ddb:.2} | {lambda:.2} | {:.2} | **{total:.2}** |",
+                c.probe.label(),
+                c.n,
+                if behind_authorizer { " (authorizer + handler)" } else { "" },
+                ms(median),
+                Prices::HTTP_API,
+            );
+        }
+        let _ = writeln!(o, "\n### The `verify` authorizer alone\n");
+        let _ = writeln!(
+            o,
+            "`keygate_verify::decide` (what the `verify` Lambda runs per request) called directly on the metered server's services.\n"
+        );
+        let _ = writeln!(o, "| credential | requests | DynamoDB calls per verified request | RRU/req | WRU/req | target ≤ {VERIFY_CALLS} |");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---|");
+        for (cred, m, n) in &self.authorizer {
+            let calls = per_req(m.calls as f64, *n);
+            let _ = writeln!(
+                o,
+                "| {} | {n} | {calls:.2} | {:.2} | {:.2} | {} |",
+                cred.label(),
+                per_req(m.rru, *n),
+                per_req(m.wru, *n),
+                verdict(calls <= VERIFY_CALLS)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n**This is an estimate.** Prices assumed (us-east-1, on-demand, standard table class): DynamoDB ${:.2} per million write request units and \
+             ${:.2} per million read request units; items under 1 KB (1 WRU per write, 1 RRU per strongly consistent read of up to 4 KB, \
+             ½ RRU for the eventually consistent GSI query); transactions cost 2× per item, a condition check counted as a write; a write whose \
+             condition fails is billed too. Lambda arm64 ${} per GB-s at 256 MB and ${:.2} per million requests; billed time = ⌈one-at-a-time median \
+             (in process, over loopback HTTP) + {} ms per DynamoDB call (an assumed in-region round trip)⌉, at least 1 ms per invocation. \
+             API Gateway HTTP API ${:.2} per million requests. Not included: authorizer result caching (which would remove the authorizer \
+             invocation on repeat credentials), data transfer, CloudWatch Logs ingestion, free tiers, and Secrets Manager reads (once per cold start \
+             and key-cache period, not per request).\n",
+            Prices::WRU,
+            Prices::RRU,
+            Prices::LAMBDA_GB_S,
+            Prices::LAMBDA_REQUESTS,
+            self.ddb_ms,
+            Prices::HTTP_API
+        );
+    }
+
+    fn hot_paths_section(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "## 4. In-process hot paths (benches owned by issues 4, 6 and 7)\n"
+        );
+        let _ = writeln!(
+            o,
+            "Not re-measured here: these benches belong to the functions. Run them with the commands below \
+             (or `cargo run --release -p keygate-bench -- --hot-paths` to run them and paste their output here).\n"
+        );
+        let _ = writeln!(o, "| bench | command | what it measures | targets |");
+        let _ = writeln!(o, "|---|---|---|---|");
+        let _ = writeln!(o, "| token (criterion) | `cargo bench -p keygate-token --bench token` | client-credentials issue, JWT verify (means) | issue < 200 µs, verify < 100 µs |");
+        let _ = writeln!(o, "| token percentiles | `cargo bench -p keygate-token --bench token_percentiles` | the same, median and p99 | issue < 200 µs, verify < 100 µs |");
+        let _ = writeln!(o, "| verify | `cargo bench -p keygate-verify --bench verify` | each credential kind: median, p99, store calls | HMAC < 5 µs, JWT < 100 µs, ≤ 1 store call |");
+        let _ = writeln!(o, "| webhooks delivery | `cargo bench -p keygate-webhooks --bench delivery` | deliveries/s of one handler, memory per in-flight delivery | issue 7 |");
+        let _ = writeln!(o);
+        for (what, text) in &self.hot_paths {
+            let _ = writeln!(o, "**{what}**\n\n```text\n{}\n```\n", text.trim_end());
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    }
+}

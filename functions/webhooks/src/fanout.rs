@@ -179,6 +179,13 @@ fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoin
 /// One line per attempt: ids and outcome, never the URL (it may hold a token), key or signature.
 fn log(a: &Attempt, account: &keygate::ids::AccountId, sent: &Sent) {
     let class = a.error_class.map(ErrorClass::as_str);
+    // The alarm on the failure ratio watches these two outcomes (template.yaml).
+    let outcome = if a.status == AttemptStatus::Succeeded {
+        "delivered"
+    } else {
+        "failed"
+    };
+    keygate::metrics::delivery(outcome, a.latency_ms as f64);
     if a.status == AttemptStatus::Succeeded {
         tracing::info!(
             event_id = %a.event_id, account = %account, endpoint_id = %a.endpoint_id,

@@ -134,6 +134,7 @@ impl Webhooks {
 /// guard), the SSRF-guarded resolver, the send timeout.
 pub fn client(settings: &Settings, local_mode: bool) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config())
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .dns_resolver(Arc::new(ssrf::GuardedResolver { local_mode }))
@@ -143,6 +144,20 @@ pub fn client(settings: &Settings, local_mode: bool) -> Result<reqwest::Client, 
         .tcp_nodelay(true)
         .user_agent(concat!("keygate-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// rustls on aws-lc-rs (the provider the AWS SDK links already) with the Mozilla roots.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("aws-lc-rs supports the default protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
 }
 
 /// What became of one message.

@@ -41,6 +41,10 @@ pub struct Config {
     pub local_mode: bool,
     /// How long key material is cached before a re-read.
     pub key_cache: Duration,
+    /// How long the records every verified request reads (clients with their revocations,
+    /// lockout counters) are cached in process; 0 turns the cache off. Another instance's
+    /// revocation is seen within this time; this instance's own writes at once.
+    pub read_cache: Duration,
 }
 
 impl Config {
@@ -58,6 +62,7 @@ impl Config {
             clock_skew: 300,
             local_mode: true,
             key_cache: Duration::from_secs(300),
+            read_cache: Duration::from_secs(2),
         }
     }
 
@@ -121,6 +126,8 @@ impl Config {
         c.clock_skew = bounded(&var, "KEYGATE_CLOCK_SKEW", c.clock_skew, 1, 3_600)?;
         c.key_cache =
             Duration::from_secs(bounded(&var, "KEYGATE_KEY_CACHE_SECONDS", 300, 0, 3_600)? as u64);
+        c.read_cache =
+            Duration::from_secs(bounded(&var, "KEYGATE_READ_CACHE_SECONDS", 2, 0, 30)? as u64);
         if let Some(list) = var("KEYGATE_REDIRECT_ALLOWLIST") {
             c.redirect_allowlist = list
                 .split(',')

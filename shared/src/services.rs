@@ -49,6 +49,7 @@ impl Services {
     }
 
     pub async fn from_config(config: Config) -> Result<Self, StartError> {
+        let read_cache = config.read_cache;
         match config.backend.clone() {
             Backend::Memory => Ok(Self::in_memory(config, Arc::new(SystemClock)).await),
             Backend::Aws {
@@ -73,7 +74,7 @@ impl Services {
                 };
                 Ok(Self {
                     config: Arc::new(config),
-                    table: Arc::new(DynamoDbTable::new(ddb, table)),
+                    table: cached(Arc::new(DynamoDbTable::new(ddb, table)), read_cache),
                     keys: Arc::new(keys),
                     queue,
                     dlq,
@@ -85,10 +86,11 @@ impl Services {
 
     /// In-memory adapters and freshly generated keys.
     pub async fn in_memory(config: Config, clock: Arc<dyn Clock>) -> Self {
+        let read_cache = config.read_cache;
         let now = clock.now();
         Self {
             config: Arc::new(config),
-            table: Arc::new(MemoryTable::new()),
+            table: cached(Arc::new(MemoryTable::new()), read_cache),
             keys: Arc::new(Keys::generated(now).await),
             queue: Arc::new(MemoryQueue::new(Duration::from_secs(30))),
             dlq: Arc::new(MemoryQueue::new(Duration::from_secs(30))),
@@ -98,6 +100,15 @@ impl Services {
 
     pub fn now(&self) -> UnixSeconds {
         self.clock.now()
+    }
+}
+
+/// The table behind the read cache, unless the cache is off.
+fn cached(table: Arc<dyn Table>, ttl: Duration) -> Arc<dyn Table> {
+    if ttl.is_zero() {
+        table
+    } else {
+        Arc::new(crate::store::CachedTable::new(table, ttl))
     }
 }
 

@@ -6,6 +6,7 @@
 //! written once, in the domain, on top of conditions every adapter enforces, and one contract
 //! suite ([`contract`]) proves each adapter enforces them — races included.
 
+pub mod cached;
 pub mod contract;
 pub mod dynamo;
 pub mod memory;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::clock::UnixSeconds;
 
+pub use cached::CachedTable;
 pub use dynamo::DynamoDbTable;
 pub use memory::MemoryTable;
 

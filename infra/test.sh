@@ -17,6 +17,9 @@ if [ "${CI:-}" = "true" ]; then
     trap 'bash infra/local/stop.sh || true' EXIT
 fi
 
+# Debian's Chromium and ChromeDriver, for the consent page's browser test.
+bash infra/browser/install.sh
+
 cargo test --workspace --locked
 
 # The API description against the running local server (no 5xx, every response in the schema).

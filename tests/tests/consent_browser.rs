@@ -8,6 +8,7 @@
 //! (it does not skip), naming that script.
 
 use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,6 +96,10 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
 // chromedriver and a headless Chromium session.
 
 /// A chromedriver process and Chromium's profile directory, both removed on drop.
+///
+/// chromedriver runs in a process group of its own, which the Chromium it launches inherits:
+/// dropping the driver kills the whole group, so a failing test (no WebDriver `close`) leaves no
+/// browser behind.
 struct Driver {
     child: Child,
     url: String,
@@ -104,6 +109,10 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -142,6 +151,7 @@ impl Driver {
         std::fs::create_dir_all(&profile).expect("profile dir");
         let log = scratch("chromedriver.log");
         let child = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())

@@ -313,6 +313,9 @@ pub async fn show(s: &Services, req: &Request) -> Response<Body> {
         let (client, uri) = client_and_redirect(s, &r).await?;
         let (_, scope) = check_flow(&client, &r, &uri)?;
         let (_, session) = user(s, req, &client).await?;
+        let redirect_origin = url::Url::parse(&uri)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
         let exp = s.now() + CONSENT_TTL;
         let ring = s.keys.ring().await;
         let mac = ring
@@ -322,6 +325,7 @@ pub async fn show(s: &Services, req: &Request) -> Response<Body> {
             &client,
             &scope,
             &r,
+            &redirect_origin,
             &format!("{exp}.{}", mac.0),
         ))
     }
@@ -329,7 +333,15 @@ pub async fn show(s: &Services, req: &Request) -> Response<Body> {
     respond(result, r.state.as_deref(), fragment)
 }
 
-fn consent_page(client: &Client, scope: &str, r: &AuthzRequest, csrf: &str) -> Response<Body> {
+/// `redirect_origin` is the origin of the verified redirect URI: browsers apply `form-action` to
+/// the redirects that follow a form's POST too, so `'self'` alone blocks the answer to the client.
+fn consent_page(
+    client: &Client,
+    scope: &str,
+    r: &AuthzRequest,
+    redirect_origin: &str,
+    csrf: &str,
+) -> Response<Body> {
     let scopes: String = scope
         .split(' ')
         .map(|sc| format!("<li>{}</li>", escape_html(sc)))
@@ -352,7 +364,10 @@ fn consent_page(client: &Client, scope: &str, r: &AuthzRequest, csrf: &str) -> R
         .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(http::header::CACHE_CONTROL, "no-store")
         .header("x-frame-options", "DENY")
-        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+        .header(
+            "content-security-policy",
+            format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {redirect_origin}; frame-ancestors 'none'"),
+        )
         .body(Body::Text(page))
         .expect("static response parts are valid")
 }

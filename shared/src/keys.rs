@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
@@ -140,8 +139,10 @@ pub fn new_pepper_doc(now: UnixSeconds) -> PepperDoc {
 /// One ES256 key.
 pub struct EcKey {
     pub kid: String,
-    signing: SigningKey,
     verifying: VerifyingKey,
+    /// aws-lc's key pair (signing) and the SEC1 uncompressed public point (verifying).
+    pair: aws_lc_rs::signature::EcdsaKeyPair,
+    public: Vec<u8>,
     created_at: UnixSeconds,
     retired_at: Option<UnixSeconds>,
     verify_until: Option<UnixSeconds>,
@@ -179,10 +180,19 @@ impl KeyRing {
             })?;
             let signing = SigningKey::from_bytes(&bytes.into())
                 .map_err(|_| KeyError::Malformed(format!("key {}: not a P-256 scalar", k.kid)))?;
+            let verifying = *signing.verifying_key();
+            let public = verifying.to_encoded_point(false).as_bytes().to_vec();
+            let pair = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &bytes,
+                &public,
+            )
+            .map_err(|_| KeyError::Malformed(format!("key {}: not a P-256 key pair", k.kid)))?;
             keys.push(EcKey {
                 kid: k.kid.clone(),
-                verifying: *signing.verifying_key(),
-                signing,
+                verifying,
+                pair,
+                public,
                 created_at: k.created_at,
                 retired_at: k.retired_at,
                 verify_until: k.verify_until,
@@ -240,9 +250,12 @@ impl KeyRing {
         let mut out = URL_SAFE_NO_PAD.encode(header.to_string());
         out.push('.');
         out.push_str(&URL_SAFE_NO_PAD.encode(payload));
-        let sig: Signature = key.signing.sign(out.as_bytes());
+        let sig = key
+            .pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), out.as_bytes())
+            .map_err(|_| KeyError::Malformed("ES256 signing failed".into()))?;
         out.push('.');
-        out.push_str(&URL_SAFE_NO_PAD.encode(sig.to_bytes()));
+        out.push_str(&URL_SAFE_NO_PAD.encode(sig.as_ref()));
         Ok(out)
     }
 
@@ -272,11 +285,16 @@ impl KeyRing {
             .ok_or(JwtError::UnknownKey)?;
         let key = self.verifier(kid, now).ok_or(JwtError::UnknownKey)?;
         let sig_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
-        let sig = Signature::from_slice(&sig_bytes).map_err(|_| JwtError::Signature)?;
+        if sig_bytes.len() != 64 {
+            return Err(JwtError::Signature);
+        }
         let signed = &token[..h.len() + 1 + p.len()];
-        key.verifying
-            .verify(signed.as_bytes(), &sig)
-            .map_err(|_| JwtError::Signature)?;
+        aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+            &key.public,
+        )
+        .verify(signed.as_bytes(), &sig_bytes)
+        .map_err(|_| JwtError::Signature)?;
         decode_json(p)
     }
 

@@ -70,7 +70,12 @@ fn commit(root: &Path) -> String {
 
 /// `YYYY-MM-DD HH:MM UTC` from the system clock.
 pub fn utc_now() -> String {
-    let secs = SystemTime::now()
+    utc(SystemTime::now())
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of a moment.
+pub fn utc(t: SystemTime) -> String {
+    let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);

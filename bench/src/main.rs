@@ -145,7 +145,7 @@ async fn run(opts: Options) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| root.join("bench/RESULTS.md"));
     quiet_telemetry();
-    let mut busy = Vec::new();
+    let mut busy: Vec<(String, Busy)> = Vec::new();
 
     // 1. Cold start.
     let cold = if opts.cold_start {
@@ -154,7 +154,7 @@ async fn run(opts: Options) -> Result<(), String> {
         }
         let env = stack_env(&root).await?;
         let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
-        note_busy(&mut busy, "cold start", &b);
+        note_busy(&mut busy, "start of cold start", &b);
         let measured = cold::measure_all(&root, opts.runs, &env).await;
         note_busy(&mut busy, "end of cold start", &Busy::now());
         measured
@@ -164,7 +164,7 @@ async fn run(opts: Options) -> Result<(), String> {
 
     // 2. Load, and one-at-a-time latency per route, on the embedded default.
     let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
-    note_busy(&mut busy, "load", &b);
+    note_busy(&mut busy, "start of load", &b);
     let plain = Server::start(Arc::new(MemoryTable::new()), opts.concurrency * 2).await?;
     let fixture = plain.fixture().await?;
     let target = Target::new(plain, fixture);
@@ -240,18 +240,8 @@ fn quiet_telemetry() {
     });
 }
 
-fn note_busy(busy: &mut Vec<String>, phase: &str, b: &Busy) {
-    if b.rustc > 0 {
-        busy.push(format!(
-            "the machine was busy at {phase}: {} — numbers are pessimistic",
-            b.describe()
-        ));
-    } else {
-        busy.push(format!(
-            "{phase}: no rustc running, load average {}",
-            b.loadavg
-        ));
-    }
+fn note_busy(busy: &mut Vec<(String, Busy)>, phase: &str, b: &Busy) {
+    busy.push((phase.to_owned(), b.clone()));
 }
 
 /// The local stack's environment: the caller's own when it names the stack (`source
@@ -355,11 +345,13 @@ fn criterion_estimates(root: &Path) -> Vec<(String, String)> {
         .unwrap_or_else(|| root.join("target"))
         .join("criterion");
     let mut lines = Vec::new();
+    let mut when = None;
     for id in ["client_credentials_issue", "jwt_verify"] {
         let file = dir.join(id).join("new/estimates.json");
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
+        when = when.or_else(|| std::fs::metadata(&file).and_then(|m| m.modified()).ok());
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
             continue;
         };
@@ -377,8 +369,11 @@ fn criterion_estimates(root: &Path) -> Vec<(String, String)> {
     }
     vec![(
         format!(
-            "criterion's last estimates in `{}` (`cargo bench -p keygate-token --bench token`)",
-            dir.strip_prefix(root).unwrap_or(&dir).display()
+            "criterion's last estimates in `{}` (`cargo bench -p keygate-token --bench token`, \
+             run {} — not by this driver, so under whatever load the machine had then)",
+            dir.strip_prefix(root).unwrap_or(&dir).display(),
+            when.map(machine::utc)
+                .unwrap_or_else(|| "at an unknown time".into())
         ),
         lines.join("\n"),
     )]

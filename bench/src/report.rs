@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::calls::{Meter, Prices};
 use crate::cold::Measured;
 use crate::load::{Credential, LoadResult, Probe, Probed};
-use crate::machine::Machine;
+use crate::machine::{Busy, Machine};
 use crate::stats::ms;
 
 pub const RERUN: &str = "infra/local/start.sh && cargo run --release -p keygate-bench";
@@ -21,8 +21,8 @@ const VERIFY_CALLS: f64 = 1.0;
 
 pub struct Results {
     pub machine: Machine,
-    /// Notes on other load on the machine, per phase.
-    pub busy: Vec<String>,
+    /// Other work on the machine at the start and end of each phase.
+    pub busy: Vec<(String, Busy)>,
     pub cold: Result<Vec<Measured>, String>,
     pub cold_runs: usize,
     pub load: Vec<LoadResult>,
@@ -75,8 +75,23 @@ impl Results {
             "- **Toolchain**: {} (release profile of the workspace)",
             m.rustc
         );
-        for b in &self.busy {
-            let _ = writeln!(o, "- **Other load**: {b}");
+        if !self.busy.is_empty() {
+            let was_busy = self.busy.iter().any(|(_, b)| b.rustc > 0);
+            let phases: Vec<String> = self
+                .busy
+                .iter()
+                .map(|(phase, b)| format!("{phase}: {}", b.describe()))
+                .collect();
+            let _ = writeln!(
+                o,
+                "- **Other load**: {}{}",
+                if was_busy {
+                    "⚠️ the machine was busy with builds during this run, so the timings are pessimistic. "
+                } else {
+                    "no builds running. "
+                },
+                phases.join("; ")
+            );
         }
         let _ = writeln!(o, "- **How to re-run**: `{RERUN}`\n");
 

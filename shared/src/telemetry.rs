@@ -14,6 +14,9 @@ pub fn init() {
         builder
             .json()
             .with_current_span(true)
+            // The runtime's invocation span carries the Lambda `requestId`; the list keeps it beside
+            // the request span (route, account).
+            .with_span_list(true)
             .flatten_event(true)
             .without_time()
             .try_init()

@@ -175,6 +175,10 @@ pub async fn measure_all(
         );
         out.push(m);
     }
+    // The functions' logs are kept only when a run failed (its message names the last lines).
+    if out.iter().all(|m| m.failures == 0) {
+        let _ = std::fs::remove_dir_all(&logs);
+    }
     Ok(out)
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::calls::{Meter, Metered};
-use crate::server::{Fixture, Server};
+use crate::client::{Conn, Req};
+use crate::server::{self, Fixture, Server};
 use crate::stats::Summary;
 
 /// A flow the load client repeats.
@@ -86,20 +87,27 @@ impl Target {
     }
 }
 
-/// One operation of `flow`: the durations of its parts (none for a single request).
-async fn once(t: &Target, flow: Flow, bearer: &str) -> Result<Vec<Duration>, String> {
-    let (s, f) = (t.server(), t.fixture());
+/// One operation of `flow` on `c`: the durations of its parts (none for a single request).
+async fn once(
+    c: &mut Conn,
+    f: &Fixture,
+    flow: Flow,
+    bearer: &str,
+) -> Result<Vec<Duration>, String> {
     match flow {
-        Flow::ClientCredentials => s.expect(s.token_request(f), 200).await.map(|_| vec![]),
-        Flow::SignedVerify => s
-            .expect(s.signed_request(f, bearer), 200)
+        Flow::ClientCredentials => c
+            .expect(server::token_request(f), 200)
+            .await
+            .map(|_| vec![]),
+        Flow::SignedVerify => c
+            .expect(server::signed_request(f, bearer), 200)
             .await
             .map(|_| vec![]),
         Flow::MintRedeem => {
             let t0 = Instant::now();
-            let token = s.mint(f).await?;
+            let token = server::mint(c, f).await?;
             let t1 = Instant::now();
-            s.expect(s.redeem_request(&token), 302).await?;
+            c.expect(server::redeem_request(&token), 302).await?;
             Ok(vec![t1 - t0, t1.elapsed()])
         }
     }
@@ -113,7 +121,8 @@ struct Phase {
     elapsed: Duration,
 }
 
-/// `concurrency` workers share a budget of `total` operations and a deadline.
+/// `concurrency` workers, each on its own keep-alive connection (opened before the clock starts),
+/// share a budget of `total` operations and a deadline.
 async fn phase(
     t: &Target,
     flow: Flow,
@@ -121,11 +130,16 @@ async fn phase(
     concurrency: usize,
     total: usize,
     max: Duration,
-) -> Phase {
+) -> Result<Phase, String> {
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        conns.push(t.server().conn().await?);
+    }
     let issued = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
+    let workers: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
             let (t, bearer, issued) = (t.clone(), bearer.clone(), issued.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(total / concurrency + 1);
@@ -134,7 +148,7 @@ async fn phase(
                 let mut first_error = None;
                 while issued.fetch_add(1, Ordering::Relaxed) < total && started.elapsed() < max {
                     let t0 = Instant::now();
-                    match once(&t, flow, &bearer).await {
+                    match once(&mut conn, t.fixture(), flow, &bearer).await {
                         Ok(p) => {
                             samples.push(t0.elapsed());
                             for (i, d) in p.into_iter().enumerate() {
@@ -144,6 +158,10 @@ async fn phase(
                         Err(e) => {
                             errors += 1;
                             first_error.get_or_insert(e);
+                            // A broken connection is replaced rather than failing every request.
+                            if let Ok(c) = t.server().conn().await {
+                                conn = c;
+                            }
                         }
                     }
                 }
@@ -177,7 +195,7 @@ async fn phase(
         }
     }
     out.elapsed = started.elapsed();
-    out
+    Ok(out)
 }
 
 /// Warms up with `warmup` operations, then times `total` operations (or until `max`).
@@ -191,11 +209,13 @@ pub async fn run(
 ) -> Result<LoadResult, String> {
     // A fresh token for each run: its 5-minute lifetime comfortably covers one run.
     let bearer = Arc::new(match flow {
-        Flow::SignedVerify => t.server().access_token(t.fixture()).await?,
+        Flow::SignedVerify => {
+            server::access_token(&mut t.server().conn().await?, t.fixture()).await?
+        }
         _ => String::new(),
     });
     if warmup > 0 {
-        let w = phase(t, flow, bearer.clone(), concurrency, warmup, max).await;
+        let w = phase(t, flow, bearer.clone(), concurrency, warmup, max).await?;
         if w.errors > 0 {
             return Err(format!(
                 "{}: warm-up failed: {}",
@@ -204,7 +224,7 @@ pub async fn run(
             ));
         }
     }
-    let p = phase(t, flow, bearer, concurrency, total, max).await;
+    let p = phase(t, flow, bearer, concurrency, total, max).await?;
     Ok(LoadResult {
         flow,
         concurrency,
@@ -274,20 +294,15 @@ impl Probe {
 
     /// The request and the status it must get; any setup (minting the token a redeem uses)
     /// happens here, outside the measured request.
-    async fn prepare(
-        self,
-        s: &Server,
-        f: &Fixture,
-        bearer: &str,
-    ) -> Result<(reqwest::RequestBuilder, u16), String> {
+    async fn prepare(self, c: &mut Conn, f: &Fixture, bearer: &str) -> Result<(Req, u16), String> {
         Ok(match self {
-            Probe::ClientCredentials => (s.token_request(f), 200),
-            Probe::SignedWhoami => (s.signed_request(f, bearer), 200),
-            Probe::BearerWhoami => (s.bearer_request(bearer), 200),
-            Probe::ApiKeyWhoami => (s.api_key_request(&f.api_key), 200),
-            Probe::Mint => (s.mint_request(f), 200),
-            Probe::Redeem => (s.redeem_request(&s.mint(f).await?), 302),
-            Probe::Jwks => (s.jwks_request(), 200),
+            Probe::ClientCredentials => (server::token_request(f), 200),
+            Probe::SignedWhoami => (server::signed_request(f, bearer), 200),
+            Probe::BearerWhoami => (server::bearer_request(bearer), 200),
+            Probe::ApiKeyWhoami => (server::api_key_request(&f.api_key), 200),
+            Probe::Mint => (server::mint_request(f), 200),
+            Probe::Redeem => (server::redeem_request(&server::mint(c, f).await?), 302),
+            Probe::Jwks => (server::jwks_request(), 200),
         })
     }
 }
@@ -310,15 +325,16 @@ pub async fn probe(
     n: usize,
     metered: Option<&Metered>,
 ) -> Result<Probed, String> {
-    let (s, f) = (t.server(), t.fixture());
-    let bearer = s.access_token(f).await?;
+    let f = t.fixture();
+    let mut c = t.server().conn().await?;
+    let bearer = server::access_token(&mut c, f).await?;
     let mut samples = Vec::with_capacity(n);
     let mut meter = Meter::default();
     for i in 0..warmup + n {
-        let (req, status) = probe.prepare(s, f, &bearer).await?;
+        let (req, status) = probe.prepare(&mut c, f, &bearer).await?;
         let before = metered.map(Metered::meter).unwrap_or_default();
         let t0 = Instant::now();
-        s.expect(req, status)
+        c.expect(req, status)
             .await
             .map_err(|e| format!("{}: {e}", probe.label()))?;
         let took = t0.elapsed();
@@ -367,14 +383,14 @@ pub async fn authorizer_calls(
     n: usize,
 ) -> Result<Meter, String> {
     let (s, f) = (t.server(), t.fixture());
-    let bearer = s.access_token(f).await?;
+    let bearer = server::access_token(&mut s.conn().await?, f).await?;
     let mut total = Meter::default();
     for _ in 0..n {
         let mut headers = http::HeaderMap::new();
         let pairs: Vec<(&'static str, String)> = match credential {
             Credential::ApiKey => vec![("authorization", format!("Basic {}", f.api_key))],
             Credential::Bearer => vec![("authorization", format!("Bearer {bearer}"))],
-            Credential::Signed => crate::server::signed_headers(f, &bearer).into(),
+            Credential::Signed => server::signed_headers(f, &bearer).into(),
         };
         for (k, v) in pairs {
             headers.insert(

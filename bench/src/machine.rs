@@ -68,6 +68,14 @@ fn commit(root: &Path) -> String {
     }
 }
 
+/// When `HEAD` was committed.
+pub fn head_time(root: &Path) -> Option<SystemTime> {
+    let secs: u64 = output("git", &["log", "-1", "--format=%ct"], root)?
+        .parse()
+        .ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// `YYYY-MM-DD HH:MM UTC` from the system clock.
 pub fn utc_now() -> String {
     utc(SystemTime::now())

@@ -11,6 +11,7 @@
 //! `infra/local/start.sh && cargo run --release -p keygate-bench` (`-- --help` for options).
 
 mod calls;
+mod client;
 mod cold;
 mod emulator;
 mod load;
@@ -29,7 +30,7 @@ use keygate::store::MemoryTable;
 use crate::calls::Metered;
 use crate::load::{Credential, Flow, Probe, Target};
 use crate::machine::{Busy, Machine};
-use crate::report::Results;
+use crate::report::{Counts, Results};
 use crate::server::Server;
 
 const USAGE: &str = "\
@@ -65,6 +66,21 @@ struct Options {
 }
 
 impl Options {
+    /// The options as a command line, for the results.
+    fn describe(&self) -> String {
+        let mut s = format!(
+            "--runs {} --concurrency {} --requests {} --max-seconds {} --probe {} --ddb-ms {}",
+            self.runs, self.concurrency, self.requests, self.max_seconds, self.probe, self.ddb_ms
+        );
+        if !self.cold_start {
+            s.push_str(" --skip-cold-start");
+        }
+        if self.hot_paths {
+            s.push_str(" --hot-paths");
+        }
+        s
+    }
+
     fn parse() -> Result<Self, String> {
         let mut o = Options {
             runs: 20,
@@ -165,7 +181,7 @@ async fn run(opts: Options) -> Result<(), String> {
     // 2. Load, and one-at-a-time latency per route, on the embedded default.
     let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
     note_busy(&mut busy, "start of load", &b);
-    let plain = Server::start(Arc::new(MemoryTable::new()), opts.concurrency * 2).await?;
+    let plain = Server::start(Arc::new(MemoryTable::new()), true).await?;
     let fixture = plain.fixture().await?;
     let target = Target::new(plain, fixture);
     let warmup = (opts.requests / 10).clamp(1, 2_000);
@@ -182,27 +198,17 @@ async fn run(opts: Options) -> Result<(), String> {
     note_busy(&mut busy, "end of load", &Busy::now());
     drop(target);
 
-    // 3. Store calls and request units per route, on a server whose table is metered.
+    // 3. Store calls and request units per route, on a server whose table is metered: as
+    //    deployed (behind the read cache), and with every read reaching the table.
     eprintln!("keygate-bench: counting DynamoDB calls per route");
-    let memory = Arc::new(MemoryTable::new());
-    let metered = Arc::new(Metered::new(memory));
-    let server = Server::start(metered.clone(), 4).await?;
-    let fixture = server.fixture().await?;
-    let target = Target::new(server, fixture);
     let n = opts.probe.min(100);
-    let mut counted = Vec::new();
-    for p in Probe::ALL {
-        counted.push(load::probe(&target, p, 2, n, Some(&metered)).await?);
-    }
-    let mut authorizer = Vec::new();
-    for c in Credential::ALL {
-        authorizer.push((c, load::authorizer_calls(&target, &metered, c, n).await?, n));
-    }
+    let counts = count(true, n).await?;
+    let uncached = count(false, n).await?;
 
     let hot_paths = if opts.hot_paths {
         hot_paths(&root)
     } else {
-        criterion_estimates(&root)
+        criterion_estimates(&root, false)
     };
 
     let results = Results {
@@ -212,10 +218,12 @@ async fn run(opts: Options) -> Result<(), String> {
         cold_runs: opts.runs,
         load: loads,
         sequential,
-        counted,
-        authorizer,
+        counts,
+        uncached,
+        read_cache: keygate::config::Config::local("http://127.0.0.1").read_cache,
         ddb_ms: opts.ddb_ms,
         hot_paths,
+        options: opts.describe(),
     };
     let text = results.markdown();
     std::fs::write(&out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -238,6 +246,24 @@ fn quiet_telemetry() {
     keygate::metrics::set_sink(|line| {
         std::hint::black_box(line);
     });
+}
+
+/// Calls and request units per route and per credential kind of the authorizer, `n` requests
+/// each, on a fresh metered server with or without the read cache.
+async fn count(read_cache: bool, n: usize) -> Result<Counts, String> {
+    let metered = Arc::new(Metered::new(Arc::new(MemoryTable::new())));
+    let server = Server::start(metered.clone(), read_cache).await?;
+    let fixture = server.fixture().await?;
+    let target = Target::new(server, fixture);
+    let mut routes = Vec::new();
+    for p in Probe::ALL {
+        routes.push(load::probe(&target, p, 2, n, Some(&metered)).await?);
+    }
+    let mut authorizer = Vec::new();
+    for c in Credential::ALL {
+        authorizer.push((c, load::authorizer_calls(&target, &metered, c, n).await?, n));
+    }
+    Ok(Counts { routes, authorizer })
 }
 
 fn note_busy(busy: &mut Vec<(String, Busy)>, phase: &str, b: &Busy) {
@@ -281,65 +307,54 @@ async fn stack_env(root: &Path) -> Result<HashMap<String, String>, String> {
     }
 }
 
-/// Runs the functions' own benches and keeps their output.
+/// Runs the functions' own benches and keeps their output: the criterion bench first (its
+/// estimates are read from `target/criterion` afterwards), then the three percentile benches.
 fn hot_paths(root: &Path) -> Vec<(String, String)> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let benches: [(&str, &[&str]); 3] = [
-        (
-            "cargo bench -p keygate-token --bench token_percentiles",
-            &[
-                "bench",
-                "-p",
-                "keygate-token",
-                "--bench",
-                "token_percentiles",
-            ],
-        ),
-        (
-            "cargo bench -p keygate-verify --bench verify",
-            &["bench", "-p", "keygate-verify", "--bench", "verify"],
-        ),
-        (
-            "cargo bench -p keygate-webhooks --bench delivery -- --quick",
-            &[
-                "bench",
-                "-p",
-                "keygate-webhooks",
-                "--bench",
-                "delivery",
-                "--",
-                "--quick",
-            ],
-        ),
+    const BENCHES: [&str; 3] = [
+        "cargo bench -p keygate-token --bench token_percentiles",
+        "cargo bench -p keygate-verify --bench verify",
+        "cargo bench -p keygate-webhooks --bench delivery -- --quick",
     ];
-    let mut out = criterion_estimates(root);
-    for (what, args) in benches {
-        eprintln!("keygate-bench: {what}");
-        let text = match std::process::Command::new(&cargo)
-            .args(args)
-            .current_dir(root)
-            .output()
-        {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-            Ok(o) => format!(
-                "failed ({}): {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            ),
-            Err(e) => format!("cannot run cargo: {e}"),
-        };
+    let mut out = Vec::new();
+    if let Err(e) = cargo_bench(root, "cargo bench -p keygate-token --bench token") {
+        out.push(("`cargo bench -p keygate-token --bench token`".into(), e));
+    }
+    out.extend(criterion_estimates(root, true));
+    for what in BENCHES {
+        let text = cargo_bench(root, what).unwrap_or_else(|e| e);
         out.push((format!("`{what}`"), text));
     }
     out
 }
 
-/// Criterion's last estimates for the token bench, if `target/criterion` has them.
-fn criterion_estimates(root: &Path) -> Vec<(String, String)> {
+/// Runs one `cargo bench …` command line; its stdout, or why it failed.
+fn cargo_bench(root: &Path, command: &str) -> Result<String, String> {
+    eprintln!("keygate-bench: {command}");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    match std::process::Command::new(&cargo)
+        .args(&args)
+        .current_dir(root)
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => Err(format!(
+            "failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+        Err(e) => Err(format!("cannot run cargo: {e}")),
+    }
+}
+
+/// Criterion's last estimates for the token bench, if `target/criterion` has them; `fresh` when
+/// this run made them.
+fn criterion_estimates(root: &Path, fresh: bool) -> Vec<(String, String)> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -367,13 +382,28 @@ fn criterion_estimates(root: &Path) -> Vec<(String, String)> {
     if lines.is_empty() {
         return vec![];
     }
+    let run = when
+        .map(machine::utc)
+        .unwrap_or_else(|| "at an unknown time".into());
+    let provenance = if fresh {
+        format!("run by this driver at {run}, after sections 1–3")
+    } else {
+        let stale = when
+            .zip(machine::head_time(root))
+            .is_some_and(|(made, head)| made < head);
+        format!(
+            "run {run}, not by this driver, under whatever load the machine had then{}",
+            if stale {
+                "; older than the commit measured here, so possibly stale"
+            } else {
+                ""
+            }
+        )
+    };
     vec![(
         format!(
-            "criterion's last estimates in `{}` (`cargo bench -p keygate-token --bench token`, \
-             run {} — not by this driver, so under whatever load the machine had then)",
+            "criterion's estimates in `{}` (`cargo bench -p keygate-token --bench token`, {provenance})",
             dir.strip_prefix(root).unwrap_or(&dir).display(),
-            when.map(machine::utc)
-                .unwrap_or_else(|| "at an unknown time".into())
         ),
         lines.join("\n"),
     )]

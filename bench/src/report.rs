@@ -28,14 +28,52 @@ pub struct Results {
     pub load: Vec<LoadResult>,
     /// One-at-a-time latency per route on the plain server.
     pub sequential: Vec<Probed>,
-    /// Store calls and units per route on the metered server.
-    pub counted: Vec<Probed>,
-    /// Authorizer alone: (credential, summed meter, requests).
-    pub authorizer: Vec<(Credential, Meter, usize)>,
+    /// Store calls and units on the metered server behind the read cache (as deployed).
+    pub counts: Counts,
+    /// The same with the read cache off: every read reaches the table.
+    pub uncached: Counts,
+    /// The read cache's lifetime (`KEYGATE_READ_CACHE_SECONDS` default).
+    pub read_cache: Duration,
     /// Assumed DynamoDB round trip added to the billed Lambda time, per call.
     pub ddb_ms: f64,
     /// The other issues' benches: (what, text).
     pub hot_paths: Vec<(String, String)>,
+    /// The driver's options, as a command line.
+    pub options: String,
+}
+
+/// Store calls and units of one metered run.
+pub struct Counts {
+    /// Per route, one request at a time.
+    pub routes: Vec<Probed>,
+    /// The authorizer alone: (credential, summed meter, requests).
+    pub authorizer: Vec<(Credential, Meter, usize)>,
+}
+
+impl Counts {
+    fn route(&self, p: Probe) -> Option<&Probed> {
+        self.routes.iter().find(|r| r.probe == p)
+    }
+    fn authorizer(&self, c: Credential) -> Option<(Meter, usize)> {
+        self.authorizer
+            .iter()
+            .find(|(k, _, _)| *k == c)
+            .map(|(_, m, n)| (*m, *n))
+    }
+}
+
+/// The estimate of one route.
+struct Cost {
+    behind_authorizer: bool,
+    invocations: usize,
+    calls: f64,
+    rru: f64,
+    wru: f64,
+    median: Duration,
+    billed_ms: f64,
+    dynamodb: f64,
+    lambda: f64,
+    total: f64,
 }
 
 fn mb(bytes: f64) -> f64 {
@@ -93,6 +131,7 @@ impl Results {
                 phases.join("; ")
             );
         }
+        let _ = writeln!(o, "- **Options**: `{}`", self.options);
         let _ = writeln!(o, "- **How to re-run**: `{RERUN}`\n");
 
         self.targets(&mut o);
@@ -190,16 +229,55 @@ impl Results {
                 );
             }
         }
-        for (cred, meter, n) in &self.authorizer {
-            let calls = per_req(meter.calls as f64, *n);
+        for cred in Credential::ALL {
+            let Some((m, n)) = self.counts.authorizer(cred) else {
+                continue;
+            };
+            let calls = per_req(m.calls as f64, n);
+            let miss = self
+                .uncached
+                .authorizer(cred)
+                .map(|(m, n)| format!("; {:.2} on a cache miss", per_req(m.calls as f64, n)))
+                .unwrap_or_default();
             let _ = writeln!(
                 o,
-                "| ≤ {VERIFY_CALLS} DynamoDB call per verified request: {} | {calls:.2} calls | {} |",
+                "| ≤ {VERIFY_CALLS} DynamoDB call per verified request: {} | {calls:.2} calls in steady state{miss} | {} |",
                 cred.label(),
                 verdict(calls <= VERIFY_CALLS)
             );
         }
         let _ = writeln!(o);
+    }
+
+    /// Estimated cost per million requests of a route from its metered run.
+    fn cost(&self, c: &Probed) -> Cost {
+        let (method, path) = c.probe.route();
+        let behind_authorizer = keygate::routes::find(method, path)
+            .map(|r| r.authorizer)
+            .unwrap_or(false);
+        let invocations = 1 + usize::from(behind_authorizer);
+        let calls = per_req(c.meter.calls as f64, c.n);
+        let rru = per_req(c.meter.rru, c.n);
+        let wru = per_req(c.meter.wru, c.n);
+        let median = self.probe_latency(c.probe).unwrap_or_default();
+        let billed_ms = (median.as_secs_f64() * 1e3 + calls * self.ddb_ms)
+            .ceil()
+            .max(invocations as f64);
+        let dynamodb = rru * Prices::RRU + wru * Prices::WRU;
+        let lambda = invocations as f64 * Prices::LAMBDA_REQUESTS
+            + billed_ms / 1e3 * Prices::LAMBDA_GB * Prices::LAMBDA_GB_S * 1e6;
+        Cost {
+            behind_authorizer,
+            invocations,
+            calls,
+            rru,
+            wru,
+            median,
+            billed_ms,
+            dynamodb,
+            lambda,
+            total: dynamodb + lambda + Prices::HTTP_API,
+        }
     }
 
     fn cold_section(&self, o: &mut String) {
@@ -280,16 +358,16 @@ impl Results {
         let _ = writeln!(
             o,
             "The local API server (embedded default: in-memory adapters, generated keys, JSON request logs formatted into a sink as in Lambda) \
-             started in this process on `127.0.0.1:0`; the built-in load client (reqwest, HTTP/1.1 keep-alive) runs {} workers, each with one request \
+             started in this process on `127.0.0.1:0`; the built-in load client (hyper's HTTP/1.1 client) runs {} workers, each on its own keep-alive connection with one request \
              in flight, in the same process — client and server share the machine's {} cores. Latency is per operation as the client sees it; \
              the one-at-a-time median is section 3's sequential run of the same route.\n",
             first.concurrency, self.machine.cores
         );
         let _ = writeln!(
             o,
-            "| flow | concurrency | operations | errors | ops/s | median | p99 | max | one-at-a-time median |"
+            "| flow | concurrency | operations | errors | ops/s | median | p99 | max | concurrency ÷ ops/s | one-at-a-time median |"
         );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for l in &self.load {
             let lat = l.latency;
             let one = match l.flow {
@@ -304,7 +382,7 @@ impl Results {
             };
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
                 l.flow.label(),
                 l.concurrency,
                 l.ops,
@@ -313,12 +391,15 @@ impl Results {
                 lat.map(|s| ms(s.median)).unwrap_or_else(|| "—".into()),
                 lat.map(|s| ms(s.p99)).unwrap_or_else(|| "—".into()),
                 lat.map(|s| ms(s.max)).unwrap_or_else(|| "—".into()),
+                ms(Duration::from_secs_f64(
+                    l.concurrency as f64 / l.ops_per_sec().max(1e-9)
+                )),
                 one.unwrap_or_else(|| "—".into()),
             );
             for (name, s) in &l.parts {
                 let _ = writeln!(
                     o,
-                    "| &nbsp;&nbsp;↳ {name} | | | | | {} | {} | {} | |",
+                    "| &nbsp;&nbsp;↳ {name} | | | | | {} | {} | {} | | |",
                     ms(s.median),
                     ms(s.p99),
                     ms(s.max)
@@ -332,9 +413,10 @@ impl Results {
         }
         let _ = writeln!(
             o,
-            "\nAt a fixed concurrency, latency is concurrency ÷ throughput (Little's law): with {} requests in flight on {} cores, \
-             the median is bounded below by {} × the CPU time of one request ÷ {}.\n",
-            first.concurrency, self.machine.cores, first.concurrency, self.machine.cores
+            "\nAt a fixed concurrency the mean latency is concurrency ÷ throughput (Little's law, the column beside p99): with {} requests \
+             in flight on {} cores, a p99 under a few ms needs the CPU time of one request (client side included) well under \
+             {} × that target ÷ {}. The one-at-a-time median is the latency without queueing.\n",
+            first.concurrency, self.machine.cores, self.machine.cores, first.concurrency
         );
     }
 
@@ -351,37 +433,41 @@ impl Results {
         );
         let _ = writeln!(
             o,
-            "| route | requests | DynamoDB calls/req | RRU/req | WRU/req | Lambda invocations | one-at-a-time median | billed Lambda ms (est.) | DynamoDB $/M | Lambda $/M | HTTP API $/M | total $/M |"
+            "*Steady state* is as deployed: behind the {}-second read cache of `Services` (clients and lockout counters), \
+             a credential used more often than that by one instance; *cache miss* turns the cache off, so every read reaches the table \
+             (the first request of a credential on an instance, or one every {} s).\n",
+            self.read_cache.as_secs(),
+            self.read_cache.as_secs()
         );
         let _ = writeln!(
             o,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| route | requests | DynamoDB calls/req, steady state | cache miss | RRU/req | WRU/req | Lambda invocations | one-at-a-time median | billed Lambda ms (est.) | DynamoDB $/M | Lambda $/M | HTTP API $/M | total $/M | total $/M, cache miss |"
         );
-        for c in &self.counted {
-            let (method, path) = c.probe.route();
-            let behind_authorizer = keygate::routes::find(method, path)
-                .map(|r| r.authorizer)
-                .unwrap_or(false);
-            let invocations = 1 + usize::from(behind_authorizer);
-            let calls = per_req(c.meter.calls as f64, c.n);
-            let rru = per_req(c.meter.rru, c.n);
-            let wru = per_req(c.meter.wru, c.n);
-            let median = self.probe_latency(c.probe).unwrap_or_default();
-            let billed_ms = (median.as_secs_f64() * 1e3 + calls * self.ddb_ms)
-                .ceil()
-                .max(invocations as f64);
-            let ddb = rru * Prices::RRU + wru * Prices::WRU;
-            let lambda = invocations as f64 * Prices::LAMBDA_REQUESTS
-                + billed_ms / 1e3 * Prices::LAMBDA_GB * Prices::LAMBDA_GB_S * 1e6;
-            let total = ddb + lambda + Prices::HTTP_API;
+        let _ = writeln!(
+            o,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for r in &self.counts.routes {
+            let c = self.cost(r);
+            let miss = self.uncached.route(r.probe).map(|u| self.cost(u));
             let _ = writeln!(
                 o,
-                "| {} | {} | {calls:.2} | {rru:.2} | {wru:.2} | {invocations}{} | {} | {billed_ms:.0} | {ddb:.2} | {lambda:.2} | {:.2} | **{total:.2}** |",
-                c.probe.label(),
-                c.n,
-                if behind_authorizer { " (authorizer + handler)" } else { "" },
-                ms(median),
+                "| {} | {} | {:.2} | {} | {:.2} | {:.2} | {}{} | {} | {:.0} | {:.2} | {:.2} | {:.2} | **{:.2}** | {} |",
+                r.probe.label(),
+                r.n,
+                c.calls,
+                miss.as_ref().map(|m| format!("{:.2}", m.calls)).unwrap_or_else(|| "—".into()),
+                c.rru,
+                c.wru,
+                c.invocations,
+                if c.behind_authorizer { " (authorizer + handler)" } else { "" },
+                ms(c.median),
+                c.billed_ms,
+                c.dynamodb,
+                c.lambda,
                 Prices::HTTP_API,
+                c.total,
+                miss.map(|m| format!("{:.2}", m.total)).unwrap_or_else(|| "—".into()),
             );
         }
         let _ = writeln!(o, "\n### The `verify` authorizer alone\n");
@@ -389,16 +475,26 @@ impl Results {
             o,
             "`keygate_verify::decide` (what the `verify` Lambda runs per request) called directly on the metered server's services.\n"
         );
-        let _ = writeln!(o, "| credential | requests | DynamoDB calls per verified request | RRU/req | WRU/req | target ≤ {VERIFY_CALLS} |");
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---|");
-        for (cred, m, n) in &self.authorizer {
-            let calls = per_req(m.calls as f64, *n);
+        let _ = writeln!(
+            o,
+            "| credential | requests | DynamoDB calls per verified request, steady state | cache miss | RRU/req | WRU/req | target ≤ {VERIFY_CALLS} (steady state) |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
+        for cred in Credential::ALL {
+            let Some((m, n)) = self.counts.authorizer(cred) else {
+                continue;
+            };
+            let calls = per_req(m.calls as f64, n);
             let _ = writeln!(
                 o,
-                "| {} | {n} | {calls:.2} | {:.2} | {:.2} | {} |",
+                "| {} | {n} | {calls:.2} | {} | {:.2} | {:.2} | {} |",
                 cred.label(),
-                per_req(m.rru, *n),
-                per_req(m.wru, *n),
+                self.uncached
+                    .authorizer(cred)
+                    .map(|(m, n)| format!("{:.2}", per_req(m.calls as f64, n)))
+                    .unwrap_or_else(|| "—".into()),
+                per_req(m.rru, n),
+                per_req(m.wru, n),
                 verdict(calls <= VERIFY_CALLS)
             );
         }

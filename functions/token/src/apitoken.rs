@@ -98,38 +98,6 @@ async fn run(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     tracing::info!(client = %app.id, "api token issued");
     Ok(json(
         200,
-        &serde_json::json!({ "accessToken": jwt, "expiresAt": rfc3339(claims.exp), "expiresIn": ttl }),
+        &serde_json::json!({ "accessToken": jwt, "expiresAt": keygate::clock::rfc3339(claims.exp), "expiresIn": ttl }),
     ))
-}
-
-/// Unix seconds as an RFC 3339 UTC timestamp.
-pub fn rfc3339(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_795_687_929), "2026-11-26T10:12:09Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

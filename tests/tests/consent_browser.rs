@@ -230,18 +230,7 @@ impl Driver {
 // ---------------------------------------------------------------------------------------------
 // The flows.
 
-type Oauth = oauth2::Client<
-    oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
-    oauth2::basic::BasicTokenIntrospectionResponse,
-    oauth2::StandardRevocableToken,
-    oauth2::basic::BasicRevocationErrorResponse,
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
->;
+type Oauth = keygate_e2e::OAuthClient;
 
 /// Mints a user authentication token for the owner and sends the browser through `/auth` to
 /// `authorize_url`: the browser itself gets the session cookie and lands on the consent page.

@@ -231,22 +231,7 @@ async fn oauth_account(s: &Server, extra: Value) -> (String, String, String) {
     )
 }
 
-fn oauth_client(
-    s: &Server,
-    id: &str,
-    secret: Option<&str>,
-) -> oauth2::Client<
-    oauth2::basic::BasicErrorResponse,
-    oauth2::basic::BasicTokenResponse,
-    oauth2::basic::BasicTokenIntrospectionResponse,
-    oauth2::StandardRevocableToken,
-    oauth2::basic::BasicRevocationErrorResponse,
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
-> {
+fn oauth_client(s: &Server, id: &str, secret: Option<&str>) -> keygate_e2e::OAuthClient {
     let mut c = BasicClient::new(ClientId::new(id.to_owned()))
         .set_auth_uri(AuthUrl::new(s.url("/api/oauth2/authorize")).unwrap())
         .set_token_uri(TokenUrl::new(s.url("/api/oauth2/token")).unwrap())

@@ -126,6 +126,18 @@ impl Table for Metered {
         r
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let r = self.inner.get_many(keys).await;
+        // BatchGetItem bills each key as a consistent GetItem of its item.
+        let units: u64 = r.as_ref().map_or(keys.len() as u64 * 2, |v| {
+            v.iter()
+                .map(|i| 2 * rru(i.as_ref().map_or(0, item_size)))
+                .sum()
+        });
+        self.read(units);
+        r
+    }
+
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
         self.write(wru(item_size(&item))); // a failed condition is billed too
         self.inner.put(item, cond).await

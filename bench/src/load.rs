@@ -399,7 +399,7 @@ pub async fn authorizer_calls(
             );
         }
         let before = metered.meter();
-        keygate_verify::decide(s.services(), &headers)
+        keygate_verify::decide(s.services(), &headers, keygate::lockout::Source::UNKNOWN)
             .await
             .map_err(|e| format!("authorizer refused {}: {e:?}", credential.label()))?;
         let d = metered.meter() - before;

@@ -202,6 +202,12 @@ pub fn validate_url(raw: &str, local_mode: bool) -> ApiResult<String> {
     if raw.len() > 2048 {
         return Err(bad("the callback URL is longer than 2048 characters"));
     }
+    // The parser would silently drop these; what is stored must be what was meant.
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad(
+            "the callback URL must not contain whitespace or control characters",
+        ));
+    }
     let url = url::Url::parse(raw).map_err(|_| bad("the callback URL is not an absolute URL"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(
@@ -400,6 +406,14 @@ mod tests {
         assert!(validate_url("https://u:p@example.com/", false).is_err());
         assert!(validate_url("/relative", false).is_err());
         assert!(validate_url("ftp://example.com/", false).is_err());
+        for bad in [
+            "https://example.com/ho\nok",
+            "https://example.com/\r",
+            " https://example.com/",
+            "https://exa\0mple.com/",
+        ] {
+            assert!(validate_url(bad, true).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,17 +1,28 @@
 //! Client apps (OneSpan) and OAuth 2.0 clients: named credentials of an account.
 //!
 //! One record per client at `CLIENT#<id>/CLIENT`, so the token routes find it by client id alone
-//! with one read; listed per account through `gsi1` (`ACC#<account>#CLIENTS`). A secret is kept
-//! as a keyed hash; an OAuth client's secret is also sealed, since signed requests need it as an
-//! HMAC key. Rotation keeps the previous secret for a grace period; deletion is revocation: every
-//! token of the client fails from the next request on, because verification reads this record.
+//! with one read; listed per account and kind through `gsi1` (`ACC#<account>#APPS`,
+//! `ACC#<account>#OAUTH`), each kind in its own partition so one kind can never crowd the other
+//! out of a list. How many of each kind an account has is a counter item (`ACC#<account>` /
+//! `CLIENTS#<kind>`) changed in the same transaction as the record, at its revision, so the
+//! per-kind limit holds under concurrent creates.
+//!
+//! A secret is kept as a keyed hash; an OAuth client's secret is also sealed, since signed
+//! requests need it as an HMAC key. Rotation keeps the previous secret for a grace period;
+//! deletion is revocation: every token of the client fails from the next request on, because
+//! verification reads this record.
+//!
+//! Revocations of single tokens and grant families are items of their own in the client's
+//! partition (`CLIENT#<id>/REVOKED#<jti or family>`), each living (`ttl`) until what it revokes
+//! has expired: none is ever dropped to make room. A bearer token's check reads the record and
+//! its two possible revocations in one batch.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixSeconds;
 use crate::crypto::{ct_eq, Peppers, Sealed, Secret, SecretHash};
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{AccountId, ClientAppId, OAuthClientId};
+use crate::ids::{AccountId, ClientAppId, OAuthClientId, UserId};
 use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 pub const CLIENT_SECRET_DOMAIN: &str = "client";
@@ -26,7 +37,7 @@ pub const SCOPES: [&str; 6] = [
 ];
 /// Longest grace period of a secret rotation.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
-/// Most clients (apps and OAuth) an account may have.
+/// Most clients of one kind (client apps, or OAuth clients) an account may have.
 pub const MAX_CLIENTS: usize = 100;
 const MAX_REDIRECT_URIS: usize = 10;
 
@@ -82,32 +93,61 @@ pub struct Client {
     pub secrets: Vec<ClientSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSettings>,
-    /// Revoked token ids and grant families, each kept until the last token it covers expires;
-    /// kept here so checking a token stays one read.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub revoked: Vec<Revoked>,
+    /// The user who created it: a client app speaks for that user (DESIGN.md "Who may call
+    /// what"), and its tokens stop when the user may no longer manage. `None` on records made
+    /// before creators were kept: they speak for the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserId>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
 }
 
+impl ClientKind {
+    /// Whether `id` has the shape of this kind's ids (`app_…`, `oc_…` with their fixed alphabet
+    /// and length): checked before any store call, so a malformed or oversized id never reaches
+    /// the table.
+    pub fn id_well_formed(self, id: &str) -> bool {
+        match self {
+            ClientKind::App => ClientAppId::parse(id).is_ok(),
+            ClientKind::OAuth => OAuthClientId::parse(id).is_ok(),
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            ClientKind::App => "APPS",
+            ClientKind::OAuth => "OAUTH",
+        }
+    }
+}
+
+/// A revocation: a token id (`jti`) or a grant family, until everything it covers has expired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Revoked {
-    /// A token id (`jti`) or a grant family id.
-    pub id: String,
-    /// When everything this entry covers has expired.
     pub until: UnixSeconds,
 }
-
-/// Most revocation entries a client keeps; past it the oldest-expiring go first.
-pub const MAX_REVOKED: usize = 2000;
 
 pub fn client_key(id: &str) -> Key {
     Key::new(format!("CLIENT#{id}"), "CLIENT")
 }
 
-fn list_pk(account: &AccountId) -> String {
-    format!("ACC#{account}#CLIENTS")
+/// Where the revocation of `id` (a `jti` or a family) of a client lives.
+pub fn revocation_key(client_id: &str, id: &str) -> Key {
+    Key::new(format!("CLIENT#{client_id}"), format!("REVOKED#{id}"))
+}
+
+fn list_pk(account: &AccountId, kind: ClientKind) -> String {
+    format!("ACC#{account}#{}", kind.tag())
+}
+
+fn count_key(account: &AccountId, kind: ClientKind) -> Key {
+    Key::new(format!("ACC#{account}"), format!("CLIENTS#{}", kind.tag()))
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct ClientCount {
+    n: usize,
 }
 
 fn sealed_aad(id: &str) -> String {
@@ -134,10 +174,12 @@ fn new_secret(
 }
 
 impl Client {
-    /// A new client app with its first secret (returned in clear, once).
+    /// A new client app with its first secret (returned in clear, once), speaking for
+    /// `created_by`.
     pub fn new_app(
         peppers: &Peppers,
         account_id: AccountId,
+        created_by: UserId,
         name: String,
         now: UnixSeconds,
     ) -> (Self, Secret) {
@@ -151,7 +193,7 @@ impl Client {
                 name,
                 secrets: vec![secret],
                 oauth: None,
-                revoked: vec![],
+                created_by: Some(created_by),
                 created_at: now,
                 updated_at: now,
             },
@@ -182,7 +224,7 @@ impl Client {
                 name,
                 secrets,
                 oauth: Some(settings),
-                revoked: vec![],
+                created_by: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -229,21 +271,12 @@ impl Client {
             .collect()
     }
 
-    pub fn is_revoked(&self, id: &str, now: UnixSeconds) -> bool {
-        self.revoked.iter().any(|r| r.id == id && r.until > now)
-    }
-
-    /// Records a revocation (pruning entries that no longer cover anything).
-    pub fn revoke(&mut self, id: &str, until: UnixSeconds, now: UnixSeconds) {
-        self.revoked.retain(|r| r.until > now && r.id != id);
-        self.revoked.push(Revoked {
-            id: id.to_owned(),
-            until,
-        });
-        if self.revoked.len() > MAX_REVOKED {
-            self.revoked.sort_by_key(|r| std::cmp::Reverse(r.until));
-            self.revoked.truncate(MAX_REVOKED);
-        }
+    /// The id of the newest live secret (carried by tokens as `sid`), if the client has one.
+    pub fn current_secret_id(&self, now: UnixSeconds) -> Option<&str> {
+        self.secrets
+            .iter()
+            .find(|s| s.is_live(now))
+            .map(|s| s.id.as_str())
     }
 
     /// Rotation: a new secret from now on; the previous ones keep working for `grace` seconds
@@ -264,7 +297,7 @@ impl Client {
     /// The write of this record: new (`rev` None) or an update at `rev`.
     pub fn write(&self, rev: Option<u64>) -> Result<WriteOp, StoreError> {
         let mut item = Item::new(client_key(&self.id), self)?.with_gsi1(
-            list_pk(&self.account_id),
+            list_pk(&self.account_id, self.kind),
             format!("{:012}#{}", self.created_at, self.id),
         );
         Ok(match rev {
@@ -293,27 +326,136 @@ pub async fn get_owned(
     kind: ClientKind,
     id: &str,
 ) -> ApiResult<(Client, u64)> {
+    if !kind.id_well_formed(id) {
+        return Err(ApiError::not_found("client_unknown", "no such client"));
+    }
     match get(table, id).await? {
         Some((c, rev)) if &c.account_id == account && c.kind == kind => Ok((c, rev)),
         _ => Err(ApiError::not_found("client_unknown", "no such client")),
     }
 }
 
-/// The account's clients of one kind, oldest first.
+/// The account's clients of one kind, oldest first (each kind has its own index partition).
 pub async fn list(
     table: &dyn Table,
     account: &AccountId,
     kind: ClientKind,
 ) -> Result<Vec<Client>, StoreError> {
-    let items = table.query_gsi1(&list_pk(account), MAX_CLIENTS + 1).await?;
-    let mut out = Vec::new();
-    for i in items {
-        let c: Client = i.decode()?;
-        if c.kind == kind {
-            out.push(c);
+    table
+        .query_gsi1(&list_pk(account, kind), MAX_CLIENTS)
+        .await?
+        .iter()
+        .map(Item::decode)
+        .collect()
+}
+
+/// How many times a create or delete re-reads the count after losing a race to another one.
+const COUNT_ATTEMPTS: usize = 16;
+
+/// Writes the counter item next to `op` and `extra`, at the revision read: the limit check and
+/// the write are one transaction, so concurrent creates can never exceed [`MAX_CLIENTS`].
+async fn counted(
+    table: &dyn Table,
+    account: &AccountId,
+    kind: ClientKind,
+    delta: isize,
+    op: WriteOp,
+    extra: Vec<WriteOp>,
+) -> ApiResult<()> {
+    let key = count_key(account, kind);
+    for _ in 0..COUNT_ATTEMPTS {
+        let current = table.get(&key).await?;
+        let (count, cond, rev) = match &current {
+            Some(i) => (
+                i.decode::<ClientCount>()?,
+                Condition::Revision(i.rev),
+                i.rev + 1,
+            ),
+            None => (ClientCount::default(), Condition::NotExists, 0),
+        };
+        let n = count.n.saturating_add_signed(delta);
+        if delta > 0 && n > MAX_CLIENTS {
+            return Err(ApiError::conflict(
+                "clients_limit",
+                format!(
+                    "the account already has {MAX_CLIENTS} {}",
+                    match kind {
+                        ClientKind::App => "client apps",
+                        ClientKind::OAuth => "OAuth clients",
+                    }
+                ),
+            ));
+        }
+        let mut counter = Item::new(key.clone(), &ClientCount { n })?;
+        counter.rev = rev;
+        let mut ops = vec![WriteOp::Put(counter, cond), op.clone()];
+        ops.extend(extra.iter().cloned());
+        match table.transact(ops).await {
+            Ok(()) => return Ok(()),
+            // Another create or delete moved the count (or the client itself changed): read again.
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
-    Ok(out)
+    Err(ApiError::conflict(
+        "concurrent_change",
+        "the account's clients changed too often meanwhile: try again",
+    ))
+}
+
+/// Stores a new client with `extra` writes (its audit record), within the per-kind limit.
+pub async fn create(table: &dyn Table, client: &Client, extra: Vec<WriteOp>) -> ApiResult<()> {
+    counted(
+        table,
+        &client.account_id,
+        client.kind,
+        1,
+        client.write(None)?,
+        extra,
+    )
+    .await
+}
+
+/// Deletes a client read at `rev` (revocation of all its tokens), with `extra` writes; `409` if
+/// it changed meanwhile.
+pub async fn delete(
+    table: &dyn Table,
+    client: &Client,
+    rev: u64,
+    extra: Vec<WriteOp>,
+) -> ApiResult<()> {
+    let op = WriteOp::Delete(client_key(&client.id), Condition::Revision(rev));
+    counted(table, &client.account_id, client.kind, -1, op, extra).await
+}
+
+/// Revokes a token id or grant family of a client until `until` (when everything it covers has
+/// expired). Idempotent; a later revocation of the same id keeps the later expiry.
+pub async fn revoke(
+    table: &dyn Table,
+    client_id: &str,
+    id: &str,
+    until: UnixSeconds,
+) -> Result<(), StoreError> {
+    let key = revocation_key(client_id, id);
+    let until = match table.get(&key).await? {
+        Some(i) => i.decode::<Revoked>()?.until.max(until),
+        None => until,
+    };
+    let item = Item::new(key, &Revoked { until })?.with_ttl(until);
+    table.put(item, Condition::Always).await
+}
+
+/// Whether `id` (a `jti` or family) of a client is revoked at `now`: one read.
+pub async fn is_revoked(
+    table: &dyn Table,
+    client_id: &str,
+    id: &str,
+    now: UnixSeconds,
+) -> Result<bool, StoreError> {
+    Ok(table
+        .get(&revocation_key(client_id, id))
+        .await?
+        .is_some_and(|i| i.is_live(now)))
 }
 
 /// Checks a scope list: known, case-sensitive, at least one; duplicates dropped.
@@ -361,6 +503,19 @@ pub fn validate_redirect_uris(uris: &[String]) -> ApiResult<Vec<String>> {
             return Err(bad());
         }
         let u = url::Url::parse(raw).map_err(|_| bad())?;
+        // Stored as sent and matched exactly, so what was sent must already be the parsed form:
+        // the parser silently drops tabs and newlines and rewrites other forms, and a stored
+        // value with a control character could never be sent back in a header.
+        if u.as_str() != raw {
+            return Err(ApiError::bad_request(
+                "redirect_uri_not_normalised",
+                format!(
+                    "'{}' is not in normal form: send it as '{}'",
+                    crate::ids::printable(raw),
+                    crate::ids::printable(u.as_str())
+                ),
+            ));
+        }
         if u.fragment().is_some() || !u.username().is_empty() || u.password().is_some() {
             return Err(bad());
         }
@@ -383,10 +538,13 @@ pub fn validate_redirect_uris(uris: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-/// Checks a registered domain (where signed requests may come from): a lowercase hostname.
+/// Checks a registered domain (where signed requests may come from): a hostname of at least two
+/// labels (`example.com`, not `com`), stored lowercase and without a trailing dot. Whitespace and
+/// control characters are refused, not trimmed.
 pub fn validate_domain(domain: &str) -> ApiResult<String> {
-    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
     let ok = !d.is_empty()
+        && d.contains('.')
         && d.len() <= 253
         && d.split('.').all(|label| {
             !label.is_empty()
@@ -419,7 +577,13 @@ mod tests {
     #[test]
     fn secrets_check_and_rotate_with_grace() {
         let p = peppers();
-        let (mut c, first) = Client::new_app(&p, AccountId::generate(), "app".into(), 100);
+        let (mut c, first) = Client::new_app(
+            &p,
+            AccountId::generate(),
+            UserId::generate(),
+            "app".into(),
+            100,
+        );
         let first_id = c.check_secret(&p, first.expose(), 100).unwrap().id.clone();
         let second = c.rotate(&p, 60, 200);
         assert!(
@@ -438,7 +602,13 @@ mod tests {
     #[test]
     fn zero_grace_kills_the_old_secret_at_once() {
         let p = peppers();
-        let (mut c, first) = Client::new_app(&p, AccountId::generate(), "app".into(), 100);
+        let (mut c, first) = Client::new_app(
+            &p,
+            AccountId::generate(),
+            UserId::generate(),
+            "app".into(),
+            100,
+        );
         c.rotate(&p, 0, 200);
         assert!(c.check_secret(&p, first.expose(), 200).is_none());
         assert_eq!(c.secrets.len(), 1);
@@ -486,6 +656,12 @@ mod tests {
         assert!(validate_redirect_uris(&["http://127.0.0.1/cb".into()]).is_ok());
         for bad in [
             "http://app.test/cb",
+            "https://app.test/cb\n",
+            "https://app.test/c\rb",
+            "https://app.test/cb\0",
+            " https://app.test/cb",
+            "https://app.test",
+            "https://APP.test/cb",
             "https://app.test/cb#x",
             "app.test/cb",
             "javascript:alert(1)",
@@ -501,7 +677,16 @@ mod tests {
             validate_domain("App.Example.com.").unwrap(),
             "app.example.com"
         );
-        for bad in ["", "a..b", "-a.com", "a_b.com", "https://a.com"] {
+        for bad in [
+            "",
+            "a..b",
+            "-a.com",
+            "a_b.com",
+            "https://a.com",
+            "com",
+            " app.example.com",
+            "app.example.com\n",
+        ] {
             assert!(validate_domain(bad).is_err(), "{bad}");
         }
     }

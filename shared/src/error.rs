@@ -17,6 +17,7 @@ pub enum Kind {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    UnsupportedMediaType,
     TooManyRequests,
     Internal,
 }
@@ -30,6 +31,7 @@ impl Kind {
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Conflict => StatusCode::CONFLICT,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -44,6 +46,7 @@ impl Kind {
             Kind::NotFound => "error.notFound",
             Kind::Conflict => "error.conflict",
             Kind::PayloadTooLarge => "error.tooLarge",
+            Kind::UnsupportedMediaType => "error.unsupportedMediaType",
             Kind::TooManyRequests => "error.tooManyRequests",
             Kind::Internal => "error.internal",
         }
@@ -95,6 +98,14 @@ impl ApiError {
             Kind::PayloadTooLarge,
             "body_too_large",
             format!("the request body is larger than {limit} bytes"),
+        )
+    }
+    /// `415`: the body is not of the media type the route takes.
+    pub fn media_type(expected: &'static str) -> Self {
+        Self::new(
+            Kind::UnsupportedMediaType,
+            "content_type_unsupported",
+            format!("the request body must be sent as Content-Type: {expected}"),
         )
     }
     pub fn locked(reason: &'static str, retry_after: u64) -> Self {
@@ -176,6 +187,7 @@ mod tests {
         assert_eq!(Kind::NotFound.status(), 404);
         assert_eq!(Kind::Conflict.status(), 409);
         assert_eq!(Kind::PayloadTooLarge.status(), 413);
+        assert_eq!(Kind::UnsupportedMediaType.status(), 415);
         assert_eq!(Kind::TooManyRequests.status(), 429);
         assert_eq!(Kind::Internal.status(), 500);
     }

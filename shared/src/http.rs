@@ -20,10 +20,39 @@ pub fn body_bytes(req: &Request) -> &[u8] {
     }
 }
 
-/// A JSON body, at most [`MAX_BODY`] bytes; the target type decides which fields are allowed
-/// (`deny_unknown_fields` on request DTOs). The content type is not checked: many clients send
-/// JSON as `text/plain` or form-encoded, and the body's parse is what matters.
+/// Whether the request's `Content-Type` is `expected` (case-insensitive, parameters such as
+/// `charset` allowed). A repeated or non-ASCII header is not.
+pub fn content_type_is(req: &Request, expected: &str) -> bool {
+    let mut values = req.headers().get_all(http::header::CONTENT_TYPE).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().is_ok_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
+        }),
+        _ => false,
+    }
+}
+
+/// `415` unless a request with a body sends it as `expected` (an empty body needs no type).
+pub fn require_content_type(req: &Request, expected: &'static str) -> ApiResult<()> {
+    if body_bytes(req).is_empty() || content_type_is(req, expected) {
+        Ok(())
+    } else {
+        Err(ApiError::media_type(expected))
+    }
+}
+
+/// A JSON body sent as `application/json` (else `415`), at most [`MAX_BODY`] bytes; the target
+/// type decides which fields are allowed (`deny_unknown_fields` on request DTOs).
 pub fn read_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    require_content_type(req, "application/json")?;
+    read_json_any_type(req)
+}
+
+/// [`read_json`] whatever the content type: for the local server's operator routes only, which
+/// `curl -d` (form-encoded by default) must keep reaching.
+pub fn read_json_any_type<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY {
         return Err(ApiError::too_large(MAX_BODY));
@@ -128,6 +157,7 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
             Kind::TooManyRequests => 429,
             Kind::Internal => 500,
             Kind::PayloadTooLarge => 413,
+            Kind::UnsupportedMediaType => 415,
             _ => 400,
         },
     };
@@ -147,6 +177,18 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
 /// Answers a handler's result: errors become their JSON body, never an `Err` for the runtime.
 pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The source address API Gateway saw (`requestContext.http.sourceIp`; the local server sets it
+/// to the peer address), for lockout.
+pub fn source(req: &Request) -> crate::lockout::Source {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            crate::lockout::Source::parse(ctx.http.source_ip.as_deref())
+        }
+        _ => crate::lockout::Source::UNKNOWN,
+    }
 }
 
 /// The principal the `verify` authorizer passed on (`requestContext.authorizer.lambda`).
@@ -219,13 +261,21 @@ mod tests {
 
     #[test]
     fn json_bodies_are_checked() {
-        assert!(read_json::<In>(&req(r#"{"name":"a"}"#, Some("application/json"))).is_ok());
-        assert!(read_json::<In>(&req(r#"{"name":"a"}"#, Some("text/plain"))).is_ok());
+        let ok = r#"{"name":"a"}"#;
+        assert!(read_json::<In>(&req(ok, Some("application/json"))).is_ok());
+        assert!(read_json::<In>(&req(ok, Some("Application/JSON; charset=utf-8"))).is_ok());
+        assert!(read_json_any_type::<In>(&req(ok, Some("text/plain"))).is_ok());
+        let json = Some("application/json");
         for (body, ct, status) in [
-            ("", None, 400),
-            ("{", None, 400),
-            (r#"{"name":"a","x":1}"#, None, 400),
-            (r#"["a"]"#, None, 400),
+            ("", json, 400),
+            ("{", json, 400),
+            (r#"{"name":"a","x":1}"#, json, 400),
+            (r#"["a"]"#, json, 400),
+            (ok, Some("text/plain"), 415),
+            (ok, Some("application/x-www-form-urlencoded"), 415),
+            (ok, Some("application/xml"), 415),
+            (ok, Some("application/jsonp"), 415),
+            (ok, None, 415),
         ] {
             assert_eq!(
                 read_json::<In>(&req(body, ct)).unwrap_err().status(),
@@ -234,7 +284,7 @@ mod tests {
             );
         }
         let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY));
-        assert_eq!(read_json::<In>(&req(&big, None)).unwrap_err().status(), 413);
+        assert_eq!(read_json::<In>(&req(&big, json)).unwrap_err().status(), 413);
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub enum KeyError {
     Malformed(String),
 }
 
-/// The secret's JSON document.
+/// The secret's JSON document. `Debug` never shows key material (see [`SigningKeyDoc`],
+/// [`PepperDoc`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyDocument {
@@ -37,7 +38,7 @@ pub struct KeyDocument {
     pub peppers: Vec<PepperDoc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SigningKeyDoc {
     pub kid: String,
@@ -96,12 +97,36 @@ fn es256() -> String {
     "ES256".to_owned()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PepperDoc {
     pub id: String,
     pub key: String,
     pub created_at: UnixSeconds,
+}
+
+impl std::fmt::Debug for PepperDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PepperDoc")
+            .field("id", &self.id)
+            .field("key", &"***")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SigningKeyDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyDoc")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_key", &"***")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .field("verify_until", &self.verify_until)
+            .field("not_before", &self.not_before)
+            .finish()
+    }
 }
 
 impl KeyDocument {
@@ -518,6 +543,15 @@ mod tests {
 
     fn ring() -> KeyRing {
         KeyRing::from_document(&KeyDocument::generate(NOW)).unwrap()
+    }
+
+    #[test]
+    fn key_documents_never_debug_key_material() {
+        let doc = KeyDocument::generate(NOW);
+        let shown = format!("{doc:?}");
+        assert!(!shown.contains(&doc.signing_keys[0].private_key), "{shown}");
+        assert!(!shown.contains(&doc.peppers[0].key), "{shown}");
+        assert!(shown.contains(&doc.signing_keys[0].kid) && shown.contains("***"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod authtokens;
 pub mod callbacks;
+pub mod client_auth;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -1,18 +1,21 @@
 //! Bearer tokens: ES256 JWTs in the RFC 9068 profile (`typ: at+jwt`; `iss`, `sub`, `aud`, `exp`,
 //! `iat`, `jti`, `client_id`, `scope`), plus keygate's own claims. Checking one costs a signature
-//! check and **one** table read — the client's record, which also carries the revocations — so a
-//! revoked client, a rotated-out secret or a revoked token fails from the next request on.
+//! check and **one** batched table read — the client's record, the token's and its family's
+//! revocations, the account (its current authentication method) and, for a user's token, the
+//! user (still there, still allowed) — so a revoked client, a rotated-out secret, a revoked
+//! token, a switch of method or a user's lost permission fails from the next request on (within
+//! the read cache's seconds for another instance's change).
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::AuthMethod;
+use crate::accounts::{self, Account, User};
 use crate::auth::{CredentialKind, Principal, SubjectType};
 use crate::clients::{self, Client, ClientKind};
 use crate::clock::UnixSeconds;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, UserId};
 use crate::keys::KeyRing;
-use crate::store::Table;
+use crate::store::{Item, Table};
 
 /// Allowed clock difference on `exp`/`nbf`/`iat`.
 pub const LEEWAY: i64 = 30;
@@ -51,7 +54,9 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn principal(&self) -> Principal {
+    /// The caller this token proves, with the account's **current** authentication method (not
+    /// the one the token was minted under: a switch refuses old tokens at the platform routes).
+    pub fn principal(&self, account: &Account) -> Principal {
         Principal {
             account_id: self.acc.clone(),
             subject_type: self.sub_type,
@@ -64,10 +69,15 @@ impl Claims {
                 TokenKind::Api => CredentialKind::ApiToken,
                 TokenKind::Oauth => CredentialKind::OAuth2,
             },
-            account_method: match self.kind {
-                TokenKind::Api => AuthMethod::ApiKey,
-                TokenKind::Oauth => AuthMethod::OAuth2,
-            },
+            account_method: account.settings.method,
+        }
+    }
+
+    /// The user this token speaks for, when its subject is one (an owner or a user).
+    fn subject_user(&self) -> Option<UserId> {
+        match self.sub_type {
+            SubjectType::Owner | SubjectType::User => UserId::parse(&self.sub).ok(),
+            _ => None,
         }
     }
 }
@@ -111,14 +121,43 @@ pub fn decode(ring: &KeyRing, token: &str, issuer: &str, now: UnixSeconds) -> Ap
     Ok(claims)
 }
 
-/// Whether `client` still honours tokens with these claims: it belongs to the account, is of the
-/// token's kind, the secret it was obtained with is live, and neither the token nor its family
-/// was revoked. Pure.
+/// What a token's check read, in one batch.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Claims,
+    pub client: Client,
+    pub account: Account,
+}
+
+impl Verified {
+    pub fn principal(&self) -> Principal {
+        self.claims.principal(&self.account)
+    }
+}
+
+/// The records a token's check reads; see [`still_honoured`].
+pub struct Records<'a> {
+    pub client: &'a Client,
+    pub account: Option<&'a Account>,
+    /// The subject user, when the token's subject is one (`None`: gone, or not a user).
+    pub user: Option<&'a User>,
+    /// The token's `jti` is revoked.
+    pub token_revoked: bool,
+    /// The token's grant family is revoked.
+    pub family_revoked: bool,
+}
+
+/// Whether a token with these claims is still honoured: its client belongs to the account and is
+/// of the token's kind, the secret it was obtained with is live, neither the token nor its family
+/// is revoked, the account is there, and a token speaking for a user still has that user — who,
+/// for a client app's API token, must still be allowed to manage (`API_ACCESS` with roles on, or
+/// the owner). Pure.
 pub fn still_honoured(
-    client: &Client,
+    r: &Records<'_>,
     claims: &Claims,
     now: UnixSeconds,
 ) -> Result<(), &'static str> {
+    let client = r.client;
     if client.account_id != claims.acc {
         return Err("client_unknown");
     }
@@ -134,33 +173,83 @@ pub fn still_honoured(
             return Err("secret_rotated_out");
         }
     }
-    if client.is_revoked(&claims.jti, now)
-        || claims
-            .fam
-            .as_deref()
-            .is_some_and(|f| client.is_revoked(f, now))
-    {
+    if r.token_revoked || r.family_revoked {
         return Err("token_revoked");
+    }
+    let Some(account) = r.account else {
+        return Err("account_unknown");
+    };
+    if claims.subject_user().is_some() {
+        let Some(user) = r.user else {
+            return Err("user_unknown");
+        };
+        if claims.kind == TokenKind::Api && !user.may_manage(&account.settings) {
+            return Err("creator_lost_access");
+        }
     }
     Ok(())
 }
 
-/// Checks a bearer token completely: [`decode`], then one read of the client's record.
+/// Checks a bearer token completely: [`decode`], then one batched read of the records
+/// [`still_honoured`] needs.
 pub async fn verify(
     table: &dyn Table,
     ring: &KeyRing,
     token: &str,
     issuer: &str,
     now: UnixSeconds,
-) -> ApiResult<Claims> {
-    let claims = decode(ring, token, issuer, now)?;
-    let Some((client, _)) = clients::get(table, &claims.client_id).await? else {
+) -> ApiResult<Verified> {
+    check_records(table, decode(ring, token, issuer, now)?, now).await
+}
+
+/// The store half of [`verify`], for claims already decoded: one batched read.
+pub async fn check_records(
+    table: &dyn Table,
+    claims: Claims,
+    now: UnixSeconds,
+) -> ApiResult<Verified> {
+    let user = claims.subject_user();
+    let mut keys = vec![
+        clients::client_key(&claims.client_id),
+        clients::revocation_key(&claims.client_id, &claims.jti),
+        accounts::account_key(&claims.acc),
+    ];
+    if let Some(f) = &claims.fam {
+        keys.push(clients::revocation_key(&claims.client_id, f));
+    }
+    if let Some(u) = &user {
+        keys.push(accounts::user_key(&claims.acc, u));
+    }
+    let mut found = table.get_many(&keys).await?.into_iter();
+    let mut next = || found.next().flatten();
+    let client_item = next();
+    let live = |i: Option<Item>| i.is_some_and(|i| i.is_live(now));
+    let token_revoked = live(next());
+    let account_item = next();
+    let family_revoked = claims.fam.is_some() && live(next());
+    let user_item = if user.is_some() { next() } else { None };
+    let Some(client) = client_item.map(|i| i.decode::<Client>()).transpose()? else {
         return Err(ApiError::unauthorized(
             "client_revoked",
             "the client of this token no longer exists",
         ));
     };
-    still_honoured(&client, &claims, now)
+    let account: Option<Account> = account_item.map(|i| i.decode()).transpose()?;
+    let user: Option<User> = user_item.map(|i| i.decode()).transpose()?;
+    let records = Records {
+        client: &client,
+        account: account.as_ref(),
+        user: user.as_ref(),
+        token_revoked,
+        family_revoked,
+    };
+    still_honoured(&records, &claims, now)
         .map_err(|reason| ApiError::unauthorized(reason, "the bearer token is no longer valid"))?;
-    Ok(claims)
+    let account = account
+        .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
+    Ok(Verified {
+        claims,
+        client,
+        account,
+    })
 }

@@ -1,21 +1,44 @@
 //! Helpers for the end-to-end tests: a local API server started in process on `127.0.0.1:0`,
 //! on in-memory adapters or on the local stack, and a small JSON client.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use keygate::clock::{Clock, ManualClock};
 use keygate::config::Config;
 use keygate::Services;
 use keygate_local::Running;
-use serde_json::Value;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthUrl, ClientId, ClientSecret, RedirectUrl, TokenUrl};
+use serde_json::{json, Value};
 
 pub struct Server {
     pub backend: Backend,
     /// The in-memory table, when the server runs on one.
     memory: Option<Arc<keygate::store::MemoryTable>>,
     pub running: Running,
+    /// Requests from this server's own loopback address ([`Server::source`]).
     pub http: reqwest::Client,
+    /// The loopback address `http` sends from: each server its own, so the per-source lockout
+    /// counters of tests sharing the stack's table never add up.
+    pub source: IpAddr,
     pub clock: ManualClock,
+}
+
+/// A loopback address of its own (`127.x.y.z`; the whole /8 is loopback on Linux).
+pub fn fresh_loopback() -> IpAddr {
+    let n = keygate::crypto::Secret::generate();
+    let b = n.expose().as_bytes();
+    IpAddr::V4(Ipv4Addr::new(127, 1 + b[0] % 250, b[1], 1 + b[2] % 250))
+}
+
+/// An HTTP client that does not follow redirects, sending from `source`.
+pub fn client_from(source: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(source)
+        .build()
+        .expect("client")
 }
 
 /// Which adapters the server runs on.
@@ -50,14 +73,13 @@ impl Server {
             }
         };
         let running = keygate_local::serve(listener, services).expect("serve");
+        let source = fresh_loopback();
         Self {
             backend,
             memory,
             running,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            http: client_from(source),
+            source,
             clock,
         }
     }
@@ -103,8 +125,20 @@ impl Server {
         api_key: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.api_from(&self.http, method, path, api_key, body).await
+    }
+
+    /// [`Server::api`] through another client (another source address).
+    pub async fn api_from(
+        &self,
+        http: &reqwest::Client,
+        method: &str,
+        path: &str,
+        api_key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, self.url(path));
+        let mut req = http.request(method, self.url(path));
         if let Some(k) = api_key {
             req = req.header("authorization", format!("Basic {k}"));
         }
@@ -168,3 +202,128 @@ pub type OAuthClient = oauth2::Client<
     oauth2::EndpointNotSet,
     oauth2::EndpointSet,
 >;
+
+/// An OAUTH2 account with one confidential client; returns (owner key, client id, secret).
+pub async fn oauth_account(s: &Server, extra: Value) -> (String, String, String) {
+    let (_, _, owner_key) = s.create_account("Acme", "owner@acme.test").await;
+    s.api(
+        "PUT",
+        "/api/account/authSettings",
+        Some(&owner_key),
+        Some(json!({"method": "OAUTH2"})),
+    )
+    .await;
+    let mut body = json!({"name": "Portal", "scopes": ["Basic", "ISign"], "redirectUris": ["https://portal.example/cb"]});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, c) = s
+        .api("POST", "/api/oauth2/clients", Some(&owner_key), Some(body))
+        .await;
+    assert_eq!(status, 201, "{c}");
+    (
+        owner_key,
+        c["clientId"].as_str().unwrap().to_owned(),
+        c["clientSecret"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+pub fn oauth_client(s: &Server, id: &str, secret: Option<&str>) -> OAuthClient {
+    let mut c = BasicClient::new(ClientId::new(id.to_owned()))
+        .set_auth_uri(AuthUrl::new(s.url("/api/oauth2/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(s.url("/api/oauth2/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new("https://portal.example/cb".into()).unwrap());
+    if let Some(sec) = secret {
+        c = c.set_client_secret(ClientSecret::new(sec.to_owned()));
+    }
+    c
+}
+
+pub fn http_client() -> oauth2::reqwest::Client {
+    oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs the owner in through `/auth` and returns the session cookie header value.
+pub async fn sign_in(s: &Server, owner_key: &str) -> String {
+    let (status, minted) = s
+        .api(
+            "POST",
+            "/api/authenticationTokens/user",
+            Some(owner_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{minted}");
+    let value = minted["value"].as_str().unwrap();
+    let resp = s
+        .http
+        .get(s.url("/auth"))
+        .query(&[
+            ("authenticationToken", value),
+            ("target", "/api/oauth2/clients"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Loads the consent page and submits it; returns the redirect `Location`.
+pub async fn consent(s: &Server, authorize_url: &str, cookie: &str, decision: &str) -> url::Url {
+    let page = s
+        .http
+        .get(authorize_url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<li>Basic</li>"), "scopes listed");
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for input in html.split("<input ").skip(1) {
+        let attr = |name: &str| {
+            input
+                .split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|v| {
+                    v.replace("&amp;", "&")
+                        .replace("&quot;", "\"")
+                        .replace("&#39;", "'")
+                        .replace("&lt;", "<")
+                        .replace("&gt;", ">")
+                })
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            fields.push((n, v));
+        }
+    }
+    fields.push(("decision".into(), decision.into()));
+    let resp = s
+        .http
+        .post(s.url("/api/oauth2/authorize"))
+        .header("cookie", cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        302,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+pub fn param(u: &url::Url, name: &str) -> Option<String> {
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

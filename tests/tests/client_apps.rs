@@ -153,16 +153,36 @@ async fn bad_input_changes_nothing(backend: Backend) {
             s.http
                 .post(s.url("/api/clientApps"))
                 .header("authorization", format!("Basic {}", a.key))
+                .header("content-type", "application/json")
                 .body("{not json"),
         )
         .await;
     assert_eq!(status, 400);
+    // A JSON route takes JSON only: the same valid body as text, a form or XML is a 415.
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
+        let (status, err) = s
+            .call(
+                s.http
+                    .post(s.url("/api/clientApps"))
+                    .header("authorization", format!("Basic {}", a.key))
+                    .header("content-type", ct)
+                    .body(r#"{"name":"CRM"}"#),
+            )
+            .await;
+        assert_eq!(status, 415, "{ct}: {err}");
+        assert_eq!(err["reason"], "content_type_unsupported");
+    }
     let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(70 * 1024));
     let (status, _) = s
         .call(
             s.http
                 .post(s.url("/api/clientApps"))
                 .header("authorization", format!("Basic {}", a.key))
+                .header("content-type", "application/json")
                 .body(big),
         )
         .await;

@@ -4,12 +4,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate_e2e::{Backend, Server};
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl,
-    RefreshToken, Scope, TokenResponse, TokenUrl,
+use keygate_e2e::{
+    consent, http_client, oauth_account, oauth_client, param, sign_in, Backend, Server,
 };
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, RefreshToken, Scope, TokenResponse};
 use serde_json::{json, Value};
 
 struct Owner {
@@ -206,49 +204,6 @@ async fn lockout_and_method_on_the_stack() {
     lockout_and_method(Backend::Stack).await;
 }
 
-/// An OAUTH2 account with one confidential client; returns (owner key, client id, secret).
-async fn oauth_account(s: &Server, extra: Value) -> (String, String, String) {
-    let o = owner(s).await;
-    s.api(
-        "PUT",
-        "/api/account/authSettings",
-        Some(&o.key),
-        Some(json!({"method": "OAUTH2"})),
-    )
-    .await;
-    let mut body = json!({"name": "Portal", "scopes": ["Basic", "ISign"], "redirectUris": ["https://portal.example/cb"]});
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    let (status, c) = s
-        .api("POST", "/api/oauth2/clients", Some(&o.key), Some(body))
-        .await;
-    assert_eq!(status, 201, "{c}");
-    (
-        o.key,
-        c["clientId"].as_str().unwrap().to_owned(),
-        c["clientSecret"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-fn oauth_client(s: &Server, id: &str, secret: Option<&str>) -> keygate_e2e::OAuthClient {
-    let mut c = BasicClient::new(ClientId::new(id.to_owned()))
-        .set_auth_uri(AuthUrl::new(s.url("/api/oauth2/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(s.url("/api/oauth2/token")).unwrap())
-        .set_redirect_uri(RedirectUrl::new("https://portal.example/cb".into()).unwrap());
-    if let Some(sec) = secret {
-        c = c.set_client_secret(ClientSecret::new(sec.to_owned()));
-    }
-    c
-}
-
-fn http_client() -> oauth2::reqwest::Client {
-    oauth2::reqwest::ClientBuilder::new()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn client_credentials(backend: Backend) {
     let s = Server::start(backend).await;
     let (_, id, secret) = oauth_account(&s, json!({})).await;
@@ -351,88 +306,6 @@ async fn client_credentials_in_memory() {
 #[tokio::test]
 async fn client_credentials_on_the_stack() {
     client_credentials(Backend::Stack).await;
-}
-
-/// Signs the owner in through `/auth` and returns the session cookie header value.
-async fn sign_in(s: &Server, owner_key: &str) -> String {
-    let (status, minted) = s
-        .api(
-            "POST",
-            "/api/authenticationTokens/user",
-            Some(owner_key),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{minted}");
-    let value = minted["value"].as_str().unwrap();
-    let resp = s
-        .http
-        .get(s.url("/auth"))
-        .query(&[
-            ("authenticationToken", value),
-            ("target", "/api/oauth2/clients"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    set.split(';').next().unwrap().to_owned()
-}
-
-/// Loads the consent page and submits it; returns the redirect `Location`.
-async fn consent(s: &Server, authorize_url: &str, cookie: &str, decision: &str) -> url::Url {
-    let page = s
-        .http
-        .get(authorize_url)
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("<li>Basic</li>"), "scopes listed");
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for input in html.split("<input ").skip(1) {
-        let attr = |name: &str| {
-            input
-                .split(&format!("{name}=\""))
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .map(|v| {
-                    v.replace("&amp;", "&")
-                        .replace("&quot;", "\"")
-                        .replace("&#39;", "'")
-                        .replace("&lt;", "<")
-                        .replace("&gt;", ">")
-                })
-        };
-        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
-            fields.push((n, v));
-        }
-    }
-    fields.push(("decision".into(), decision.into()));
-    let resp = s
-        .http
-        .post(s.url("/api/oauth2/authorize"))
-        .header("cookie", cookie)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        302,
-        "{}",
-        resp.text().await.unwrap_or_default()
-    );
-    url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap()
-}
-
-fn param(u: &url::Url, name: &str) -> Option<String> {
-    u.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 async fn authorization_code_flow(backend: Backend) {

@@ -98,6 +98,7 @@ pub(crate) mod testing {
                 .method("POST")
                 .uri(path)
                 .header("authorization", format!("Basic {}", self.api_key))
+                .header("content-type", "application/json")
                 .body(Body::Text(body.to_owned()))
                 .expect("request")
         }

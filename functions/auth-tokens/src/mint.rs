@@ -92,7 +92,7 @@ pub fn may_mint(principal: &Principal) -> ApiResult<()> {
 /// The caller, who must manage the account ([`auth::manager`]: `401` without a valid
 /// credential, `403` for a user who may not manage) and not be a session ([`may_mint`]).
 async fn caller(services: &Services, req: &Request) -> ApiResult<Manager> {
-    let manager = auth::manager(services, req.headers()).await?;
+    let manager = auth::manager(services, req).await?;
     may_mint(&manager.principal)?;
     Ok(manager)
 }

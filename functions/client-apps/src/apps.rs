@@ -5,7 +5,7 @@ use keygate::accounts::validate_name;
 use keygate::auth::Manager;
 use keygate::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
 use keygate::http::{empty, json, read_json};
-use keygate::store::{Condition, StoreError, WriteOp};
+use keygate::store::StoreError;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -55,25 +55,22 @@ struct ClientAppSecretOut {
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: ClientAppIn = read_json(req)?;
     let name = validate_name("name", &input.name)?;
-    if clients::list(&*s.table, &m.account.id, ClientKind::App)
-        .await?
-        .len()
-        >= clients::MAX_CLIENTS
-    {
-        return Err(ApiError::conflict(
-            "clients_limit",
-            "the account has too many client apps",
-        ));
-    }
     let now = s.now();
     let ring = s.keys.ring().await;
-    let (app, secret) = Client::new_app(ring.peppers(), m.account.id.clone(), name, now);
-    s.table
-        .transact(vec![
-            app.write(None)?,
-            audit(m, "clientApp.create", Some(&app.id), now)?,
-        ])
-        .await?;
+    // The app speaks for its creator (DESIGN.md "Who may call what").
+    let (app, secret) = Client::new_app(
+        ring.peppers(),
+        m.account.id.clone(),
+        m.user.id.clone(),
+        name,
+        now,
+    );
+    clients::create(
+        &*s.table,
+        &app,
+        vec![audit(m, "clientApp.create", Some(&app.id), now)?],
+    )
+    .await?;
     Ok(json(
         201,
         &ClientAppSecretOut {
@@ -107,15 +104,14 @@ pub(crate) async fn delete_client(
 ) -> ApiResult<Response<Body>> {
     let (client, rev) = clients::get_owned(&*s.table, &m.account.id, kind, id).await?;
     let now = s.now();
-    let res = s
-        .table
-        .transact(vec![
-            WriteOp::Delete(clients::client_key(&client.id), Condition::Revision(rev)),
-            audit(m, action, Some(&client.id), now)?,
-        ])
-        .await;
-    keygate::error::conflict_on_race(res, "the client changed meanwhile: try again")
-        .map(|()| empty(204))
+    clients::delete(
+        &*s.table,
+        &client,
+        rev,
+        vec![audit(m, action, Some(&client.id), now)?],
+    )
+    .await?;
+    Ok(empty(204))
 }
 
 pub async fn rotate(

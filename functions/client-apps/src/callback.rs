@@ -79,6 +79,40 @@ fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
     Ok((url, validate_events(&input.events)?))
 }
 
+/// Where events go and how they authenticate is the owner's to change (DESIGN.md "Who may call
+/// what"): a manager who could point the callback at their own server would receive events
+/// signed with the owner's secret. Another manager may change the event filter only: the URL
+/// must be the current one, and the key left out, or sent back as it was shown (masked) or as
+/// it is. Returns the key to store.
+fn owner_fields(
+    m: &Manager,
+    peppers: &Peppers,
+    current: Option<&Endpoint>,
+    url: &str,
+    key: Option<&str>,
+) -> ApiResult<Option<String>> {
+    if m.user.owner {
+        return Ok(key.map(str::to_owned));
+    }
+    let refused = || {
+        ApiError::forbidden(
+            "callback_owner_only",
+            "only the account owner may set or change a callback's URL or authentication",
+        )
+    };
+    let current = current.ok_or_else(refused)?;
+    let current_key = current.open_key(peppers);
+    let key_unchanged = match (key, &current_key) {
+        (None, _) => true,
+        (Some(k), Some(c)) => k == c.expose() || k == c.masked(),
+        (Some(_), None) => false,
+    };
+    if current.url != url || !key_unchanged {
+        return Err(refused());
+    }
+    Ok(current_key.map(|k| k.expose().to_owned()))
+}
+
 async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
     Ok(callbacks::list(&*s.table, &m.account.id)
         .await?
@@ -155,16 +189,17 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
     let (url, events) = check(s, &input)?;
     let ring = s.keys.ring().await;
     let now = s.now();
-    let ep = match primary(s, m).await? {
+    let current = primary(s, m).await?;
+    let key = owner_fields(
+        m,
+        ring.peppers(),
+        current.as_ref().map(|(e, _)| e),
+        &url,
+        input.key.as_deref(),
+    )?;
+    let ep = match current {
         Some((mut ep, rev)) => {
-            apply(
-                &mut ep,
-                ring.peppers(),
-                url,
-                input.key.as_deref(),
-                events,
-                now,
-            );
+            apply(&mut ep, ring.peppers(), url, key.as_deref(), events, now);
             save(s, m, &ep, Some(rev), "callback.update").await?;
             ep
         }
@@ -180,7 +215,7 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
                 m.account.id.clone(),
                 true,
                 url,
-                input.key.as_deref(),
+                key.as_deref(),
                 events,
                 now,
             );
@@ -261,13 +296,14 @@ pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
+    let ring = s.keys.ring().await;
+    owner_fields(m, ring.peppers(), None, &url, input.key.as_deref())?;
     if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::conflict(
             "endpoints_limit",
             "the account has too many endpoints",
         ));
     }
-    let ring = s.keys.ring().await;
     let (ep, _) = Endpoint::new(
         ring.peppers(),
         m.account.id.clone(),
@@ -297,11 +333,12 @@ pub async fn update(
     let (url, events) = check(s, &input)?;
     let (mut ep, rev) = owned(s, m, id).await?;
     let ring = s.keys.ring().await;
+    let key = owner_fields(m, ring.peppers(), Some(&ep), &url, input.key.as_deref())?;
     apply(
         &mut ep,
         ring.peppers(),
         url,
-        input.key.as_deref(),
+        key.as_deref(),
         events,
         s.now(),
     );

@@ -37,7 +37,7 @@ async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> 
     if let ("GET", ["api", "whoami"]) = (method, segs.as_slice()) {
         return Ok(whoami(req));
     }
-    let m = keygate::auth::manager(services, req.headers()).await?;
+    let m = keygate::auth::manager(services, req).await?;
     let s = services;
     match (method, segs.as_slice()) {
         ("GET", ["api", "clientApps"]) => apps::list(s, &m).await,

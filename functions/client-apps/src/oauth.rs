@@ -121,26 +121,16 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     };
     check_flows(&settings)?;
     let name = validate_name("name", &input.name)?;
-    if clients::list(&*s.table, &m.account.id, ClientKind::OAuth)
-        .await?
-        .len()
-        >= clients::MAX_CLIENTS
-    {
-        return Err(ApiError::conflict(
-            "clients_limit",
-            "the account has too many OAuth clients",
-        ));
-    }
     let now = s.now();
     let ring = s.keys.ring().await;
     let (client, secret) =
         Client::new_oauth(ring.peppers(), m.account.id.clone(), name, settings, now);
-    s.table
-        .transact(vec![
-            client.write(None)?,
-            audit(m, "oauthClient.create", Some(&client.id), now)?,
-        ])
-        .await?;
+    clients::create(
+        &*s.table,
+        &client,
+        vec![audit(m, "oauthClient.create", Some(&client.id), now)?],
+    )
+    .await?;
     Ok(json(201, &out(&client, secret)))
 }
 

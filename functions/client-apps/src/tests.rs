@@ -56,6 +56,7 @@ async fn create_then_list_client_app() {
         .method("POST")
         .uri("/api/clientApps")
         .header("authorization", &auth)
+        .header("content-type", "application/json")
         .body(Body::Text(r#"{"name":"CRM"}"#.into()))
         .unwrap();
     let resp = handle(&s, req).await.unwrap();

@@ -1,11 +1,13 @@
 //! `POST /apitoken/clientApp/accessToken {clientId, secret, type:"OWNER"}` → `{accessToken,
-//! expiresAt}`: a client app's short-lived API token (OneSpan), acting as the account owner.
+//! expiresAt}`: a client app's short-lived API token (OneSpan). The token speaks for the user who
+//! created the app (`subjectType` `owner` only when the owner did), and stops working when that
+//! user loses `API_ACCESS` (checked again on every use, see `keygate::tokens::still_honoured`).
 
 use keygate::accounts::{self, AuthMethod};
 use keygate::auth::SubjectType;
-use keygate::clients::{self, ClientKind};
+use keygate::client_auth::Authenticated;
+use keygate::clients::ClientKind;
 use keygate::http::{error_response, json, read_json};
-use keygate::lockout::{self, Subject};
 use keygate::tokens::{self, Claims, TokenKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -40,46 +42,51 @@ async fn run(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         ));
     }
     let now = s.now();
-    let source = crate::source_ip(req);
-    if let Some(ip) = &source {
-        lockout::check(&*s.table, Subject::Source(ip), now).await?;
-    }
-    lockout::check(&*s.table, Subject::Credential(&input.client_id), now).await?;
-    let refused = || {
-        ApiError::unauthorized(
+    let refused = |e: ApiError| match e.kind {
+        keygate::error::Kind::Unauthorized => ApiError::unauthorized(
             "client_credentials_wrong",
             "the client id or secret is not valid",
-        )
+        ),
+        _ => e,
     };
-    let fail = |id: String| async move {
-        lockout::record_failure(&*s.table, Subject::Credential(&id), now).await?;
-        if let Some(ip) = &source {
-            lockout::record_failure(&*s.table, Subject::Source(ip), now).await?;
-        }
-        Err::<Response<Body>, ApiError>(refused())
-    };
-    let app = match clients::get(&*s.table, &input.client_id).await? {
-        Some((c, _)) if c.kind == ClientKind::App => c,
-        _ => return fail(input.client_id).await,
-    };
-    let ring = s.keys.ring().await;
-    let Some(secret) = app.check_secret(ring.peppers(), &input.secret, now) else {
-        return fail(app.id).await;
-    };
+    let Authenticated {
+        client: app,
+        secret_id,
+    } = keygate::client_auth::authenticate(
+        s,
+        ClientKind::App,
+        &input.client_id,
+        Some(input.secret.as_str()).filter(|x| !x.is_empty()),
+        false,
+        keygate::http::source(req),
+    )
+    .await
+    .map_err(refused)?;
     let account = accounts::get_account(&*s.table, &app.account_id)
         .await?
-        .ok_or_else(refused)?;
+        .ok_or_else(|| refused(ApiError::unauthorized("account_unknown", "")))?;
     if account.settings.method != AuthMethod::ApiKey {
         return Err(keygate::auth::method_refused(
             account.settings.method,
             "client app",
         ));
     }
+    // The app speaks for the user who created it, as long as that user may manage.
+    let creator = app.created_by.as_ref().unwrap_or(&account.owner_user_id);
+    let user = accounts::get_user(&*s.table, &account.id, creator)
+        .await?
+        .filter(|u| u.may_manage(&account.settings))
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "creator_lost_access",
+                "the user who created this client app may no longer manage the account's API access",
+            )
+        })?;
     let issuer = s.config.issuer_for(req.headers());
     let ttl = account.settings.api_token_ttl_seconds;
     let claims = Claims {
         iss: issuer.clone(),
-        sub: account.owner_user_id.to_string(),
+        sub: user.id.to_string(),
         aud: issuer,
         exp: now + ttl,
         iat: now,
@@ -89,10 +96,15 @@ async fn run(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         scope: String::new(),
         acc: account.id.clone(),
         kind: TokenKind::Api,
-        sub_type: SubjectType::Owner,
-        sid: Some(secret.id.clone()),
+        sub_type: if user.owner {
+            SubjectType::Owner
+        } else {
+            SubjectType::User
+        },
+        sid: secret_id,
         fam: None,
     };
+    let ring = s.keys.ring().await;
     let jwt = ring.sign_jwt(&claims, now).map_err(ApiError::internal)?;
     keygate::metrics::token_issued("api_token");
     tracing::info!(client = %app.id, "api token issued");

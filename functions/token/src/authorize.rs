@@ -126,12 +126,25 @@ fn redirect(uri: &str, params: &[(&str, String)], fragment: bool) -> Response<Bo
     } else {
         "?"
     };
-    Response::builder()
-        .status(302)
-        .header(http::header::LOCATION, format!("{uri}{sep}{encoded}"))
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .body(Body::Empty)
-        .expect("static response parts are valid")
+    // The URI was checked when registered (normal form, no control characters); a value a
+    // header cannot carry is still answered with a page, never a panic.
+    match http::HeaderValue::from_str(&format!("{uri}{sep}{encoded}")) {
+        Ok(location) => {
+            let mut resp = Response::new(Body::Empty);
+            *resp.status_mut() = http::StatusCode::FOUND;
+            resp.headers_mut().insert(http::header::LOCATION, location);
+            resp.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        Err(_) => html(
+            400,
+            "Invalid redirect URI",
+            "The application's redirect URI cannot be used.",
+        ),
+    }
 }
 
 fn query_form(req: &Request) -> ApiResult<Form> {
@@ -142,6 +155,13 @@ fn query_form(req: &Request) -> ApiResult<Form> {
 async fn client_and_redirect(s: &Services, r: &AuthzRequest) -> Result<(Client, String), Refusal> {
     if r.client_id.is_empty() {
         return Err(page(400, "Invalid request", "client_id is missing."));
+    }
+    if !ClientKind::OAuth.id_well_formed(&r.client_id) {
+        return Err(page(
+            400,
+            "Unknown application",
+            "No application has this client_id.",
+        ));
     }
     let client = match clients::get(&*s.table, &r.client_id).await {
         Ok(Some((c, _))) if c.kind == ClientKind::OAuth => c,
@@ -359,17 +379,27 @@ fn consent_page(
         hidden = r.hidden_fields(),
         csrf = escape_html(csrf),
     );
-    Response::builder()
-        .status(200)
-        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .header("x-frame-options", "DENY")
-        .header(
-            "content-security-policy",
-            format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {redirect_origin}; frame-ancestors 'none'"),
-        )
-        .body(Body::Text(page))
-        .expect("static response parts are valid")
+    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {redirect_origin}; frame-ancestors 'none'");
+    let Ok(csp) = http::HeaderValue::from_str(&csp) else {
+        return html(
+            400,
+            "Invalid redirect URI",
+            "The application's redirect URI cannot be used.",
+        );
+    };
+    let mut resp = Response::new(Body::Text(page));
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    h.insert("x-frame-options", http::HeaderValue::from_static("DENY"));
+    h.insert("content-security-policy", csp);
+    resp
 }
 
 pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
@@ -378,7 +408,7 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
     }
     let form = match Form::parse(req) {
         Ok(f) => f,
-        Err(e) => return html(400, "Invalid request", &e.message),
+        Err(e) => return html(e.status().as_u16(), "Invalid request", &e.message),
     };
     let r = AuthzRequest::from_form(&form);
     let fragment = r.response_type == "token";
@@ -464,7 +494,8 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
                 &subject,
                 grants::Grant {
                     scope: &scope,
-                    sid: None,
+                    // The client's current secret: rotating it (grace 0) stops these tokens too.
+                    sid: client.current_secret_id(s.now()).map(str::to_owned),
                     fam: None,
                     ttl,
                     name: "implicit",

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate::accounts::{self, Account, AuthMethod};
-use keygate::clients::{self, Client, ClientKind, ClientSecret};
-use keygate::lockout::{self, Subject};
+use keygate::client_auth::Authenticated;
+use keygate::clients::{Client, ClientKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::Request;
 
@@ -63,7 +63,8 @@ pub struct Authed {
     pub secret_id: Option<String>,
 }
 
-/// Authenticates the calling OAuth client. `allow_public`: a public client may name itself with
+/// Authenticates the calling OAuth client (the shared check with lockout,
+/// [`keygate::client_auth::authenticate`]). `allow_public`: a public client may name itself with
 /// `client_id` (authorization code, refresh, revoke).
 pub async fn authenticate(
     s: &Services,
@@ -77,7 +78,6 @@ pub async fn authenticate(
             "client credentials go in the Authorization header only, never in the body",
         ));
     }
-    let now = s.now();
     let basic = basic_credentials(req)?;
     let (id, secret) = match (basic, form.get("client_id")) {
         (Some((id, secret)), body_id) => {
@@ -97,29 +97,15 @@ pub async fn authenticate(
             ))
         }
     };
-    if let Some(ip) = crate::source_ip(req) {
-        lockout::check(&*s.table, Subject::Source(&ip), now).await?;
-    }
-    lockout::check(&*s.table, Subject::Credential(&id), now).await?;
-
-    let found = clients::get(&*s.table, &id).await?;
-    let client = match found {
-        Some((c, _)) if c.kind == ClientKind::OAuth => c,
-        _ => return fail(s, req, &id, "client_unknown").await,
-    };
-    let public = client.oauth.as_ref().is_some_and(|o| o.public);
-    let secret_id = match (public, secret) {
-        (true, None) => None,
-        (true, Some(_)) => return fail(s, req, &id, "client_public_with_secret").await,
-        (false, None) => return fail(s, req, &id, "client_secret_missing").await,
-        (false, Some(secret)) => {
-            let ring = s.keys.ring().await;
-            match client.check_secret(ring.peppers(), &secret, now) {
-                Some(ClientSecret { id, .. }) => Some(id.clone()),
-                None => return fail(s, req, &client.id, "client_secret_wrong").await,
-            }
-        }
-    };
+    let Authenticated { client, secret_id } = keygate::client_auth::authenticate(
+        s,
+        ClientKind::OAuth,
+        &id,
+        secret.as_deref().filter(|x| !x.is_empty()),
+        allow_public,
+        keygate::http::source(req),
+    )
+    .await?;
     let account = accounts::get_account(&*s.table, &client.account_id)
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;
@@ -134,15 +120,6 @@ pub async fn authenticate(
         account,
         secret_id,
     })
-}
-
-async fn fail<T>(s: &Services, req: &Request, id: &str, reason: &'static str) -> ApiResult<T> {
-    let now = s.now();
-    lockout::record_failure(&*s.table, Subject::Credential(id), now).await?;
-    if let Some(ip) = crate::source_ip(req) {
-        lockout::record_failure(&*s.table, Subject::Source(&ip), now).await?;
-    }
-    Err(invalid_client(reason, "client authentication failed"))
 }
 
 #[cfg(test)]

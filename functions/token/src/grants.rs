@@ -44,7 +44,9 @@ fn invalid_grant(msg: &'static str) -> ApiError {
 pub struct Form(HashMap<String, String>);
 
 impl Form {
+    /// The body of a form route: sent as `application/x-www-form-urlencoded` (else `415`).
     pub fn parse(req: &Request) -> ApiResult<Self> {
+        keygate::http::require_content_type(req, "application/x-www-form-urlencoded")?;
         let bytes = body_bytes(req);
         if bytes.len() > MAX_BODY {
             return Err(ApiError::too_large(MAX_BODY));
@@ -75,8 +77,8 @@ impl Form {
     }
 }
 
-/// RFC 6749 §5.1 success body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// RFC 6749 §5.1 success body. `Debug` prints `***` for the tokens.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -84,6 +86,18 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 pub fn token_response(body: &TokenResponse) -> Response<Body> {
@@ -312,6 +326,10 @@ async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResu
         return Err(reused_code(s, &authed, hash, now).await);
     };
     let grant: CodeGrant = item.decode()?;
+    // Every binding is checked before the code is consumed: a wrong caller (another client, a
+    // different redirect URI, a wrong PKCE verifier) is refused and the code stays good for
+    // the client it was issued to.
+    check_code_binding(&grant, &authed.client.id, form)?;
     let consumed = s
         .table
         .transact(vec![
@@ -327,7 +345,23 @@ async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResu
         Err(StoreError::ConditionFailed) => return Err(reused_code(s, &authed, hash, now).await),
         Err(e) => return Err(e.into()),
     }
-    if grant.client_id != authed.client.id {
+    let issuer = s.config.issuer_for(req.headers());
+    issue_with_refresh(
+        s,
+        &issuer,
+        &authed.client,
+        &authed.account,
+        &grant,
+        authed.secret_id.clone(),
+        now,
+    )
+    .await
+}
+
+/// The code's bindings, checked against the token request (pure): its client, its redirect URI
+/// (required when the authorization request named one) and its PKCE challenge.
+pub fn check_code_binding(grant: &CodeGrant, client_id: &str, form: &Form) -> ApiResult<()> {
+    if grant.client_id != client_id {
         return Err(invalid_grant("the code was issued to another client"));
     }
     match (form.get("redirect_uri"), grant.redirect_uri_given) {
@@ -340,26 +374,13 @@ async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResu
         }
     }
     match (&grant.code_challenge, form.get("code_verifier")) {
-        (Some(ch), Some(v)) if pkce_ok(v, ch) => {}
-        (Some(_), _) => return Err(invalid_grant("the PKCE code_verifier does not match")),
-        (None, Some(_)) => {
-            return Err(invalid_grant(
-                "no PKCE challenge was sent with the authorization request",
-            ))
-        }
-        (None, None) => {}
+        (Some(ch), Some(v)) if pkce_ok(v, ch) => Ok(()),
+        (Some(_), _) => Err(invalid_grant("the PKCE code_verifier does not match")),
+        (None, Some(_)) => Err(invalid_grant(
+            "no PKCE challenge was sent with the authorization request",
+        )),
+        (None, None) => Ok(()),
     }
-    let issuer = s.config.issuer_for(req.headers());
-    issue_with_refresh(
-        s,
-        &issuer,
-        &authed.client,
-        &authed.account,
-        &grant,
-        authed.secret_id.clone(),
-        now,
-    )
-    .await
 }
 
 /// A code presented again: whatever the first exchange issued is revoked (RFC 6749 §4.1.2).
@@ -379,38 +400,14 @@ async fn reused_code(s: &Services, authed: &Authed, hash: &str, now: UnixSeconds
     invalid_grant("the authorization code is invalid, expired or already used")
 }
 
-/// Revokes a grant family (its access and refresh tokens) on the client's record.
+/// Revokes a grant family (its access and refresh tokens) until `until`.
 pub async fn revoke_family(
     s: &Services,
     client_id: &str,
     family: &str,
     until: UnixSeconds,
 ) -> ApiResult<()> {
-    revoke_on_client(s, client_id, family, until).await
-}
-
-/// Adds a revocation entry to a client's record (optimistic; retried on a lost race).
-pub async fn revoke_on_client(
-    s: &Services,
-    client_id: &str,
-    id: &str,
-    until: UnixSeconds,
-) -> ApiResult<()> {
-    for _ in 0..5 {
-        let Some((mut client, rev)) = keygate::clients::get(&*s.table, client_id).await? else {
-            return Ok(());
-        };
-        client.revoke(id, until, s.now());
-        match s.table.transact(vec![client.write(Some(rev))?]).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::conflict(
-        "concurrent_change",
-        "the client changed too often meanwhile: try again",
-    ))
+    Ok(keygate::clients::revoke(&*s.table, client_id, family, until).await?)
 }
 
 /// A refresh token's record.
@@ -526,35 +523,14 @@ async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenRes
             "the refresh token was issued to another client",
         ));
     }
-    if authed.client.is_revoked(&record.family, now) {
+    if keygate::clients::is_revoked(&*s.table, &authed.client.id, &record.family, now).await? {
         return Err(invalid_grant("the refresh token was revoked"));
     }
     let ring = s.keys.ring().await;
     if let Some(used) = record.used_at {
         return retry_or_revoke(s, &authed, &hash, &record, used, now, ring.peppers()).await;
     }
-    // A narrower scope may be asked for; never a wider one.
-    let scope = match form.get("scope") {
-        None => record.scope.clone(),
-        Some(req_scope) => {
-            let had: Vec<&str> = record.scope.split(' ').collect();
-            if req_scope
-                .split(' ')
-                .filter(|x| !x.is_empty())
-                .any(|sc| !had.contains(&sc))
-            {
-                return Err(ApiError::bad_request(
-                    "oauth_invalid_scope",
-                    "the requested scope exceeds the original grant",
-                ));
-            }
-            req_scope
-                .split(' ')
-                .filter(|x| !x.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-    };
+    let scope = refreshed_scope(&record.scope, &authed.client, form.get("scope"))?;
     let issuer = s.config.issuer_for(req.headers());
     let ttl = authed.account.settings.oauth_token_ttl_seconds;
     let subject = Subject {
@@ -624,6 +600,48 @@ async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenRes
     }
 }
 
+/// The scope of a refreshed grant (pure): the requested one (or the original grant's), never
+/// wider than the grant, and narrowed to what the client is allowed **now** — an owner who takes
+/// a scope away from a client takes it away from its refresh tokens too.
+pub fn refreshed_scope(
+    granted: &str,
+    client: &Client,
+    requested: Option<&str>,
+) -> ApiResult<String> {
+    let had: Vec<&str> = granted.split_whitespace().collect();
+    let wanted: Vec<&str> = match requested {
+        None => had.clone(),
+        Some(r) => {
+            let wanted: Vec<&str> = r.split_whitespace().collect();
+            if wanted.iter().any(|sc| !had.contains(sc)) {
+                return Err(ApiError::bad_request(
+                    "oauth_invalid_scope",
+                    "the requested scope exceeds the original grant",
+                ));
+            }
+            wanted
+        }
+    };
+    let allowed = client
+        .oauth
+        .as_ref()
+        .map(|o| o.scopes.as_slice())
+        .unwrap_or(&[]);
+    let mut out: Vec<&str> = Vec::new();
+    for sc in wanted {
+        if allowed.iter().any(|a| a == sc) && !out.contains(&sc) {
+            out.push(sc);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::bad_request(
+            "oauth_invalid_scope",
+            "the client is no longer allowed any scope of this grant",
+        ));
+    }
+    Ok(out.join(" "))
+}
+
 /// A rotated refresh token presented again: inside the grace window, the same answer; after it,
 /// the whole family is revoked.
 async fn retry_or_revoke(
@@ -671,6 +689,22 @@ mod tests {
             "short",
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         ));
+    }
+
+    #[test]
+    fn token_responses_do_not_debug_their_tokens() {
+        let r = TokenResponse {
+            access_token: "acc3ss".into(),
+            token_type: "Bearer".into(),
+            expires_in: 300,
+            scope: "Basic".into(),
+            refresh_token: Some("r3fresh".into()),
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("acc3ss") && !shown.contains("r3fresh"),
+            "{shown}"
+        );
     }
 
     #[test]

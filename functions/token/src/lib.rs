@@ -53,15 +53,5 @@ async fn jwks(services: &Services) -> Response<Body> {
     resp
 }
 
-/// The source address API Gateway saw (lockout per source), if known.
-pub(crate) fn source_ip(req: &Request) -> Option<String> {
-    use lambda_http::request::RequestContext;
-    use lambda_http::RequestExt;
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests;

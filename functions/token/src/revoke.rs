@@ -39,8 +39,8 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let issuer = s.config.issuer_for(req.headers());
     if let Ok(claims) = tokens::decode(&ring, token, &issuer, now) {
         if claims.client_id == authed.client.id {
-            grants::revoke_on_client(
-                s,
+            keygate::clients::revoke(
+                &*s.table,
                 &authed.client.id,
                 &claims.jti,
                 claims.exp + tokens::LEEWAY,
@@ -69,10 +69,11 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
     let issuer = s.config.issuer_for(req.headers());
     if let Some((_, record, _)) = grants::find_refresh(s, token).await? {
         let live = record.used_at.is_none() && record.account_id == authed.account.id;
-        let revoked = match keygate::clients::get(&*s.table, &record.client_id).await? {
-            Some((c, _)) => c.is_revoked(&record.family, now),
-            None => true,
-        };
+        let revoked = keygate::clients::get(&*s.table, &record.client_id)
+            .await?
+            .is_none()
+            || keygate::clients::is_revoked(&*s.table, &record.client_id, &record.family, now)
+                .await?;
         if !live || revoked {
             return Ok(inactive);
         }
@@ -86,7 +87,10 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
             "iss": issuer,
         }));
     }
-    match tokens::verify(&*s.table, &ring, token, &issuer, now).await {
+    match tokens::verify(&*s.table, &ring, token, &issuer, now)
+        .await
+        .map(|v| v.claims)
+    {
         Ok(c) if c.acc == authed.account.id => Ok(serde_json::json!({
             "active": true,
             "token_type": "Bearer",

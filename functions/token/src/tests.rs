@@ -60,6 +60,7 @@ async fn token_endpoint_errors_are_rfc6749() {
     let req = http::Request::builder()
         .method("POST")
         .uri("/api/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::Text("grant_type=client_credentials".into()))
         .unwrap();
     let resp = handle(&s, req).await.unwrap();
@@ -70,6 +71,7 @@ async fn token_endpoint_errors_are_rfc6749() {
     let req = http::Request::builder()
         .method("POST")
         .uri("/api/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::Text("grant_type=password".into()))
         .unwrap();
     let resp = handle(&s, req).await.unwrap();

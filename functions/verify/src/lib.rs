@@ -7,11 +7,18 @@ use aws_lambda_events::apigw::{
 };
 use http::HeaderMap;
 use keygate::auth::{Authenticator, Principal};
+use keygate::lockout::Source;
 use keygate::{ApiResult, Services};
 
-/// Authenticates a request from its headers; the local API server calls this directly.
-pub async fn decide(services: &Services, headers: &HeaderMap) -> ApiResult<Principal> {
+/// Authenticates a request from its headers and source address (API Gateway's
+/// `requestContext.http.sourceIp`); the local API server calls this directly.
+pub async fn decide(
+    services: &Services,
+    headers: &HeaderMap,
+    source: Source,
+) -> ApiResult<Principal> {
     let result = Authenticator::new(services)
+        .from_source(source)
         .authenticate_for_platform(headers)
         .await;
     match &result {
@@ -34,8 +41,9 @@ pub async fn authorize(
     event: ApiGatewayV2CustomAuthorizerV2Request,
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let headers = with_cookies(event.headers, &event.cookies);
+    let source = Source::parse(event.request_context.http.source_ip.as_deref());
     let mut resp = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    if let Ok(p) = decide(services, &headers).await {
+    if let Ok(p) = decide(services, &headers, source).await {
         resp.is_authorized = true;
         resp.context = serde_json::Value::Object(p.to_context().into_iter().collect());
     }

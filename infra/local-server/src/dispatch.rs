@@ -1,8 +1,10 @@
 //! HTTP → the functions' handlers, as API Gateway would route them.
 
+use std::net::SocketAddr;
+
 use aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
 use axum::body::Body as AxumBody;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use keygate::http::{error_response, MAX_BODY};
 use keygate::routes::{self, Function};
 use keygate::{ApiError, Services};
@@ -18,6 +20,7 @@ const MAX_READ: usize = 256 * 1024;
 
 async fn serve(
     State(services): State<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
@@ -32,10 +35,28 @@ async fn serve(
                     Err(e) => Body::Binary(e.into_bytes()),
                 }
             };
-            route(&services, http::Request::from_parts(parts, body)).await
+            let req = with_source(http::Request::from_parts(parts, body), peer);
+            route(&services, req).await
         }
     };
     to_axum(resp)
+}
+
+/// The request context API Gateway would give: the peer address as `http.sourceIp`.
+fn with_source(req: lambda_http::Request, peer: SocketAddr) -> lambda_http::Request {
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.http.source_ip = Some(peer.ip().to_canonical().to_string());
+    ctx.http.method = req.method().clone();
+    ctx.http.path = Some(req.uri().path().to_owned());
+    req.with_request_context(RequestContext::ApiGatewayV2(ctx))
+}
+
+/// The request's API Gateway context (as [`with_source`] made it), or a default one.
+fn context(req: &lambda_http::Request) -> ApiGatewayV2httpRequestContext {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.clone(),
+        _ => ApiGatewayV2httpRequestContext::default(),
+    }
 }
 
 /// Routes one request: operator routes, then the route table of `template.yaml`.
@@ -58,11 +79,12 @@ pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_htt
         }
     };
     let req = if route.authorizer {
-        match keygate_verify::decide(services, req.headers()).await {
+        let source = keygate::http::source(&req);
+        match keygate_verify::decide(services, req.headers(), source).await {
             Ok(principal) => {
                 let mut authorizer = ApiGatewayRequestAuthorizer::default();
                 authorizer.fields = principal.to_context();
-                let mut ctx = ApiGatewayV2httpRequestContext::default();
+                let mut ctx = context(&req);
                 ctx.authorizer = Some(authorizer);
                 req.with_request_context(RequestContext::ApiGatewayV2(ctx))
             }

@@ -49,6 +49,8 @@ pub fn serve(listener: TcpListener, services: Services) -> std::io::Result<Runni
     let addr = listener.local_addr()?;
     let app = dispatch::router(services.clone());
     let server = tokio::spawn(async move {
+        // The peer address becomes the request's source IP, as API Gateway passes it.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "local server stopped");
         }

@@ -2,7 +2,7 @@
 //! by a Lambda, never in `template.yaml`.
 
 use keygate::accounts::{self, Permission};
-use keygate::http::{error_response, json, read_json};
+use keygate::http::{error_response, json, read_json_any_type as read_json};
 use keygate::ids::AccountId;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};

@@ -9,8 +9,9 @@ use crate::error::{ApiError, ApiResult};
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "kg_session";
 
-/// The signed-request headers, still unchecked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The signed-request headers, still unchecked. `Debug` shows the key id, date and nonce (none
+/// is secret: they travel in clear and the nonce is single use), never the signature or token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedHeaders {
     pub api_key: String,
     pub date: String,
@@ -20,8 +21,21 @@ pub struct SignedHeaders {
     pub referer: Option<String>,
 }
 
-/// The one credential a request carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for SignedHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedHeaders")
+            .field("api_key", &self.api_key)
+            .field("date", &self.date)
+            .field("nonce", &self.nonce)
+            .field("signature", &"***")
+            .field("bearer", &self.bearer.as_ref().map(|_| "***"))
+            .field("referer", &self.referer)
+            .finish()
+    }
+}
+
+/// The one credential a request carries. `Debug` prints `***` for every credential value.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Presented {
     None,
     /// `Authorization: Basic <api key>`.
@@ -32,6 +46,18 @@ pub enum Presented {
     Session(String),
     /// `X-CUSTOM-*` headers (with their `Bearer` token).
     Signed(SignedHeaders),
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Presented::None => f.write_str("None"),
+            Presented::ApiKey(_) => f.write_str("ApiKey(***)"),
+            Presented::Bearer(_) => f.write_str("Bearer(***)"),
+            Presented::Session(_) => f.write_str("Session(***)"),
+            Presented::Signed(h) => f.debug_tuple("Signed").field(h).finish(),
+        }
+    }
 }
 
 fn malformed(reason: &'static str, msg: &'static str) -> ApiError {
@@ -200,6 +226,29 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        for p in [
+            Presented::ApiKey("k3y-value".into()),
+            Presented::Bearer("k3y-value".into()),
+            Presented::Session("k3y-value".into()),
+            Presented::Signed(SignedHeaders {
+                api_key: "oc_x".into(),
+                date: "1".into(),
+                nonce: "n".into(),
+                signature: "k3y-value".into(),
+                bearer: Some("k3y-value".into()),
+                referer: None,
+            }),
+        ] {
+            let shown = format!("{p:?}");
+            assert!(
+                !shown.contains("k3y-value") && shown.contains("***"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

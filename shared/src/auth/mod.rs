@@ -12,6 +12,7 @@ use http::HeaderMap;
 
 use crate::accounts::{self, AuthMethod};
 use crate::error::{ApiError, ApiResult};
+use crate::lockout::Source;
 use crate::services::Services;
 
 pub use credentials::Presented;
@@ -20,11 +21,21 @@ pub use principal::{CredentialKind, Principal, SubjectType};
 /// Checks credentials against the store and keys of `services`.
 pub struct Authenticator<'a> {
     services: &'a Services,
+    source: Source,
 }
 
 impl<'a> Authenticator<'a> {
     pub fn new(services: &'a Services) -> Self {
-        Self { services }
+        Self {
+            services,
+            source: Source::UNKNOWN,
+        }
+    }
+
+    /// Where the request comes from (lockout of signed requests counts per source).
+    pub fn from_source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
     }
 
     /// Authenticates a request from its headers alone.
@@ -45,14 +56,15 @@ impl<'a> Authenticator<'a> {
             Presented::Session(token) => {
                 crate::authtokens::authenticate_session(self.services, &token).await
             }
-            Presented::Signed(h) => signed::verify(self.services, &h, headers).await,
+            Presented::Signed(h) => signed::verify(self.services, &h, headers, self.source).await,
         }
     }
 
     /// For the platform's routes (the `verify` authorizer): also refuses a credential of the
-    /// method the account does not use (DESIGN.md "Credentials"). API keys are checked against
-    /// the account's current setting; tokens carry the method they were minted under, so a
-    /// token minted before a switch lives out its (short) lifetime.
+    /// method the account does not use (DESIGN.md "Credentials"), judged against the account's
+    /// **current** method for every credential — API keys through their index entry (rewritten
+    /// with the account), tokens and signed requests through the account read with their
+    /// client — so a token minted before a switch is refused from the next request on.
     pub async fn authenticate_for_platform(&self, headers: &HeaderMap) -> ApiResult<Principal> {
         let p = self.authenticate(headers).await?;
         let (used, name) = match p.auth_method {
@@ -70,14 +82,14 @@ impl<'a> Authenticator<'a> {
     }
 
     /// A client-app API token or an OAuth access token: signature, profile, times, issuer and
-    /// audience, then one read of the client's record (revoked client, rotated-out secret,
-    /// revoked token or grant).
+    /// audience, then one batched read (client, revocations, account, user; see
+    /// [`crate::tokens::verify`]).
     async fn bearer(&self, token: &str, headers: &HeaderMap) -> ApiResult<Principal> {
         let s = self.services;
         let ring = s.keys.ring().await;
         let issuer = s.config.issuer_for(headers);
-        let claims = crate::tokens::verify(&*s.table, &ring, token, &issuer, s.now()).await?;
-        Ok(claims.principal())
+        let verified = crate::tokens::verify(&*s.table, &ring, token, &issuer, s.now()).await?;
+        Ok(verified.principal())
     }
 
     /// An API key: one read of its index entry, which carries the account's method.
@@ -170,8 +182,11 @@ pub async fn require_manager(services: &Services, principal: Principal) -> ApiRe
     })
 }
 
-/// Authenticates a request's headers and requires a manager (see [`require_manager`]).
-pub async fn manager(services: &Services, headers: &HeaderMap) -> ApiResult<Manager> {
-    let principal = Authenticator::new(services).authenticate(headers).await?;
+/// Authenticates a request and requires a manager (see [`require_manager`]).
+pub async fn manager(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
+    let principal = Authenticator::new(services)
+        .from_source(crate::http::source(req))
+        .authenticate(req.headers())
+        .await?;
     require_manager(services, principal).await
 }

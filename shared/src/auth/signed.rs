@@ -11,11 +11,11 @@ use base64::Engine;
 
 use crate::auth::credentials::SignedHeaders;
 use crate::auth::{CredentialKind, Principal};
-use crate::clients::{self, ClientKind};
+use crate::clients::ClientKind;
 use crate::clock::UnixSeconds;
 use crate::crypto::{ct_eq, hmac_sha256_b64};
 use crate::error::{ApiError, ApiResult};
-use crate::lockout::{self, Subject};
+use crate::lockout::{self, Attempt, Source};
 use crate::services::Services;
 use crate::store::{Condition, Item, Key, StoreError};
 
@@ -41,13 +41,7 @@ pub fn signing_string(key: &str, date: &str, nonce: &str) -> String {
 /// Format, clock window, nonce shape, signature encoding, Bearer and Referer presence (pure).
 pub fn check<'a>(h: &'a SignedHeaders, now: UnixSeconds, skew: i64) -> ApiResult<Checked<'a>> {
     let bad = |reason: &'static str, msg: &'static str| ApiError::bad_request(reason, msg);
-    if h.api_key.is_empty()
-        || h.api_key.len() > 64
-        || !h
-            .api_key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if !ClientKind::OAuth.id_well_formed(&h.api_key) {
         return Err(bad(
             "signed_key_malformed",
             "X-CUSTOM-API-KEY is not a client id",
@@ -135,11 +129,20 @@ fn nonce_key(client: &str, nonce: &str) -> Key {
     Key::new(format!("NONCE#{client}#{nonce}"), "NONCE")
 }
 
-/// Verifies a signed request completely.
+/// Until when a claimed nonce must be kept: as long as its request could still pass the clock
+/// check (`|date - now| <= skew`), i.e. until `date + skew` — and never less than `now + skew`.
+/// Pure.
+pub fn nonce_expiry(date: UnixSeconds, now: UnixSeconds, skew: i64) -> UnixSeconds {
+    date.max(now) + skew
+}
+
+/// Verifies a signed request completely. Wrong signatures count towards the lockout of the
+/// (client, source) pair and of the source, never of the client as such.
 pub async fn verify(
     s: &Services,
     h: &SignedHeaders,
     headers: &http::HeaderMap,
+    source: Source,
 ) -> ApiResult<Principal> {
     let now = s.now();
     let skew = s.config.clock_skew;
@@ -153,18 +156,10 @@ pub async fn verify(
             "the Bearer token is not the signing client's",
         ));
     }
-    lockout::check(&*s.table, Subject::Credential(c.key), now).await?;
-    let client = match clients::get(&*s.table, c.key).await? {
-        Some((client, _)) if client.kind == ClientKind::OAuth => client,
-        _ => {
-            return Err(ApiError::unauthorized(
-                "client_revoked",
-                "the signing client no longer exists",
-            ))
-        }
-    };
-    crate::tokens::still_honoured(&client, &claims, now)
-        .map_err(|r| ApiError::unauthorized(r, "the bearer token is no longer valid"))?;
+    let attempt = Attempt::new(c.key, source);
+    lockout::check(&*s.table, attempt, now).await?;
+    let verified = crate::tokens::check_records(&*s.table, claims, now).await?;
+    let client = &verified.client;
     let message = signing_string(c.key, &h.date, c.nonce);
     let expected = STANDARD.encode(c.signature);
     // Every live secret signs (rotation overlap); a rotated-out one does not.
@@ -178,7 +173,7 @@ pub async fn verify(
             )
         });
     if !matched {
-        lockout::record_failure(&*s.table, Subject::Credential(c.key), now).await?;
+        lockout::record_failure(&*s.table, attempt, now).await?;
         return Err(ApiError::unauthorized(
             "signature_invalid",
             "the request signature does not verify",
@@ -200,9 +195,10 @@ pub async fn verify(
             ))
         }
     }
-    // Claimed last, once: a conditional put that only one request can win; it lives just past
-    // the clock window, after which the date check refuses the request anyway.
-    let item = Item::new(nonce_key(c.key, c.nonce), &c.date)?.with_ttl(now + skew + 60);
+    // Claimed last, once: a conditional put that only one request can win; it lives as long as
+    // the date check could still accept the request.
+    let item =
+        Item::new(nonce_key(c.key, c.nonce), &c.date)?.with_ttl(nonce_expiry(c.date, now, skew));
     match s.table.put(item, Condition::Vacant { now }).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
@@ -213,7 +209,7 @@ pub async fn verify(
         }
         Err(e) => return Err(e.into()),
     }
-    let mut p = claims.principal();
+    let mut p = verified.principal();
     p.auth_method = CredentialKind::SignedRequest;
     Ok(p)
 }
@@ -304,6 +300,88 @@ mod tests {
             "app.example.com.evil.test",
             "app.example.com"
         ));
+    }
+
+    #[test]
+    fn a_nonce_lives_as_long_as_its_request_could_pass() {
+        // A client clock 250 s ahead: accepted until date + skew, so kept until then.
+        assert_eq!(nonce_expiry(NOW + 250, NOW, 300), NOW + 550);
+        assert_eq!(nonce_expiry(NOW - 250, NOW, 300), NOW + 300);
+    }
+
+    /// The replay an expiry of `now + skew + 60` let through: a request dated 250 s ahead,
+    /// replayed 400 s later — its nonce forgotten at +360, its date still within the window.
+    #[tokio::test]
+    async fn a_request_from_a_fast_clock_cannot_be_replayed() {
+        use crate::accounts::{self, AuthMethod};
+        use crate::clients::{Client, OAuthSettings};
+        use crate::tokens::{Claims, TokenKind};
+        use std::sync::Arc;
+
+        let clock = crate::clock::ManualClock::new(NOW);
+        let config = crate::config::Config::local("http://127.0.0.1:3000");
+        let s = Services::in_memory(config.clone(), Arc::new(clock.clone())).await;
+        let ring = s.keys.ring().await;
+        let table = &*s.table;
+        let acc = accounts::create_account(table, ring.peppers(), &config, "A", "o@a.test", NOW)
+            .await
+            .unwrap();
+        let mut settings = acc.account.settings.clone();
+        settings.method = AuthMethod::OAuth2;
+        accounts::update_settings(table, &acc.account.id, settings, vec![])
+            .await
+            .unwrap();
+        let oauth = OAuthSettings {
+            redirect_uris: vec![],
+            scopes: vec!["Basic".into()],
+            domain: Some("app.example.com".into()),
+            public: false,
+            implicit: false,
+        };
+        let (client, secret) = Client::new_oauth(
+            ring.peppers(),
+            acc.account.id.clone(),
+            "c".into(),
+            oauth,
+            NOW,
+        );
+        crate::clients::create(table, &client, vec![])
+            .await
+            .unwrap();
+        let claims = Claims {
+            iss: config.issuer.clone(),
+            sub: client.id.clone(),
+            aud: config.issuer.clone(),
+            exp: NOW + 3600,
+            iat: NOW,
+            nbf: NOW,
+            jti: crate::tokens::new_jti(),
+            client_id: client.id.clone(),
+            scope: "Basic".into(),
+            acc: acc.account.id.clone(),
+            kind: TokenKind::Oauth,
+            sub_type: crate::auth::SubjectType::Client,
+            sid: client.current_secret_id(NOW).map(str::to_owned),
+            fam: None,
+        };
+        let bearer = ring.sign_jwt(&claims, NOW).unwrap();
+        let date = (NOW + 250).to_string();
+        let message = signing_string(&client.id, &date, "n1");
+        let h = SignedHeaders {
+            api_key: client.id.clone(),
+            date,
+            nonce: "n1".into(),
+            signature: hmac_sha256_b64(secret.unwrap().expose().as_bytes(), message.as_bytes()),
+            bearer: Some(bearer),
+            referer: Some("https://app.example.com/".into()),
+        };
+        let headers = http::HeaderMap::new();
+        verify(&s, &h, &headers, Source::UNKNOWN)
+            .await
+            .expect("first use");
+        clock.advance(400);
+        let e = verify(&s, &h, &headers, Source::UNKNOWN).await.unwrap_err();
+        assert_eq!(e.reason, "nonce_replayed");
     }
 
     #[test]

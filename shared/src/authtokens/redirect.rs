@@ -28,6 +28,11 @@ fn origin_of(u: &url::Url) -> Option<(String, String, u16)> {
 /// origin of an entry of `config.redirect_allowlist`. Control characters, whitespace and
 /// backslashes are refused outright: browsers strip or rewrite them (`/\evil.test`,
 /// `/<TAB>/evil.test` become `//evil.test`), which is how allowlists are usually slipped.
+///
+/// The check is made on the **normalised** URL — dot segments (`/./`, `/../`, `/%2e/`) removed,
+/// as the browser will — and that normalised form is what is sent: a path that normalises to
+/// `//host/…` would be followed as a network-path reference to another host, so it is refused,
+/// whatever the raw target looked like (`/.//evil.test`, `/a/..//evil.test`).
 pub fn redirect_location(config: &Config, target: &str) -> ApiResult<String> {
     if target.is_empty()
         || target
@@ -37,17 +42,18 @@ pub fn redirect_location(config: &Config, target: &str) -> ApiResult<String> {
         return Err(target_refused());
     }
     if target.starts_with('/') {
-        if target.starts_with("//") {
-            return Err(target_refused());
-        }
         // Normalise (percent-encoding, dot segments) against a base of our own; the result
-        // must stay on that base's origin.
+        // must stay on that base's origin and read back as a path of it.
         let base = url::Url::parse("https://keygate.invalid/").map_err(|_| target_refused())?;
         let joined = base.join(target).map_err(|_| target_refused())?;
         if origin_of(&joined) != origin_of(&base) {
             return Err(target_refused());
         }
-        return Ok(joined[url::Position::BeforePath..].to_owned());
+        let location = &joined[url::Position::BeforePath..];
+        if !location_stays_here(location) {
+            return Err(target_refused());
+        }
+        return Ok(location.to_owned());
     }
     let url = url::Url::parse(target).map_err(|_| target_refused())?;
     if !matches!(url.scheme(), "https" | "http")
@@ -68,6 +74,14 @@ pub fn redirect_location(config: &Config, target: &str) -> ApiResult<String> {
     } else {
         Err(target_refused())
     }
+}
+
+/// Whether a `Location` that starts with `/` is resolved by a browser as a path of this origin:
+/// one `/` then a character that is neither `/` nor `\` (which browsers treat as `/`), or the
+/// root alone. Pure.
+fn location_stays_here(location: &str) -> bool {
+    let mut chars = location.chars();
+    chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\'))
 }
 
 /// The signing ceremony's URL for a package: `config.signing_url` with `{packageId}` replaced by
@@ -103,6 +117,9 @@ mod tests {
             ("/a/dashboard", "/a/dashboard"),
             ("/a/transaction/p1?x=1#f", "/a/transaction/p1?x=1#f"),
             ("/a/../b", "/b"),
+            // Encoded slashes and backslashes stay encoded: browsers do not decode them.
+            ("/./%2f/evil.test", "/%2f/evil.test"),
+            ("/%5C/evil.test", "/%5C/evil.test"),
             (
                 "https://app.example.com/a/dashboard",
                 "https://app.example.com/a/dashboard",
@@ -125,6 +142,14 @@ mod tests {
             "///evil.test",
             "/\\evil.test",
             "/\t/evil.test",
+            "/.//evil.test/x",
+            "/..//evil.test/x",
+            "/%2e//evil.test/x",
+            "/%2E//evil.test/x",
+            "/a/..//evil.test/x",
+            "/a/%2e%2e//evil.test/x",
+            "/\u{0}/x",
+            "/a\u{7f}/x",
             "javascript:alert(1)",
             "JavaScript:alert(1)",
             "data:text/html,x",
@@ -140,6 +165,16 @@ mod tests {
             let e = redirect_location(&config, target).unwrap_err();
             assert_eq!(e.reason, "target_not_allowed", "{target}");
         }
+    }
+
+    #[test]
+    fn locations_that_leave_the_origin_are_recognised() {
+        assert!(location_stays_here("/"));
+        assert!(location_stays_here("/a//b"));
+        assert!(location_stays_here("/?x=//y"));
+        assert!(!location_stays_here("//evil.test"));
+        assert!(!location_stays_here("/\\evil.test"));
+        assert!(!location_stays_here("a"));
     }
 
     #[test]

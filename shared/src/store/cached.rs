@@ -15,7 +15,10 @@ use super::{Condition, Item, Key, StoreError, Table, WriteOp};
 use crate::clock::UnixSeconds;
 
 /// Partitions whose reads are cached.
-const CACHED: [&str; 2] = ["CLIENT#", "LOCK#"];
+/// `CLIENT#`: a client and its revocations; `ACC#`: an account and its users (the current
+/// authentication method and permissions every credential is checked against); `LOCK#`: lockout
+/// counters.
+const CACHED: [&str; 3] = ["CLIENT#", "ACC#", "LOCK#"];
 /// Entries kept before the cache is emptied (bounded memory in a long-lived instance).
 const MAX_ENTRIES: usize = 10_000;
 
@@ -80,6 +83,39 @@ impl Table for CachedTable {
         let found = self.inner.get(key).await?;
         self.remember(key, Cached::Item(found.clone()));
         Ok(found)
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut out: Vec<Option<Option<Item>>> = keys
+            .iter()
+            .map(
+                |k| match Self::cacheable(k).then(|| self.lookup(k)).flatten() {
+                    Some(Cached::Item(i)) => Some(i),
+                    _ => None,
+                },
+            )
+            .collect();
+        let missing: Vec<Key> = keys
+            .iter()
+            .zip(&out)
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let fetched = self.inner.get_many(&missing).await?;
+            let mut fetched = missing.iter().zip(fetched);
+            for (k, slot) in keys.iter().zip(out.iter_mut()) {
+                if slot.is_none() {
+                    if let Some((_, found)) = fetched.next() {
+                        if Self::cacheable(k) {
+                            self.remember(k, Cached::Item(found.clone()));
+                        }
+                        *slot = Some(found);
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().map(Option::flatten).collect())
     }
 
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
@@ -186,7 +222,7 @@ mod tests {
         cached.get(&key).await.unwrap();
         inner.delete(&key, Condition::Always).await.unwrap();
         assert!(cached.get(&key).await.unwrap().is_none());
-        let other = Key::new("ACC#a", "ACCOUNT");
+        let other = Key::new("SESSION#a", "SESSION");
         let before = inner.calls();
         cached.get(&other).await.unwrap();
         cached.get(&other).await.unwrap();

@@ -20,6 +20,7 @@ fn item(k: Key, v: serde_json::Value) -> Item {
 /// Runs every check; panics with the failing check's name.
 pub async fn run_all(t: Arc<dyn Table>, ns: &str) {
     round_trip(&*t, ns).await;
+    get_many_answers_in_key_order(&*t, ns).await;
     not_exists_refuses_second_put(&*t, ns).await;
     revision_guards_updates(&*t, ns).await;
     live_and_vacant_respect_ttl(&*t, ns).await;
@@ -41,6 +42,34 @@ async fn round_trip(t: &dyn Table, ns: &str) {
     let got = t.get(&k).await.expect("get").expect("present");
     assert_eq!(got, it, "round_trip: item comes back exactly");
     assert!(t.get(&key(ns, "rt", "missing")).await.unwrap().is_none());
+}
+
+async fn get_many_answers_in_key_order(t: &dyn Table, ns: &str) {
+    let a = key(ns, "gm", "A");
+    let b = key(ns, "gm", "B");
+    t.put(item(a.clone(), serde_json::json!("a")), Condition::Always)
+        .await
+        .expect("put a");
+    t.put(item(b.clone(), serde_json::json!("b")), Condition::Always)
+        .await
+        .expect("put b");
+    let missing = key(ns, "gm", "missing");
+    let got = t
+        .get_many(&[b.clone(), missing, a.clone(), b.clone()])
+        .await
+        .expect("get_many");
+    let data: Vec<Option<serde_json::Value>> = got.into_iter().map(|i| i.map(|i| i.data)).collect();
+    assert_eq!(
+        data,
+        vec![
+            Some(serde_json::json!("b")),
+            None,
+            Some(serde_json::json!("a")),
+            Some(serde_json::json!("b"))
+        ],
+        "get_many: in key order, absent keys None, repeats answered"
+    );
+    assert!(t.get_many(&[]).await.expect("empty").is_empty());
 }
 
 async fn not_exists_refuses_second_put(t: &dyn Table, ns: &str) {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -176,6 +176,19 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Unavailable(format!("request build: {e}"))
 }
 
+/// Whether a cancelled transaction lost a race: a failed condition, or a collision with another
+/// transaction on the same item (`TransactionConflict`). Either way nothing was written and the
+/// caller's conflict handling (invalid_grant and reuse detection, a `409`, a retry) applies — not
+/// a 500.
+fn lost_race(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> bool {
+    reasons.iter().any(|r| {
+        matches!(
+            r.code(),
+            Some("ConditionalCheckFailed" | "TransactionConflict")
+        )
+    })
+}
+
 #[async_trait]
 impl Table for DynamoDbTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -190,6 +203,62 @@ impl Table for DynamoDbTable {
             .await
             .map_err(|e| unavailable("GetItem", &e))?;
         out.item().map(decode).transpose()
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.len() > super::MAX_BATCH_GET {
+            return Err(StoreError::Unavailable(format!(
+                "BatchGetItem: {} keys, at most {}",
+                keys.len(),
+                super::MAX_BATCH_GET
+            )));
+        }
+        // BatchGetItem refuses a key named twice: ask for each once, answer in `keys` order.
+        let mut unique: Vec<&Key> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.contains(&k) {
+                unique.push(k);
+            }
+        }
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        let mut pending: Vec<Attrs> = unique.iter().map(|k| key_attrs(k)).collect();
+        // Unprocessed keys (throttling, size) are asked again; a few rounds, then unavailable.
+        for _ in 0..4 {
+            if pending.is_empty() {
+                break;
+            }
+            self.count();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(build_err)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchGetItem", &e))?;
+            for m in out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                let item = decode(m)?;
+                found.insert(item.key.clone(), item);
+            }
+            if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                pending = left.keys().to_vec();
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Unavailable(
+                "BatchGetItem: keys left unprocessed".into(),
+            ));
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
@@ -208,9 +277,10 @@ impl Table for DynamoDbTable {
         match res {
             Ok(_) => Ok(()),
             Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                if err.as_service_error().is_some_and(|s| {
+                    s.is_conditional_check_failed_exception()
+                        || s.is_transaction_conflict_exception()
+                }) =>
             {
                 Err(StoreError::ConditionFailed)
             }
@@ -239,9 +309,10 @@ impl Table for DynamoDbTable {
                 .map(decode)
                 .transpose(),
             Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                if err.as_service_error().is_some_and(|s| {
+                    s.is_conditional_check_failed_exception()
+                        || s.is_transaction_conflict_exception()
+                }) =>
             {
                 Err(StoreError::ConditionFailed)
             }
@@ -311,11 +382,7 @@ impl Table for DynamoDbTable {
                         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
                         _ => None,
                     })
-                    .is_some_and(|c| {
-                        c.cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    });
+                    .is_some_and(|c| lost_race(c.cancellation_reasons()));
                 if failed_condition {
                     Err(StoreError::ConditionFailed)
                 } else {
@@ -430,5 +497,27 @@ impl DynamoDbTable {
         }
         found.truncate(limit);
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::CancellationReason;
+
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes
+            .iter()
+            .map(|c| CancellationReason::builder().code(*c).build())
+            .collect()
+    }
+
+    #[test]
+    fn conflicts_and_failed_conditions_are_lost_races() {
+        assert!(lost_race(&reasons(&["None", "ConditionalCheckFailed"])));
+        assert!(lost_race(&reasons(&["TransactionConflict", "None"])));
+        assert!(!lost_race(&reasons(&["None", "ThrottlingError"])));
+        assert!(!lost_race(&reasons(&["ValidationError"])));
+        assert!(!lost_race(&[]));
     }
 }

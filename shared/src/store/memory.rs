@@ -50,6 +50,12 @@ impl Table for MemoryTable {
         Ok(self.lock().get(key).cloned())
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.count();
+        let items = self.lock();
+        Ok(keys.iter().map(|k| items.get(k).cloned()).collect())
+    }
+
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
         self.count();
         let mut items = self.lock();

@@ -23,7 +23,9 @@ pub use memory::MemoryTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A condition did not hold (item exists, item gone, revision moved, expired).
+    /// A condition did not hold (item exists, item gone, revision moved, expired), or the write
+    /// collided with a concurrent transaction on the same item: either way it lost a race and
+    /// changed nothing.
     #[error("condition failed")]
     ConditionFailed,
     /// The backend could not be reached or refused the call.
@@ -100,6 +102,9 @@ impl Item {
     }
 }
 
+/// Most keys one [`Table::get_many`] takes (DynamoDB's `BatchGetItem` limit).
+pub const MAX_BATCH_GET: usize = 100;
+
 /// A condition a write must meet, checked atomically with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
@@ -146,6 +151,11 @@ pub enum WriteOp {
 pub trait Table: Send + Sync + 'static {
     /// The item, live or not: callers decide with [`Item::is_live`].
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// Several items in **one** request (DynamoDB `BatchGetItem`, strongly consistent), in the
+    /// order of `keys`; a key may appear twice. At most [`MAX_BATCH_GET`] keys. This is how a
+    /// bearer token's checks (client, revocations, account, user) stay one read.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
 
     /// Writes the item if `cond` holds, else [`StoreError::ConditionFailed`] and nothing changes.
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError>;

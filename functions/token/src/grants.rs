@@ -691,6 +691,73 @@ mod tests {
         ));
     }
 
+    fn client_with_scopes(scopes: &[&str]) -> Client {
+        let peppers = keygate::crypto::Peppers::new(vec![keygate::crypto::Pepper::generate("p")]);
+        let settings = keygate::clients::OAuthSettings {
+            redirect_uris: vec![],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            domain: None,
+            public: false,
+            implicit: false,
+        };
+        Client::new_oauth(&peppers, AccountId::generate(), "c".into(), settings, 1).0
+    }
+
+    #[test]
+    fn refresh_never_widens_and_follows_the_clients_scopes() {
+        let c = client_with_scopes(&["Basic", "ISign"]);
+        assert_eq!(
+            refreshed_scope("Basic ISign", &c, None).unwrap(),
+            "Basic ISign"
+        );
+        assert_eq!(
+            refreshed_scope("Basic ISign", &c, Some("ISign")).unwrap(),
+            "ISign"
+        );
+        assert!(refreshed_scope("Basic", &c, Some("Basic ISign")).is_err());
+        let narrowed = client_with_scopes(&["Basic"]);
+        assert_eq!(
+            refreshed_scope("Basic ISign", &narrowed, None).unwrap(),
+            "Basic"
+        );
+        let none = client_with_scopes(&["WeSign"]);
+        assert_eq!(
+            refreshed_scope("Basic ISign", &none, None)
+                .unwrap_err()
+                .reason,
+            "oauth_invalid_scope"
+        );
+    }
+
+    #[test]
+    fn a_codes_bindings_are_checked_without_the_store() {
+        let grant = CodeGrant {
+            client_id: "oc_a".into(),
+            account_id: AccountId::generate(),
+            user_id: "u".into(),
+            sub_type: SubjectType::Owner,
+            redirect_uri: "https://a.test/cb".into(),
+            redirect_uri_given: true,
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+            scope: "Basic".into(),
+            family: "f".into(),
+        };
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let form = |s: &str| Form::parse_str(s).unwrap();
+        let ok = format!("redirect_uri=https%3A%2F%2Fa.test%2Fcb&code_verifier={verifier}");
+        assert!(check_code_binding(&grant, "oc_a", &form(&ok)).is_ok());
+        assert!(check_code_binding(&grant, "oc_b", &form(&ok)).is_err());
+        assert!(
+            check_code_binding(&grant, "oc_a", &form(&format!("code_verifier={verifier}")))
+                .is_err()
+        );
+        let wrong_verifier = format!(
+            "redirect_uri=https%3A%2F%2Fa.test%2Fcb&code_verifier={}",
+            "x".repeat(43)
+        );
+        assert!(check_code_binding(&grant, "oc_a", &form(&wrong_verifier)).is_err());
+    }
+
     #[test]
     fn token_responses_do_not_debug_their_tokens() {
         let r = TokenResponse {

@@ -252,9 +252,10 @@ impl Results {
     /// Estimated cost per million requests of a route from its metered run.
     fn cost(&self, c: &Probed) -> Cost {
         let (method, path) = c.probe.route();
-        let behind_authorizer = keygate::routes::find(method, path)
-            .map(|r| r.authorizer)
-            .unwrap_or(false);
+        let behind_authorizer = keygate_local::dispatch::FUNCTIONS
+            .iter()
+            .find_map(|f| keygate::routes::find(f.routes, method, path).ok())
+            .is_some_and(|(r, _)| r.authorizer);
         let invocations = 1 + usize::from(behind_authorizer);
         let calls = per_req(c.meter.calls as f64, c.n);
         let rru = per_req(c.meter.rru, c.n);

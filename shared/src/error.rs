@@ -20,6 +20,8 @@ pub enum Kind {
     UnsupportedMediaType,
     TooManyRequests,
     Internal,
+    /// A backing service is down or throttling: `503` with `Retry-After`.
+    Unavailable,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -49,6 +52,7 @@ impl Kind {
             Kind::UnsupportedMediaType => "error.unsupportedMediaType",
             Kind::TooManyRequests => "error.tooManyRequests",
             Kind::Internal => "error.internal",
+            Kind::Unavailable => "error.unavailable",
         }
     }
 }
@@ -63,9 +67,11 @@ pub struct ApiError {
     pub message: Cow<'static, str>,
     /// Seconds, for `429` answers.
     pub retry_after: Option<u64>,
-    /// The cause of an internal error: logged, never sent.
+    /// The cause of an internal error or an outage: logged, never sent.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Where an internal error or an outage was raised (`#[track_caller]`), for the log.
+    pub at: Option<&'static std::panic::Location<'static>>,
 }
 
 impl ApiError {
@@ -76,6 +82,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             source: None,
+            at: None,
         }
     }
     pub fn bad_request(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
@@ -117,7 +124,9 @@ impl ApiError {
         e.retry_after = Some(retry_after.max(1));
         e
     }
-    /// An internal fault: the message sent is generic; `source` is logged.
+    /// An internal fault: the message sent is generic; `source` and the caller's location are
+    /// logged.
+    #[track_caller]
     pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self {
             kind: Kind::Internal,
@@ -125,7 +134,31 @@ impl ApiError {
             message: Cow::Borrowed("an internal error occurred"),
             retry_after: None,
             source: Some(Box::new(source)),
+            at: Some(std::panic::Location::caller()),
         }
+    }
+    /// A backing service is down or throttling (`503`, `Retry-After`): `source` and the caller's
+    /// location are logged; the client is told to retry.
+    #[track_caller]
+    pub fn unavailable(
+        service: crate::fault::Service,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind: Kind::Unavailable,
+            reason: service.outage_reason(),
+            message: Cow::Owned(format!(
+                "{} is unavailable: try again shortly",
+                service.as_str()
+            )),
+            retry_after: Some(crate::fault::RETRY_AFTER_SECONDS),
+            source: Some(Box::new(source)),
+            at: Some(std::panic::Location::caller()),
+        }
+    }
+    /// Whether this is an outage of a backing service rather than a refusal.
+    pub fn is_outage(&self) -> bool {
+        self.kind == Kind::Unavailable
     }
     pub fn status(&self) -> StatusCode {
         self.kind.status()
@@ -134,15 +167,27 @@ impl ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// A store failure: an outage or throttling is a `503`, anything else (a corrupt item, a refused
+/// call, an unexpected failed condition) an internal error.
 impl From<crate::store::StoreError> for ApiError {
+    #[track_caller]
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::internal(e)
+        if e.is_transient() {
+            ApiError::unavailable(crate::fault::Service::DynamoDb, e)
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
 impl From<crate::queue::QueueError> for ApiError {
+    #[track_caller]
     fn from(e: crate::queue::QueueError) -> Self {
-        ApiError::internal(e)
+        if e.is_transient() {
+            ApiError::unavailable(crate::fault::Service::Sqs, e)
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -169,7 +214,7 @@ pub fn oauth_error_code(e: &ApiError) -> &'static str {
             Kind::Unauthorized => "invalid_client",
             Kind::Forbidden => "unauthorized_client",
             Kind::Internal => "server_error",
-            Kind::TooManyRequests => "temporarily_unavailable",
+            Kind::TooManyRequests | Kind::Unavailable => "temporarily_unavailable",
             _ => "invalid_request",
         },
     }
@@ -190,6 +235,7 @@ mod tests {
         assert_eq!(Kind::UnsupportedMediaType.status(), 415);
         assert_eq!(Kind::TooManyRequests.status(), 429);
         assert_eq!(Kind::Internal.status(), 500);
+        assert_eq!(Kind::Unavailable.status(), 503);
     }
 
     #[test]

@@ -119,7 +119,11 @@ pub fn empty(status: u16) -> Response<Body> {
 
 fn log(e: &ApiError) {
     if e.kind == Kind::Internal {
-        tracing::error!(reason = e.reason, error = ?e.source, "internal error");
+        tracing::error!(reason = e.reason, error = ?e.source, at = ?e.at, "internal error");
+    } else if e.is_outage() {
+        // An outage is an outage: counted apart, never as a refusal of the caller.
+        tracing::warn!(reason = e.reason, error = ?e.source, at = ?e.at, "backing service unavailable");
+        crate::metrics::outage(e.reason);
     } else {
         tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
         crate::metrics::refused(e.reason);
@@ -156,6 +160,7 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
         _ => match e.kind {
             Kind::TooManyRequests => 429,
             Kind::Internal => 500,
+            Kind::Unavailable => 503,
             Kind::PayloadTooLarge => 413,
             Kind::UnsupportedMediaType => 415,
             _ => 400,
@@ -174,9 +179,47 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
     with_retry_after(resp, e)
 }
 
-/// Answers a handler's result: errors become their JSON body, never an `Err` for the runtime.
-pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
-    result.unwrap_or_else(|e| error_response(&e))
+/// How a route answers its errors (DESIGN.md "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `{"messageKey","message","code","reason"}`.
+    Platform,
+    /// RFC 6749 §5.2 `{"error","error_description"}`.
+    OAuth,
+    /// A small HTML page (browser routes), never a redirect; `X-Keygate-Reason` names the reason.
+    Html,
+}
+
+/// An error in a route's dialect: the one place errors are rendered.
+pub fn render(dialect: Dialect, e: &ApiError) -> Response<Body> {
+    match dialect {
+        Dialect::Platform => error_response(e),
+        Dialect::OAuth => oauth_error_response(e),
+        Dialect::Html => html_error_response(e),
+    }
+}
+
+/// The browser routes' error page.
+pub fn html_error_response(e: &ApiError) -> Response<Body> {
+    log(e);
+    let title = match e.kind {
+        Kind::Unauthorized => "This link is not valid",
+        Kind::Internal => "Something went wrong",
+        Kind::Unavailable => "Temporarily unavailable",
+        Kind::TooManyRequests => "Too many attempts",
+        _ => "This link cannot be opened",
+    };
+    let mut resp = html(e.status().as_u16(), title, &e.message);
+    if let Ok(v) = http::HeaderValue::from_str(e.reason) {
+        resp.headers_mut().insert("x-keygate-reason", v);
+    }
+    with_retry_after(resp, e)
+}
+
+/// Answers a handler's result: errors become their body in `dialect`, never an `Err` for the
+/// runtime.
+pub fn respond(dialect: Dialect, result: ApiResult<Response<Body>>) -> Response<Body> {
+    result.unwrap_or_else(|e| render(dialect, &e))
 }
 
 /// The source address API Gateway saw (`requestContext.http.sourceIp`; the local server sets it
@@ -311,13 +354,42 @@ mod tests {
 
     #[test]
     fn internal_errors_are_opaque() {
-        let e = ApiError::internal(crate::store::StoreError::Unavailable(
-            "secret detail".into(),
-        ));
+        let e = ApiError::internal(std::io::Error::other("secret detail"));
         let r = error_response(&e);
         assert_eq!(r.status(), 500);
         let Body::Text(t) = r.body() else { panic!() };
         assert!(!t.contains("secret detail"));
+    }
+
+    #[test]
+    fn outages_are_503_with_retry_after_in_both_dialects() {
+        use crate::fault::{Fault, Service, ServiceError};
+        let outage = || {
+            ApiError::from(crate::store::StoreError::Service(ServiceError::new(
+                Service::DynamoDb,
+                "GetItem",
+                "t",
+                Fault::Unavailable,
+                "timed out",
+            )))
+        };
+        let r = error_response(&outage());
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "2");
+        let r = oauth_error_response(&outage());
+        assert_eq!(r.status(), 503);
+        assert!(r.headers().contains_key("retry-after"));
+        let Body::Text(t) = r.body() else { panic!() };
+        assert!(t.contains("temporarily_unavailable") && !t.contains("timed out"));
+        let denied = ApiError::from(crate::store::StoreError::Service(ServiceError::new(
+            Service::DynamoDb,
+            "GetItem",
+            "t",
+            Fault::AccessDenied,
+            "denied",
+        )));
+        assert_eq!(denied.status(), 500, "a deployment error is not an outage");
+        assert!(denied.at.is_some_and(|l| l.file().ends_with("http.rs")));
     }
 
     #[test]

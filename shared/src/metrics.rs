@@ -75,6 +75,13 @@ pub fn refused(reason: &str) {
     emit("Refusals", "Count", 1.0, &[("Reason", reason)]);
 }
 
+/// A backing service was down or throttling for a request (`reason`: `dynamodb_unavailable`,
+/// `sqs_unavailable`, `secrets_manager_unavailable`). Counted apart from refusals, so an outage
+/// never looks like credential stuffing on the refusals alarm.
+pub fn outage(reason: &str) {
+    emit("Outages", "Count", 1.0, &[("Reason", reason)]);
+}
+
 /// A webhook delivery attempt ended (`outcome`: delivered, failed, gone, blocked, …).
 pub fn delivery(outcome: &str, latency_ms: f64) {
     emit("WebhookDeliveries", "Count", 1.0, &[("Outcome", outcome)]);

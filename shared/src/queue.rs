@@ -11,10 +11,24 @@ use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("queue unavailable: {0}")]
-    Unavailable(String),
+    /// SQS failed the call (classified: see [`crate::fault`]).
+    #[error(transparent)]
+    Service(#[from] crate::fault::ServiceError),
     #[error("unknown receipt handle")]
     UnknownReceipt,
+    /// The queue's URL was not configured: the variable is named.
+    #[error("{0} is not set")]
+    Unconfigured(&'static str),
+    /// A message the adapter will not send (an attribute SQS would refuse): a bug.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+}
+
+impl QueueError {
+    /// An outage or throttling of the queue: retry later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, QueueError::Service(e) if e.is_transient())
+    }
 }
 
 /// A message as a consumer sees it.
@@ -193,13 +207,15 @@ impl SqsQueue {
     }
 }
 
-fn sqs_err<E>(op: &str, url: &str, e: aws_sdk_sqs::error::SdkError<E>) -> QueueError
+fn sqs_err<E>(op: &'static str, url: &str, e: aws_sdk_sqs::error::SdkError<E>) -> QueueError
 where
-    E: std::error::Error + 'static,
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    QueueError::Unavailable(format!(
-        "{op} on {url}: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(&e)
+    QueueError::Service(crate::aws::service_error(
+        crate::fault::Service::Sqs,
+        op,
+        url,
+        e,
     ))
 }
 
@@ -217,7 +233,7 @@ impl Queue for SqsQueue {
                 .data_type("String")
                 .string_value(*v)
                 .build()
-                .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+                .map_err(|_| QueueError::Refused("a message attribute could not be built"))?;
             req = req.message_attributes(*k, attr);
         }
         let out = req
@@ -229,14 +245,26 @@ impl Queue for SqsQueue {
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let wait_secs = wait.as_secs().min(20);
+        // A long poll waits on purpose: its attempt may last the wait plus the usual bound.
+        let long_poll = aws_sdk_sqs::config::Builder::default().timeout_config(
+            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(
+                    Duration::from_secs(wait_secs) + crate::aws::ATTEMPT_TIMEOUT,
+                )
+                .operation_timeout(Duration::from_secs(wait_secs) + crate::aws::OPERATION_TIMEOUT)
+                .build(),
+        );
         let out = self
             .client
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .wait_time_seconds(wait_secs as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names("All")
+            .customize()
+            .config_override(long_poll)
             .send()
             .await
             .map_err(|e| sqs_err("ReceiveMessage", &self.url, e))?;

@@ -1,142 +1,78 @@
-//! Every HTTP route keygate serves, with the function that serves it: the local API server
-//! dispatches with this table, and tests check that `template.yaml` and `infra/openapi.yaml`
-//! list exactly these routes.
+//! The route registry: each function lists its routes once — method, path, whether API
+//! Gateway runs the `verify` authorizer first, the error dialect, and the handler — and both the
+//! Lambda and the local API server dispatch from that list ([`dispatch`]). The routes test checks
+//! that these lists, `template.yaml` (per function) and `infra/openapi.yaml` name the same
+//! routes.
+//!
+//! Matching is exact, as API Gateway's: `{param}` matches one non-empty segment, and a trailing
+//! slash is another path (`404`). A known path with another method is `405`.
 
-/// The Lambda function a route belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    Token,
-    AuthTokens,
-    ClientApps,
-}
+use std::future::Future;
+use std::pin::Pin;
 
-/// One route. `authorizer` is true when API Gateway runs the `verify` authorizer first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use lambda_http::{Body, Request, Response};
+
+use crate::error::{ApiError, ApiResult, Kind};
+use crate::http::{render, Dialect};
+use crate::services::Services;
+
+/// What a handler returns: its answer, or an error the dispatcher renders in the route's dialect.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Response<Body>>> + Send + 'a>>;
+
+/// A route's handler: the services, the request, the path's parameters.
+pub type Handler = for<'a> fn(&'a Services, &'a Request, Params<'a>) -> HandlerFuture<'a>;
+
+/// One route.
+#[derive(Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     /// Path with `{param}` segments, as in `template.yaml`.
     pub path: &'static str,
-    pub function: Function,
+    /// API Gateway runs the `verify` authorizer before the function (`GET /api/whoami`).
     pub authorizer: bool,
+    pub dialect: Dialect,
+    pub handler: Handler,
 }
 
-const fn r(method: &'static str, path: &'static str, function: Function) -> Route {
-    Route {
-        method,
-        path,
-        function,
-        authorizer: false,
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
     }
 }
 
-pub const ROUTES: &[Route] = &[
-    r("GET", "/.well-known/jwks.json", Function::Token),
-    r(
-        "GET",
-        "/.well-known/oauth-authorization-server",
-        Function::Token,
-    ),
-    r("POST", "/apitoken/clientApp/accessToken", Function::Token),
-    r("POST", "/api/oauth2/token", Function::Token),
-    r("GET", "/api/oauth2/authorize", Function::Token),
-    r("POST", "/api/oauth2/authorize", Function::Token),
-    r("POST", "/api/oauth2/revoke", Function::Token),
-    r("POST", "/api/oauth2/introspect", Function::Token),
-    r(
-        "POST",
-        "/api/authenticationTokens/user",
-        Function::AuthTokens,
-    ),
-    r(
-        "POST",
-        "/api/authenticationTokens/sender",
-        Function::AuthTokens,
-    ),
-    r(
-        "POST",
-        "/api/authenticationTokens/signer/multiUse",
-        Function::AuthTokens,
-    ),
-    r(
-        "POST",
-        "/api/authenticationTokens/signer/singleUse",
-        Function::AuthTokens,
-    ),
-    r("GET", "/auth", Function::AuthTokens),
-    r("GET", "/access", Function::AuthTokens),
-    Route {
-        method: "GET",
-        path: "/api/whoami",
-        function: Function::ClientApps,
-        authorizer: true,
-    },
-    r("GET", "/api/clientApps", Function::ClientApps),
-    r("POST", "/api/clientApps", Function::ClientApps),
-    r("GET", "/api/clientApps/{clientId}", Function::ClientApps),
-    r("DELETE", "/api/clientApps/{clientId}", Function::ClientApps),
-    r(
-        "POST",
-        "/api/clientApps/{clientId}/rotate",
-        Function::ClientApps,
-    ),
-    r("GET", "/api/oauth2/clients", Function::ClientApps),
-    r("POST", "/api/oauth2/clients", Function::ClientApps),
-    r(
-        "GET",
-        "/api/oauth2/clients/{clientId}",
-        Function::ClientApps,
-    ),
-    r(
-        "PUT",
-        "/api/oauth2/clients/{clientId}",
-        Function::ClientApps,
-    ),
-    r(
-        "DELETE",
-        "/api/oauth2/clients/{clientId}",
-        Function::ClientApps,
-    ),
-    r(
-        "POST",
-        "/api/oauth2/clients/{clientId}/rotate",
-        Function::ClientApps,
-    ),
-    r("GET", "/api/account/apiKey", Function::ClientApps),
-    r(
-        "POST",
-        "/api/account/apiKey/regenerate",
-        Function::ClientApps,
-    ),
-    r("GET", "/api/account/authSettings", Function::ClientApps),
-    r("PUT", "/api/account/authSettings", Function::ClientApps),
-    r("GET", "/api/callback", Function::ClientApps),
-    r("PUT", "/api/callback", Function::ClientApps),
-    r("DELETE", "/api/callback", Function::ClientApps),
-    r("POST", "/api/callback/secret/rotate", Function::ClientApps),
-    r("GET", "/api/callback/attempts", Function::ClientApps),
-    r("GET", "/api/callback/endpoints", Function::ClientApps),
-    r("POST", "/api/callback/endpoints", Function::ClientApps),
-    r(
-        "GET",
-        "/api/callback/endpoints/{endpointId}",
-        Function::ClientApps,
-    ),
-    r(
-        "PUT",
-        "/api/callback/endpoints/{endpointId}",
-        Function::ClientApps,
-    ),
-    r(
-        "DELETE",
-        "/api/callback/endpoints/{endpointId}",
-        Function::ClientApps,
-    ),
-    r(
-        "POST",
-        "/api/callback/endpoints/{endpointId}/secret/rotate",
-        Function::ClientApps,
-    ),
-];
+/// A Lambda function's routes.
+#[derive(Debug)]
+pub struct Function {
+    /// The binary's and the logs' name (`token`, `auth-tokens`, `client-apps`).
+    pub name: &'static str,
+    /// The function's logical id in `template.yaml` (`TokenFunction`, …).
+    pub resource: &'static str,
+    pub routes: &'static [Route],
+}
+
+/// The values of a matched path's `{param}` segments.
+#[derive(Debug, Clone, Copy)]
+pub struct Params<'a> {
+    pattern: &'static str,
+    path: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// The segment named `{name}` in the route's pattern.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.pattern
+            .split('/')
+            .zip(self.path.split('/'))
+            .find(|(p, _)| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) == Some(name))
+            .map(|(_, v)| v)
+    }
+
+    /// [`Params::get`] for a parameter the pattern is known to have.
+    pub fn require(&self, name: &str) -> ApiResult<&'a str> {
+        self.get(name)
+            .ok_or_else(|| ApiError::not_found("route_unknown", "no such route"))
+    }
+}
 
 /// Matches a concrete path against a route pattern.
 pub fn matches(pattern: &str, path: &str) -> bool {
@@ -156,14 +92,24 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// The route for a method and path: `Ok(route)`, or `Err(true)` when the path exists with other
-/// methods (405), `Err(false)` when it does not (404).
-pub fn find(method: &str, path: &str) -> Result<&'static Route, bool> {
+/// The route of `routes` for a method and path: `Ok`, or `Err(true)` when the path exists with
+/// other methods (`405`), `Err(false)` when it does not (`404`).
+pub fn find<'r, 'p>(
+    routes: &'r [Route],
+    method: &str,
+    path: &'p str,
+) -> Result<(&'r Route, Params<'p>), bool> {
     let mut path_known = false;
-    for route in ROUTES {
+    for route in routes {
         if matches(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
-                return Ok(route);
+                return Ok((
+                    route,
+                    Params {
+                        pattern: route.path,
+                        path,
+                    },
+                ));
             }
             path_known = true;
         }
@@ -171,9 +117,104 @@ pub fn find(method: &str, path: &str) -> Result<&'static Route, bool> {
     Err(path_known)
 }
 
+/// The answer to a path no route of the function serves.
+pub fn unrouted(method_known_elsewhere: bool) -> Response<Body> {
+    let e = if method_known_elsewhere {
+        ApiError::new(
+            Kind::NotFound,
+            "method_not_allowed",
+            "this route does not take that method",
+        )
+    } else {
+        ApiError::not_found("route_unknown", "no such route")
+    };
+    let mut resp = render(Dialect::Platform, &e);
+    if method_known_elsewhere {
+        *resp.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    }
+    resp
+}
+
+/// Serves one request of `function`: finds its route, runs the handler inside the request span,
+/// renders an error in the route's dialect. Never an `Err` for the runtime.
+pub async fn dispatch(function: &Function, services: &Services, req: Request) -> Response<Body> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let fut = async {
+        match find(function.routes, &method, &path) {
+            Ok((route, params)) => {
+                let result = (route.handler)(services, &req, params).await;
+                crate::http::respond(route.dialect, result)
+            }
+            Err(known) => unrouted(known),
+        }
+    };
+    crate::telemetry::observe(function.name, &method, &path, fut).await
+}
+
+/// A route (a `const fn` for the tables).
+pub const fn route(
+    method: &'static str,
+    path: &'static str,
+    dialect: Dialect,
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        path,
+        authorizer: false,
+        dialect,
+        handler,
+    }
+}
+
+/// Wraps an `async fn` as a [`Handler`]: `handler!(f)` for
+/// `f(&Services, &Request, Params) -> ApiResult<Response>`, `handler!(f, request)` for
+/// `f(&Services, &Request)`.
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {{
+        fn __route_handler<'a>(
+            s: &'a $crate::Services,
+            r: &'a ::lambda_http::Request,
+            p: $crate::routes::Params<'a>,
+        ) -> $crate::routes::HandlerFuture<'a> {
+            ::std::boxed::Box::pin($f(s, r, p))
+        }
+        __route_handler as $crate::routes::Handler
+    }};
+    ($f:path, request) => {{
+        fn __route_handler<'a>(
+            s: &'a $crate::Services,
+            r: &'a ::lambda_http::Request,
+            _: $crate::routes::Params<'a>,
+        ) -> $crate::routes::HandlerFuture<'a> {
+            ::std::boxed::Box::pin($f(s, r))
+        }
+        __route_handler as $crate::routes::Handler
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn ok(_: &Services, _: &Request, p: Params<'_>) -> ApiResult<Response<Body>> {
+        Ok(crate::http::json(
+            200,
+            &serde_json::json!({ "id": p.get("clientId") }),
+        ))
+    }
+
+    const ROUTES: &[Route] = &[
+        route("GET", "/api/whoami", Dialect::Platform, handler!(ok)),
+        route(
+            "GET",
+            "/api/clientApps/{clientId}",
+            Dialect::Platform,
+            handler!(ok),
+        ),
+    ];
 
     #[test]
     fn patterns_match_whole_segments() {
@@ -187,12 +228,49 @@ mod tests {
             "/api/clientApps/a/b"
         ));
         assert!(!matches("/api/whoami", "/api/whoami/x"));
+        assert!(!matches("/api/whoami", "/api/whoami/"));
     }
 
     #[test]
-    fn find_tells_404_from_405() {
-        assert!(find("GET", "/api/whoami").is_ok());
-        assert!(find("POST", "/api/whoami").unwrap_err());
-        assert!(!find("GET", "/nope").unwrap_err());
+    fn find_tells_404_from_405_and_reads_params() {
+        let (r, p) = find(ROUTES, "GET", "/api/clientApps/app_1").unwrap();
+        assert_eq!(r.path, "/api/clientApps/{clientId}");
+        assert_eq!(p.get("clientId"), Some("app_1"));
+        assert_eq!(p.get("other"), None);
+        assert!(find(ROUTES, "POST", "/api/whoami").unwrap_err());
+        assert!(!find(ROUTES, "GET", "/nope").unwrap_err());
+    }
+
+    #[tokio::test]
+    async fn dispatch_runs_the_handler_and_answers_unknown_routes() {
+        let s = crate::testing::memory_services().await;
+        let f = Function {
+            name: "test",
+            resource: "TestFunction",
+            routes: ROUTES,
+        };
+        let req = |m: &str, p: &str| {
+            http::Request::builder()
+                .method(m)
+                .uri(p)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(
+            dispatch(&f, &s, req("GET", "/api/clientApps/app_1"))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            dispatch(&f, &s, req("DELETE", "/api/whoami"))
+                .await
+                .status(),
+            405
+        );
+        assert_eq!(
+            dispatch(&f, &s, req("GET", "/api/whoami/")).await.status(),
+            404
+        );
     }
 }

@@ -12,9 +12,10 @@ use crate::store::{DynamoDbTable, MemoryTable, StoreError, Table};
 pub use aws_config::SdkConfig;
 pub use aws_sdk_secretsmanager::Client as SecretsManagerClient;
 
-/// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL_*`), loaded once.
+/// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL_*`), loaded once, with
+/// explicit timeouts and retries ([`crate::aws`]).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    crate::aws::sdk_config().await
 }
 
 /// Why a function could not start: printed as one line.
@@ -140,7 +141,7 @@ impl Queue for Unconfigured {
 
 impl Unconfigured {
     fn err(&self) -> crate::queue::QueueError {
-        crate::queue::QueueError::Unavailable(format!("{} is not set", self.0))
+        crate::queue::QueueError::Unconfigured(self.0)
     }
 }
 

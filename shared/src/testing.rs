@@ -102,6 +102,8 @@ impl Stack {
                     .unwrap_or_else(|| "us-east-1".into()),
             ))
             .credentials_provider(creds)
+            .timeout_config(crate::aws::timeouts())
+            .retry_config(crate::aws::retries())
             .load()
             .await
     }

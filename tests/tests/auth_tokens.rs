@@ -695,7 +695,7 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
         assert_eq!((e.status().as_u16(), e.reason), (401, "session_unknown"));
     }
     let (status, _) = s.call(s.http.post(s.url("/auth"))).await;
-    assert_eq!(status, 404, "the route takes GET only");
+    assert_eq!(status, 405, "the route takes GET only");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! DESIGN.md "Local": the spec and `template.yaml` never disagree about the routes. Three lists
-//! name keygate's HTTP routes — `keygate::routes::ROUTES` (the local API server dispatches with
-//! it), the `HttpApi` events of `template.yaml` (API Gateway routes with them) and the paths of
+//! name keygate's HTTP routes — each function's route registry (`keygate_token::ROUTES`, …: the
+//! Lambda and the local API server both dispatch from it), the `HttpApi` events of
+//! `template.yaml` (API Gateway routes with them, per function) and the paths of
 //! `infra/openapi.yaml` (what integrators and schemathesis read) — and they must be one set.
+//! The last test sends a request to every registered route and checks it reaches a handler.
 //!
 //! `template.yaml` uses CloudFormation's short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, …);
 //! `serde_yaml_ng` keeps an unknown tag as a `Value::Tagged`, so the file parses as it is, and
@@ -10,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use keygate::routes::{Route, ROUTES};
+use keygate::routes::Route;
+use keygate_local::dispatch::FUNCTIONS;
 use serde_yaml_ng::Value;
 
 /// `(METHOD, path)`, the method upper-case, the path with `{param}` segments.
@@ -62,15 +65,18 @@ fn key_of(r: &Route) -> RouteKey {
     (r.method.to_ascii_uppercase(), r.path.to_owned())
 }
 
-fn code_routes() -> BTreeMap<RouteKey, &'static Route> {
+/// Every registered route, with the `template.yaml` resource of its function.
+fn code_routes() -> BTreeMap<RouteKey, (&'static Route, &'static str)> {
     let mut out = BTreeMap::new();
-    for r in ROUTES {
-        assert!(
-            out.insert(key_of(r), r).is_none(),
-            "ROUTES lists {} {} twice",
-            r.method,
-            r.path
-        );
+    for f in FUNCTIONS {
+        for r in f.routes {
+            assert!(
+                out.insert(key_of(r), (r, f.resource)).is_none(),
+                "the registries list {} {} twice",
+                r.method,
+                r.path
+            );
+        }
     }
     out
 }
@@ -156,7 +162,7 @@ fn template_serves_exactly_the_routes_of_the_code() {
     let code: BTreeSet<RouteKey> = code_routes().into_keys().collect();
     let template = template_routes(&load("template.yaml"));
     let tpl: BTreeSet<RouteKey> = template.keys().cloned().collect();
-    if let Some(msg) = same_set(("shared/src/routes.rs", "template.yaml"), &code, &tpl) {
+    if let Some(msg) = same_set(("the route registries", "template.yaml"), &code, &tpl) {
         panic!("{msg}");
     }
 }
@@ -165,7 +171,7 @@ fn template_serves_exactly_the_routes_of_the_code() {
 fn openapi_describes_exactly_the_routes_of_the_code() {
     let code: BTreeSet<RouteKey> = code_routes().into_keys().collect();
     let spec = openapi_routes(&load("infra/openapi.yaml"));
-    if let Some(msg) = same_set(("shared/src/routes.rs", "infra/openapi.yaml"), &code, &spec) {
+    if let Some(msg) = same_set(("the route registries", "infra/openapi.yaml"), &code, &spec) {
         panic!("{msg}");
     }
 }
@@ -189,7 +195,7 @@ fn authorizer_and_function_of_each_route_agree() {
 
     let events = template_routes(&template);
     let mut wrong = Vec::new();
-    for (key, route) in code_routes() {
+    for (key, (route, resource)) in code_routes() {
         let Some(ev) = events.get(&key) else {
             continue; // reported by template_serves_exactly_the_routes_of_the_code
         };
@@ -206,10 +212,9 @@ fn authorizer_and_function_of_each_route_agree() {
                 a.unwrap_or("the default")
             )),
         }
-        let function = format!("{:?}Function", route.function);
-        if ev.resource != function {
+        if ev.resource != resource {
             wrong.push(format!(
-                "{at}: ROUTES says {function} serves it, template.yaml puts it on {}",
+                "{at}: the registry of {resource} serves it, template.yaml puts it on {}",
                 ev.resource
             ));
         }
@@ -367,4 +372,46 @@ fn openapi_is_well_formed() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every registered route is dispatched to a handler: a request to it (parameters filled in) is
+/// answered by the handler, never by the dispatcher's `404 route_unknown` / `405`; and a trailing
+/// slash or another method is the dispatcher's answer, the same in every function.
+#[tokio::test]
+async fn every_registered_route_reaches_its_handler() {
+    let s = keygate_e2e::Server::start(keygate_e2e::Backend::Memory).await;
+    for (key, (route, _)) in code_routes() {
+        let path = route
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(key.0.as_bytes()).unwrap();
+        let (status, body) = s.call(s.http.request(method.clone(), s.url(&path))).await;
+        let dispatcher = matches!(
+            body["reason"].as_str(),
+            Some("route_unknown" | "method_not_allowed")
+        );
+        assert!(
+            !dispatcher,
+            "{} {}: answered by the dispatcher ({status} {body})",
+            key.0, key.1
+        );
+        let (status, body) = s
+            .call(s.http.request(method, s.url(&format!("{path}/"))))
+            .await;
+        assert_eq!(
+            (status, body["reason"].as_str()),
+            (404, Some("route_unknown")),
+            "{} {}/",
+            key.0,
+            path
+        );
+    }
+    let (status, body) = s.call(s.http.patch(s.url("/api/whoami"))).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 }

@@ -4,8 +4,7 @@
 
 use keygate::auth::credentials::SESSION_COOKIE;
 use keygate::authtokens::{self, Redeemed, Redemption};
-use keygate::error::Kind;
-use keygate::http::{html, query_param};
+use keygate::http::query_param;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::http::{header, HeaderValue};
 use lambda_http::{Body, Request, Response};
@@ -13,34 +12,24 @@ use lambda_http::{Body, Request, Response};
 /// `GET /auth?authenticationToken=…&target=…`: a user or sender token → session, `302` to
 /// `target` when it is on the allowlist. The target is checked before the token is touched, so
 /// a refused target does not use a single-use token up.
-pub async fn auth(services: &Services, req: &Request) -> Response<Body> {
-    page_on_error(
-        async {
-            let token = required(req, "authenticationToken", "token_missing")?;
-            let target = required(req, "target", "target_missing")?;
-            let location = authtokens::redirect_location(&services.config, &target)?;
-            let redeemed = authtokens::redeem(services, Redemption::Auth, &token).await?;
-            redirect(services, &location, &redeemed)
-        }
-        .await,
-    )
+pub async fn auth(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let token = required(req, "authenticationToken", "token_missing")?;
+    let target = required(req, "target", "target_missing")?;
+    let location = authtokens::redirect_location(&services.config, &target)?;
+    let redeemed = authtokens::redeem(services, Redemption::Auth, &token).await?;
+    redirect(services, &location, &redeemed)
 }
 
 /// `GET /access?sessionToken=…`: a signer token → session, `302` to the signing ceremony of its
 /// package (`config.signing_url`).
-pub async fn access(services: &Services, req: &Request) -> Response<Body> {
-    page_on_error(
-        async {
-            let token = required(req, "sessionToken", "token_missing")?;
-            let redeemed = authtokens::redeem(services, Redemption::Access, &token).await?;
-            let package = redeemed.session.scope.grant.package_id().ok_or_else(|| {
-                ApiError::internal(std::io::Error::other("a signer session without a package"))
-            })?;
-            let location = authtokens::signing_location(&services.config, package);
-            redirect(services, &location, &redeemed)
-        }
-        .await,
-    )
+pub async fn access(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let token = required(req, "sessionToken", "token_missing")?;
+    let redeemed = authtokens::redeem(services, Redemption::Access, &token).await?;
+    let package = redeemed.session.scope.grant.package_id().ok_or_else(|| {
+        ApiError::internal(std::io::Error::other("a signer session without a package"))
+    })?;
+    let location = authtokens::signing_location(&services.config, package);
+    redirect(services, &location, &redeemed)
 }
 
 fn required(req: &Request, name: &'static str, reason: &'static str) -> ApiResult<String> {
@@ -79,28 +68,6 @@ fn redirect(services: &Services, location: &str, redeemed: &Redeemed) -> ApiResu
         HeaderValue::from_static("no-referrer"),
     );
     Ok(resp)
-}
-
-/// The browser routes' error page.
-fn page_on_error(result: ApiResult<Response<Body>>) -> Response<Body> {
-    result.unwrap_or_else(|e| {
-        let status = e.status().as_u16();
-        if e.kind == Kind::Internal {
-            tracing::error!(reason = e.reason, error = ?e.source, "internal error");
-        } else {
-            tracing::info!(reason = e.reason, status, "refused");
-        }
-        let title = match e.kind {
-            Kind::Unauthorized => "This link is not valid",
-            Kind::Internal => "Something went wrong",
-            _ => "This link cannot be opened",
-        };
-        let mut resp = html(status, title, &e.message);
-        if let Ok(v) = HeaderValue::from_str(e.reason) {
-            resp.headers_mut().insert("x-keygate-reason", v);
-        }
-        resp
-    })
 }
 
 #[cfg(test)]

@@ -9,35 +9,54 @@
 pub mod browser;
 pub mod mint;
 
-use keygate::http::{error_response, respond};
-use keygate::{ApiError, Services};
+use keygate::handler;
+use keygate::http::Dialect::{Html, Platform};
+use keygate::routes::{route, Function, Route};
+use keygate::Services;
 use lambda_http::{Body, Request, Response};
+
+/// The function's routes (see `keygate::routes`).
+pub const ROUTES: &[Route] = &[
+    route(
+        "POST",
+        "/api/authenticationTokens/user",
+        Platform,
+        handler!(mint::user, request),
+    ),
+    route(
+        "POST",
+        "/api/authenticationTokens/sender",
+        Platform,
+        handler!(mint::sender, request),
+    ),
+    route(
+        "POST",
+        "/api/authenticationTokens/signer/multiUse",
+        Platform,
+        handler!(mint::signer_multi_use, request),
+    ),
+    route(
+        "POST",
+        "/api/authenticationTokens/signer/singleUse",
+        Platform,
+        handler!(mint::signer_single_use, request),
+    ),
+    route("GET", "/auth", Html, handler!(browser::auth, request)),
+    route("GET", "/access", Html, handler!(browser::access, request)),
+];
+
+pub const FUNCTION: Function = Function {
+    name: "auth-tokens",
+    resource: "AuthTokensFunction",
+    routes: ROUTES,
+};
 
 /// Serves one request. Every expected failure is a 4xx answer; `Err` never leaves here.
 pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().trim_end_matches('/').to_owned();
-    let fut = async {
-        match (method.as_str(), path.as_str()) {
-            ("POST", "/api/authenticationTokens/user") => respond(mint::user(services, &req).await),
-            ("POST", "/api/authenticationTokens/sender") => {
-                respond(mint::sender(services, &req).await)
-            }
-            ("POST", "/api/authenticationTokens/signer/multiUse") => {
-                respond(mint::signer_multi_use(services, &req).await)
-            }
-            ("POST", "/api/authenticationTokens/signer/singleUse") => {
-                respond(mint::signer_single_use(services, &req).await)
-            }
-            ("GET", "/auth") => browser::auth(services, &req).await,
-            ("GET", "/access") => browser::access(services, &req).await,
-            _ => error_response(&ApiError::not_found("route_unknown", "no such route")),
-        }
-    };
-    Ok(keygate::telemetry::observe("auth-tokens", &method, &path, fut).await)
+    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 #[cfg(test)]
@@ -131,16 +150,21 @@ mod tests {
     use keygate::config::Config;
 
     #[tokio::test]
-    async fn unknown_paths_and_methods_are_404_json() {
+    async fn unknown_paths_are_404_and_other_methods_405() {
         let f = fixture(Config::local("http://127.0.0.1:3000")).await;
-        for req in [
-            f.get("/api/authenticationTokens/user"),
-            f.post("/auth", ""),
-            f.get("/nope"),
+        for (req, status, reason) in [
+            (
+                f.get("/api/authenticationTokens/user"),
+                405,
+                "method_not_allowed",
+            ),
+            (f.post("/auth", ""), 405, "method_not_allowed"),
+            (f.get("/nope"), 404, "route_unknown"),
+            (f.get("/auth/"), 404, "route_unknown"),
         ] {
             let r = f.call(req).await;
-            assert_eq!(r.status(), 404);
-            assert_eq!(json(&r)["reason"], "route_unknown");
+            assert_eq!(r.status(), status);
+            assert_eq!(json(&r)["reason"], reason);
         }
     }
 

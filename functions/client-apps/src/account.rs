@@ -68,8 +68,8 @@ pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> 
     Ok(json(200, &serde_json::json!({ "apiKey": key })))
 }
 
-pub fn settings(m: &Manager) -> Response<Body> {
-    json(200, &m.account.settings)
+pub async fn settings(_: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    Ok(json(200, &m.account.settings))
 }
 
 /// Partial update: fields left out keep their value.

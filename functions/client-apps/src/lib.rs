@@ -12,74 +12,210 @@ mod callback;
 mod oauth;
 
 use keygate::auth::Manager;
-use keygate::http::{authorizer_principal, error_response, json};
-use keygate::{ApiError, ApiResult, Services};
+use keygate::http::Dialect::Platform;
+use keygate::http::{authorizer_principal, json};
+use keygate::routes::{route, Function, Params, Route};
+use keygate::{handler, ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
+
+/// A management route's handler: authenticates a manager ([`keygate::auth::manager`]) first.
+/// `managed!(f)` calls `f(s, &m)`; with `req` it passes the request, with `id = "param"` the
+/// path parameter.
+macro_rules! managed {
+    ($f:path) => { managed!(@h |s, m, _r, _p| $f(s, m)) };
+    ($f:path, req) => { managed!(@h |s, m, r, _p| $f(s, m, r)) };
+    ($f:path, id = $p:literal) => { managed!(@h |s, m, _r, p| $f(s, m, p.require($p)?)) };
+    ($f:path, id = $p:literal, req) => {
+        managed!(@h |s, m, r, p| $f(s, m, p.require($p)?, r))
+    };
+    (@h |$s:ident, $m:ident, $r:ident, $p:ident| $call:expr) => {{
+        async fn managed($s: &Services, $r: &Request, $p: Params<'_>) -> ApiResult<Response<Body>> {
+            let $m = &keygate::auth::manager($s, $r).await?;
+            $call.await
+        }
+        handler!(managed)
+    }};
+}
+
+/// The function's routes (see `keygate::routes`).
+pub const ROUTES: &[Route] = &[
+    Route {
+        authorizer: true,
+        ..route("GET", "/api/whoami", Platform, handler!(whoami, request))
+    },
+    route("GET", "/api/clientApps", Platform, managed!(apps::list)),
+    route(
+        "POST",
+        "/api/clientApps",
+        Platform,
+        managed!(apps::create, req),
+    ),
+    route(
+        "GET",
+        "/api/clientApps/{clientId}",
+        Platform,
+        managed!(apps::get, id = "clientId"),
+    ),
+    route(
+        "DELETE",
+        "/api/clientApps/{clientId}",
+        Platform,
+        managed!(apps::delete, id = "clientId"),
+    ),
+    route(
+        "POST",
+        "/api/clientApps/{clientId}/rotate",
+        Platform,
+        managed!(apps::rotate, id = "clientId", req),
+    ),
+    route(
+        "GET",
+        "/api/oauth2/clients",
+        Platform,
+        managed!(oauth::list),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/clients",
+        Platform,
+        managed!(oauth::create, req),
+    ),
+    route(
+        "GET",
+        "/api/oauth2/clients/{clientId}",
+        Platform,
+        managed!(oauth::get, id = "clientId"),
+    ),
+    route(
+        "PUT",
+        "/api/oauth2/clients/{clientId}",
+        Platform,
+        managed!(oauth::update, id = "clientId", req),
+    ),
+    route(
+        "DELETE",
+        "/api/oauth2/clients/{clientId}",
+        Platform,
+        managed!(oauth::delete, id = "clientId"),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/clients/{clientId}/rotate",
+        Platform,
+        managed!(oauth::rotate, id = "clientId", req),
+    ),
+    route(
+        "GET",
+        "/api/account/apiKey",
+        Platform,
+        managed!(account::api_key, req),
+    ),
+    route(
+        "POST",
+        "/api/account/apiKey/regenerate",
+        Platform,
+        managed!(account::regenerate),
+    ),
+    route(
+        "GET",
+        "/api/account/authSettings",
+        Platform,
+        managed!(account::settings),
+    ),
+    route(
+        "PUT",
+        "/api/account/authSettings",
+        Platform,
+        managed!(account::update_settings, req),
+    ),
+    route(
+        "GET",
+        "/api/callback",
+        Platform,
+        managed!(callback::get_primary),
+    ),
+    route(
+        "PUT",
+        "/api/callback",
+        Platform,
+        managed!(callback::put_primary, req),
+    ),
+    route(
+        "DELETE",
+        "/api/callback",
+        Platform,
+        managed!(callback::delete_primary),
+    ),
+    route(
+        "POST",
+        "/api/callback/secret/rotate",
+        Platform,
+        managed!(callback::rotate_primary, req),
+    ),
+    route(
+        "GET",
+        "/api/callback/attempts",
+        Platform,
+        managed!(callback::attempts, req),
+    ),
+    route(
+        "GET",
+        "/api/callback/endpoints",
+        Platform,
+        managed!(callback::list),
+    ),
+    route(
+        "POST",
+        "/api/callback/endpoints",
+        Platform,
+        managed!(callback::create, req),
+    ),
+    route(
+        "GET",
+        "/api/callback/endpoints/{endpointId}",
+        Platform,
+        managed!(callback::get, id = "endpointId"),
+    ),
+    route(
+        "PUT",
+        "/api/callback/endpoints/{endpointId}",
+        Platform,
+        managed!(callback::update, id = "endpointId", req),
+    ),
+    route(
+        "DELETE",
+        "/api/callback/endpoints/{endpointId}",
+        Platform,
+        managed!(callback::delete, id = "endpointId"),
+    ),
+    route(
+        "POST",
+        "/api/callback/endpoints/{endpointId}/secret/rotate",
+        Platform,
+        managed!(callback::rotate, id = "endpointId", req),
+    ),
+];
+
+pub const FUNCTION: Function = Function {
+    name: "client-apps",
+    resource: "ClientAppsFunction",
+    routes: ROUTES,
+};
 
 /// Serves one request. Every expected failure is a JSON answer; `Err` never leaves here.
 pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-    let fut = async {
-        route(services, &req)
-            .await
-            .unwrap_or_else(|e| error_response(&e))
-    };
-    Ok(keygate::telemetry::observe("client-apps", &method, &path, fut).await)
-}
-
-async fn route(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let path = req.uri().path().trim_end_matches('/').to_owned();
-    let segs: Vec<&str> = path.split('/').skip(1).collect();
-    let method = req.method().as_str();
-    if let ("GET", ["api", "whoami"]) = (method, segs.as_slice()) {
-        return Ok(whoami(req));
-    }
-    let m = keygate::auth::manager(services, req).await?;
-    let s = services;
-    match (method, segs.as_slice()) {
-        ("GET", ["api", "clientApps"]) => apps::list(s, &m).await,
-        ("POST", ["api", "clientApps"]) => apps::create(s, &m, req).await,
-        ("GET", ["api", "clientApps", id]) => apps::get(s, &m, id).await,
-        ("DELETE", ["api", "clientApps", id]) => apps::delete(s, &m, id).await,
-        ("POST", ["api", "clientApps", id, "rotate"]) => apps::rotate(s, &m, id, req).await,
-        ("GET", ["api", "oauth2", "clients"]) => oauth::list(s, &m).await,
-        ("POST", ["api", "oauth2", "clients"]) => oauth::create(s, &m, req).await,
-        ("GET", ["api", "oauth2", "clients", id]) => oauth::get(s, &m, id).await,
-        ("PUT", ["api", "oauth2", "clients", id]) => oauth::update(s, &m, id, req).await,
-        ("DELETE", ["api", "oauth2", "clients", id]) => oauth::delete(s, &m, id).await,
-        ("POST", ["api", "oauth2", "clients", id, "rotate"]) => oauth::rotate(s, &m, id, req).await,
-        ("GET", ["api", "account", "apiKey"]) => account::api_key(s, &m, req).await,
-        ("POST", ["api", "account", "apiKey", "regenerate"]) => account::regenerate(s, &m).await,
-        ("GET", ["api", "account", "authSettings"]) => Ok(account::settings(&m)),
-        ("PUT", ["api", "account", "authSettings"]) => account::update_settings(s, &m, req).await,
-        ("GET", ["api", "callback"]) => callback::get_primary(s, &m).await,
-        ("PUT", ["api", "callback"]) => callback::put_primary(s, &m, req).await,
-        ("DELETE", ["api", "callback"]) => callback::delete_primary(s, &m).await,
-        ("POST", ["api", "callback", "secret", "rotate"]) => {
-            callback::rotate_primary(s, &m, req).await
-        }
-        ("GET", ["api", "callback", "attempts"]) => callback::attempts(s, &m, req).await,
-        ("GET", ["api", "callback", "endpoints"]) => callback::list(s, &m).await,
-        ("POST", ["api", "callback", "endpoints"]) => callback::create(s, &m, req).await,
-        ("GET", ["api", "callback", "endpoints", id]) => callback::get(s, &m, id).await,
-        ("PUT", ["api", "callback", "endpoints", id]) => callback::update(s, &m, id, req).await,
-        ("DELETE", ["api", "callback", "endpoints", id]) => callback::delete(s, &m, id).await,
-        ("POST", ["api", "callback", "endpoints", id, "secret", "rotate"]) => {
-            callback::rotate(s, &m, id, req).await
-        }
-        _ => Err(ApiError::not_found("route_unknown", "no such route")),
-    }
+    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 /// `GET /api/whoami`: the principal the `verify` authorizer passed on, like
 /// `sts get-caller-identity`, so an integrator can test any credential.
-fn whoami(req: &Request) -> Response<Body> {
+async fn whoami(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
     match authorizer_principal(req) {
-        Some(p) => json(200, &p),
-        None => error_response(&ApiError::unauthorized(
+        Some(p) => Ok(json(200, &p)),
+        None => Err(ApiError::unauthorized(
             "principal_missing",
             "no authenticated principal: this route must sit behind the verify authorizer",
         )),

@@ -7,7 +7,7 @@ use keygate::accounts::{self, AuthMethod};
 use keygate::auth::SubjectType;
 use keygate::client_auth::Authenticated;
 use keygate::clients::ClientKind;
-use keygate::http::{error_response, json, read_json};
+use keygate::http::{json, read_json};
 use keygate::tokens::{self, Claims, TokenKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -26,14 +26,7 @@ fn owner() -> String {
     "OWNER".into()
 }
 
-pub async fn exchange(s: &Services, req: &Request) -> Response<Body> {
-    match run(s, req).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
-    }
-}
-
-async fn run(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let input: ExchangeIn = read_json(req)?;
     if input.kind != "OWNER" {
         return Err(ApiError::bad_request(

@@ -11,6 +11,7 @@ use keygate::auth::credentials::SESSION_COOKIE;
 use keygate::auth::SubjectType;
 use keygate::clients::{self, Client, ClientKind};
 use keygate::crypto::{Secret, SecretHash};
+use keygate::error::Kind;
 use keygate::http::{body_bytes, escape_html, html};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -88,6 +89,9 @@ enum Refusal {
     Page(u16, &'static str, String),
     /// Sent to the verified redirect URI as `error=…` (RFC 6749 §4.1.2.1).
     Redirect(String, &'static str, String),
+    /// A failure that is not the request's (an outage: `503` with `Retry-After`; a bug: `500`),
+    /// shown as the browser routes' error page — never as "unknown application" or "sign in".
+    Failed(ApiError),
 }
 
 fn page(status: u16, title: &'static str, msg: impl Into<String>) -> Refusal {
@@ -102,6 +106,7 @@ fn respond(
     match r {
         Ok(resp) => resp,
         Err(Refusal::Page(status, title, msg)) => html(status, title, &msg),
+        Err(Refusal::Failed(e)) => keygate::http::html_error_response(&e),
         Err(Refusal::Redirect(uri, error, description)) => {
             let mut params = vec![
                 ("error", error.to_owned()),
@@ -172,10 +177,7 @@ async fn client_and_redirect(s: &Services, r: &AuthzRequest) -> Result<(Client, 
                 "No application has this client_id.",
             ))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: store");
-            return Err(page(500, "Unavailable", "Please try again later."));
-        }
+        Err(e) => return Err(Refusal::Failed(e.into())),
     };
     let registered = client
         .oauth
@@ -297,7 +299,10 @@ async fn user(
     let cookie = session_cookie(req).ok_or_else(no_session)?;
     let principal = keygate::authtokens::authenticate_session(s, &cookie)
         .await
-        .map_err(|_| no_session())?;
+        .map_err(|e| match e.kind {
+            Kind::Unavailable | Kind::Internal => Refusal::Failed(e),
+            _ => no_session(),
+        })?;
     if !matches!(
         principal.subject_type,
         SubjectType::Owner | SubjectType::User
@@ -322,10 +327,10 @@ fn csrf_material(session: &str, r: &AuthzRequest, exp: i64) -> String {
     format!("{session}\u{1e}{}\u{1e}{exp}", r.canonical())
 }
 
-pub async fn show(s: &Services, req: &Request) -> Response<Body> {
+pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let form = match query_form(req) {
         Ok(f) => f,
-        Err(e) => return html(400, "Invalid request", &e.message),
+        Err(e) => return Ok(html(400, "Invalid request", &e.message)),
     };
     let r = AuthzRequest::from_form(&form);
     let fragment = r.response_type == "token";
@@ -350,7 +355,7 @@ pub async fn show(s: &Services, req: &Request) -> Response<Body> {
         ))
     }
     .await;
-    respond(result, r.state.as_deref(), fragment)
+    Ok(respond(result, r.state.as_deref(), fragment))
 }
 
 /// `redirect_origin` is the origin of the verified redirect URI: browsers apply `form-action` to
@@ -402,14 +407,11 @@ fn consent_page(
     resp
 }
 
-pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
+pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     if body_bytes(req).len() > keygate::http::MAX_BODY {
-        return html(413, "Too large", "The form is too large.");
+        return Ok(html(413, "Too large", "The form is too large."));
     }
-    let form = match Form::parse(req) {
-        Ok(f) => f,
-        Err(e) => return html(e.status().as_u16(), "Invalid request", &e.message),
-    };
+    let form = Form::parse(req)?;
     let r = AuthzRequest::from_form(&form);
     let fragment = r.response_type == "token";
     let result = async {
@@ -458,8 +460,7 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
         }
         let account = keygate::accounts::get_account(&*s.table, &client.account_id)
             .await
-            .ok()
-            .flatten()
+            .map_err(|e| Refusal::Failed(e.into()))?
             .ok_or_else(|| {
                 page(
                     400,
@@ -474,10 +475,7 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
                 "this account does not use OAuth 2.0".into(),
             ));
         }
-        let internal = |e: ApiError| {
-            tracing::error!(error = ?e.source, reason = e.reason, "authorize");
-            page(500, "Unavailable", "Please try again later.")
-        };
+        let internal = Refusal::Failed;
         let mut params: Vec<(&str, String)> = Vec::new();
         if implicit {
             let issuer = s.config.issuer_for(req.headers());
@@ -528,5 +526,5 @@ pub async fn decide(s: &Services, req: &Request) -> Response<Body> {
         Ok(redirect(&uri, &params, implicit))
     }
     .await;
-    respond(result, r.state.as_deref(), fragment)
+    Ok(respond(result, r.state.as_deref(), fragment))
 }

@@ -10,7 +10,7 @@ use keygate::auth::SubjectType;
 use keygate::clients::Client;
 use keygate::clock::UnixSeconds;
 use keygate::crypto::{Sealed, Secret};
-use keygate::http::{body_bytes, json, oauth_error_response, MAX_BODY};
+use keygate::http::{body_bytes, json, MAX_BODY};
 use keygate::ids::AccountId;
 use keygate::store::{Condition, Item, Key, StoreError, WriteOp};
 use keygate::tokens::{self, Claims, TokenKind};
@@ -109,11 +109,8 @@ pub fn token_response(body: &TokenResponse) -> Response<Body> {
     resp
 }
 
-pub async fn token(s: &Services, req: &Request) -> Response<Body> {
-    match grant(s, req).await {
-        Ok(body) => token_response(&body),
-        Err(e) => oauth_error_response(&e),
-    }
+pub async fn token(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    grant(s, req).await.map(|body| token_response(&body))
 }
 
 async fn grant(s: &Services, req: &Request) -> ApiResult<TokenResponse> {

@@ -14,35 +14,81 @@ mod grants;
 mod metadata;
 mod revoke;
 
-use keygate::http::{error_response, json};
-use keygate::{ApiError, Services};
+use keygate::handler;
+use keygate::http::json;
+use keygate::http::Dialect::{Html, OAuth, Platform};
+use keygate::routes::{route, Function, Route};
+use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
+
+/// The function's routes (see `keygate::routes`).
+pub const ROUTES: &[Route] = &[
+    route(
+        "GET",
+        "/.well-known/jwks.json",
+        Platform,
+        handler!(jwks, request),
+    ),
+    route(
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        Platform,
+        handler!(metadata::document, request),
+    ),
+    route(
+        "POST",
+        "/apitoken/clientApp/accessToken",
+        Platform,
+        handler!(apitoken::exchange, request),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/token",
+        OAuth,
+        handler!(grants::token, request),
+    ),
+    route(
+        "GET",
+        "/api/oauth2/authorize",
+        Html,
+        handler!(authorize::show, request),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/authorize",
+        Html,
+        handler!(authorize::decide, request),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/revoke",
+        OAuth,
+        handler!(revoke::revoke, request),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/introspect",
+        OAuth,
+        handler!(revoke::introspect, request),
+    ),
+];
+
+pub const FUNCTION: Function = Function {
+    name: "token",
+    resource: "TokenFunction",
+    routes: ROUTES,
+};
 
 /// Serves one request. Every expected failure is a JSON (or HTML) answer; `Err` never leaves.
 pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-    Ok(keygate::telemetry::observe("token", &method, &path, route(services, req)).await)
-}
-
-async fn route(services: &Services, req: Request) -> Response<Body> {
-    match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/.well-known/jwks.json") => jwks(services).await,
-        ("GET", "/.well-known/oauth-authorization-server") => metadata::document(services, &req),
-        ("POST", "/apitoken/clientApp/accessToken") => apitoken::exchange(services, &req).await,
-        ("POST", "/api/oauth2/token") => grants::token(services, &req).await,
-        ("GET", "/api/oauth2/authorize") => authorize::show(services, &req).await,
-        ("POST", "/api/oauth2/authorize") => authorize::decide(services, &req).await,
-        ("POST", "/api/oauth2/revoke") => revoke::revoke(services, &req).await,
-        ("POST", "/api/oauth2/introspect") => revoke::introspect(services, &req).await,
-        _ => error_response(&ApiError::not_found("route_unknown", "no such route")),
-    }
+    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 /// `GET /.well-known/jwks.json`: every public key that can still verify a token.
-async fn jwks(services: &Services) -> Response<Body> {
+async fn jwks(services: &Services, _: &Request) -> ApiResult<Response<Body>> {
     let ring = services.keys.ring().await;
     let mut resp = json(200, &ring.jwks(services.now()));
     // Clients may cache the set briefly; a rotation publishes the new key before it signs.
@@ -50,7 +96,7 @@ async fn jwks(services: &Services) -> Response<Body> {
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("public, max-age=300"),
     );
-    resp
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 
 use keygate::clients::SCOPES;
 use keygate::http::json;
-use keygate::Services;
+use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-pub fn document(s: &Services, req: &Request) -> Response<Body> {
+pub async fn document(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let iss = s.config.issuer_for(req.headers());
-    json(
+    Ok(json(
         200,
         &serde_json::json!({
             "issuer": iss,
@@ -25,5 +25,5 @@ pub fn document(s: &Services, req: &Request) -> Response<Body> {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
         }),
-    )
+    ))
 }

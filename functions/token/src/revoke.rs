@@ -1,6 +1,6 @@
 //! `POST /api/oauth2/revoke` (RFC 7009) and `POST /api/oauth2/introspect` (RFC 7662).
 
-use keygate::http::{json, oauth_error_response};
+use keygate::http::json;
 use keygate::tokens;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -10,11 +10,10 @@ use crate::grants::{self, Form};
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
 /// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing.
-pub async fn revoke(s: &Services, req: &Request) -> Response<Body> {
-    match run_revoke(s, req).await {
-        Ok(()) => json(200, &serde_json::json!({})),
-        Err(e) => oauth_error_response(&e),
-    }
+pub async fn revoke(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    run_revoke(s, req)
+        .await
+        .map(|()| json(200, &serde_json::json!({})))
 }
 
 async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
@@ -52,11 +51,8 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
 }
 
 /// Tells a confidential client of the same account whether a token is active, with its claims.
-pub async fn introspect(s: &Services, req: &Request) -> Response<Body> {
-    match run_introspect(s, req).await {
-        Ok(v) => json(200, &v),
-        Err(e) => oauth_error_response(&e),
-    }
+pub async fn introspect(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    run_introspect(s, req).await.map(|v| json(200, &v))
 }
 
 async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Value> {

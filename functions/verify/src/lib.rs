@@ -27,6 +27,11 @@ pub async fn decide(
             credential = ?p.auth_method,
             "authorized"
         ),
+        // Fails closed either way; an outage is logged and counted as one, not as a refusal.
+        Err(e) if e.is_outage() => {
+            tracing::warn!(reason = e.reason, error = ?e.source, at = ?e.at, "outage: refused");
+            keygate::metrics::outage(e.reason);
+        }
         Err(e) => {
             tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
             keygate::metrics::refused(e.reason);

@@ -8,6 +8,13 @@ use axum::extract::{ConnectInfo, State};
 use keygate::http::{error_response, MAX_BODY};
 use keygate::routes::{self, Function};
 use keygate::{ApiError, Services};
+
+/// The functions behind API Gateway, as `template.yaml` deploys them.
+pub const FUNCTIONS: [&Function; 3] = [
+    &keygate_token::FUNCTION,
+    &keygate_auth_tokens::FUNCTION,
+    &keygate_client_apps::FUNCTION,
+];
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
@@ -65,20 +72,21 @@ pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_htt
     if path.starts_with("/_local/") {
         return crate::operator::handle(services, req).await;
     }
-    let route = match routes::find(req.method().as_str(), &path) {
-        Ok(r) => r,
-        Err(true) => {
-            return error_response(&ApiError::new(
-                keygate::error::Kind::NotFound,
-                "method_not_allowed",
-                "this route does not take that method",
-            ))
-        }
-        Err(false) => {
-            return error_response(&ApiError::not_found("route_unknown", "no such route"))
-        }
+    let mut known = false;
+    let found =
+        FUNCTIONS.iter().find_map(
+            |f| match routes::find(f.routes, req.method().as_str(), &path) {
+                Ok((route, _)) => Some((*f, route.authorizer)),
+                Err(k) => {
+                    known |= k;
+                    None
+                }
+            },
+        );
+    let Some((function, authorizer)) = found else {
+        return routes::unrouted(known);
     };
-    let req = if route.authorizer {
+    let req = if authorizer {
         let source = keygate::http::source(&req);
         match keygate_verify::decide(services, req.headers(), source).await {
             Ok(principal) => {
@@ -95,15 +103,8 @@ pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_htt
     } else {
         req
     };
-    let result = match route.function {
-        Function::Token => keygate_token::handle(services, req).await,
-        Function::AuthTokens => keygate_auth_tokens::handle(services, req).await,
-        Function::ClientApps => keygate_client_apps::handle(services, req).await,
-    };
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "handler returned an error");
-        error_response(&ApiError::internal(std::io::Error::other(e.to_string())))
-    })
+    // The very dispatch the Lambda runs.
+    routes::dispatch(function, services, req).await
 }
 
 fn to_axum(resp: lambda_http::Response<Body>) -> axum::response::Response {

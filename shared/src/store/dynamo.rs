@@ -1,13 +1,15 @@
 //! DynamoDB adapter of [`Table`]. Items are `pk`, `sk`, optional `gsi1pk`/`gsi1sk`, optional
 //! `ttl` (DynamoDB TTL), `rev`, and the domain value as a JSON string in `data`. Every SDK error is
-//! mapped here: a failed condition becomes [`StoreError::ConditionFailed`], the rest
-//! [`StoreError::Unavailable`] with the SDK's own description.
+//! mapped here: a failed condition (or a collision with a concurrent transaction) becomes
+//! [`StoreError::ConditionFailed`], the rest a classified [`StoreError::Service`] whose source is
+//! the SDK's error (timeouts, throttling and 5xx are transient: `503`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
@@ -15,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::{Condition, Item, Key, StoreError, Table, WriteOp};
 use crate::clock::UnixSeconds;
+use crate::fault::Service;
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -51,13 +54,7 @@ impl DynamoDbTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "table '{}': {}",
-                    self.table,
-                    DisplayErrorContext(&e)
-                ))
-            })
+            .map_err(|e| unavailable("DescribeTable", &self.table, e))
     }
 
     fn count(&self) {
@@ -104,13 +101,9 @@ fn get_n<T: std::str::FromStr>(m: &Attrs, name: &str) -> Option<T> {
 fn decode(m: &Attrs) -> Result<Item, StoreError> {
     let pk = get_s(m, "pk").unwrap_or_default().to_owned();
     let sk = get_s(m, "sk").unwrap_or_default().to_owned();
-    let corrupt = |why: &str| StoreError::Corrupt {
-        pk: pk.clone(),
-        sk: sk.clone(),
-        why: why.to_owned(),
-    };
-    let raw = get_s(m, "data").ok_or_else(|| corrupt("no data attribute"))?;
-    let data = serde_json::from_str(raw).map_err(|e| corrupt(&e.to_string()))?;
+    let key = Key::new(pk.clone(), sk.clone());
+    let raw = get_s(m, "data").ok_or_else(|| StoreError::corrupt(&key, "no data attribute"))?;
+    let data = serde_json::from_str(raw).map_err(|e| StoreError::corrupt(&key, e))?;
     let gsi1 = match (get_s(m, "gsi1pk"), get_s(m, "gsi1sk")) {
         (Some(p), Some(q)) => Some((p.to_owned(), q.to_owned())),
         _ => None,
@@ -164,16 +157,16 @@ fn opt<T>(m: HashMap<String, T>) -> Option<HashMap<String, T>> {
     (!m.is_empty()).then_some(m)
 }
 
-fn unavailable<E, R>(op: &str, e: &SdkError<E, R>) -> StoreError
+/// A failed call as a classified [`StoreError::Service`].
+fn unavailable<E>(op: &'static str, table: &str, e: SdkError<E, HttpResponse>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Unavailable(format!("{op}: {}", DisplayErrorContext(e)))
+    StoreError::Service(crate::aws::service_error(Service::DynamoDb, op, table, e))
 }
 
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Unavailable(format!("request build: {e}"))
+fn build_err(_: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Refused("a DynamoDB request could not be built")
 }
 
 /// Whether a cancelled transaction lost a race: a failed condition, or a collision with another
@@ -201,17 +194,13 @@ impl Table for DynamoDbTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", &self.table, e))?;
         out.item().map(decode).transpose()
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
         if keys.len() > super::MAX_BATCH_GET {
-            return Err(StoreError::Unavailable(format!(
-                "BatchGetItem: {} keys, at most {}",
-                keys.len(),
-                super::MAX_BATCH_GET
-            )));
+            return Err(StoreError::Refused("BatchGetItem takes at most 100 keys"));
         }
         // BatchGetItem refuses a key named twice: ask for each once, answer in `keys` order.
         let mut unique: Vec<&Key> = Vec::with_capacity(keys.len());
@@ -239,7 +228,7 @@ impl Table for DynamoDbTable {
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| unavailable("BatchGetItem", &e))?;
+                .map_err(|e| unavailable("BatchGetItem", &self.table, e))?;
             for m in out
                 .responses()
                 .and_then(|r| r.get(&self.table))
@@ -254,9 +243,13 @@ impl Table for DynamoDbTable {
             }
         }
         if !pending.is_empty() {
-            return Err(StoreError::Unavailable(
-                "BatchGetItem: keys left unprocessed".into(),
-            ));
+            return Err(StoreError::Service(crate::fault::ServiceError::new(
+                Service::DynamoDb,
+                "BatchGetItem",
+                &self.table,
+                crate::fault::Fault::Throttled,
+                "keys left unprocessed after 4 rounds",
+            )));
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
@@ -284,7 +277,7 @@ impl Table for DynamoDbTable {
             {
                 Err(StoreError::ConditionFailed)
             }
-            Err(err) => Err(unavailable("PutItem", &err)),
+            Err(err) => Err(unavailable("PutItem", &self.table, err)),
         }
     }
 
@@ -316,7 +309,7 @@ impl Table for DynamoDbTable {
             {
                 Err(StoreError::ConditionFailed)
             }
-            Err(err) => Err(unavailable("DeleteItem", &err)),
+            Err(err) => Err(unavailable("DeleteItem", &self.table, err)),
         }
     }
 
@@ -386,7 +379,7 @@ impl Table for DynamoDbTable {
                 if failed_condition {
                     Err(StoreError::ConditionFailed)
                 } else {
-                    Err(unavailable("TransactWriteItems", &err))
+                    Err(unavailable("TransactWriteItems", &self.table, err))
                 }
             }
         }
@@ -407,14 +400,10 @@ impl Table for DynamoDbTable {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| unavailable("UpdateItem", &e))?;
+            .map_err(|e| unavailable("UpdateItem", &self.table, e))?;
         out.attributes()
             .and_then(|a| get_n(a, "n"))
-            .ok_or_else(|| StoreError::Corrupt {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                why: "counter without n".into(),
-            })
+            .ok_or_else(|| StoreError::corrupt(key, "counter without n"))
     }
 
     async fn counter(&self, key: &Key) -> Result<i64, StoreError> {
@@ -427,7 +416,7 @@ impl Table for DynamoDbTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", &self.table, e))?;
         Ok(out.item().and_then(|m| get_n(m, "n")).unwrap_or(0))
     }
 
@@ -460,7 +449,7 @@ impl DynamoDbTable {
     /// consistent; index queries cannot be.
     async fn paginate(
         &self,
-        op: &str,
+        op: &'static str,
         index: Option<&str>,
         condition: &str,
         values: Attrs,
@@ -486,7 +475,7 @@ impl DynamoDbTable {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| unavailable(op, &e))?;
+                .map_err(|e| unavailable(op, &self.table, e))?;
             for m in out.items() {
                 found.push(decode(m)?);
             }

@@ -86,10 +86,7 @@ impl Table for MemoryTable {
             };
             if !seen.insert(key.clone()) {
                 // DynamoDB refuses two operations on one item in a transaction.
-                return Err(StoreError::Unavailable(format!(
-                    "transaction touches {}/{} twice",
-                    key.pk, key.sk
-                )));
+                return Err(StoreError::Refused("a transaction touches one item twice"));
             }
             if !cond.holds(items.get(key)) {
                 return Err(StoreError::ConditionFailed);

@@ -28,12 +28,37 @@ pub enum StoreError {
     /// changed nothing.
     #[error("condition failed")]
     ConditionFailed,
-    /// The backend could not be reached or refused the call.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// An item could not be decoded.
-    #[error("corrupt item {pk}/{sk}: {why}")]
-    Corrupt { pk: String, sk: String, why: String },
+    /// The backend failed the call: an outage or throttling (transient: `503`), or a refusal
+    /// that is a bug or a deployment error (`500`). See [`crate::fault`].
+    #[error(transparent)]
+    Service(#[from] crate::fault::ServiceError),
+    /// An item could not be encoded or decoded.
+    #[error("corrupt item {}/{}: {source}", key.pk, key.sk)]
+    Corrupt {
+        key: Key,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A call the adapter will not make (a key twice in one transaction, too many keys): a bug.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(
+        key: &Key,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Corrupt {
+            key: key.clone(),
+            source: source.into(),
+        }
+    }
+
+    /// An outage or throttling of the backend: retry later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Service(e) if e.is_transient())
+    }
 }
 
 /// The primary key of an item.
@@ -68,11 +93,7 @@ pub struct Item {
 
 impl Item {
     pub fn new<T: Serialize>(key: Key, value: &T) -> Result<Self, StoreError> {
-        let data = serde_json::to_value(value).map_err(|e| StoreError::Corrupt {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            why: e.to_string(),
-        })?;
+        let data = serde_json::to_value(value).map_err(|e| StoreError::corrupt(&key, e))?;
         Ok(Self {
             key,
             gsi1: None,
@@ -94,11 +115,7 @@ impl Item {
         self.ttl.is_none_or(|t| t > now)
     }
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(self.data.clone()).map_err(|e| StoreError::Corrupt {
-            pk: self.key.pk.clone(),
-            sk: self.key.sk.clone(),
-            why: e.to_string(),
-        })
+        T::deserialize(&self.data).map_err(|e| StoreError::corrupt(&self.key, e))
     }
 }
 

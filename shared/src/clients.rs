@@ -349,6 +349,14 @@ pub async fn list(
         .collect()
 }
 
+/// How many clients of `kind` the account has, by its counter item (one read).
+pub async fn count(table: &dyn Table, account: &AccountId, kind: ClientKind) -> ApiResult<usize> {
+    Ok(match table.get(&count_key(account, kind)).await? {
+        Some(i) => i.decode::<ClientCount>()?.n,
+        None => 0,
+    })
+}
+
 /// How many times a create or delete re-reads the count after losing a race to another one.
 const COUNT_ATTEMPTS: usize = 16;
 

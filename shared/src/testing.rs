@@ -72,6 +72,19 @@ impl Stack {
         })
     }
 
+    /// The pid of one of the stack's services (`dynamodb`, `moto`), from the start script's pid
+    /// file: fault tests pause and resume it.
+    pub fn pid(&self, service: &str) -> u32 {
+        let cache = std::env::var("KEYGATE_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".cache"));
+        let path = cache.join("stack").join(format!("{service}.pid"));
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", path.display()))
+    }
+
     pub fn var(&self, name: &str) -> &str {
         self.vars
             .get(name)

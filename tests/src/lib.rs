@@ -50,6 +50,12 @@ pub enum Backend {
 
 impl Server {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// [`Server::start`], with the services changed by `tweak` before the server starts (a
+    /// queue of its own, a read cache…).
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Services)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -72,6 +78,8 @@ impl Server {
                     .await
             }
         };
+        let mut services = services;
+        tweak(&mut services);
         let running = keygate_local::serve(listener, services).expect("serve");
         let source = fresh_loopback();
         Self {

@@ -3,9 +3,36 @@
 
 use std::time::Duration;
 
+/// Why the environment does not configure a function: one line naming the variable.
 #[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    #[error("configuration: {var} is not set ({meaning})")]
+    Missing {
+        var: &'static str,
+        meaning: &'static str,
+    },
+    #[error("configuration: {var} '{value}' {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        /// What the variable must be (`must be https`, `must be between 1 and 3600`).
+        expected: std::borrow::Cow<'static, str>,
+    },
+}
+
+impl ConfigError {
+    pub fn invalid(
+        var: &'static str,
+        value: impl Into<String>,
+        expected: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
+        ConfigError::Invalid {
+            var,
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+}
 
 /// Which adapters back the ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,14 +105,18 @@ impl Config {
         let backend = match var("KEYGATE_TABLE") {
             Some(table) => Backend::Aws {
                 table,
-                secret_id: var("KEYGATE_SECRET_ID").ok_or_else(|| {
-                    ConfigError("KEYGATE_SECRET_ID is not set (the Secrets Manager secret holding the signing keys)".into())
+                secret_id: var("KEYGATE_SECRET_ID").ok_or(ConfigError::Missing {
+                    var: "KEYGATE_SECRET_ID",
+                    meaning: "the Secrets Manager secret holding the signing keys",
                 })?,
                 queue_url: var("KEYGATE_QUEUE_URL"),
                 dlq_url: var("KEYGATE_DLQ_URL"),
             },
             None if in_lambda => {
-                return Err(ConfigError("KEYGATE_TABLE is not set (the DynamoDB table name)".into()))
+                return Err(ConfigError::Missing {
+                    var: "KEYGATE_TABLE",
+                    meaning: "the DynamoDB table name",
+                })
             }
             None => Backend::Memory,
         };
@@ -95,10 +126,11 @@ impl Config {
         };
         let issuer = match var("KEYGATE_ISSUER") {
             Some(i) => {
-                let u = url::Url::parse(&i)
-                    .map_err(|e| ConfigError(format!("KEYGATE_ISSUER '{i}' is not a URL: {e}")))?;
+                let u = url::Url::parse(&i).map_err(|e| {
+                    ConfigError::invalid("KEYGATE_ISSUER", &i, format!("is not a URL: {e}"))
+                })?;
                 if u.scheme() != "https" && !local_mode {
-                    return Err(ConfigError(format!("KEYGATE_ISSUER '{i}' must be https")));
+                    return Err(ConfigError::invalid("KEYGATE_ISSUER", i, "must be https"));
                 }
                 i.trim_end_matches('/').to_owned()
             }
@@ -164,37 +196,33 @@ impl Config {
     }
 }
 
-fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" => Ok(true),
         "0" | "false" | "no" => Ok(false),
-        _ => Err(ConfigError(format!(
-            "{name} must be true or false, not '{v}'"
-        ))),
+        _ => Err(ConfigError::invalid(name, v, "must be true or false")),
     }
 }
 
-fn bounded(
+/// A whole number of seconds in `min..=max` from the variable `name`, or `default`.
+pub fn bounded(
     var: &impl Fn(&str) -> Option<String>,
-    name: &str,
+    name: &'static str,
     default: i64,
     min: i64,
     max: i64,
 ) -> Result<i64, ConfigError> {
-    let Some(raw) = var(name) else {
+    let Some(raw) = var(name).filter(|v| !v.trim().is_empty()) else {
         return Ok(default);
     };
-    let v: i64 = raw.trim().parse().map_err(|_| {
-        ConfigError(format!(
-            "{name} must be a whole number of seconds, not '{raw}'"
-        ))
-    })?;
-    if !(min..=max).contains(&v) {
-        return Err(ConfigError(format!(
-            "{name} must be between {min} and {max}, not {v}"
-        )));
+    match raw.trim().parse::<i64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(ConfigError::invalid(
+            name,
+            raw,
+            format!("must be a whole number between {min} and {max}"),
+        )),
     }
-    Ok(v)
 }
 
 #[cfg(test)]

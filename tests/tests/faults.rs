@@ -90,7 +90,11 @@ async fn answer(req: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let text = resp.text().await.unwrap_or_default();
-    (status, retry, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        retry,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -99,7 +103,12 @@ async fn a_dynamodb_outage_is_answered_503_and_keygate_recovers() {
     let s = Server::start(Backend::Stack).await;
     let (account, _, key) = s.create_account("Acme", "owner@acme.test").await;
     let (_, app) = s
-        .api("POST", "/api/clientApps", Some(&key), Some(json!({"name": "CRM"})))
+        .api(
+            "POST",
+            "/api/clientApps",
+            Some(&key),
+            Some(json!({"name": "CRM"})),
+        )
         .await;
     let (id, secret) = (
         app["clientId"].as_str().unwrap().to_owned(),
@@ -108,7 +117,9 @@ async fn a_dynamodb_outage_is_answered_503_and_keygate_recovers() {
     let basic = format!("Basic {key}");
     let requests = || {
         [
-            s.http.get(s.url("/api/whoami")).header("authorization", &basic),
+            s.http
+                .get(s.url("/api/whoami"))
+                .header("authorization", &basic),
             s.http
                 .post(s.url("/api/clientApps"))
                 .header("authorization", &basic)
@@ -119,7 +130,9 @@ async fn a_dynamodb_outage_is_answered_503_and_keygate_recovers() {
             s.http
                 .post(s.url("/api/authenticationTokens/user"))
                 .header("authorization", &basic),
-            s.http.get(s.url("/api/clientApps")).header("authorization", &basic),
+            s.http
+                .get(s.url("/api/clientApps"))
+                .header("authorization", &basic),
         ]
     };
 
@@ -133,21 +146,34 @@ async fn a_dynamodb_outage_is_answered_503_and_keygate_recovers() {
     {
         assert_eq!(status, 503, "request {i} during the outage: {body}");
         assert_eq!(retry.as_deref(), Some("2"), "request {i}: Retry-After");
-        assert_eq!(body["reason"], "dynamodb_unavailable", "request {i}: {body}");
+        assert_eq!(
+            body["reason"], "dynamodb_unavailable",
+            "request {i}: {body}"
+        );
     }
 
     // Recovery, with no restart: the same requests succeed.
     let [a, b, c, d, e] = requests();
     let answers = tokio::join!(answer(a), answer(b), answer(c), answer(d), answer(e));
-    let statuses = [answers.0 .0, answers.1 .0, answers.2 .0, answers.3 .0, answers.4 .0];
+    let statuses = [
+        answers.0 .0,
+        answers.1 .0,
+        answers.2 .0,
+        answers.3 .0,
+        answers.4 .0,
+    ];
     assert_eq!(statuses, [200, 201, 200, 200, 200], "after the resume");
 
     // A consistent table: a create the outage interrupted landed whole or not at all, so the
     // per-kind counter and the list agree.
     let account = AccountId::parse(&account).unwrap();
     let table = &*s.services().table;
-    let listed = clients::list(table, &account, ClientKind::App).await.unwrap();
-    let counted = clients::count(table, &account, ClientKind::App).await.unwrap();
+    let listed = clients::list(table, &account, ClientKind::App)
+        .await
+        .unwrap();
+    let counted = clients::count(table, &account, ClientKind::App)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), counted);
     assert!((2..=3).contains(&counted), "{counted} apps");
 }

@@ -31,8 +31,8 @@ pub enum EndpointResult {
     Failed(Pushback),
     /// Failed and is now disabled (410, or failing too long): no retry for it.
     Dropped,
-    /// The store could not be asked; retry.
-    Unavailable(String),
+    /// The store could not be asked (logged); retry.
+    Unavailable,
 }
 
 /// The same event for every endpoint.
@@ -64,7 +64,7 @@ pub async fn fan_out(
         tasks.spawn(async move {
             // Held for the claim, the send and the bookkeeping: bounds sockets and memory alike.
             let Ok(_permit) = permits.acquire_owned().await else {
-                return EndpointResult::Unavailable("the batch was cancelled".into());
+                return EndpointResult::Unavailable;
             };
             deliver_one(&state, &shared, ep).await
         });
@@ -73,7 +73,7 @@ pub async fn fan_out(
     while let Some(joined) = tasks.join_next().await {
         results.push(joined.unwrap_or_else(|e| {
             tracing::error!(error = %e, "delivery task failed");
-            EndpointResult::Unavailable("delivery task failed".into())
+            EndpointResult::Unavailable
         }));
     }
     results
@@ -95,7 +95,10 @@ async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> Endpoin
         Ok(Claim::Won) => {}
         Ok(Claim::Delivered) => return EndpointResult::AlreadyDelivered,
         Ok(Claim::Busy) => return EndpointResult::Busy,
-        Err(e) => return EndpointResult::Unavailable(e.to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, "webhooks: delivery ledger");
+            return EndpointResult::Unavailable;
+        }
     }
 
     let sent = match prepare(&ep, shared, now) {

@@ -71,16 +71,8 @@ impl Settings {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let num = |name: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-            let Some(raw) = get(name).filter(|v| !v.trim().is_empty()) else {
-                return Ok(default);
-            };
-            match raw.trim().parse::<i64>() {
-                Ok(v) if (min..=max).contains(&v) => Ok(v),
-                _ => Err(ConfigError(format!(
-                    "{name} must be a whole number between {min} and {max}, not '{raw}'"
-                ))),
-            }
+        let num = |name: &'static str, default: i64, min: i64, max: i64| {
+            keygate::config::bounded(&get, name, default, min, max)
         };
         Ok(Self {
             timeout: d.timeout,
@@ -168,7 +160,49 @@ pub enum Outcome {
     /// Sent to the DLQ with this reason code.
     DeadLettered(&'static str),
     /// Not settled: SQS must deliver it again after `delay` seconds (its new visibility).
-    Retry { why: String, delay: u32 },
+    Retry { why: Unsettled, delay: u32 },
+}
+
+/// Why a message is not settled yet (the details are logged where they happen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsettled {
+    /// A backing service could not be asked: `what` was being done (`account`, `endpoints`,
+    /// `ledger`, `dead-letter queue`).
+    Backend { what: &'static str, transient: bool },
+    /// `failed` of `of` endpoints did not take it.
+    Endpoints { failed: usize, of: usize },
+    /// The handler's own task failed (a bug, logged).
+    TaskFailed,
+}
+
+impl std::fmt::Display for Unsettled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsettled::Backend {
+                what,
+                transient: true,
+            } => write!(f, "{what}: backing service unavailable"),
+            Unsettled::Backend {
+                what,
+                transient: false,
+            } => write!(f, "{what}: backing service error"),
+            Unsettled::Endpoints { failed, of } => {
+                write!(f, "{failed} of {of} endpoints not delivered")
+            }
+            Unsettled::TaskFailed => f.write_str("message task failed"),
+        }
+    }
+}
+
+impl Unsettled {
+    /// A store failure while doing `what`, logged here with its cause.
+    fn store(what: &'static str, e: &keygate::store::StoreError) -> Self {
+        tracing::warn!(error = %e, what, "webhooks: store");
+        Unsettled::Backend {
+            what,
+            transient: e.is_transient(),
+        }
+    }
 }
 
 /// One invocation: every message of the batch concurrently; the unsettled ones are reported in
@@ -190,7 +224,7 @@ pub async fn handle_batch(state: &Webhooks, event: SqsEvent) -> SqsBatchResponse
             Err(e) => {
                 tracing::error!(error = %e, "message task failed");
                 let outcome = Outcome::Retry {
-                    why: "message task failed".into(),
+                    why: Unsettled::TaskFailed,
                     delay: 0,
                 };
                 (e.id(), outcome)
@@ -205,7 +239,7 @@ pub async fn handle_batch(state: &Webhooks, event: SqsEvent) -> SqsBatchResponse
                 tracing::warn!(message_id = %id, reason, "dead-lettered")
             }
             Outcome::Retry { why, delay } => {
-                tracing::warn!(message_id = %id, why, delay, "will retry")
+                tracing::warn!(message_id = %id, why = %why, delay, "will retry")
             }
         }
         if let Outcome::Retry { .. } = outcome {
@@ -252,7 +286,7 @@ async fn handle_message(
     let services = &state.services;
     let attempt = receive_count(record);
     // When this message is to come back, and why.
-    let retry = |why: String, pushback: Pushback| {
+    let retry = |why: Unsettled, pushback: Pushback| {
         // Its last try: visible at once, so SQS hands it to the DLQ now rather than after the
         // schedule's 10 h. (Only at exactly the last: were the queue's maxReceiveCount higher
         // than configured, later receives keep the schedule instead of spinning.)
@@ -274,7 +308,7 @@ async fn handle_message(
             .await
         {
             Ok(e) => e,
-            Err(e) => return retry(format!("endpoints: {e}"), Pushback::None),
+            Err(e) => return retry(Unsettled::store("endpoints", &e), Pushback::None),
         };
     if endpoints.is_empty() {
         return Outcome::Done {
@@ -285,36 +319,36 @@ async fn handle_message(
     // The body every endpoint gets: the message as validated, in its canonical JSON.
     let payload = match serde_json::to_vec(&message) {
         Ok(v) => Bytes::from(v),
-        Err(e) => return retry(format!("serialising the event: {e}"), Pushback::None),
+        Err(e) => {
+            tracing::error!(error = %e, "webhooks: serialising a validated event");
+            return retry(Unsettled::TaskFailed, Pushback::None);
+        }
     };
     let results = fanout::fan_out(state, message, payload, endpoints, attempt, permits).await;
 
     let (mut delivered, mut already) = (0, 0);
-    let mut pending: Vec<(Pushback, String)> = Vec::new();
+    let mut pending: Vec<Pushback> = Vec::new();
     for r in results {
         match r {
             EndpointResult::Delivered => delivered += 1,
             EndpointResult::AlreadyDelivered => already += 1,
             EndpointResult::Dropped => {}
-            EndpointResult::Busy => pending.push((Pushback::None, "in flight elsewhere".into())),
-            EndpointResult::Failed(p) => pending.push((p, "endpoint failed".into())),
-            EndpointResult::Unavailable(why) => pending.push((Pushback::None, why)),
+            EndpointResult::Busy | EndpointResult::Unavailable => pending.push(Pushback::None),
+            EndpointResult::Failed(p) => pending.push(p),
         }
     }
     // Several endpoints failed: the one that asked for the longest wait sets the delay (a
     // receiver's Retry-After is honoured; the others only wait longer).
     match pending
         .iter()
-        .max_by_key(|(p, _)| retry_delay(attempt, *p, 0.5))
+        .max_by_key(|p| retry_delay(attempt, **p, 0.5))
     {
         None => Outcome::Done { delivered, already },
-        Some((pushback, _)) => retry(
-            format!(
-                "{} of {} endpoints not delivered ({})",
-                pending.len(),
-                pending.len() + delivered + already,
-                pending[0].1
-            ),
+        Some(pushback) => retry(
+            Unsettled::Endpoints {
+                failed: pending.len(),
+                of: pending.len() + delivered + already,
+            },
             *pushback,
         ),
     }
@@ -322,12 +356,12 @@ async fn handle_message(
 
 /// `Ok(message)`, or `Err(Ok(poison))` for a message that can never succeed, or `Err(Err(why))`
 /// when it could not be checked now.
-async fn check(services: &Services, body: &str) -> Result<EventMessage, Result<Poison, String>> {
+async fn check(services: &Services, body: &str) -> Result<EventMessage, Result<Poison, Unsettled>> {
     let m = events::parse(body).map_err(Ok)?;
     match keygate::accounts::get_account(&*services.table, &m.account_id).await {
         Ok(Some(_)) => Ok(m),
         Ok(None) => Err(Ok(Poison::UnknownAccount(m.account_id.to_string()))),
-        Err(e) => Err(Err(e.to_string())),
+        Err(e) => Err(Err(Unsettled::store("account", &e))),
     }
 }
 
@@ -339,10 +373,16 @@ async fn dead_letter(services: &Services, body: &str, poison: &Poison) -> Outcom
         .await
     {
         Ok(_) => Outcome::DeadLettered(poison.code()),
-        Err(e) => Outcome::Retry {
-            why: format!("dead-letter queue: {e}"),
-            delay: retry_delay(1, Pushback::None, 0.5),
-        },
+        Err(e) => {
+            tracing::warn!(error = %e, "webhooks: dead-letter queue");
+            Outcome::Retry {
+                why: Unsettled::Backend {
+                    what: "dead-letter queue",
+                    transient: e.is_transient(),
+                },
+                delay: retry_delay(1, Pushback::None, 0.5),
+            }
+        }
     }
 }
 

@@ -14,11 +14,11 @@ use crate::clients::{self, Client, ClientKind};
 use crate::clock::UnixSeconds;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{AccountId, UserId};
-use crate::keys::KeyRing;
+use crate::keys::{check_times, Expect, JwtError, KeyRing};
 use crate::store::{Item, Table};
 
 /// Allowed clock difference on `exp`/`nbf`/`iat`.
-pub const LEEWAY: i64 = 30;
+pub use crate::keys::LEEWAY;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,35 +89,21 @@ pub fn new_jti() -> String {
 
 /// Checks a JWT's signature, profile, issuer, audience and times (pure; no store access).
 pub fn decode(ring: &KeyRing, token: &str, issuer: &str, now: UnixSeconds) -> ApiResult<Claims> {
-    let raw = ring
-        .verify_jwt(token, now)
-        .map_err(|e| ApiError::unauthorized(e.reason(), "the bearer token is not valid"))?;
-    let claims: Claims = serde_json::from_value(raw)
-        .map_err(|_| ApiError::unauthorized("jwt_claims", "the bearer token is not valid"))?;
-    if claims.iss != issuer {
-        return Err(ApiError::unauthorized(
-            "jwt_issuer",
-            "the bearer token is from another issuer",
-        ));
-    }
-    if claims.aud != issuer {
-        return Err(ApiError::unauthorized(
-            "jwt_audience",
-            "the bearer token is for another audience",
-        ));
-    }
-    if claims.exp + LEEWAY <= now {
-        return Err(ApiError::unauthorized(
-            "jwt_expired",
-            "the bearer token has expired",
-        ));
-    }
-    if claims.nbf - LEEWAY > now || claims.iat - LEEWAY > now {
-        return Err(ApiError::unauthorized(
-            "jwt_not_yet_valid",
-            "the bearer token is not valid yet",
-        ));
-    }
+    let refused = |e: JwtError| {
+        let message = match e {
+            JwtError::Issuer => "the bearer token is from another issuer",
+            JwtError::Audience => "the bearer token is for another audience",
+            JwtError::Expired => "the bearer token has expired",
+            JwtError::NotYetValid => "the bearer token is not valid yet",
+            _ => "the bearer token is not valid",
+        };
+        ApiError::unauthorized(e.reason(), message)
+    };
+    let expect = Expect {
+        issuer: Some(issuer),
+    };
+    let claims: Claims = ring.verify(token, expect, now).map_err(refused)?;
+    check_times(claims.exp, claims.nbf, claims.iat, now).map_err(refused)?;
     Ok(claims)
 }
 

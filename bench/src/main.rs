@@ -1,4 +1,4 @@
-//! `keygate-bench`: the benchmark driver of issue 8. A benchmark, not a test: it measures and
+//! `keygate-bench`: the benchmark driver. A benchmark, not a test: it measures and
 //! writes `bench/RESULTS.md`.
 //!
 //! 1. Cold start of the five release binaries against a Lambda Runtime API emulator (the local
@@ -46,7 +46,7 @@ usage: cargo run --release -p keygate-bench -- [options]
   --wait-idle S      wait up to S seconds for running rustc processes to finish (default 300)
   --no-build         do not run `cargo build --release` for the five functions first
   --skip-cold-start  skip section 1 (no local stack needed)
-  --hot-paths        also run the functions' own benches (issues 4, 6, 7) and paste their output
+  --hot-paths        also run the functions' own benches and paste their output
   --out PATH         where to write (default bench/RESULTS.md)
 
 Cold starts need the local stack (infra/local/start.sh; started here if it is not running).";

@@ -53,7 +53,8 @@ impl Server {
             Arc::new(CachedTable::new(table, ttl))
         };
         let running =
-            keygate_local::serve(listener, services).map_err(|e| format!("serve: {e}"))?;
+            keygate_local::serve(listener, services, keygate::services::Queues::in_memory())
+                .map_err(|e| format!("serve: {e}"))?;
         Ok(Self { running })
     }
 

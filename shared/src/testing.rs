@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::{Backend, Config};
 use crate::keys::{Keys, SecretsManagerKeySource};
 use crate::queue::SqsQueue;
-use crate::services::Services;
+use crate::services::{Queues, Services};
 use crate::store::DynamoDbTable;
 
 pub struct Stack {
@@ -169,11 +169,19 @@ impl Stack {
             .to_owned()
     }
 
-    /// Services on the stack: DynamoDB Local, the stack's secret, and fresh queues of their own.
-    pub async fn services(&self, config: Config, clock: Arc<dyn Clock>) -> Services {
+    /// Fresh SQS queues of their own on the stack (isolates a test's messages).
+    pub async fn queues(&self) -> Queues {
         let sqs = self.sqs().await;
-        let queue_url = self.fresh_queue("kg-test-events").await;
-        let dlq_url = self.fresh_queue("kg-test-dlq").await;
+        let events = self.fresh_queue("kg-test-events").await;
+        let dead_letters = self.fresh_queue("kg-test-dlq").await;
+        Queues {
+            events: Arc::new(SqsQueue::new(sqs.clone(), events)),
+            dead_letters: Arc::new(SqsQueue::new(sqs, dead_letters)),
+        }
+    }
+
+    /// Services on the stack: DynamoDB Local and the stack's secret.
+    pub async fn services(&self, config: Config, clock: Arc<dyn Clock>) -> Services {
         let source = Arc::new(SecretsManagerKeySource::new(
             self.secrets_manager().await,
             self.var("KEYGATE_SECRET_ID"),
@@ -185,15 +193,13 @@ impl Stack {
         config.backend = Backend::Aws {
             table: self.var("KEYGATE_TABLE").to_owned(),
             secret_id: self.var("KEYGATE_SECRET_ID").to_owned(),
-            queue_url: Some(queue_url.clone()),
-            dlq_url: Some(dlq_url.clone()),
+            queue_url: None,
+            dlq_url: None,
         };
         Services {
             config: Arc::new(config),
             table: Arc::new(self.table().await),
             keys: Arc::new(keys),
-            queue: Arc::new(SqsQueue::new(sqs.clone(), queue_url)),
-            dlq: Arc::new(SqsQueue::new(sqs, dlq_url)),
             clock,
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use keygate::clock::{Clock, ManualClock};
 use keygate::config::Config;
+use keygate::services::Queues;
 use keygate::Services;
 use keygate_local::Running;
 use oauth2::basic::BasicClient;
@@ -50,12 +51,15 @@ pub enum Backend {
 
 impl Server {
     pub async fn start(backend: Backend) -> Self {
-        Self::start_with(backend, |_| {}).await
+        Self::start_with(backend, |_, _| {}).await
     }
 
-    /// [`Server::start`], with the services changed by `tweak` before the server starts (a
-    /// queue of its own, a read cache…).
-    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Services)) -> Self {
+    /// [`Server::start`], with the services and queues changed by `tweak` before the server
+    /// starts (a queue of its own, a read cache…).
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Services, &mut Queues),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -78,9 +82,13 @@ impl Server {
                     .await
             }
         };
+        let mut queues = match backend {
+            Backend::Memory => Queues::in_memory(),
+            Backend::Stack => keygate::testing::Stack::get().queues().await,
+        };
         let mut services = services;
-        tweak(&mut services);
-        let running = keygate_local::serve(listener, services).expect("serve");
+        tweak(&mut services, &mut queues);
+        let running = keygate_local::serve(listener, services, queues).expect("serve");
         let source = fresh_loopback();
         Self {
             backend,
@@ -94,6 +102,10 @@ impl Server {
 
     pub fn services(&self) -> &Services {
         &self.running.services
+    }
+
+    pub fn queues(&self) -> &Queues {
+        &self.running.queues
     }
 
     pub fn url(&self, path: &str) -> String {

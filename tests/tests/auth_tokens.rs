@@ -1,4 +1,4 @@
-//! Issue 5: authentication tokens and their sessions, through the local API server, on the
+//! Authentication tokens and their sessions, through the local API server, on the
 //! in-memory adapters and on the local stack (DynamoDB Local): each kind, reuse, expiry (the
 //! server's manual clock, no sleeps), the race, the redirect allowlist and every bad input.
 

@@ -1,4 +1,4 @@
-//! Issue 3: every client-apps route on the in-memory backend and on DynamoDB Local.
+//! Every client-apps route on the in-memory backend and on DynamoDB Local.
 
 use keygate_e2e::{Backend, Server};
 use serde_json::{json, Value};

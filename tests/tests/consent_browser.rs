@@ -1,4 +1,4 @@
-//! Issue 4: the consent page in a real browser. Debian's headless Chromium, driven through
+//! The consent page in a real browser. Debian's headless Chromium, driven through
 //! chromedriver (WebDriver) by `fantoccini`, signs in at `/auth`, lands on the consent page,
 //! clicks Approve (the code is then exchanged with PKCE by the `oauth2` crate) and, in a second
 //! run, Deny. The client's redirect URI is a loopback receiver of this test, so what the browser's

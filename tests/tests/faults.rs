@@ -277,8 +277,8 @@ async fn an_sqs_outage_under_webhooks_loses_nothing_and_sends_nothing_twice() {
     let url = short_visibility_queue().await;
     let sqs = Stack::get().sqs().await;
     let queue_url = url.clone();
-    let s = Server::start_with(Backend::Stack, move |services| {
-        services.queue = Arc::new(keygate::queue::SqsQueue::new(sqs, queue_url));
+    let s = Server::start_with(Backend::Stack, move |_, queues| {
+        queues.events = Arc::new(keygate::queue::SqsQueue::new(sqs, queue_url));
     })
     .await;
     let receiver = Receiver::start().await;

@@ -103,8 +103,8 @@ async fn events_reach_the_webhooks_handler(backend: Backend) {
     // The in-process event source feeds the handler; the poison message reaches the DLQ.
     let dead = loop {
         let got = s
-            .services()
-            .dlq
+            .queues()
+            .dead_letters
             .receive(10, Duration::from_secs(2))
             .await
             .unwrap();

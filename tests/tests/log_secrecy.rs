@@ -1,4 +1,4 @@
-//! Issue 10: logs and metrics never carry a secret. Every issued secret value — API keys, client
+//! Logs and metrics never carry a secret. Every issued secret value — API keys, client
 //! secrets, tokens, sessions, signatures, callback keys, signing secrets — is driven through
 //! successful and failing requests, and none appears in the captured log or metric output.
 

@@ -1,4 +1,4 @@
-//! Issue 4: the token function end to end — client-app API tokens, the OAuth 2.0 grants driven
+//! The token function end to end — client-app API tokens, the OAuth 2.0 grants driven
 //! by the `oauth2` crate (a real client library), the consent page, refresh rotation and reuse,
 //! revocation and introspection — on the in-memory backend and on DynamoDB Local + moto.
 

@@ -1,4 +1,4 @@
-//! Issue 6: the shared authentication behind the `verify` authorizer, through `GET /api/whoami`
+//! The shared authentication behind the `verify` authorizer, through `GET /api/whoami`
 //! (which sits behind it): every credential kind and every bad input, on memory and on
 //! DynamoDB Local.
 

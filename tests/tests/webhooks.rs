@@ -1,4 +1,4 @@
-//! Issue 7 end to end: the webhooks handler against real HTTP receivers on loopback, on the
+//! The webhooks handler against real HTTP receivers on loopback, on the
 //! in-memory adapters and on the local stack (DynamoDB Local + moto SQS), plus the local server's
 //! event source. The receivers verify every signature with the `standardwebhooks` crate (the
 //! spec's reference library), never with keygate's own code. Nothing here sleeps to synchronise:
@@ -23,6 +23,7 @@ use keygate::config::Config;
 use keygate::crypto::Secret;
 use keygate::ids::AccountId;
 use keygate::queue::{Queue, QueueError, Received};
+use keygate::services::Queues;
 use keygate::Services;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
@@ -225,21 +226,23 @@ impl Rig {
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let mut config = Config::local("http://127.0.0.1:3000");
         config.local_mode = local_mode;
-        let mut services = match backend {
-            Backend::Memory => Services::in_memory(config, shared).await,
+        let (services, mut queues) = match backend {
+            Backend::Memory => (
+                Services::in_memory(config, shared).await,
+                Queues::in_memory(),
+            ),
             Backend::Stack => {
-                keygate::testing::Stack::get()
-                    .services(config, shared)
-                    .await
+                let stack = keygate::testing::Stack::get();
+                (stack.services(config, shared).await, stack.queues().await)
             }
         };
         let visibility = Arc::new(Mutex::new(Vec::new()));
-        services.queue = Arc::new(Recording {
-            inner: services.queue.clone(),
+        queues.events = Arc::new(Recording {
+            inner: queues.events.clone(),
             visibility: visibility.clone(),
         });
         Self {
-            state: Webhooks::new(services, settings).expect("the client builds"),
+            state: Webhooks::new(services, queues, settings).expect("the client builds"),
             clock,
             visibility,
         }
@@ -247,6 +250,10 @@ impl Rig {
 
     fn services(&self) -> &Services {
         &self.state.services
+    }
+
+    fn queues(&self) -> &Queues {
+        &self.state.queues
     }
 
     async fn account(&self) -> AccountId {
@@ -313,8 +320,8 @@ impl Rig {
     /// Puts an event on the queue as a producer would; returns the message JSON.
     async fn publish(&self, account: &AccountId, id: &str, name: &str) -> Value {
         let m = message(account, id, name);
-        self.services()
-            .queue
+        self.queues()
+            .events
             .send(&m.to_string(), &[])
             .await
             .unwrap();
@@ -328,8 +335,8 @@ impl Rig {
         while got.len() < n {
             assert!(tokio::time::Instant::now() < deadline, "queue too slow");
             let batch = self
-                .services()
-                .queue
+                .queues()
+                .events
                 .receive(n - got.len(), Duration::from_secs(1))
                 .await
                 .unwrap();
@@ -352,7 +359,7 @@ impl Rig {
 
     /// Done with a message: off the queue, so a later `receive` cannot get it back.
     async fn forget(&self, m: &Received) {
-        let _ = self.services().queue.delete(&m.receipt_handle).await;
+        let _ = self.queues().events.delete(&m.receipt_handle).await;
     }
 
     fn visibility_of(&self, m: &Received) -> Vec<u32> {
@@ -727,7 +734,7 @@ async fn continuous_failure_disables(backend: Backend) {
 async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
     let rig = Rig::new(backend, fast()).await;
     let acc = rig.account().await;
-    let q = &rig.services().queue;
+    let q = &rig.queues().events;
     q.send("{not json", &[]).await.unwrap();
     q.send(&message(&acc, "evt_p", "NOT_AN_EVENT").to_string(), &[])
         .await
@@ -744,8 +751,8 @@ async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
     let mut dead = Vec::new();
     while dead.len() < 3 {
         dead.extend(
-            rig.services()
-                .dlq
+            rig.queues()
+                .dead_letters
                 .receive(10, Duration::from_secs(1))
                 .await
                 .unwrap(),
@@ -774,7 +781,7 @@ async fn exhausted_messages_are_redriven(backend: Backend) {
     let r = Receiver::start(200).await;
     rig.endpoint(&acc, &r, None, &["PACKAGE_CREATE"]).await;
     rig.publish(&acc, "evt_x", "PACKAGE_CREATE").await;
-    let q = &rig.services().queue;
+    let q = &rig.queues().events;
     for _ in 0..2 {
         let m = rig.receive(1).await.remove(0);
         q.change_visibility(&m.receipt_handle, 0).await.unwrap();
@@ -785,8 +792,8 @@ async fn exhausted_messages_are_redriven(backend: Backend) {
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(r.count(), 0);
     let dead = rig
-        .services()
-        .dlq
+        .queues()
+        .dead_letters
         .receive(10, Duration::from_secs(2))
         .await
         .unwrap();

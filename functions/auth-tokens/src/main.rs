@@ -1,11 +1,3 @@
-//! `keygate-auth-tokens` Lambda: builds its services once per cold start, then serves requests.
+//! `keygate-auth-tokens` Lambda: its services once per cold start, lent to every request.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    let services = keygate::services::start("keygate-auth-tokens").await;
-    let services = &services;
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        keygate_auth_tokens::handle(services, req)
-    }))
-    .await
-}
+keygate::http_main!("keygate-auth-tokens", keygate_auth_tokens::handle);

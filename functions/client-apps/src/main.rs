@@ -1,11 +1,3 @@
-//! `keygate-client-apps` Lambda: builds its services once per cold start, then serves requests.
+//! `keygate-client-apps` Lambda: its services once per cold start, lent to every request.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    let services = keygate::services::start("keygate-client-apps").await;
-    let services = &services;
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        keygate_client_apps::handle(services, req)
-    }))
-    .await
-}
+keygate::http_main!("keygate-client-apps", keygate_client_apps::handle);

@@ -1,4 +1,4 @@
-//! Criterion bench of the token function (issue 4 "Performance"): the in-process handler over the
+//! Criterion bench of the token function: the in-process handler over the
 //! in-memory store. `cargo bench -p keygate-token --bench token`.
 //!
 //! - `client_credentials_issue`: `POST /api/oauth2/token` through `keygate_token::handle`

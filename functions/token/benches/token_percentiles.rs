@@ -1,4 +1,4 @@
-//! Median and p99 per operation of the token function (issue 4 "Performance"), which criterion's
+//! Median and p99 per operation of the token function, which criterion's
 //! means do not give: N timed runs each, in process over the in-memory store.
 //! `cargo bench -p keygate-token --bench token_percentiles`.
 //!

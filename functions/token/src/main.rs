@@ -1,11 +1,3 @@
-//! `keygate-token` Lambda: builds its services once per cold start, then serves requests.
+//! `keygate-token` Lambda: its services once per cold start, lent to every request.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    let services = keygate::services::start("keygate-token").await;
-    let services = &services;
-    lambda_http::run(lambda_http::service_fn(move |req| {
-        keygate_token::handle(services, req)
-    }))
-    .await
-}
+keygate::http_main!("keygate-token", keygate_token::handle);

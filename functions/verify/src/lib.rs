@@ -40,6 +40,11 @@ pub async fn decide(
     result
 }
 
+/// The authorizer's cold start: it needs nothing beyond the services (no queue).
+pub async fn start(services: Services) -> Result<Services, std::convert::Infallible> {
+    Ok(services)
+}
+
 /// The authorizer's answer: allowed with the principal as context, or refused.
 pub async fn authorize(
     services: &Services,

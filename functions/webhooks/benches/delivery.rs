@@ -1,4 +1,4 @@
-//! Issue 7 "Performance": deliveries per second of one handler instance, and memory per
+//! Deliveries per second of one handler instance, and memory per
 //! in-flight delivery.
 //!
 //! `cargo bench -p keygate-webhooks --bench delivery` (add `-- --quick` for a short run).
@@ -184,7 +184,8 @@ impl Bench {
             ..Settings::default()
         };
         Self {
-            state: Webhooks::new(services, settings).expect("client"),
+            state: Webhooks::new(services, keygate::services::Queues::in_memory(), settings)
+                .expect("client"),
             account,
             next_event: 0,
         }

@@ -1,5 +1,5 @@
 //! The `webhooks` function: event messages off SQS, signed HTTP POSTs to the callback endpoints
-//! of the event's account (DESIGN.md "Event notifications", issue 7).
+//! of the event's account (DESIGN.md "Event notifications").
 //!
 //! Per message of a batch, all concurrently (at most [`Settings::concurrency`] sends at a time):
 //! - a message that can never succeed (malformed, unknown event, unknown account) goes to the
@@ -28,6 +28,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use bytes::Bytes;
 use keygate::config::ConfigError;
 use keygate::events::{self, EventMessage, Poison};
+use keygate::services::Queues;
 use keygate::Services;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -102,23 +103,32 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Webhooks {
     pub services: Services,
+    /// The events queue (visibility of retried messages) and the dead-letter queue.
+    pub queues: Queues,
     pub client: reqwest::Client,
     pub settings: Settings,
 }
 
 impl Webhooks {
-    pub fn new(services: Services, settings: Settings) -> Result<Self, StartError> {
+    pub fn new(services: Services, queues: Queues, settings: Settings) -> Result<Self, StartError> {
         let client = client(&settings, services.config.local_mode)?;
         Ok(Self {
             services,
+            queues,
             client,
             settings,
         })
     }
 
     /// The settings from the environment.
-    pub fn from_env(services: Services) -> Result<Self, StartError> {
-        Self::new(services, Settings::from_env()?)
+    pub fn from_env(services: Services, queues: Queues) -> Result<Self, StartError> {
+        Self::new(services, queues, Settings::from_env()?)
+    }
+
+    /// The Lambda's cold start: the queues the environment names, the settings, the client.
+    pub async fn start(services: Services) -> Result<Self, StartError> {
+        let queues = Queues::from_config(&services.config).await;
+        Self::from_env(services, queues)
     }
 }
 
@@ -255,12 +265,7 @@ pub async fn handle_batch(state: &Webhooks, event: SqsEvent) -> SqsBatchResponse
 async fn settle(state: &Webhooks, record: &SqsMessage, permits: &Arc<Semaphore>) -> Outcome {
     let outcome = handle_message(state, record, permits).await;
     if let (Outcome::Retry { delay, .. }, Some(receipt)) = (&outcome, &record.receipt_handle) {
-        if let Err(e) = state
-            .services
-            .queue
-            .change_visibility(receipt, *delay)
-            .await
-        {
+        if let Err(e) = state.queues.events.change_visibility(receipt, *delay).await {
             // The queue's own visibility timeout applies instead.
             tracing::warn!(error = %e, "retry delay not set");
         }
@@ -301,7 +306,7 @@ async fn handle_message(
     let message = match check(services, body).await {
         Ok(m) => m,
         Err(Err(why)) => return retry(why, Pushback::None),
-        Err(Ok(poison)) => return dead_letter(services, body, &poison).await,
+        Err(Ok(poison)) => return dead_letter(&state.queues, body, &poison).await,
     };
     let endpoints =
         match keygate::callbacks::subscribed(&*services.table, &message.account_id, &message.name)
@@ -365,10 +370,10 @@ async fn check(services: &Services, body: &str) -> Result<EventMessage, Result<P
     }
 }
 
-async fn dead_letter(services: &Services, body: &str, poison: &Poison) -> Outcome {
+async fn dead_letter(queues: &Queues, body: &str, poison: &Poison) -> Outcome {
     let detail = poison.to_string();
-    match services
-        .dlq
+    match queues
+        .dead_letters
         .send(body, &[("reason", poison.code()), ("detail", &detail)])
         .await
     {

@@ -12,7 +12,12 @@ async fn state() -> Webhooks {
         Arc::new(ManualClock::new(1_800_000_000)),
     )
     .await;
-    Webhooks::new(services, Settings::default()).expect("client builds")
+    Webhooks::new(
+        services,
+        keygate::services::Queues::in_memory(),
+        Settings::default(),
+    )
+    .expect("client builds")
 }
 
 fn sample() -> SqsEvent {
@@ -99,8 +104,8 @@ async fn an_event_nobody_subscribed_to_is_settled() {
     let resp = handle_batch(&s, for_account(sample(), &acc)).await;
     assert!(resp.batch_item_failures.is_empty());
     assert!(s
-        .services
-        .dlq
+        .queues
+        .dead_letters
         .receive(10, Duration::ZERO)
         .await
         .unwrap()
@@ -122,7 +127,12 @@ async fn poison_goes_to_the_dlq_with_its_reason_and_is_not_retried() {
     // The sample's account does not exist here.
     let resp = handle_batch(&s, event).await;
     assert!(resp.batch_item_failures.is_empty());
-    let dead = s.services.dlq.receive(10, Duration::ZERO).await.unwrap();
+    let dead = s
+        .queues
+        .dead_letters
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap();
     let mut reasons: Vec<&str> = dead
         .iter()
         .map(|m| m.attributes["reason"].as_str())

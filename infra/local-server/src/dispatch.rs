@@ -7,6 +7,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, State};
 use keygate::http::{error_response, MAX_BODY};
 use keygate::routes::{self, Function};
+use keygate::services::Queues;
 use keygate::{ApiError, Services};
 
 /// The functions behind API Gateway, as `template.yaml` deploys them.
@@ -18,15 +19,25 @@ pub const FUNCTIONS: [&Function; 3] = [
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
-pub fn router(services: Services) -> axum::Router {
-    axum::Router::new().fallback(serve).with_state(services)
+/// What the local server serves with: the functions' services, and the queues of the operator
+/// route that enqueues events.
+#[derive(Clone)]
+struct Local {
+    services: Services,
+    queues: Queues,
+}
+
+pub fn router(services: Services, queues: Queues) -> axum::Router {
+    axum::Router::new()
+        .fallback(serve)
+        .with_state(Local { services, queues })
 }
 
 /// SQS's own limit, for `/_local/events`; API routes use [`MAX_BODY`].
 const MAX_READ: usize = 256 * 1024;
 
 async fn serve(
-    State(services): State<Services>,
+    State(local): State<Local>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
@@ -43,7 +54,7 @@ async fn serve(
                 }
             };
             let req = with_source(http::Request::from_parts(parts, body), peer);
-            route(&services, req).await
+            route(&local.services, &local.queues, req).await
         }
     };
     to_axum(resp)
@@ -67,10 +78,14 @@ fn context(req: &lambda_http::Request) -> ApiGatewayV2httpRequestContext {
 }
 
 /// Routes one request: operator routes, then the route table of `template.yaml`.
-pub async fn route(services: &Services, req: lambda_http::Request) -> lambda_http::Response<Body> {
+pub async fn route(
+    services: &Services,
+    queues: &Queues,
+    req: lambda_http::Request,
+) -> lambda_http::Response<Body> {
     let path = req.uri().path().to_owned();
     if path.starts_with("/_local/") {
-        return crate::operator::handle(services, req).await;
+        return crate::operator::handle(services, queues, req).await;
     }
     let mut known = false;
     let found =

@@ -19,8 +19,8 @@ pub const EXHAUSTED: &str = "max_receive_count";
 pub async fn run(state: Webhooks) {
     loop {
         match state
-            .services
-            .queue
+            .queues
+            .events
             .receive(10, Duration::from_secs(10))
             .await
         {
@@ -51,7 +51,7 @@ pub async fn deliver(state: &Webhooks, batch: Vec<Received>) -> SqsBatchResponse
         .collect();
     for m in &batch {
         if !failed.contains(m.message_id.as_str()) {
-            if let Err(e) = state.services.queue.delete(&m.receipt_handle).await {
+            if let Err(e) = state.queues.events.delete(&m.receipt_handle).await {
                 tracing::warn!(error = %e, message_id = %m.message_id, "event source: delete failed");
             }
         }
@@ -68,11 +68,15 @@ async fn redrive(state: &Webhooks, batch: Vec<Received>) -> Vec<Received> {
             keep.push(m);
             continue;
         }
-        let services = &state.services;
-        match services.dlq.send(&m.body, &[("reason", EXHAUSTED)]).await {
+        let queues = &state.queues;
+        match queues
+            .dead_letters
+            .send(&m.body, &[("reason", EXHAUSTED)])
+            .await
+        {
             Ok(_) => {
                 tracing::warn!(message_id = %m.message_id, receives = m.receive_count, "event source: dead-lettered after its last receive");
-                if let Err(e) = services.queue.delete(&m.receipt_handle).await {
+                if let Err(e) = queues.events.delete(&m.receipt_handle).await {
                     tracing::warn!(error = %e, message_id = %m.message_id, "event source: delete failed");
                 }
             }

@@ -9,6 +9,7 @@ pub mod operator;
 
 use std::net::SocketAddr;
 
+use keygate::services::Queues;
 use keygate::Services;
 use tokio::net::TcpListener;
 
@@ -24,6 +25,8 @@ pub fn listen_addr() -> Result<SocketAddr, String> {
 pub struct Running {
     pub addr: SocketAddr,
     pub services: Services,
+    /// The queues: producers' enqueues (`/_local/events`) and the event source's.
+    pub queues: Queues,
     server: tokio::task::JoinHandle<()>,
     poller: tokio::task::JoinHandle<()>,
 }
@@ -45,9 +48,13 @@ impl Drop for Running {
 }
 
 /// Serves on `listener` (bind `127.0.0.1:0` in tests) until the returned handle is dropped.
-pub fn serve(listener: TcpListener, services: Services) -> std::io::Result<Running> {
+pub fn serve(
+    listener: TcpListener,
+    services: Services,
+    queues: Queues,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let app = dispatch::router(services.clone());
+    let app = dispatch::router(services.clone(), queues.clone());
     let server = tokio::spawn(async move {
         // The peer address becomes the request's source IP, as API Gateway passes it.
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -56,31 +63,32 @@ pub fn serve(listener: TcpListener, services: Services) -> std::io::Result<Runni
         }
     });
     // The webhooks handler's state, built once as a Lambda cold start would.
-    let webhooks =
-        keygate_webhooks::Webhooks::from_env(services.clone()).map_err(std::io::Error::other)?;
+    let webhooks = keygate_webhooks::Webhooks::from_env(services.clone(), queues.clone())
+        .map_err(std::io::Error::other)?;
     let poller = tokio::spawn(event_source::run(webhooks));
     Ok(Running {
         addr,
         services,
+        queues,
         server,
         poller,
     })
 }
 
 /// Start-up check against real services: a wrong table, queue or endpoint is one clear line.
-pub async fn probe(services: &Services) -> Result<(), String> {
+pub async fn probe(services: &Services, queues: &Queues) -> Result<(), String> {
     services
         .table
         .query("PROBE#", "", 1)
         .await
         .map_err(|e| format!("DynamoDB: {e}"))?;
-    services
-        .queue
+    queues
+        .events
         .probe()
         .await
         .map_err(|e| format!("SQS: {e}"))?;
-    services
-        .dlq
+    queues
+        .dead_letters
         .probe()
         .await
         .map_err(|e| format!("SQS (dead-letter queue): {e}"))

@@ -22,16 +22,18 @@ async fn run() -> Result<(), String> {
         config.redirect_allowlist.push(config.issuer.clone());
     }
     let memory = config.backend == keygate::config::Backend::Memory;
+    let queues = keygate::services::Queues::from_config(&config).await;
     let services = keygate::Services::from_config(config)
         .await
         .map_err(|e| e.to_string())?;
     if !memory {
-        keygate_local::probe(&services).await?;
+        keygate_local::probe(&services, &queues).await?;
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let running = keygate_local::serve(listener, services.clone()).map_err(|e| e.to_string())?;
+    let running =
+        keygate_local::serve(listener, services.clone(), queues).map_err(|e| e.to_string())?;
 
     let ring = services.keys.ring().await;
     let demo = accounts::create_account(

@@ -4,6 +4,7 @@
 use keygate::accounts::{self, Permission};
 use keygate::http::{error_response, json, read_json_any_type as read_json};
 use keygate::ids::AccountId;
+use keygate::services::Queues;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -23,7 +24,7 @@ struct NewUserIn {
     permissions: Vec<Permission>,
 }
 
-pub async fn handle(services: &Services, req: Request) -> Response<Body> {
+pub async fn handle(services: &Services, queues: &Queues, req: Request) -> Response<Body> {
     let segments: Vec<&str> = req
         .uri()
         .path()
@@ -34,7 +35,7 @@ pub async fn handle(services: &Services, req: Request) -> Response<Body> {
     let result = match (req.method().as_str(), segments.as_slice()) {
         ("POST", ["accounts"]) => create_account(services, &req).await,
         ("POST", ["accounts", id, "users"]) => add_user(services, &req, id).await,
-        ("POST", ["events"]) => enqueue(services, &req).await,
+        ("POST", ["events"]) => enqueue(queues, &req).await,
         _ => Err(ApiError::not_found(
             "route_unknown",
             "no such operator route",
@@ -87,7 +88,7 @@ async fn add_user(services: &Services, req: &Request, account: &str) -> ApiResul
 
 /// Enqueues the body exactly as a producer's SQS message: no validation here, the webhooks
 /// handler judges it (and dead-letters what it refuses).
-async fn enqueue(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
+async fn enqueue(queues: &Queues, req: &Request) -> ApiResult<Response<Body>> {
     let body = match req.body() {
         Body::Text(t) if !t.trim().is_empty() => t.clone(),
         Body::Binary(_) => {
@@ -103,6 +104,6 @@ async fn enqueue(services: &Services, req: &Request) -> ApiResult<Response<Body>
             ))
         }
     };
-    let id = services.queue.send(&body, &[]).await?;
+    let id = queues.events.send(&body, &[]).await?;
     Ok(json(202, &serde_json::json!({ "messageId": id })))
 }

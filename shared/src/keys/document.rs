@@ -142,4 +142,3 @@ pub fn new_pepper_doc(now: UnixSeconds) -> PepperDoc {
         created_at: now,
     }
 }
-

@@ -26,8 +26,8 @@ use tokio::sync::{Mutex, RwLock};
 use crate::clock::UnixSeconds;
 
 pub use document::{
-    new_pepper_doc, new_signing_key_doc, rotate_pepper, rotate_signing_key, KeyDocument,
-    PepperDoc, SigningKeyDoc, MAX_TOKEN_LIFETIME,
+    new_pepper_doc, new_signing_key_doc, rotate_pepper, rotate_signing_key, KeyDocument, PepperDoc,
+    SigningKeyDoc, MAX_TOKEN_LIFETIME,
 };
 pub use ring::{check_times, EcKey, Expect, JwtError, KeyRing, LEEWAY};
 pub use secrets_manager::SecretsManagerKeySource;
@@ -135,7 +135,6 @@ impl Keys {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,11 +211,7 @@ mod tests {
             old_kid,
             "old key signs until activation"
         );
-        assert_eq!(
-            r.jwks(NOW + 101).keys.len(),
-            2,
-            "new key published first"
-        );
+        assert_eq!(r.jwks(NOW + 101).keys.len(), 2, "new key published first");
         assert_eq!(r.current(NOW + 700).unwrap().kid, new_kid);
         let old_token = r.sign_jwt(&serde_json::json!({}), NOW + 699).unwrap();
         assert!(r

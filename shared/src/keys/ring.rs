@@ -69,8 +69,8 @@ pub struct Expect<'a> {
 
 fn key_of(kid: &str, private_key: &str) -> Result<EcKey, Malformed> {
     let bytes = decode_key32(private_key).ok_or_else(|| Malformed::PrivateKey(kid.to_owned()))?;
-    let signing = SigningKey::from_bytes(&bytes.into())
-        .map_err(|_| Malformed::PrivateKey(kid.to_owned()))?;
+    let signing =
+        SigningKey::from_bytes(&bytes.into()).map_err(|_| Malformed::PrivateKey(kid.to_owned()))?;
     let der = signing
         .to_pkcs8_der()
         .map_err(|_| Malformed::PrivateKey(kid.to_owned()))?;
@@ -238,7 +238,11 @@ fn header_refusal(token: &str) -> JwtError {
     let alg = token
         .split('.')
         .next()
-        .and_then(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
     match alg {

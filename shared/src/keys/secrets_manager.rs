@@ -21,11 +21,7 @@ impl SecretsManagerKeySource {
 }
 
 impl SecretsManagerKeySource {
-    fn failed<E>(
-        &self,
-        op: &'static str,
-        e: aws_sdk_secretsmanager::error::SdkError<E>,
-    ) -> KeyError
+    fn failed<E>(&self, op: &'static str, e: aws_sdk_secretsmanager::error::SdkError<E>) -> KeyError
     where
         E: aws_sdk_secretsmanager::error::ProvideErrorMetadata
             + std::error::Error
@@ -71,4 +67,3 @@ impl KeySource for SecretsManagerKeySource {
         Ok(())
     }
 }
-

@@ -31,4 +31,3 @@ impl KeySource for MemoryKeySource {
         Ok(())
     }
 }
-

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CI's SAM check: installs aws-sam-cli and cargo-lambda (with zig) into <cache>/sam-venv, then
 # `sam validate --lint` and `sam build` (cargo lambda, one build per function, no Docker).
-#   KEYGATE_SAM_ARCH  arm64 | x86_64 | auto (default). auto builds arm64, as deployed, when the
-#                     Rust toolchain has the aarch64-unknown-linux-gnu target, else x86_64 (the
-#                     target cannot be fetched on a machine without network) and says so.
+#   KEYGATE_SAM_ARCH  arm64 | x86_64 | auto (default). auto builds arm64, as the template deploys:
+#                     it adds the aarch64-unknown-linux-gnu target once, here, before `sam build`
+#                     (the five parallel builds would otherwise race to add it), and falls back to
+#                     x86_64 only if the target cannot be added, saying so.
 #   KEYGATE_SAM_SKIP_BUILD=1  validate only.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/common.sh
@@ -23,11 +24,12 @@ fi
 
 arch=${KEYGATE_SAM_ARCH:-auto}
 if [ "$arch" = auto ]; then
-    if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+    if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu ||
+        rustup target add aarch64-unknown-linux-gnu >&2; then
         arch=arm64
     else
         arch=x86_64
-        log "the Rust toolchain has no aarch64-unknown-linux-gnu target: building for x86_64" \
+        log "the aarch64-unknown-linux-gnu target cannot be added: building for x86_64" \
             "(Architecture=x86_64); deploy builds need 'rustup target add aarch64-unknown-linux-gnu'"
     fi
 fi

@@ -53,7 +53,9 @@ launch() {
     if command -v setsid >/dev/null 2>&1; then
         # shellcheck disable=SC2016  # $$ and $@ are the inner bash's own
         # The child writes its own pid, then execs the service: right whether or not setsid forks.
-        setsid bash -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && shift && exec "$@"' _ "$pidfile" "${cmd[@]}" \
+        # It runs in the stack folder: DynamoDB Local writes its working file
+        # (dynamodb-local-metadata.json) into the current directory.
+        setsid bash -c 'cd "$2" && echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && shift 2 && exec "$@"' _ "$pidfile" "$STACK_DIR" "${cmd[@]}" \
             </dev/null >"$STACK_DIR/$name.log" 2>&1 9>&- &
         for ((i = 0; i < 100; i++)); do
             [ -s "$pidfile" ] && return 0
@@ -61,7 +63,7 @@ launch() {
         done
         die "$name did not start (no pid file after 5 s); see $STACK_DIR/$name.log"
     else
-        "${cmd[@]}" </dev/null >"$STACK_DIR/$name.log" 2>&1 9>&- &
+        (cd "$STACK_DIR" && exec "${cmd[@]}") </dev/null >"$STACK_DIR/$name.log" 2>&1 9>&- &
         echo $! >"$pidfile"
     fi
 }

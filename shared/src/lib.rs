@@ -27,6 +27,7 @@ pub mod routes;
 pub mod services;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tokens;
 

@@ -415,3 +415,79 @@ async fn every_registered_route_reaches_its_handler() {
         (405, Some("method_not_allowed"))
     );
 }
+
+/// Each function's IAM statement on the table grants exactly the actions its code declares
+/// (`DYNAMODB_ACTIONS`): least privilege, and no `sam deploy` that breaks on a missing one. Only
+/// the webhooks function gets the queues' URLs.
+#[test]
+fn each_function_is_granted_exactly_its_table_actions() {
+    let template = load("template.yaml");
+    let declared: [(&str, &[&str]); 5] = [
+        ("TokenFunction", keygate_token::DYNAMODB_ACTIONS),
+        ("AuthTokensFunction", keygate_auth_tokens::DYNAMODB_ACTIONS),
+        ("ClientAppsFunction", keygate_client_apps::DYNAMODB_ACTIONS),
+        ("VerifyFunction", keygate_verify::DYNAMODB_ACTIONS),
+        ("WebhooksFunction", keygate_webhooks::DYNAMODB_ACTIONS),
+    ];
+    let resources = get(&template, "Resources").expect("Resources");
+    for (name, actions) in declared {
+        let props = get(resources, name)
+            .and_then(|r| get(r, "Properties"))
+            .unwrap_or_else(|| panic!("template.yaml has no {name}"));
+        let policies = get(props, "Policies")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{name} has no Policies"));
+        assert!(
+            policies
+                .iter()
+                .all(|p| get(p, "DynamoDBCrudPolicy").is_none()
+                    && get(p, "DynamoDBReadPolicy").is_none()),
+            "{name}: a managed DynamoDB policy grants more than the code uses"
+        );
+        let mut granted: BTreeSet<String> = BTreeSet::new();
+        for p in policies {
+            let Some(stmts) = get(p, "Statement").and_then(Value::as_sequence) else {
+                continue;
+            };
+            for st in stmts.iter().map(untag) {
+                let acts = get(st, "Action").and_then(Value::as_sequence);
+                for a in acts.into_iter().flatten().filter_map(|a| untag(a).as_str()) {
+                    if a.starts_with("dynamodb:") {
+                        granted.insert(a.to_owned());
+                    }
+                }
+            }
+        }
+        let want: BTreeSet<String> = actions.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            granted, want,
+            "{name}: template.yaml grants vs the code declares"
+        );
+        let env = get(props, "Environment")
+            .and_then(|e| get(e, "Variables"))
+            .map(|v| {
+                entries(Some(v))
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let has_queue = env
+            .iter()
+            .any(|k| k.starts_with("KEYGATE_QUEUE") || k == "KEYGATE_DLQ_URL");
+        assert_eq!(
+            has_queue,
+            name == "WebhooksFunction",
+            "{name}: queue URLs {env:?}"
+        );
+    }
+    let globals = get(&template, "Globals")
+        .and_then(|g| get(g, "Function"))
+        .and_then(|f| get(f, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .expect("Globals environment");
+    assert!(
+        get(globals, "KEYGATE_QUEUE_URL").is_none(),
+        "queue URLs are not global"
+    );
+}

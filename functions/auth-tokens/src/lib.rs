@@ -6,6 +6,19 @@
 //! - [`browser`]: `GET /auth` and `GET /access`, which a browser follows: they set the session
 //!   cookie and redirect; errors are a plain HTML page, never a redirect.
 
+/// The DynamoDB actions this function's code makes: it authenticates managers (one batch per bearer
+/// token, a nonce per signed request, failure counters), mints tokens, consumes single-use ones
+/// with a conditional delete and writes sessions in a transaction. Mirrored by its IAM statement in
+/// `template.yaml` (`AuthTokensFunction`), which the routes test compares with this list.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+];
+
 pub mod browser;
 pub mod mint;
 

@@ -6,6 +6,21 @@
 //! with `API_ACCESS` when roles and permissions are on). Every change writes an audit record in
 //! the same transaction.
 
+/// The DynamoDB actions this function's code makes: it everything the management routes change, in
+/// transactions with their audit records, and the lists (table and `gsi1` queries). Mirrored by its
+/// IAM statement in `template.yaml` (`ClientAppsFunction`), which the routes test compares with
+/// this list.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+];
+
 mod account;
 mod apps;
 mod callback;

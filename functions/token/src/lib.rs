@@ -7,6 +7,20 @@
 //! it there (DESIGN.md is stricter). Public clients name themselves with `client_id` in the body
 //! and prove possession with PKCE.
 
+/// The DynamoDB actions this function's code makes: it reads clients, accounts, codes and refresh
+/// tokens (one batch per bearer token), writes codes, refresh tokens and revocations, consumes
+/// codes and rotates refresh tokens in transactions, counts failed client authentications. Mirrored
+/// by its IAM statement in `template.yaml` (`TokenFunction`), which the routes test compares with
+/// this list.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+];
+
 mod apitoken;
 mod authorize;
 mod client_auth;

@@ -2,6 +2,16 @@
 //! responses). It authenticates with the same shared code every keygate handler uses, passes the
 //! principal on as context, and logs each refusal's stable reason code — never a credential.
 
+/// The DynamoDB actions this function's code makes: it reads what a credential names (one batch per
+/// bearer token), claims signed-request nonces and counts failed signatures. Mirrored by its IAM
+/// statement in `template.yaml` (`VerifyFunction`), which the routes test compares with this list.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+];
+
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };

@@ -12,6 +12,17 @@
 //!   only the endpoints that have not taken it are tried again. After the template's
 //!   `maxReceiveCount` (8) tries SQS moves it to the DLQ.
 
+/// The DynamoDB actions this function's code makes: it reads accounts and endpoints, claims
+/// deliveries in the ledger, records attempts, disables failing endpoints with their audit record.
+/// Mirrored by its IAM statement in `template.yaml` (`WebhooksFunction`), which the routes test
+/// compares with this list.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:Query",
+];
+
 pub mod fanout;
 pub mod health;
 pub mod ledger;

@@ -7,6 +7,7 @@
 //! suite ([`contract`]) proves each adapter enforces them — races included.
 
 pub mod cached;
+#[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod dynamo;
 pub mod memory;

@@ -30,11 +30,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, Account, AuthSettings};
-use crate::auth::{CredentialKind, Principal, SubjectType};
 use crate::clock::UnixSeconds;
 use crate::crypto::{looks_like_secret, Secret, SecretHash};
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::ids::{AccountId, UserId};
+use crate::principal::{CredentialKind, Principal, SubjectType};
 use crate::services::Services;
 use crate::store::{Condition, Item, Key, StoreError, WriteOp};
 

@@ -57,6 +57,52 @@ impl Kind {
     }
 }
 
+/// The error codes of the OAuth routes (RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1): a closed
+/// set, so no code is ever made up or sliced out of a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthError {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+impl OAuthError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::UnauthorizedClient => "unauthorized_client",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::InvalidScope => "invalid_scope",
+            OAuthError::AccessDenied => "access_denied",
+            OAuthError::UnsupportedResponseType => "unsupported_response_type",
+            OAuthError::UnsupportedTokenType => "unsupported_token_type",
+            OAuthError::ServerError => "server_error",
+            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The kind (and so the platform status) of an error with this code.
+    fn kind(self) -> Kind {
+        match self {
+            OAuthError::InvalidClient => Kind::Unauthorized,
+            OAuthError::AccessDenied | OAuthError::UnauthorizedClient => Kind::Forbidden,
+            OAuthError::ServerError => Kind::Internal,
+            OAuthError::TemporarilyUnavailable => Kind::Unavailable,
+            _ => Kind::BadRequest,
+        }
+    }
+}
+
 /// A failure with a client-safe message and a stable reason code for logs and bodies.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind:?} ({reason}): {message}")]
@@ -72,6 +118,8 @@ pub struct ApiError {
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
     /// Where an internal error or an outage was raised (`#[track_caller]`), for the log.
     pub at: Option<&'static std::panic::Location<'static>>,
+    /// The OAuth error code, when the failure is one of the OAuth protocol's.
+    pub oauth: Option<OAuthError>,
 }
 
 impl ApiError {
@@ -83,7 +131,14 @@ impl ApiError {
             retry_after: None,
             source: None,
             at: None,
+            oauth: None,
         }
+    }
+    /// An OAuth protocol error: `reason` is the code itself (`invalid_grant`, …).
+    pub fn oauth(code: OAuthError, message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(code.kind(), code.as_str(), message);
+        e.oauth = Some(code);
+        e
     }
     pub fn bad_request(reason: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Kind::BadRequest, reason, message)
@@ -135,6 +190,7 @@ impl ApiError {
             retry_after: None,
             source: Some(Box::new(source)),
             at: Some(std::panic::Location::caller()),
+            oauth: None,
         }
     }
     /// A backing service is down or throttling (`503`, `Retry-After`): `source` and the caller's
@@ -154,6 +210,7 @@ impl ApiError {
             retry_after: Some(crate::fault::RETRY_AFTER_SECONDS),
             source: Some(Box::new(source)),
             at: Some(std::panic::Location::caller()),
+            oauth: None,
         }
     }
     /// Whether this is an outage of a backing service rather than a refusal.
@@ -206,18 +263,15 @@ pub fn conflict_on_race<T>(
     }
 }
 
-/// RFC 6749 §5.2 error codes, for the OAuth routes.
-pub fn oauth_error_code(e: &ApiError) -> &'static str {
-    match e.reason {
-        r if r.starts_with("oauth_") => &r[6..],
-        _ => match e.kind {
-            Kind::Unauthorized => "invalid_client",
-            Kind::Forbidden => "unauthorized_client",
-            Kind::Internal => "server_error",
-            Kind::TooManyRequests | Kind::Unavailable => "temporarily_unavailable",
-            _ => "invalid_request",
-        },
-    }
+/// The OAuth error code of any failure on an OAuth route: its own, or one by its kind.
+pub fn oauth_error_code(e: &ApiError) -> OAuthError {
+    e.oauth.unwrap_or(match e.kind {
+        Kind::Unauthorized => OAuthError::InvalidClient,
+        Kind::Forbidden => OAuthError::UnauthorizedClient,
+        Kind::Internal => OAuthError::ServerError,
+        Kind::TooManyRequests | Kind::Unavailable => OAuthError::TemporarilyUnavailable,
+        _ => OAuthError::InvalidRequest,
+    })
 }
 
 #[cfg(test)]
@@ -239,11 +293,19 @@ mod tests {
     }
 
     #[test]
-    fn oauth_codes_come_from_reason_prefix_or_kind() {
-        let e = ApiError::bad_request("oauth_invalid_grant", "x");
-        assert_eq!(oauth_error_code(&e), "invalid_grant");
+    fn oauth_codes_are_their_own_or_by_kind() {
+        let e = ApiError::oauth(OAuthError::InvalidGrant, "x");
+        assert_eq!(
+            (oauth_error_code(&e), e.status().as_u16()),
+            (OAuthError::InvalidGrant, 400)
+        );
+        assert_eq!(e.reason, "invalid_grant");
         let e = ApiError::unauthorized("client_secret_wrong", "x");
-        assert_eq!(oauth_error_code(&e), "invalid_client");
+        assert_eq!(oauth_error_code(&e), OAuthError::InvalidClient);
+        assert_eq!(
+            ApiError::oauth(OAuthError::InvalidClient, "x").status(),
+            401
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ macro_rules! typed_id {
 }
 
 /// A short, printable rendering of untrusted input for error messages.
-pub(crate) fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(48).collect();
     if s.chars().count() > 48 {
         out.push('…');

@@ -22,6 +22,8 @@ pub mod ids;
 pub mod keys;
 pub mod lockout;
 pub mod metrics;
+pub mod oauth;
+pub mod principal;
 pub mod queue;
 pub mod routes;
 pub mod services;

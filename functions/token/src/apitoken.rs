@@ -8,7 +8,7 @@ use keygate::auth::SubjectType;
 use keygate::client_auth::Authenticated;
 use keygate::clients::ClientKind;
 use keygate::http::{json, read_json};
-use keygate::tokens::{self, Claims, TokenKind};
+use keygate::tokens::{self, Mint, TokenKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -77,30 +77,25 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         })?;
     let issuer = s.config.issuer_for(req.headers());
     let ttl = account.settings.api_token_ttl_seconds;
-    let claims = Claims {
-        iss: issuer.clone(),
-        sub: user.id.to_string(),
-        aud: issuer,
-        exp: now + ttl,
-        iat: now,
-        nbf: now,
-        jti: tokens::new_jti(),
-        client_id: app.id.clone(),
-        scope: String::new(),
-        acc: account.id.clone(),
-        kind: TokenKind::Api,
-        sub_type: if user.owner {
+    let mint = Mint {
+        issuer: &issuer,
+        account: &account.id,
+        subject: user.id.as_str(),
+        subject_type: if user.owner {
             SubjectType::Owner
         } else {
             SubjectType::User
         },
+        client_id: &app.id,
+        kind: TokenKind::Api,
+        scope: "",
+        ttl,
         sid: secret_id,
         fam: None,
+        grant: "api_token",
     };
     let ring = s.keys.ring().await;
-    let jwt = ring.sign_jwt(&claims, now).map_err(ApiError::internal)?;
-    keygate::metrics::token_issued("api_token");
-    tracing::info!(client = %app.id, "api token issued");
+    let (jwt, claims) = tokens::mint(&ring, &mint, now)?;
     Ok(json(
         200,
         &serde_json::json!({ "accessToken": jwt, "expiresAt": keygate::clock::rfc3339(claims.exp), "expiresIn": ttl }),

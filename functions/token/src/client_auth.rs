@@ -9,7 +9,8 @@ use keygate::clients::{Client, ClientKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::Request;
 
-use crate::grants::Form;
+use keygate::error::OAuthError;
+use keygate::http::Form;
 
 pub fn invalid_client(reason: &'static str, msg: &'static str) -> ApiError {
     // `oauth_error_code` maps 401s to `invalid_client`.
@@ -23,8 +24,8 @@ pub fn basic_credentials(req: &Request) -> ApiResult<Option<(String, String)>> {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(ApiError::bad_request(
-            "oauth_invalid_request",
+        return Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
             "the Authorization header is repeated",
         ));
     }
@@ -73,8 +74,8 @@ pub async fn authenticate(
     allow_public: bool,
 ) -> ApiResult<Authed> {
     if form.get("client_secret").is_some() {
-        return Err(ApiError::bad_request(
-            "oauth_invalid_request",
+        return Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
             "client credentials go in the Authorization header only, never in the body",
         ));
     }
@@ -82,8 +83,8 @@ pub async fn authenticate(
     let (id, secret) = match (basic, form.get("client_id")) {
         (Some((id, secret)), body_id) => {
             if body_id.is_some_and(|b| b != id) {
-                return Err(ApiError::bad_request(
-                    "oauth_invalid_request",
+                return Err(ApiError::oauth(
+                    OAuthError::InvalidRequest,
                     "client_id differs from the authenticated client",
                 ));
             }

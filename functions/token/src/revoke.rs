@@ -6,7 +6,9 @@ use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
 use crate::client_auth;
-use crate::grants::{self, Form};
+use keygate::error::OAuthError;
+use keygate::http::Form;
+use keygate::oauth;
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
 /// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing.
@@ -22,19 +24,26 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let token = form.require("token")?;
     let hint = form.get("token_type_hint");
     if !matches!(hint, None | Some("access_token") | Some("refresh_token")) {
-        return Err(ApiError::bad_request(
-            "oauth_unsupported_token_type",
+        return Err(ApiError::oauth(
+            OAuthError::UnsupportedTokenType,
             "token_type_hint must be access_token or refresh_token",
         ));
     }
     let now = s.now();
-    if let Some((_, record, _)) = grants::find_refresh(s, token).await? {
+    let ring = s.keys.ring().await;
+    if let Some(found) = oauth::find_refresh(&*s.table, ring.peppers(), token, now).await? {
+        let record = found.record;
         if record.client_id == authed.client.id {
-            grants::revoke_family(s, &authed.client.id, &record.family, record.expires_at).await?;
+            keygate::clients::revoke(
+                &*s.table,
+                &record.client_id,
+                &record.family,
+                record.expires_at,
+            )
+            .await?;
         }
         return Ok(());
     }
-    let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
     if let Ok(claims) = tokens::decode(&ring, token, &issuer, now) {
         if claims.client_id == authed.client.id {
@@ -63,7 +72,8 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
     let now = s.now();
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
-    if let Some((_, record, _)) = grants::find_refresh(s, token).await? {
+    if let Some(found) = oauth::find_refresh(&*s.table, ring.peppers(), token, now).await? {
+        let record = found.record;
         let live = record.used_at.is_none() && record.account_id == authed.account.id;
         let revoked = keygate::clients::get(&*s.table, &record.client_id)
             .await?

@@ -5,7 +5,6 @@
 //! [`Principal`].
 
 pub mod credentials;
-pub mod principal;
 pub mod signed;
 
 use http::HeaderMap;
@@ -15,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::lockout::Source;
 use crate::services::Services;
 
+pub use crate::principal::{CredentialKind, Principal, SubjectType};
 pub use credentials::Presented;
-pub use principal::{CredentialKind, Principal, SubjectType};
 
 /// Checks credentials against the store and keys of `services`.
 pub struct Authenticator<'a> {

@@ -1,4 +1,6 @@
-//! The authenticated caller, as handlers receive it and as the authorizer passes it on.
+//! The authenticated caller, as handlers receive it and as the authorizer passes it on. A leaf
+//! module: the credential modules (`auth`, `tokens`, `authtokens`) all produce it, none of them
+//! through another.
 
 use std::collections::HashMap;
 

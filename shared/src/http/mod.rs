@@ -1,12 +1,16 @@
 //! HTTP helpers every handler shares: JSON in and out with limits, the error mapping, the
 //! authorizer's principal.
 
+pub mod form;
+
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::Principal;
-use crate::error::{oauth_error_code, ApiError, ApiResult, Kind};
+use crate::error::{oauth_error_code, ApiError, ApiResult, Kind, OAuthError};
+
+pub use form::Form;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -156,7 +160,7 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
     log(e);
     let code = oauth_error_code(e);
     let status = match code {
-        "invalid_client" => 401,
+        OAuthError::InvalidClient => 401,
         _ => match e.kind {
             Kind::TooManyRequests => 429,
             Kind::Internal => 500,
@@ -168,7 +172,7 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
     };
     let mut resp = json(
         status,
-        &serde_json::json!({"error": code, "error_description": e.message}),
+        &serde_json::json!({"error": code.as_str(), "error_description": e.message}),
     );
     if status == 401 {
         resp.headers_mut().insert(
@@ -389,7 +393,7 @@ mod tests {
             "denied",
         )));
         assert_eq!(denied.status(), 500, "a deployment error is not an outage");
-        assert!(denied.at.is_some_and(|l| l.file().ends_with("http.rs")));
+        assert!(denied.at.is_some_and(|l| l.file().ends_with("http/mod.rs")));
     }
 
     #[test]

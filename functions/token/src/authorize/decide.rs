@@ -1,0 +1,102 @@
+//! The user's decision on the consent form: approve (a code, or with the implicit flow a token,
+//! sent to the verified redirect URI), deny (`access_denied`), or a refused form.
+
+use keygate::accounts::AuthMethod;
+use keygate::http::{body_bytes, html, Form};
+use keygate::oauth::CodeGrant;
+use keygate::tokens::Mint;
+use keygate::{ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+
+use super::request::{check_flow, client_and_redirect, AuthzRequest};
+use super::{consent, page, redirect, respond, Refusal};
+
+pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    if body_bytes(req).len() > keygate::http::MAX_BODY {
+        return Ok(html(413, "Too large", "The form is too large."));
+    }
+    let form = Form::parse(req)?;
+    let r = AuthzRequest::from_form(&form);
+    let fragment = r.response_type == "token";
+    let result = async {
+        let (client, uri) = client_and_redirect(s, &r).await?;
+        let (implicit, scope) = check_flow(&client, &r, &uri)?;
+        let (principal, session) = consent::user(s, req, &client).await?;
+        let ring = s.keys.ring().await;
+        let csrf = form.get("csrf").unwrap_or("");
+        if !consent::csrf_ok(ring.peppers(), csrf, &session, &r, s.now()) {
+            return Err(page(
+                403,
+                "Expired form",
+                "This consent form is not valid or has expired: reload the page.",
+            ));
+        }
+        match form.get("decision") {
+            Some("approve") => {}
+            Some("deny") => {
+                return Err(Refusal::Redirect(
+                    uri,
+                    "access_denied",
+                    "the user denied the request".into(),
+                ))
+            }
+            _ => return Err(page(400, "Invalid request", "Choose Approve or Deny.")),
+        }
+        let account = keygate::accounts::get_account(&*s.table, &client.account_id)
+            .await
+            .map_err(|e| Refusal::Failed(e.into()))?
+            .ok_or_else(|| {
+                page(
+                    400,
+                    "Unknown application",
+                    "The application's account no longer exists.",
+                )
+            })?;
+        if account.settings.method != AuthMethod::OAuth2 {
+            return Err(Refusal::Redirect(
+                uri,
+                "unauthorized_client",
+                "this account does not use OAuth 2.0".into(),
+            ));
+        }
+        let now = s.now();
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if implicit {
+            let issuer = s.config.issuer_for(req.headers());
+            let mint = Mint {
+                subject: &principal.subject_id,
+                subject_type: principal.subject_type,
+                // The client's current secret: rotating it (grace 0) stops these tokens too.
+                sid: client.current_secret_id(now).map(str::to_owned),
+                ..crate::grants::oauth_mint(&issuer, &client, &account, &scope, "implicit")
+            };
+            let answer = crate::grants::issue(&ring, &mint, now).map_err(Refusal::Failed)?;
+            params.push(("access_token", answer.access_token));
+            params.push(("token_type", answer.token_type));
+            params.push(("expires_in", answer.expires_in.to_string()));
+            params.push(("scope", answer.scope));
+        } else {
+            let grant = CodeGrant {
+                client_id: client.id.clone(),
+                account_id: account.id.clone(),
+                user_id: principal.subject_id.clone(),
+                sub_type: principal.subject_type,
+                redirect_uri: uri.clone(),
+                redirect_uri_given: r.redirect_uri.is_some(),
+                code_challenge: r.code_challenge.clone(),
+                scope,
+                family: format!("f{}", keygate::tokens::new_jti()),
+            };
+            let code = keygate::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
+                .await
+                .map_err(|e| Refusal::Failed(e.into()))?;
+            params.push(("code", code.expose().to_owned()));
+        }
+        if let Some(st) = &r.state {
+            params.push(("state", st.clone()));
+        }
+        Ok(redirect(&uri, &params, implicit))
+    }
+    .await;
+    Ok(respond(result, r.state.as_deref(), fragment))
+}

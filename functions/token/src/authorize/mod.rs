@@ -1,0 +1,122 @@
+//! `GET/POST /api/oauth2/authorize`: the authorization code (`response_type=code`) and implicit
+//! (`response_type=token`, off unless the client turns it on) flows, with a small server-rendered
+//! consent page.
+//!
+//! The client and redirect URI are checked first, and a bad one is shown as an error page, never
+//! redirected to. The user is the one of the session cookie set by `/auth`. The consent form's
+//! POST carries a CSRF token: an HMAC under the pepper of the session and every request
+//! parameter, with an expiry, so it is bound to this user and this exact request.
+
+//!
+//! - [`request`]: the authorization request and its checks;
+//! - [`consent`]: the signed-in user and the consent page;
+//! - [`decide`]: the user's decision, answered with a code, a token, or an error redirect.
+
+mod consent;
+mod decide;
+mod request;
+
+use keygate::http::{html, Form};
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+
+pub use decide::decide;
+use request::AuthzRequest;
+
+/// What went wrong, and whether it may be told to the client's redirect URI.
+pub(super) enum Refusal {
+    /// Shown to the user as a page (unknown client, bad redirect URI, no session, CSRF).
+    Page(u16, &'static str, String),
+    /// Sent to the verified redirect URI as `error=…` (RFC 6749 §4.1.2.1).
+    Redirect(String, &'static str, String),
+    /// A failure that is not the request's (an outage: `503` with `Retry-After`; a bug: `500`),
+    /// shown as the browser routes' error page — never as "unknown application" or "sign in".
+    Failed(ApiError),
+}
+
+pub(super) fn page(status: u16, title: &'static str, msg: impl Into<String>) -> Refusal {
+    Refusal::Page(status, title, msg.into())
+}
+
+pub(super) fn respond(
+    r: Result<Response<Body>, Refusal>,
+    state: Option<&str>,
+    fragment: bool,
+) -> Response<Body> {
+    match r {
+        Ok(resp) => resp,
+        Err(Refusal::Page(status, title, msg)) => html(status, title, &msg),
+        Err(Refusal::Failed(e)) => keygate::http::html_error_response(&e),
+        Err(Refusal::Redirect(uri, error, description)) => {
+            let mut params = vec![
+                ("error", error.to_owned()),
+                ("error_description", description),
+            ];
+            if let Some(st) = state {
+                params.push(("state", st.to_owned()));
+            }
+            redirect(&uri, &params, fragment)
+        }
+    }
+}
+
+pub(super) fn redirect(uri: &str, params: &[(&str, String)], fragment: bool) -> Response<Body> {
+    let encoded: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let sep = if fragment {
+        "#"
+    } else if uri.contains('?') {
+        "&"
+    } else {
+        "?"
+    };
+    // The URI was checked when registered (normal form, no control characters); a value a
+    // header cannot carry is still answered with a page, never a panic.
+    match http::HeaderValue::from_str(&format!("{uri}{sep}{encoded}")) {
+        Ok(location) => {
+            let mut resp = Response::new(Body::Empty);
+            *resp.status_mut() = http::StatusCode::FOUND;
+            resp.headers_mut().insert(http::header::LOCATION, location);
+            resp.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        Err(_) => html(
+            400,
+            "Invalid redirect URI",
+            "The application's redirect URI cannot be used.",
+        ),
+    }
+}
+
+pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let form = match Form::query(req) {
+        Ok(f) => f,
+        Err(e) => return Ok(html(400, "Invalid request", &e.message)),
+    };
+    let r = AuthzRequest::from_form(&form);
+    let fragment = r.response_type == "token";
+    let result = async {
+        let (client, uri) = request::client_and_redirect(s, &r).await?;
+        let (_, scope) = request::check_flow(&client, &r, &uri)?;
+        let (_, session) = consent::user(s, req, &client).await?;
+        let redirect_origin = url::Url::parse(&uri)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        let exp = s.now() + consent::CONSENT_TTL;
+        let ring = s.keys.ring().await;
+        let csrf = consent::csrf_token(ring.peppers(), &session, &r, exp);
+        Ok(consent::consent_page(
+            &client,
+            &scope,
+            &r,
+            &redirect_origin,
+            &csrf,
+        ))
+    }
+    .await;
+    Ok(respond(result, r.state.as_deref(), fragment))
+}

@@ -1,0 +1,185 @@
+//! The authorization request: its parameters, and the checks that decide whether an error may
+//! be sent back to the client's redirect URI (only once the client and that URI are verified).
+
+use keygate::clients::{self, Client, ClientKind};
+use keygate::http::{escape_html, Form};
+use keygate::Services;
+
+use super::{page, Refusal};
+
+/// The authorization request's parameters.
+#[derive(Debug, Clone)]
+pub(super) struct AuthzRequest {
+    pub(super) response_type: String,
+    pub(super) client_id: String,
+    pub(super) redirect_uri: Option<String>,
+    pub(super) scope: Option<String>,
+    pub(super) state: Option<String>,
+    pub(super) code_challenge: Option<String>,
+    pub(super) code_challenge_method: Option<String>,
+}
+
+impl AuthzRequest {
+    pub(super) fn from_form(f: &Form) -> Self {
+        let g = |k: &str| f.get(k).map(str::to_owned);
+        Self {
+            response_type: g("response_type").unwrap_or_default(),
+            client_id: g("client_id").unwrap_or_default(),
+            redirect_uri: g("redirect_uri"),
+            scope: g("scope"),
+            state: g("state"),
+            code_challenge: g("code_challenge"),
+            code_challenge_method: g("code_challenge_method"),
+        }
+    }
+
+    /// Every parameter, canonically, for the CSRF MAC.
+    pub(super) fn canonical(&self) -> String {
+        [
+            self.response_type.as_str(),
+            &self.client_id,
+            self.redirect_uri.as_deref().unwrap_or(""),
+            self.scope.as_deref().unwrap_or(""),
+            self.state.as_deref().unwrap_or(""),
+            self.code_challenge.as_deref().unwrap_or(""),
+            self.code_challenge_method.as_deref().unwrap_or(""),
+        ]
+        .join("\u{1f}")
+    }
+
+    pub(super) fn hidden_fields(&self) -> String {
+        let mut out = String::new();
+        let mut push = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push_str(&format!(
+                    "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
+                    escape_html(v)
+                ));
+            }
+        };
+        push("response_type", &Some(self.response_type.clone()));
+        push("client_id", &Some(self.client_id.clone()));
+        push("redirect_uri", &self.redirect_uri);
+        push("scope", &self.scope);
+        push("state", &self.state);
+        push("code_challenge", &self.code_challenge);
+        push("code_challenge_method", &self.code_challenge_method);
+        out
+    }
+}
+
+/// The client and redirect URI, checked before anything may be redirected.
+pub(super) async fn client_and_redirect(
+    s: &Services,
+    r: &AuthzRequest,
+) -> Result<(Client, String), Refusal> {
+    if r.client_id.is_empty() {
+        return Err(page(400, "Invalid request", "client_id is missing."));
+    }
+    if !ClientKind::OAuth.id_well_formed(&r.client_id) {
+        return Err(page(
+            400,
+            "Unknown application",
+            "No application has this client_id.",
+        ));
+    }
+    let client = match clients::get(&*s.table, &r.client_id).await {
+        Ok(Some((c, _))) if c.kind == ClientKind::OAuth => c,
+        Ok(_) => {
+            return Err(page(
+                400,
+                "Unknown application",
+                "No application has this client_id.",
+            ))
+        }
+        Err(e) => return Err(Refusal::Failed(e.into())),
+    };
+    let registered = client
+        .oauth
+        .as_ref()
+        .map(|o| o.redirect_uris.clone())
+        .unwrap_or_default();
+    let uri = match &r.redirect_uri {
+        Some(u) if registered.iter().any(|x| x == u) => u.clone(),
+        Some(_) => {
+            return Err(page(
+                400,
+                "Invalid redirect URI",
+                "The redirect_uri is not registered for this application.",
+            ))
+        }
+        None if registered.len() == 1 => registered[0].clone(),
+        None => {
+            return Err(page(
+                400,
+                "Invalid redirect URI",
+                "redirect_uri is required for this application.",
+            ))
+        }
+    };
+    Ok((client, uri))
+}
+
+/// The remaining checks, whose failures go back to the redirect URI.
+pub(super) fn check_flow(
+    client: &Client,
+    r: &AuthzRequest,
+    uri: &str,
+) -> Result<(bool, String), Refusal> {
+    let to_client =
+        |error: &'static str, msg: &str| Refusal::Redirect(uri.to_owned(), error, msg.to_owned());
+    let o = client.oauth.clone().unwrap_or_else(no_settings);
+    let implicit = match r.response_type.as_str() {
+        "code" => false,
+        "token" if o.implicit => true,
+        "token" => {
+            return Err(to_client(
+                "unauthorized_client",
+                "the implicit flow is not enabled for this client",
+            ))
+        }
+        _ => {
+            return Err(to_client(
+                "unsupported_response_type",
+                "response_type must be code or token",
+            ))
+        }
+    };
+    let scope = keygate::oauth::granted_scope(client, r.scope.as_deref()).map_err(|_| {
+        to_client(
+            "invalid_scope",
+            "a requested scope is not allowed for this client",
+        )
+    })?;
+    match (&r.code_challenge, r.code_challenge_method.as_deref()) {
+        (Some(c), Some("S256")) if (43..=128).contains(&c.len()) => {}
+        (Some(_), Some("S256")) => {
+            return Err(to_client("invalid_request", "code_challenge is malformed"))
+        }
+        (Some(_), _) => {
+            return Err(to_client(
+                "invalid_request",
+                "code_challenge_method must be S256",
+            ))
+        }
+        (None, Some(_)) => return Err(to_client("invalid_request", "code_challenge is missing")),
+        (None, None) if o.public && !implicit => {
+            return Err(to_client(
+                "invalid_request",
+                "PKCE (S256) is required for public clients",
+            ))
+        }
+        (None, None) => {}
+    }
+    Ok((implicit, scope))
+}
+
+fn no_settings() -> keygate::clients::OAuthSettings {
+    keygate::clients::OAuthSettings {
+        redirect_uris: vec![],
+        scopes: vec![],
+        domain: None,
+        public: false,
+        implicit: false,
+    }
+}

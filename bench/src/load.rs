@@ -67,23 +67,45 @@ impl LoadResult {
 }
 
 struct Ctx {
-    server: Server,
+    addr: std::net::SocketAddr,
+    /// The server, when it runs in this process (the store-call counts read its services).
+    server: Option<Server>,
     fixture: Fixture,
 }
 
-/// A server with its fixture, shared by the load workers.
+/// A server with its fixture, shared by the load workers: in this process, or another process
+/// at an address (the CPU-per-request section measures a `keygate-local` process of its own).
 #[derive(Clone)]
 pub struct Target(Arc<Ctx>);
 
 impl Target {
     pub fn new(server: Server, fixture: Fixture) -> Self {
-        Self(Arc::new(Ctx { server, fixture }))
+        Self(Arc::new(Ctx {
+            addr: server.addr(),
+            server: Some(server),
+            fixture,
+        }))
     }
-    pub fn server(&self) -> &Server {
-        &self.0.server
+    pub fn at(addr: std::net::SocketAddr, fixture: Fixture) -> Self {
+        Self(Arc::new(Ctx {
+            addr,
+            server: None,
+            fixture,
+        }))
+    }
+    /// The in-process server (store-call counts need it).
+    pub fn server(&self) -> Result<&Server, String> {
+        self.0
+            .server
+            .as_ref()
+            .ok_or_else(|| "this phase needs the server in process".to_owned())
     }
     pub fn fixture(&self) -> &Fixture {
         &self.0.fixture
+    }
+    /// A new keep-alive connection to the server.
+    pub async fn conn(&self) -> Result<Conn, String> {
+        Conn::open(self.0.addr).await
     }
 }
 
@@ -133,7 +155,7 @@ async fn phase(
 ) -> Result<Phase, String> {
     let mut conns = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        conns.push(t.server().conn().await?);
+        conns.push(t.conn().await?);
     }
     let issued = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -159,7 +181,7 @@ async fn phase(
                             errors += 1;
                             first_error.get_or_insert(e);
                             // A broken connection is replaced rather than failing every request.
-                            if let Ok(c) = t.server().conn().await {
+                            if let Ok(c) = t.conn().await {
                                 conn = c;
                             }
                         }
@@ -198,6 +220,23 @@ async fn phase(
     Ok(out)
 }
 
+/// `phase` for another module: `total` operations of `flow`, with its bearer token; the count of
+/// operations done and failed.
+pub async fn operations(
+    t: &Target,
+    flow: Flow,
+    concurrency: usize,
+    total: usize,
+    max: Duration,
+) -> Result<(usize, usize), String> {
+    let bearer = Arc::new(match flow {
+        Flow::SignedVerify => server::access_token(&mut t.conn().await?, t.fixture()).await?,
+        _ => String::new(),
+    });
+    let p = phase(t, flow, bearer, concurrency, total, max).await?;
+    Ok((p.samples.len(), p.errors))
+}
+
 /// Warms up with `warmup` operations, then times `total` operations (or until `max`).
 pub async fn run(
     t: &Target,
@@ -209,9 +248,7 @@ pub async fn run(
 ) -> Result<LoadResult, String> {
     // A fresh token for each run: its 5-minute lifetime comfortably covers one run.
     let bearer = Arc::new(match flow {
-        Flow::SignedVerify => {
-            server::access_token(&mut t.server().conn().await?, t.fixture()).await?
-        }
+        Flow::SignedVerify => server::access_token(&mut t.conn().await?, t.fixture()).await?,
         _ => String::new(),
     });
     if warmup > 0 {
@@ -326,7 +363,7 @@ pub async fn probe(
     metered: Option<&Metered>,
 ) -> Result<Probed, String> {
     let f = t.fixture();
-    let mut c = t.server().conn().await?;
+    let mut c = t.conn().await?;
     let bearer = server::access_token(&mut c, f).await?;
     let mut samples = Vec::with_capacity(n);
     let mut meter = Meter::default();
@@ -382,7 +419,7 @@ pub async fn authorizer_calls(
     credential: Credential,
     n: usize,
 ) -> Result<Meter, String> {
-    let (s, f) = (t.server(), t.fixture());
+    let (s, f) = (t.server()?, t.fixture());
     let bearer = server::access_token(&mut s.conn().await?, f).await?;
     let mut total = Meter::default();
     for _ in 0..n {

@@ -5,7 +5,9 @@
 //!    stack provides DynamoDB and Secrets Manager), peak RSS, binary sizes.
 //! 2. Throughput and latency of the local API server (embedded default, in process) under the
 //!    built-in load client at a fixed concurrency.
-//! 3. DynamoDB calls per request per route from the store adapter's counter, and an estimate of
+//! 3. CPU per request of a `keygate-local` release process of its own (logging and counting as in
+//!    Lambda), per flow: the process's CPU time over the requests it served.
+//! 4. DynamoDB calls per request per route from the store adapter's counter, and an estimate of
 //!    the cost per million requests.
 //!
 //! `infra/local/start.sh && cargo run --release -p keygate-bench` (`-- --help` for options).
@@ -13,6 +15,7 @@
 mod calls;
 mod client;
 mod cold;
+mod cpu;
 mod emulator;
 mod load;
 mod machine;
@@ -46,6 +49,7 @@ usage: cargo run --release -p keygate-bench -- [options]
   --wait-idle S      wait up to S seconds for running rustc processes to finish (default 300)
   --no-build         do not run `cargo build --release` for the five functions first
   --skip-cold-start  skip section 1 (no local stack needed)
+  --skip-cpu         skip the CPU-per-request section
   --hot-paths        also run the functions' own benches and paste their output
   --out PATH         where to write (default bench/RESULTS.md)
 
@@ -61,6 +65,7 @@ struct Options {
     wait_idle: u64,
     build: bool,
     cold_start: bool,
+    cpu: bool,
     hot_paths: bool,
     out: Option<PathBuf>,
 }
@@ -74,6 +79,9 @@ impl Options {
         );
         if !self.cold_start {
             s.push_str(" --skip-cold-start");
+        }
+        if !self.cpu {
+            s.push_str(" --skip-cpu");
         }
         if self.hot_paths {
             s.push_str(" --hot-paths");
@@ -92,6 +100,7 @@ impl Options {
             wait_idle: 300,
             build: true,
             cold_start: true,
+            cpu: true,
             hot_paths: false,
             out: None,
         };
@@ -115,6 +124,7 @@ impl Options {
                 "--wait-idle" => o.wait_idle = num("--wait-idle", value("--wait-idle")?)?,
                 "--no-build" => o.build = false,
                 "--skip-cold-start" => o.cold_start = false,
+                "--skip-cpu" => o.cpu = false,
                 "--hot-paths" => o.hot_paths = true,
                 "--out" => o.out = Some(PathBuf::from(value("--out")?)),
                 "-h" | "--help" => {
@@ -198,6 +208,17 @@ async fn run(opts: Options) -> Result<(), String> {
     note_busy(&mut busy, "end of load", &Busy::now());
     drop(target);
 
+    // CPU per request of a server process of its own.
+    let cpu = if opts.cpu {
+        let b = machine::wait_idle(Duration::from_secs(opts.wait_idle)).await;
+        note_busy(&mut busy, "start of CPU per request", &b);
+        let measured = cpu::measure(&root, opts.concurrency, warmup, opts.requests, max).await;
+        note_busy(&mut busy, "end of CPU per request", &Busy::now());
+        measured
+    } else {
+        Err("skipped (--skip-cpu)".into())
+    };
+
     // 3. Store calls and request units per route, on a server whose table is metered: as
     //    deployed (behind the read cache), and with every read reaching the table.
     eprintln!("keygate-bench: counting DynamoDB calls per route");
@@ -218,6 +239,7 @@ async fn run(opts: Options) -> Result<(), String> {
         cold_runs: opts.runs,
         load: loads,
         sequential,
+        cpu,
         counts,
         uncached,
         read_cache: keygate::config::Config::local("http://127.0.0.1").read_cache,

@@ -18,6 +18,7 @@ const BINARY_MB: f64 = 15.0;
 const RSS_MB: f64 = 32.0;
 const CC_P99_MS: f64 = 2.0;
 const VERIFY_CALLS: f64 = 1.0;
+const CC_CPU_US: f64 = 50.0;
 
 pub struct Results {
     pub machine: Machine,
@@ -36,7 +37,9 @@ pub struct Results {
     pub read_cache: Duration,
     /// Assumed DynamoDB round trip added to the billed Lambda time, per call.
     pub ddb_ms: f64,
-    /// The other issues' benches: (what, text).
+    /// CPU per request of the server process, per flow (or why not measured).
+    pub cpu: Result<Vec<crate::cpu::CpuResult>, String>,
+    /// The functions' own benches: (what, text).
     pub hot_paths: Vec<(String, String)>,
     /// The driver's options, as a command line.
     pub options: String,
@@ -137,9 +140,46 @@ impl Results {
         self.targets(&mut o);
         self.cold_section(&mut o);
         self.load_section(&mut o);
+        self.cpu_section(&mut o);
         self.calls_section(&mut o);
         self.hot_paths_section(&mut o);
         o
+    }
+
+    fn cpu_section(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "## CPU per request (the server process)
+"
+        );
+        let _ = writeln!(
+            o,
+            "A `keygate-local` release process of its own (in-memory backend, JSON log lines and EMF metric lines written to `/dev/null`, as in Lambda), loaded by the built-in client from the driver's process; CPU is the server process's user + system time (`/proc/<pid>/stat`) over the measured requests. `bench/wrk/cpu-per-token.sh` measures the token route the same way with wrk.\n"
+        );
+        match &self.cpu {
+            Ok(rows) => {
+                let _ = writeln!(
+                    o,
+                    "| flow | requests | errors | server CPU | CPU per request |"
+                );
+                let _ = writeln!(o, "|---|---:|---:|---:|---:|");
+                for r in rows {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} | {:.2} s | {:.1} µs |",
+                        r.flow.label(),
+                        r.requests,
+                        r.errors,
+                        r.cpu.as_secs_f64(),
+                        r.per_request_us()
+                    );
+                }
+                let _ = writeln!(o);
+            }
+            Err(why) => {
+                let _ = writeln!(o, "Not measured: {why}\n");
+            }
+        }
     }
 
     fn probe_latency(&self, p: Probe) -> Option<Duration> {
@@ -228,6 +268,17 @@ impl Results {
                     verdict(p99 < CC_P99_MS && cc.errors == 0)
                 );
             }
+        }
+        if let Some(cc) = self.cpu.as_ref().ok().and_then(|c| {
+            c.iter()
+                .find(|r| r.flow == crate::load::Flow::ClientCredentials)
+        }) {
+            let us = cc.per_request_us();
+            let _ = writeln!(
+                o,
+                "| client-credentials CPU ≤ {CC_CPU_US} µs per token (server process, JSON logs and metrics on) | {us:.1} µs | {} |",
+                verdict(us <= CC_CPU_US && cc.errors == 0)
+            );
         }
         for cred in Credential::ALL {
             let Some((m, n)) = self.counts.authorizer(cred) else {
@@ -481,6 +532,17 @@ impl Results {
             "| credential | requests | DynamoDB calls per verified request, steady state | cache miss | RRU/req | WRU/req | target ≤ {VERIFY_CALLS} (steady state) |"
         );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
+        if let Some(cc) = self.cpu.as_ref().ok().and_then(|c| {
+            c.iter()
+                .find(|r| r.flow == crate::load::Flow::ClientCredentials)
+        }) {
+            let us = cc.per_request_us();
+            let _ = writeln!(
+                o,
+                "| client-credentials CPU ≤ {CC_CPU_US} µs per token (server process, JSON logs and metrics on) | {us:.1} µs | {} |",
+                verdict(us <= CC_CPU_US && cc.errors == 0)
+            );
+        }
         for cred in Credential::ALL {
             let Some((m, n)) = self.counts.authorizer(cred) else {
                 continue;

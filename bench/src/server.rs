@@ -73,41 +73,44 @@ impl Server {
 
     /// An `OAUTH2` account with a client on `app.example.com`, and an `API_KEY` account.
     pub async fn fixture(&self) -> Result<Fixture, String> {
-        let mut c = self.conn().await?;
-        let oauth_owner_key = account(&mut c, "Bench OAuth", "oauth@bench.test").await?;
-        c.expect(
-            Req::put("/api/account/authSettings")
+        fixture(self.addr()).await
+    }
+}
+
+/// [`Server::fixture`] on a server at `addr` (in this process or not).
+pub async fn fixture(addr: SocketAddr) -> Result<Fixture, String> {
+    let mut c = Conn::open(addr).await?;
+    let oauth_owner_key = account(&mut c, "Bench OAuth", "oauth@bench.test").await?;
+    c.expect(
+        Req::put("/api/account/authSettings")
+            .header("authorization", format!("Basic {oauth_owner_key}"))
+            .json(&json!({"method": "OAUTH2"})),
+        200,
+    )
+    .await
+    .map_err(|e| format!("switch to OAUTH2: {e}"))?;
+    let body = c
+        .expect(
+            Req::post("/api/oauth2/clients")
                 .header("authorization", format!("Basic {oauth_owner_key}"))
-                .json(&json!({"method": "OAUTH2"})),
-            200,
+                .json(&json!({"name": "Bench", "scopes": ["Basic"], "domain": "app.example.com"})),
+            201,
         )
         .await
-        .map_err(|e| format!("switch to OAUTH2: {e}"))?;
-        let body = c
-            .expect(
-                Req::post("/api/oauth2/clients")
-                    .header("authorization", format!("Basic {oauth_owner_key}"))
-                    .json(
-                        &json!({"name": "Bench", "scopes": ["Basic"], "domain": "app.example.com"}),
-                    ),
-                201,
-            )
-            .await
-            .map_err(|e| format!("create OAuth client: {e}"))?;
-        let client: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| format!("create OAuth client: {e}"))?;
-        let field = |name: &str| {
-            client[name]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("create OAuth client: no '{name}' in {client}"))
-        };
-        Ok(Fixture {
-            client_id: field("clientId")?,
-            client_secret: field("clientSecret")?,
-            api_key: account(&mut c, "Bench Keys", "keys@bench.test").await?,
-        })
-    }
+        .map_err(|e| format!("create OAuth client: {e}"))?;
+    let client: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("create OAuth client: {e}"))?;
+    let field = |name: &str| {
+        client[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("create OAuth client: no '{name}' in {client}"))
+    };
+    Ok(Fixture {
+        client_id: field("clientId")?,
+        client_secret: field("clientSecret")?,
+        api_key: account(&mut c, "Bench Keys", "keys@bench.test").await?,
+    })
 }
 
 /// `POST /_local/accounts` → the owner's API key.

@@ -76,6 +76,9 @@ impl<'a> Params<'a> {
 
 /// Matches a concrete path against a route pattern.
 pub fn matches(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('{') {
+        return pattern == path;
+    }
     let mut p = pattern.split('/');
     let mut q = path.split('/');
     loop {

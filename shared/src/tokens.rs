@@ -129,12 +129,13 @@ impl Mint<'_> {
     }
 }
 
-/// Mints a token: its claims, signed with the current key; counted and logged (never the token).
+/// Mints a token: its claims, signed with the current key; counted (`TokensIssued`) and recorded
+/// on the request's log line (client and grant; never the token).
 pub fn mint(ring: &KeyRing, m: &Mint<'_>, now: UnixSeconds) -> ApiResult<(String, Claims)> {
     let claims = m.claims(now);
     let jwt = ring.sign_jwt(&claims, now).map_err(ApiError::internal)?;
     crate::metrics::token_issued(m.grant);
-    tracing::info!(client = %claims.client_id, grant = m.grant, "token issued");
+    crate::telemetry::record_issued(&claims.client_id, m.grant);
     Ok((jwt, claims))
 }
 

@@ -199,16 +199,25 @@ mod tests {
         let cached = CachedTable::new(inner.clone(), Duration::from_secs(60));
         cached.put(client_item(1), Condition::Always).await.unwrap();
         let key = Key::new("CLIENT#c", "CLIENT");
-        assert_eq!(cached.get(&key).await.unwrap().unwrap().data, 1);
+        assert_eq!(
+            *cached.get(&key).await.unwrap().unwrap().data,
+            serde_json::json!(1)
+        );
         let calls = inner.calls();
-        assert_eq!(cached.get(&key).await.unwrap().unwrap().data, 1);
+        assert_eq!(
+            *cached.get(&key).await.unwrap().unwrap().data,
+            serde_json::json!(1)
+        );
         assert_eq!(inner.calls(), calls, "second read served from the cache");
         // Another instance revokes (writes the inner table directly): stale within the TTL...
         inner.delete(&key, Condition::Always).await.unwrap();
         assert!(cached.get(&key).await.unwrap().is_some());
         // ...while a write through this instance is seen by the very next read.
         cached.put(client_item(2), Condition::Always).await.unwrap();
-        assert_eq!(cached.get(&key).await.unwrap().unwrap().data, 2);
+        assert_eq!(
+            *cached.get(&key).await.unwrap().unwrap().data,
+            serde_json::json!(2)
+        );
         cached.delete(&key, Condition::Always).await.unwrap();
         assert!(cached.get(&key).await.unwrap().is_none());
     }

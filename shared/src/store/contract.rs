@@ -58,7 +58,10 @@ async fn get_many_answers_in_key_order(t: &dyn Table, ns: &str) {
         .get_many(&[b.clone(), missing, a.clone(), b.clone()])
         .await
         .expect("get_many");
-    let data: Vec<Option<serde_json::Value>> = got.into_iter().map(|i| i.map(|i| i.data)).collect();
+    let data: Vec<Option<serde_json::Value>> = got
+        .into_iter()
+        .map(|i| i.map(|i| (*i.data).clone()))
+        .collect();
     assert_eq!(
         data,
         vec![
@@ -86,7 +89,7 @@ async fn not_exists_refuses_second_put(t: &dyn Table, ns: &str) {
     );
     let got = t.get(&k).await.unwrap().unwrap();
     assert_eq!(
-        got.data,
+        *got.data,
         serde_json::json!(1),
         "not_exists: first value kept"
     );
@@ -168,7 +171,7 @@ async fn conditional_delete_consumes_once(t: &dyn Table, ns: &str) {
         .await
         .expect("first delete");
     assert_eq!(
-        first.map(|i| i.data),
+        first.map(|i| (*i.data).clone()),
         Some(serde_json::json!({"v": 7})),
         "delete returns the old item"
     );
@@ -214,7 +217,7 @@ async fn transactions_are_all_or_nothing(t: &dyn Table, ns: &str) {
         "tx: nothing half-written"
     );
     assert_eq!(
-        t.get(&b).await.unwrap().unwrap().data,
+        *t.get(&b).await.unwrap().unwrap().data,
         serde_json::json!("b")
     );
 

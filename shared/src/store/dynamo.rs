@@ -103,7 +103,9 @@ fn decode(m: &Attrs) -> Result<Item, StoreError> {
     let sk = get_s(m, "sk").unwrap_or_default().to_owned();
     let key = Key::new(pk.clone(), sk.clone());
     let raw = get_s(m, "data").ok_or_else(|| StoreError::corrupt(&key, "no data attribute"))?;
-    let data = serde_json::from_str(raw).map_err(|e| StoreError::corrupt(&key, e))?;
+    let data = serde_json::from_str(raw)
+        .map(std::sync::Arc::new)
+        .map_err(|e| StoreError::corrupt(&key, e))?;
     let gsi1 = match (get_s(m, "gsi1pk"), get_s(m, "gsi1sk")) {
         (Some(p), Some(q)) => Some((p.to_owned(), q.to_owned())),
         _ => None,

@@ -89,12 +89,15 @@ pub struct Item {
     pub ttl: Option<UnixSeconds>,
     /// Incremented by every optimistic update.
     pub rev: u64,
-    pub data: serde_json::Value,
+    /// Shared, so that a read served from the cache costs no deep copy.
+    pub data: std::sync::Arc<serde_json::Value>,
 }
 
 impl Item {
     pub fn new<T: Serialize>(key: Key, value: &T) -> Result<Self, StoreError> {
-        let data = serde_json::to_value(value).map_err(|e| StoreError::corrupt(&key, e))?;
+        let data = serde_json::to_value(value)
+            .map(std::sync::Arc::new)
+            .map_err(|e| StoreError::corrupt(&key, e))?;
         Ok(Self {
             key,
             gsi1: None,
@@ -116,7 +119,7 @@ impl Item {
         self.ttl.is_none_or(|t| t > now)
     }
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        T::deserialize(&self.data).map_err(|e| StoreError::corrupt(&self.key, e))
+        T::deserialize(&*self.data).map_err(|e| StoreError::corrupt(&self.key, e))
     }
 }
 

@@ -184,6 +184,7 @@ pub async fn measure_all(
     Ok(out)
 }
 
+/// One cold start against the emulator, timed in its phases: long, but one sequence.
 async fn run_once(
     bin: &Path,
     function: &str,

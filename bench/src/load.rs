@@ -145,6 +145,7 @@ struct Phase {
 
 /// `concurrency` workers, each on its own keep-alive connection (opened before the clock starts),
 /// share a budget of `total` operations and a deadline.
+/// The workers of one phase and the merge of their samples.
 async fn phase(
     t: &Target,
     flow: Flow,

@@ -164,6 +164,7 @@ async fn main() {
     }
 }
 
+/// The driver's phases in order, each a call: long, but a list.
 async fn run(opts: Options) -> Result<(), String> {
     let root = repo_root();
     let out = opts

@@ -190,6 +190,7 @@ impl Results {
             .map(|l| l.median)
     }
 
+    /// One table row per target, each with its own formatting: long, but flat.
     fn targets(&self, o: &mut String) {
         let _ = writeln!(o, "## Targets against this run\n");
         let _ = writeln!(o, "| target | measured | verdict |");
@@ -332,6 +333,7 @@ impl Results {
         }
     }
 
+    /// A markdown table and its notes: long, but flat.
     fn cold_section(&self, o: &mut String) {
         let _ = writeln!(o, "## 1. Cold start\n");
         let cold = match &self.cold {
@@ -401,6 +403,7 @@ impl Results {
         );
     }
 
+    /// A markdown table and its notes: long, but flat.
     fn load_section(&self, o: &mut String) {
         let _ = writeln!(o, "## 2. Throughput and latency of the local API server\n");
         let Some(first) = self.load.first() else {
@@ -472,6 +475,7 @@ impl Results {
         );
     }
 
+    /// Two markdown tables and their notes: long, but flat.
     fn calls_section(&self, o: &mut String) {
         let _ = writeln!(
             o,

@@ -36,7 +36,7 @@ use crate::error::{ApiError, ApiResult, Kind};
 use crate::ids::{AccountId, UserId};
 use crate::principal::{CredentialKind, Principal, SubjectType};
 use crate::services::Services;
-use crate::store::{Condition, Item, Key, StoreError, WriteOp};
+use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 pub mod redirect;
 
@@ -435,28 +435,8 @@ pub async fn redeem(services: &Services, at: Redemption, presented: &str) -> Api
     let ring = services.keys.ring().await;
     let peppers = ring.peppers();
     let table = &*services.table;
-    let hashes = peppers.lookup_hashes(TOKEN_DOMAIN, presented);
-
-    let mut found = None;
-    for hash in &hashes {
-        if let Some(item) = table.get(&token_key(hash)).await? {
-            found = Some((hash.clone(), item));
-            break;
-        }
-    }
-    let Some((hash, item)) = found else {
-        for hash in &hashes {
-            if let Some(used) = table.get(&used_key(hash)).await? {
-                if used.is_live(now) {
-                    return Err(ApiError::unauthorized(
-                        "token_used",
-                        "the authentication token was already used",
-                    ));
-                }
-            }
-        }
-        return Err(token_unknown());
-    };
+    let (hash, item) =
+        find_token(table, &peppers.lookup_hashes(TOKEN_DOMAIN, presented), now).await?;
     let record: TokenRecord = item.decode()?;
     if !item.is_live(now) {
         return Err(ApiError::unauthorized(
@@ -491,33 +471,8 @@ pub async fn redeem(services: &Services, at: Redemption, presented: &str) -> Api
         &session,
     )?
     .with_ttl(session.expires_at);
-
     if grant.single_use() {
-        match table.delete(&item.key, Condition::Live { now }).await {
-            Ok(Some(_)) => {}
-            Ok(None) | Err(StoreError::ConditionFailed) => {
-                return Err(ApiError::unauthorized(
-                    "token_used",
-                    "the authentication token was already used",
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        // This request alone consumed the token: write its session and the tombstone.
-        let used = Item::new(used_key(&hash), &UsedRecord { used_at: now })?
-            .with_ttl(record.expires_at.max(now + 1));
-        let writes = vec![
-            WriteOp::Put(session_item, Condition::NotExists),
-            WriteOp::Put(used, Condition::NotExists),
-        ];
-        if let Err(e) = table.transact(writes).await {
-            // Nothing half-done: give the token back (the tombstone's `NotExists` still stops a
-            // second session if the transaction did land after all).
-            if let Err(restore) = table.put(item, Condition::NotExists).await {
-                tracing::error!(error = %restore, "could not restore a consumed token");
-            }
-            return Err(e.into());
-        }
+        consume(table, item, &hash, record.expires_at, session_item, now).await?;
     } else {
         table.put(session_item, Condition::NotExists).await?;
     }
@@ -526,6 +481,65 @@ pub async fn redeem(services: &Services, at: Redemption, presented: &str) -> Api
         session_value,
         session,
     })
+}
+
+fn token_used() -> ApiError {
+    ApiError::unauthorized("token_used", "the authentication token was already used")
+}
+
+/// The stored token a presented one names (under any pepper in force): `token_used` when only
+/// its tombstone is left, `token_unknown` when there is nothing.
+async fn find_token(
+    table: &dyn Table,
+    hashes: &[SecretHash],
+    now: UnixSeconds,
+) -> ApiResult<(SecretHash, Item)> {
+    for hash in hashes {
+        if let Some(item) = table.get(&token_key(hash)).await? {
+            return Ok((hash.clone(), item));
+        }
+    }
+    for hash in hashes {
+        if let Some(used) = table.get(&used_key(hash)).await? {
+            if used.is_live(now) {
+                return Err(token_used());
+            }
+        }
+    }
+    Err(token_unknown())
+}
+
+/// Consumes a single-use token (**at most once**: a conditional delete only one request can
+/// win), then writes its session and its tombstone in one transaction; if that fails, the token
+/// is given back, so nothing is left half-done.
+async fn consume(
+    table: &dyn Table,
+    item: Item,
+    hash: &SecretHash,
+    expires_at: UnixSeconds,
+    session_item: Item,
+    now: UnixSeconds,
+) -> ApiResult<()> {
+    match table.delete(&item.key, Condition::Live { now }).await {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(StoreError::ConditionFailed) => return Err(token_used()),
+        Err(e) => return Err(e.into()),
+    }
+    let used =
+        Item::new(used_key(hash), &UsedRecord { used_at: now })?.with_ttl(expires_at.max(now + 1));
+    let writes = vec![
+        WriteOp::Put(session_item, Condition::NotExists),
+        WriteOp::Put(used, Condition::NotExists),
+    ];
+    if let Err(e) = table.transact(writes).await {
+        // The tombstone's `NotExists` still stops a second session if the transaction did land
+        // after all.
+        if let Err(restore) = table.put(item, Condition::NotExists).await {
+            tracing::error!(error = %restore, "could not restore a consumed token");
+        }
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// The live session a cookie value names: unknown (or not a session's shape)

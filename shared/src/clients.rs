@@ -436,6 +436,22 @@ pub async fn delete(
     counted(table, &client.account_id, client.kind, -1, op, extra).await
 }
 
+/// Writes a changed client read at `rev`, with `extra` writes (its audit record); `409` if it
+/// changed meanwhile.
+pub async fn save(
+    table: &dyn Table,
+    client: &Client,
+    rev: u64,
+    extra: Vec<WriteOp>,
+) -> ApiResult<()> {
+    let mut ops = vec![client.write(Some(rev))?];
+    ops.extend(extra);
+    crate::error::conflict_on_race(
+        table.transact(ops).await,
+        "the client changed meanwhile: try again",
+    )
+}
+
 /// Revokes a token id or grant family of a client until `until` (when everything it covers has
 /// expired). Idempotent; a later revocation of the same id keeps the later expiry.
 pub async fn revoke(

@@ -99,6 +99,7 @@ impl Config {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// One variable after another, each with its bounds: long, but flat.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let in_lambda = var("AWS_LAMBDA_FUNCTION_NAME").is_some();

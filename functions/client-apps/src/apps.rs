@@ -5,8 +5,7 @@ use keygate::accounts::validate_name;
 use keygate::auth::Manager;
 use keygate::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
 use keygate::http::{empty, json, read_json};
-use keygate::store::StoreError;
-use keygate::{ApiError, ApiResult, Services};
+use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -125,25 +124,13 @@ pub async fn rotate(
     let now = s.now();
     let ring = s.keys.ring().await;
     let secret = app.rotate(ring.peppers(), grace, now);
-    match s
-        .table
-        .transact(vec![
-            app.write(Some(rev))?,
-            audit(m, "clientApp.rotate", Some(&app.id), now)?,
-        ])
-        .await
-    {
-        Ok(()) => Ok(json(
-            200,
-            &ClientAppSecretOut {
-                app: (&app).into(),
-                secret,
-            },
-        )),
-        Err(StoreError::ConditionFailed) => Err(ApiError::conflict(
-            "concurrent_change",
-            "the client app changed meanwhile: try again",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let audit = audit(m, "clientApp.rotate", Some(&app.id), now)?;
+    clients::save(&*s.table, &app, rev, vec![audit]).await?;
+    Ok(json(
+        200,
+        &ClientAppSecretOut {
+            app: (&app).into(),
+            secret,
+        },
+    ))
 }

@@ -129,6 +129,41 @@ async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)
     }
 }
 
+/// What a new endpoint is made of.
+struct NewEndpoint<'a> {
+    primary: bool,
+    url: String,
+    key: Option<&'a str>,
+    events: Vec<String>,
+}
+
+/// Creates an endpoint (the account's limit permitting) with its audit record.
+async fn create_endpoint(
+    s: &Services,
+    m: &Manager,
+    peppers: &Peppers,
+    new: NewEndpoint<'_>,
+    action: &str,
+) -> ApiResult<Endpoint> {
+    if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::conflict(
+            "endpoints_limit",
+            "the account has too many endpoints",
+        ));
+    }
+    let (ep, _) = Endpoint::new(
+        peppers,
+        m.account.id.clone(),
+        new.primary,
+        new.url,
+        new.key,
+        new.events,
+        s.now(),
+    );
+    save(s, m, &ep, None, action).await?;
+    Ok(ep)
+}
+
 /// Writes an endpoint and its audit record together; a lost race is a `409`.
 async fn save(
     s: &Services,
@@ -204,23 +239,13 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
             ep
         }
         None => {
-            if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
-                return Err(ApiError::conflict(
-                    "endpoints_limit",
-                    "the account has too many endpoints",
-                ));
-            }
-            let (ep, _) = Endpoint::new(
-                ring.peppers(),
-                m.account.id.clone(),
-                true,
+            let new = NewEndpoint {
+                primary: true,
                 url,
-                key.as_deref(),
+                key: key.as_deref(),
                 events,
-                now,
-            );
-            save(s, m, &ep, None, "callback.create").await?;
-            ep
+            };
+            create_endpoint(s, m, ring.peppers(), new, "callback.create").await?
         }
     };
     Ok(json(200, &out(&ep, m, ring.peppers(), false)))
@@ -298,22 +323,13 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     let (url, events) = check(s, &input)?;
     let ring = s.keys.ring().await;
     owner_fields(m, ring.peppers(), None, &url, input.key.as_deref())?;
-    if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::conflict(
-            "endpoints_limit",
-            "the account has too many endpoints",
-        ));
-    }
-    let (ep, _) = Endpoint::new(
-        ring.peppers(),
-        m.account.id.clone(),
-        false,
+    let new = NewEndpoint {
+        primary: false,
         url,
-        input.key.as_deref(),
+        key: input.key.as_deref(),
         events,
-        s.now(),
-    );
-    save(s, m, &ep, None, "endpoint.create").await?;
+    };
+    let ep = create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await?;
     Ok(json(201, &out(&ep, m, ring.peppers(), true)))
 }
 

@@ -175,16 +175,9 @@ pub async fn update(
     let now = s.now();
     c.oauth = Some(settings);
     c.updated_at = now;
-    keygate::error::conflict_on_race(
-        s.table
-            .transact(vec![
-                c.write(Some(rev))?,
-                audit(m, "oauthClient.update", Some(&c.id), now)?,
-            ])
-            .await,
-        "the client changed meanwhile: try again",
-    )
-    .map(|()| json(200, &out(&c, None)))
+    let audit = audit(m, "oauthClient.update", Some(&c.id), now)?;
+    clients::save(&*s.table, &c, rev, vec![audit]).await?;
+    Ok(json(200, &out(&c, None)))
 }
 
 pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
@@ -209,14 +202,7 @@ pub async fn rotate(
     let now = s.now();
     let ring = s.keys.ring().await;
     let secret = c.rotate(ring.peppers(), grace, now);
-    keygate::error::conflict_on_race(
-        s.table
-            .transact(vec![
-                c.write(Some(rev))?,
-                audit(m, "oauthClient.rotate", Some(&c.id), now)?,
-            ])
-            .await,
-        "the client changed meanwhile: try again",
-    )
-    .map(|()| json(200, &out(&c, Some(secret))))
+    let audit = audit(m, "oauthClient.rotate", Some(&c.id), now)?;
+    clients::save(&*s.table, &c, rev, vec![audit]).await?;
+    Ok(json(200, &out(&c, Some(secret))))
 }

@@ -26,6 +26,25 @@ fn owner() -> String {
     "OWNER".into()
 }
 
+/// The user a client app speaks for: the one who created it (the owner for apps made before
+/// creators were kept), as long as that user may manage the account's API access.
+async fn speaks_for(
+    s: &Services,
+    app: &keygate::clients::Client,
+    account: &accounts::Account,
+) -> ApiResult<accounts::User> {
+    let creator = app.created_by.as_ref().unwrap_or(&account.owner_user_id);
+    accounts::get_user(&*s.table, &account.id, creator)
+        .await?
+        .filter(|u| u.may_manage(&account.settings))
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "creator_lost_access",
+                "the user who created this client app may no longer manage the account's API access",
+            )
+        })
+}
+
 pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let input: ExchangeIn = read_json(req)?;
     if input.kind != "OWNER" {
@@ -64,17 +83,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
             "client app",
         ));
     }
-    // The app speaks for the user who created it, as long as that user may manage.
-    let creator = app.created_by.as_ref().unwrap_or(&account.owner_user_id);
-    let user = accounts::get_user(&*s.table, &account.id, creator)
-        .await?
-        .filter(|u| u.may_manage(&account.settings))
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "creator_lost_access",
-                "the user who created this client app may no longer manage the account's API access",
-            )
-        })?;
+    let user = speaks_for(s, &app, &account).await?;
     let issuer = s.config.issuer_for(req.headers());
     let ttl = account.settings.api_token_ttl_seconds;
     let mint = Mint {

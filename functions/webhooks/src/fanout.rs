@@ -79,6 +79,8 @@ pub async fn fan_out(
     results
 }
 
+/// One endpoint's delivery from claim to bookkeeping, in order: the claim, the send, the attempt
+/// record, the endpoint's health, the ledger.
 async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> EndpointResult {
     let services = &state.services;
     let table = &*services.table;

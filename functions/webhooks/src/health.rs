@@ -60,6 +60,7 @@ pub enum Health {
 
 /// Applies a try's verdict to the stored endpoint. `seen` is the endpoint as it was when the
 /// try was sent: if its URL has changed since, the verdict is about an old URL and is dropped.
+/// One optimistic read-modify-write of the endpoint, retried on a lost race: long, but one loop.
 pub async fn apply(
     table: &dyn Table,
     seen: &Endpoint,

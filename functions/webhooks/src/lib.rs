@@ -294,6 +294,8 @@ pub fn receive_count(record: &SqsMessage) -> u32 {
         .max(1)
 }
 
+/// The life of one message, step by step (check, subscribers, fan-out, outcome): long, but each
+/// step is one call and its failure's retry.
 async fn handle_message(
     state: &Webhooks,
     record: &SqsMessage,

@@ -70,6 +70,7 @@ pub struct Outgoing<'a> {
 
 /// Sends one request with `client` (built by [`crate::client`]: no redirects, the guarded
 /// resolver, the timeout) and classifies the answer. Never panics, whatever the receiver does.
+/// The request, the bounded read of the answer and its classification, in order.
 pub async fn send(
     client: &reqwest::Client,
     out: Outgoing<'_>,

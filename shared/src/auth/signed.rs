@@ -39,6 +39,9 @@ pub fn signing_string(key: &str, date: &str, nonce: &str) -> String {
 }
 
 /// Format, clock window, nonce shape, signature encoding, Bearer and Referer presence (pure).
+/// Long because it is the protocol's checks in the order they are cheapest to make, each with
+/// its own refusal; split, the order (which keeps junk from reaching the store) would be harder
+/// to see.
 pub fn check<'a>(h: &'a SignedHeaders, now: UnixSeconds, skew: i64) -> ApiResult<Checked<'a>> {
     let bad = |reason: &'static str, msg: &'static str| ApiError::bad_request(reason, msg);
     if !ClientKind::OAuth.id_well_formed(&h.api_key) {
@@ -138,6 +141,8 @@ pub fn nonce_expiry(date: UnixSeconds, now: UnixSeconds, skew: i64) -> UnixSecon
 
 /// Verifies a signed request completely. Wrong signatures count towards the lockout of the
 /// (client, source) pair and of the source, never of the client as such.
+/// One sequence, in the order that matters: nothing is counted or claimed before the request is
+/// otherwise valid, and the nonce is claimed last.
 pub async fn verify(
     s: &Services,
     h: &SignedHeaders,

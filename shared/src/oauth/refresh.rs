@@ -106,6 +106,9 @@ pub async fn issue_refresh(
 /// client retrying a lost response); any later one revokes the whole grant family and gets
 /// `invalid_grant`. A token of another client, unknown, expired or of a revoked family is
 /// `invalid_grant`, and nothing is consumed.
+///
+/// One sequence, because the order is the contract: every refusal before anything is written,
+/// the answer built before the one conditional transaction that commits it.
 pub async fn rotate_refresh(
     table: &dyn Table,
     peppers: &Peppers,

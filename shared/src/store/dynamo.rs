@@ -159,6 +159,28 @@ fn opt<T>(m: HashMap<String, T>) -> Option<HashMap<String, T>> {
     (!m.is_empty()).then_some(m)
 }
 
+/// A request builder (`PutItem`, `DeleteItem`, or a transaction's `Put`/`Delete`) with the
+/// condition `$cond`: the expression and its names and values.
+macro_rules! conditioned {
+    ($builder:expr, $cond:expr) => {{
+        let e = expr($cond);
+        $builder
+            .set_condition_expression(e.text.map(str::to_owned))
+            .set_expression_attribute_names(opt(e.names))
+            .set_expression_attribute_values(opt(e.values))
+    }};
+}
+
+/// Whether a `PutItem` or `DeleteItem` error is a lost race: its condition failed, or it met a
+/// concurrent transaction on the item.
+macro_rules! lost_race {
+    ($err:expr) => {
+        $err.as_service_error().is_some_and(|s| {
+            s.is_conditional_check_failed_exception() || s.is_transaction_conflict_exception()
+        })
+    };
+}
+
 /// A failed call as a classified [`StoreError::Service`].
 fn unavailable<E>(op: &'static str, table: &str, e: SdkError<E, HttpResponse>) -> StoreError
 where
@@ -258,90 +280,57 @@ impl Table for DynamoDbTable {
 
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
         self.count();
-        let e = expr(cond);
-        let res = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(&item)))
-            .set_condition_expression(e.text.map(str::to_owned))
-            .set_expression_attribute_names(opt(e.names))
-            .set_expression_attribute_values(opt(e.values))
-            .send()
-            .await;
+            .set_item(Some(encode(&item)));
+        let res = conditioned!(put, cond).send().await;
         match res {
             Ok(_) => Ok(()),
-            Err(err)
-                if err.as_service_error().is_some_and(|s| {
-                    s.is_conditional_check_failed_exception()
-                        || s.is_transaction_conflict_exception()
-                }) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
+            Err(err) if lost_race!(err) => Err(StoreError::ConditionFailed),
             Err(err) => Err(unavailable("PutItem", &self.table, err)),
         }
     }
 
     async fn delete(&self, key: &Key, cond: Condition) -> Result<Option<Item>, StoreError> {
         self.count();
-        let e = expr(cond);
-        let res = self
+        let delete = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
-            .set_condition_expression(e.text.map(str::to_owned))
-            .set_expression_attribute_names(opt(e.names))
-            .set_expression_attribute_values(opt(e.values))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllOld);
+        let res = conditioned!(delete, cond).send().await;
         match res {
             Ok(out) => out
                 .attributes()
                 .filter(|a| !a.is_empty())
                 .map(decode)
                 .transpose(),
-            Err(err)
-                if err.as_service_error().is_some_and(|s| {
-                    s.is_conditional_check_failed_exception()
-                        || s.is_transaction_conflict_exception()
-                }) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
+            Err(err) if lost_race!(err) => Err(StoreError::ConditionFailed),
             Err(err) => Err(unavailable("DeleteItem", &self.table, err)),
         }
     }
 
+    /// One arm per kind of write, then the cancellation's classification.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.count();
         let mut items = Vec::with_capacity(ops.len());
         for op in ops {
             let w = match op {
                 WriteOp::Put(item, cond) => {
-                    let e = expr(cond);
                     let put = Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(encode(&item)))
-                        .set_condition_expression(e.text.map(str::to_owned))
-                        .set_expression_attribute_names(opt(e.names))
-                        .set_expression_attribute_values(opt(e.values))
-                        .build()
-                        .map_err(build_err)?;
+                        .set_item(Some(encode(&item)));
+                    let put = conditioned!(put, cond).build().map_err(build_err)?;
                     TransactWriteItem::builder().put(put).build()
                 }
                 WriteOp::Delete(key, cond) => {
-                    let e = expr(cond);
                     let del = Delete::builder()
                         .table_name(&self.table)
-                        .set_key(Some(key_attrs(&key)))
-                        .set_condition_expression(e.text.map(str::to_owned))
-                        .set_expression_attribute_names(opt(e.names))
-                        .set_expression_attribute_values(opt(e.values))
-                        .build()
-                        .map_err(build_err)?;
+                        .set_key(Some(key_attrs(&key)));
+                    let del = conditioned!(del, cond).build().map_err(build_err)?;
                     TransactWriteItem::builder().delete(del).build()
                 }
                 WriteOp::Check(key, cond) => {

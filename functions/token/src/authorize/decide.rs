@@ -2,8 +2,11 @@
 //! sent to the verified redirect URI), deny (`access_denied`), or a refused form.
 
 use keygate::accounts::AuthMethod;
+use keygate::clients::Client;
 use keygate::http::{body_bytes, html, Form};
+use keygate::keys::KeyRing;
 use keygate::oauth::CodeGrant;
+use keygate::principal::Principal;
 use keygate::tokens::Mint;
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -42,56 +45,14 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
             }
             _ => return Err(page(400, "Invalid request", "Choose Approve or Deny.")),
         }
-        let account = keygate::accounts::get_account(&*s.table, &client.account_id)
-            .await
-            .map_err(|e| Refusal::Failed(e.into()))?
-            .ok_or_else(|| {
-                page(
-                    400,
-                    "Unknown application",
-                    "The application's account no longer exists.",
-                )
-            })?;
-        if account.settings.method != AuthMethod::OAuth2 {
-            return Err(Refusal::Redirect(
-                uri,
-                "unauthorized_client",
-                "this account does not use OAuth 2.0".into(),
-            ));
-        }
-        let now = s.now();
-        let mut params: Vec<(&str, String)> = Vec::new();
-        if implicit {
-            let issuer = s.config.issuer_for(req.headers());
-            let mint = Mint {
-                subject: &principal.subject_id,
-                subject_type: principal.subject_type,
-                // The client's current secret: rotating it (grace 0) stops these tokens too.
-                sid: client.current_secret_id(now).map(str::to_owned),
-                ..crate::grants::oauth_mint(&issuer, &client, &account, &scope, "implicit")
-            };
-            let answer = crate::grants::issue(&ring, &mint, now).map_err(Refusal::Failed)?;
-            params.push(("access_token", answer.access_token));
-            params.push(("token_type", answer.token_type));
-            params.push(("expires_in", answer.expires_in.to_string()));
-            params.push(("scope", answer.scope));
-        } else {
-            let grant = CodeGrant {
-                client_id: client.id.clone(),
-                account_id: account.id.clone(),
-                user_id: principal.subject_id.clone(),
-                sub_type: principal.subject_type,
-                redirect_uri: uri.clone(),
-                redirect_uri_given: r.redirect_uri.is_some(),
-                code_challenge: r.code_challenge.clone(),
-                scope,
-                family: format!("f{}", keygate::tokens::new_jti()),
-            };
-            let code = keygate::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
-                .await
-                .map_err(|e| Refusal::Failed(e.into()))?;
-            params.push(("code", code.expose().to_owned()));
-        }
+        let approved = Approved {
+            client: &client,
+            uri: &uri,
+            principal: &principal,
+            scope,
+            implicit,
+        };
+        let mut params = approve(s, req, &ring, &r, approved).await?;
         if let Some(st) = &r.state {
             params.push(("state", st.clone()));
         }
@@ -99,4 +60,81 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     }
     .await;
     Ok(respond(result, r.state.as_deref(), fragment))
+}
+
+/// An approved request, its client and redirect URI verified.
+struct Approved<'a> {
+    client: &'a Client,
+    uri: &'a str,
+    principal: &'a Principal,
+    scope: String,
+    implicit: bool,
+}
+
+/// What an approval sends to the redirect URI: a code, or with the implicit flow a token; the
+/// client's account must (still) use OAuth 2.0.
+async fn approve(
+    s: &Services,
+    req: &Request,
+    ring: &KeyRing,
+    r: &AuthzRequest,
+    a: Approved<'_>,
+) -> Result<Vec<(&'static str, String)>, Refusal> {
+    let Approved {
+        client,
+        uri,
+        principal,
+        scope,
+        implicit,
+    } = a;
+    let account = keygate::accounts::get_account(&*s.table, &client.account_id)
+        .await
+        .map_err(|e| Refusal::Failed(e.into()))?
+        .ok_or_else(|| {
+            page(
+                400,
+                "Unknown application",
+                "The application's account no longer exists.",
+            )
+        })?;
+    if account.settings.method != AuthMethod::OAuth2 {
+        return Err(Refusal::Redirect(
+            uri.to_owned(),
+            "unauthorized_client",
+            "this account does not use OAuth 2.0".into(),
+        ));
+    }
+    let now = s.now();
+    if implicit {
+        let issuer = s.config.issuer_for(req.headers());
+        let mint = Mint {
+            subject: &principal.subject_id,
+            subject_type: principal.subject_type,
+            // The client's current secret: rotating it (grace 0) stops these tokens too.
+            sid: client.current_secret_id(now).map(str::to_owned),
+            ..crate::grants::oauth_mint(&issuer, client, &account, &scope, "implicit")
+        };
+        let answer = crate::grants::issue(ring, &mint, now).map_err(Refusal::Failed)?;
+        return Ok(vec![
+            ("access_token", answer.access_token),
+            ("token_type", answer.token_type),
+            ("expires_in", answer.expires_in.to_string()),
+            ("scope", answer.scope),
+        ]);
+    }
+    let grant = CodeGrant {
+        client_id: client.id.clone(),
+        account_id: account.id.clone(),
+        user_id: principal.subject_id.clone(),
+        sub_type: principal.subject_type,
+        redirect_uri: uri.to_owned(),
+        redirect_uri_given: r.redirect_uri.is_some(),
+        code_challenge: r.code_challenge.clone(),
+        scope,
+        family: format!("f{}", keygate::tokens::new_jti()),
+    };
+    let code = keygate::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
+        .await
+        .map_err(|e| Refusal::Failed(e.into()))?;
+    Ok(vec![("code", code.expose().to_owned())])
 }

@@ -56,6 +56,7 @@ fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, String> {
     Ok(out)
 }
 
+/// The command line's commands, one arm each.
 async fn run(args: Vec<String>) -> Result<(), String> {
     let (cmd, rest) = args.split_first().ok_or(USAGE)?;
     let flags = parse_flags(rest)?;

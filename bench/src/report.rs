@@ -536,17 +536,6 @@ impl Results {
             "| credential | requests | DynamoDB calls per verified request, steady state | cache miss | RRU/req | WRU/req | target ≤ {VERIFY_CALLS} (steady state) |"
         );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|");
-        if let Some(cc) = self.cpu.as_ref().ok().and_then(|c| {
-            c.iter()
-                .find(|r| r.flow == crate::load::Flow::ClientCredentials)
-        }) {
-            let us = cc.per_request_us();
-            let _ = writeln!(
-                o,
-                "| client-credentials CPU ≤ {CC_CPU_US} µs per token (server process, JSON logs and metrics on) | {us:.1} µs | {} |",
-                verdict(us <= CC_CPU_US && cc.errors == 0)
-            );
-        }
         for cred in Credential::ALL {
             let Some((m, n)) = self.counts.authorizer(cred) else {
                 continue;

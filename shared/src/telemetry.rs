@@ -8,6 +8,11 @@
 //! writes the same, but parses each span's stored fields back from JSON and serialises them again
 //! at every event — the largest cost of a token request after its signature. Here the span
 //! fields, kept as JSON by `JsonFields`, are copied into the line as they are.
+//!
+//! What becomes known during a request (the account, an issued token's client and grant) is not
+//! recorded on the span — `JsonFields` would parse and re-serialise the span's fields at each
+//! record — but kept beside the request ([`record_account`], [`record_issued`]) and written on its
+//! `response` line.
 
 use std::fmt;
 
@@ -174,35 +179,50 @@ where
     F: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
 {
     use tracing::Instrument;
-    let span = tracing::info_span!(
-        "request",
-        function,
-        method = %method,
-        route = %path,
-        account = tracing::field::Empty,
-        client = tracing::field::Empty,
-        grant = tracing::field::Empty,
-    );
-    async move {
-        let resp = fut.await;
-        tracing::info!(status = resp.status().as_u16(), "response");
-        resp
-    }
-    .instrument(span)
-    .await
+    let span = tracing::info_span!("request", function, method = %method, route = %path);
+    REQUEST
+        .scope(std::cell::RefCell::default(), async move {
+            let resp = fut.await;
+            let known = REQUEST.with(|r| r.take());
+            tracing::info!(
+                status = resp.status().as_u16(),
+                account = known.account.as_deref(),
+                client = known.client.as_deref(),
+                grant = known.grant,
+                "response"
+            );
+            resp
+        })
+        .instrument(span)
+        .await
 }
 
-/// Records the authenticated account on the current request span.
+/// What a request learns about itself, for its `response` line.
+#[derive(Default)]
+struct Known {
+    account: Option<String>,
+    client: Option<String>,
+    grant: Option<&'static str>,
+}
+
+tokio::task_local! {
+    static REQUEST: std::cell::RefCell<Known>;
+}
+
+/// Records the authenticated account for the request's `response` line (a no-op outside
+/// [`observe`]).
 pub fn record_account(account: &str) {
-    tracing::Span::current().record("account", account);
+    let _ = REQUEST.try_with(|r| r.borrow_mut().account = Some(account.to_owned()));
 }
 
-/// Records an issued token's client and grant on the current request span (its response line
-/// then says what was issued, without a line of its own).
-pub fn record_issued(client: &str, grant: &str) {
-    let span = tracing::Span::current();
-    span.record("client", client);
-    span.record("grant", grant);
+/// Records an issued token's client and grant for the request's `response` line, which then says
+/// what was issued without a line of its own.
+pub fn record_issued(client: &str, grant: &'static str) {
+    let _ = REQUEST.try_with(|r| {
+        let mut k = r.borrow_mut();
+        k.client = Some(client.to_owned());
+        k.grant = Some(grant);
+    });
 }
 
 #[cfg(test)]
@@ -242,15 +262,11 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let outer = tracing::info_span!("Lambda runtime invoke", requestId = "r-1");
             let _o = outer.enter();
-            let span = tracing::info_span!(
-                "request",
-                route = "/api/oauth2/token",
-                account = tracing::field::Empty
-            );
+            let span = tracing::info_span!("request", route = "/api/oauth2/token");
             let _s = span.enter();
-            record_account("acc_1");
             tracing::info!(
                 status = 200u64,
+                account = "acc_1",
                 note = "a \"quoted\"\n\\ line",
                 ok = true,
                 "response"
@@ -266,7 +282,33 @@ mod tests {
         assert_eq!(v["spans"][0]["name"], "Lambda runtime invoke");
         assert_eq!(v["spans"][0]["requestId"], "r-1");
         assert_eq!(v["spans"][1]["route"], "/api/oauth2/token");
-        assert_eq!(v["spans"][1]["account"], "acc_1");
+        assert_eq!(v["account"], "acc_1", "{text}");
+    }
+
+    #[tokio::test]
+    async fn what_a_request_learns_reaches_its_response_line() {
+        let buf = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .with_writer(buf.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        observe("token", "POST", "/api/oauth2/token", async {
+            record_account("acc_2");
+            record_issued("oc_x", "client_credentials");
+            lambda_http::Response::new(lambda_http::Body::Empty)
+        })
+        .await;
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["message"], "response");
+        assert_eq!(
+            (v["account"].as_str(), v["client"].as_str()),
+            (Some("acc_2"), Some("oc_x"))
+        );
+        assert_eq!(v["grant"], "client_credentials");
+        assert_eq!(v["spans"][0]["function"], "token");
     }
 
     #[test]

@@ -651,3 +651,105 @@ async fn delivery_attempts_are_listed_per_event_and_account() {
         400
     );
 }
+
+/// The event catalog is public, lists every type an endpoint can subscribe to with its origin and
+/// its English and French wording, and filters by origin; the settings show the token endpoint
+/// integrators configure, read-only.
+async fn catalog_and_authorization_server(backend: Backend) {
+    let s = Server::start(backend).await;
+    let resp = s
+        .http
+        .get(s.url("/api/callback/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["cache-control"].to_str().unwrap(),
+        "public, max-age=3600"
+    );
+    let all: Value = resp.json().await.unwrap();
+    let events = all["events"].as_array().unwrap();
+    assert_eq!(events.len(), 24, "{all}");
+    let created = events
+        .iter()
+        .find(|e| e["name"] == "PACKAGE_CREATE")
+        .unwrap();
+    assert_eq!(created["origin"], "ACCOUNT");
+    assert_eq!(created["label"]["en"], "Transaction created");
+    assert_eq!(created["label"]["fr"], "Transaction créée");
+    let mut by_origin = 0;
+    for origin in ["ACCOUNT", "PARTICIPANT"] {
+        let (status, some) = s
+            .call(
+                s.http
+                    .get(s.url(&format!("/api/callback/events?origin={origin}"))),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let some = some["events"].as_array().unwrap().clone();
+        assert!(some.iter().all(|e| e["origin"] == origin), "{some:?}");
+        by_origin += some.len();
+    }
+    assert_eq!(by_origin, 24);
+    let (status, err) = s
+        .call(s.http.get(s.url("/api/callback/events?origin=account")))
+        .await;
+    assert_eq!(
+        (status, err["reason"].as_str()),
+        (400, Some("origin_unknown"))
+    );
+
+    // Every catalogued type is one an endpoint may subscribe to.
+    let a = account(&s).await;
+    let k = Some(a.key.as_str());
+    let names: Vec<Value> = events.iter().map(|e| e["name"].clone()).collect();
+    let (status, v) = s
+        .api(
+            "PUT",
+            "/api/callback",
+            k,
+            Some(json!({"url": "https://example.com/hook", "events": names})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+
+    // The token endpoint, as the discovery document names it; sent back unchanged it is
+    // accepted (a GET-modify-PUT), changed it is refused.
+    let (_, meta) = s
+        .call(s.http.get(s.url("/.well-known/oauth-authorization-server")))
+        .await;
+    let (status, settings) = s.api("GET", "/api/account/authSettings", k, None).await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["authorizationServerUrl"], meta["token_endpoint"]);
+    let mut back = settings.clone();
+    back["authTokenTtlSeconds"] = json!(600);
+    let (status, updated) = s
+        .api("PUT", "/api/account/authSettings", k, Some(back))
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["authTokenTtlSeconds"], 600);
+    assert_eq!(updated["authorizationServerUrl"], meta["token_endpoint"]);
+    let (status, err) = s
+        .api(
+            "PUT",
+            "/api/account/authSettings",
+            k,
+            Some(json!({"authorizationServerUrl": "https://evil.example/token"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["reason"].as_str()),
+        (400, Some("read_only_field"))
+    );
+}
+
+#[tokio::test]
+async fn catalog_and_authorization_server_in_memory() {
+    catalog_and_authorization_server(Backend::Memory).await;
+}
+
+#[tokio::test]
+async fn catalog_and_authorization_server_on_dynamodb_local() {
+    catalog_and_authorization_server(Backend::Stack).await;
+}

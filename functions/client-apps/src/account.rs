@@ -68,8 +68,27 @@ pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> 
     Ok(json(200, &serde_json::json!({ "apiKey": key })))
 }
 
-pub async fn settings(_: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    Ok(json(200, &m.account.settings))
+/// The settings as shown: with `authorizationServerUrl`, read-only, the token endpoint
+/// integrators configure (OneSpan's "Authentication Server URL", visible at all times; the same
+/// as the discovery document's `token_endpoint`).
+fn settings_out(s: &Services, settings: &AuthSettings, req: &Request) -> ApiResult<Response<Body>> {
+    let mut v = serde_json::to_value(settings).map_err(ApiError::internal)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "authorizationServerUrl".into(),
+            serde_json::Value::String(authorization_server_url(s, req)),
+        );
+    }
+    Ok(json(200, &v))
+}
+
+/// The token endpoint as integrators reach it.
+pub fn authorization_server_url(s: &Services, req: &Request) -> String {
+    format!("{}/api/oauth2/token", s.config.issuer_for(req.headers()))
+}
+
+pub async fn settings(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+    settings_out(s, &m.account.settings, req)
 }
 
 /// Partial update: fields left out keep their value.
@@ -86,6 +105,9 @@ struct SettingsIn {
     auth_token_ttl_seconds: Option<i64>,
     #[serde(default)]
     roles_and_permissions: Option<bool>,
+    /// Read-only: accepted when it is sent back unchanged (a GET-modify-PUT client).
+    #[serde(default)]
+    authorization_server_url: Option<String>,
 }
 
 fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
@@ -112,6 +134,16 @@ pub async fn update_settings(
         ));
     }
     let input: SettingsIn = read_json(req)?;
+    if input
+        .authorization_server_url
+        .as_deref()
+        .is_some_and(|u| u != authorization_server_url(s, req))
+    {
+        return Err(ApiError::bad_request(
+            "read_only_field",
+            "authorizationServerUrl is provided by keygate and cannot be changed",
+        ));
+    }
     let cur = &m.account.settings;
     let next = AuthSettings {
         method: input.method.unwrap_or(cur.method),
@@ -151,5 +183,5 @@ pub async fn update_settings(
         vec![audit(m, "authSettings.update", None, now)?],
     )
     .await?;
-    Ok(json(200, &account.settings))
+    settings_out(s, &account.settings, req)
 }

@@ -405,3 +405,30 @@ pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Res
     let found = keygate::attempts::list(&*s.table, &m.account.id, &event_id).await?;
     Ok(list_of(found))
 }
+
+/// `GET /api/callback/events` (no credential): the event catalog — the 24 types, where each comes
+/// from, and its label and description in English and French (`keygate::events::catalog`).
+pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    use keygate::events::catalog::{Origin, CATALOG};
+    let origin = match keygate::http::query_param(req, "origin")?.as_deref() {
+        None => None,
+        Some("ACCOUNT") => Some(Origin::Account),
+        Some("PARTICIPANT") => Some(Origin::Participant),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "origin_unknown",
+                "origin is ACCOUNT or PARTICIPANT",
+            ))
+        }
+    };
+    let events: Vec<_> = CATALOG
+        .iter()
+        .filter(|e| origin.is_none_or(|o| e.origin == o))
+        .collect();
+    let mut resp = json(200, &serde_json::json!({ "events": events }));
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(resp)
+}

@@ -2,7 +2,7 @@
 //! apps, OAuth 2.0 clients, its API key, its authentication settings and event notifications —
 //! and `GET /api/whoami`.
 //!
-//! Every route but `whoami` authenticates in process and needs a manager (the owner, or a user
+//! Every route but `whoami` and the public event catalog (`GET /api/callback/events`) authenticates in process and needs a manager (the owner, or a user
 //! with `API_ACCESS` when roles and permissions are on). Every change writes an audit record in
 //! the same transaction.
 
@@ -135,7 +135,7 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/account/authSettings",
         Platform,
-        managed!(account::settings),
+        managed!(account::settings, req),
     ),
     route(
         "PUT",
@@ -166,6 +166,12 @@ pub const ROUTES: &[Route] = &[
         "/api/callback/secret/rotate",
         Platform,
         managed!(callback::rotate_primary, req),
+    ),
+    route(
+        "GET",
+        "/api/callback/events",
+        Platform,
+        handler!(callback::catalog, request),
     ),
     route(
         "GET",

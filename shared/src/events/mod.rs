@@ -1,4 +1,7 @@
-//! Platform events as producers put them on the queue (DESIGN.md "Event notifications").
+//! Platform events as producers put them on the queue (DESIGN.md "Event notifications"), and
+//! their catalog ([`catalog`]).
+
+pub mod catalog;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,9 +39,14 @@ pub fn is_event_type(name: &str) -> bool {
     EVENT_TYPES.contains(&name)
 }
 
-/// A queue message. Exactly these fields; anything else is refused.
+/// Largest queue message accepted (SQS's own limit): larger ones are poison.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A queue message: OneSpan's fields, and any further ones an event carries (OneSpan's
+/// `COBROWSE_REQUEST` adds `phone`, `comment`, `selectedSupportBusinessHours`), which pass
+/// through to the delivered body untouched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EventMessage {
     pub id: String,
     pub account_id: AccountId,
@@ -51,7 +59,11 @@ pub struct EventMessage {
     pub session_user: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
-    pub created_date: String,
+    #[serde(default)]
+    pub created_date: Option<String>,
+    /// The event's own further fields, in the order they came.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a message can never be delivered (it goes to the DLQ at once, with this reason).
@@ -59,6 +71,8 @@ pub struct EventMessage {
 pub enum Poison {
     #[error("body is not a valid event message: {0}")]
     Malformed(String),
+    #[error("the message is larger than 256 KB")]
+    TooLarge,
     #[error("unknown event name '{0}'")]
     UnknownEvent(String),
     #[error("event id must be 1-128 visible characters")]
@@ -73,6 +87,7 @@ impl Poison {
     pub fn code(&self) -> &'static str {
         match self {
             Poison::Malformed(_) => "malformed",
+            Poison::TooLarge => "too_large",
             Poison::UnknownEvent(_) => "unknown_event",
             Poison::BadId => "bad_id",
             Poison::BadDate => "bad_date",
@@ -83,15 +98,26 @@ impl Poison {
 
 /// Parses and checks a message body strictly.
 pub fn parse(body: &str) -> Result<EventMessage, Poison> {
-    let m: EventMessage =
+    if body.len() > MAX_MESSAGE_BYTES {
+        return Err(Poison::TooLarge);
+    }
+    let value: serde_json::Value =
         serde_json::from_str(body).map_err(|e| Poison::Malformed(e.to_string()))?;
+    if !value.is_object() {
+        return Err(Poison::Malformed("not a JSON object".into()));
+    }
+    let m: EventMessage =
+        serde_json::from_value(value).map_err(|e| Poison::Malformed(e.to_string()))?;
     if m.id.is_empty() || m.id.len() > 128 || !m.id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Poison::BadId);
     }
     if !is_event_type(&m.name) {
         return Err(Poison::UnknownEvent(crate::ids::printable(&m.name)));
     }
-    if !looks_like_rfc3339(&m.created_date) {
+    if m.created_date
+        .as_deref()
+        .is_some_and(|d| !looks_like_rfc3339(d))
+    {
         return Err(Poison::BadDate);
     }
     Ok(m)
@@ -180,9 +206,32 @@ mod tests {
                 .code(),
             "bad_date"
         );
-        let extra =
-            msg("PACKAGE_CREATE", "2026-11-26T10:00:00Z").replace("\"id\"", "\"extra\":1,\"id\"");
-        assert_eq!(parse(&extra).unwrap_err().code(), "malformed");
+        assert_eq!(parse("[1]").unwrap_err().code(), "malformed");
+        assert_eq!(
+            parse(r#"{"id":"e","name":"PACKAGE_CREATE"}"#)
+                .unwrap_err()
+                .code(),
+            "malformed"
+        );
+        let huge = msg("PACKAGE_CREATE", "2026-11-26T10:00:00Z").replace(
+            "\"message\":null",
+            &format!("\"message\":\"{}\"", "x".repeat(MAX_MESSAGE_BYTES)),
+        );
+        assert_eq!(parse(&huge).unwrap_err().code(), "too_large");
+    }
+
+    #[test]
+    fn an_events_own_fields_pass_through_untouched() {
+        let body = msg("COBROWSE_REQUEST", "2026-11-26T10:00:00Z").replace(
+            "\"id\"",
+            r#""phone":"+1 555 0100","comment":"call me","selectedSupportBusinessHours":{"from":"09:00","to":"17:00"},"id""#,
+        );
+        let m = parse(&body).unwrap();
+        assert_eq!(m.extra["phone"], "+1 555 0100");
+        let out: serde_json::Value = serde_json::to_value(&m).unwrap();
+        let input: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(out, input, "the delivered body is the message as sent");
+        assert!(parse(&msg("PACKAGE_CREATE", "x").replace(r#","createdDate":"x""#, "")).is_ok());
     }
 
     #[test]

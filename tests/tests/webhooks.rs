@@ -745,11 +745,20 @@ async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
     )
     .await
     .unwrap();
-    let batch = rig.receive(3).await;
+    // Not an object; an object without its account; an event past the 256 KB bound (its extra
+    // field is what makes it large).
+    q.send("[1, 2]", &[]).await.unwrap();
+    let mut anonymous = message(&acc, "evt_p", "PACKAGE_CREATE");
+    anonymous.as_object_mut().unwrap().remove("accountId");
+    q.send(&anonymous.to_string(), &[]).await.unwrap();
+    let mut large = message(&acc, "evt_p", "PACKAGE_CREATE");
+    large["comment"] = json!("x".repeat(keygate::events::MAX_MESSAGE_BYTES));
+    q.send(&large.to_string(), &[]).await.unwrap();
+    let batch = rig.receive(6).await;
     let resp = rig.run(&batch).await;
     assert!(resp.batch_item_failures.is_empty(), "poison is not retried");
     let mut dead = Vec::new();
-    while dead.len() < 3 {
+    while dead.len() < 6 {
         dead.extend(
             rig.queues()
                 .dead_letters
@@ -763,7 +772,60 @@ async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
         .map(|m| m.attributes["reason"].clone())
         .collect();
     reasons.sort();
-    assert_eq!(reasons, ["malformed", "unknown_account", "unknown_event"]);
+    assert_eq!(
+        reasons,
+        [
+            "malformed",
+            "malformed",
+            "malformed",
+            "too_large",
+            "unknown_account",
+            "unknown_event"
+        ]
+    );
+}
+
+/// An event's own fields (OneSpan's `COBROWSE_REQUEST` carries `phone`, `comment` and
+/// `selectedSupportBusinessHours`) reach the endpoint untouched; an event without `createdDate`
+/// is delivered in OneSpan's shape, with `createdDate: null`.
+async fn event_specific_fields_pass_through(backend: Backend) {
+    let rig = Rig::new(backend, fast()).await;
+    let acc = rig.account().await;
+    let r = Receiver::start(200).await;
+    rig.endpoint(&acc, &r, None, &["COBROWSE_REQUEST", "PACKAGE_CREATE"])
+        .await;
+    let mut cobrowse = message(&acc, "evt_cobrowse", "COBROWSE_REQUEST");
+    let extra = json!({
+        "phone": "+1 514 555 0100",
+        "comment": "Je n'arrive pas à signer — « aide »",
+        "selectedSupportBusinessHours": {"from": "09:00", "to": "17:00", "days": ["MON", "FRI"]}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        cobrowse[k] = v.clone();
+    }
+    let mut dateless = message(&acc, "evt_dateless", "PACKAGE_CREATE");
+    dateless.as_object_mut().unwrap().remove("createdDate");
+    let q = &rig.queues().events;
+    for m in [&cobrowse, &dateless] {
+        q.send(&m.to_string(), &[]).await.unwrap();
+    }
+    let batch = rig.receive(2).await;
+    let resp = rig.run(&batch).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    let hits = r.hits();
+    assert_eq!(hits.len(), 2);
+    for h in &hits {
+        h.assert_verified();
+    }
+    let body_of = |id: &str| {
+        hits.iter()
+            .map(Hit::json)
+            .find(|b| b["id"] == id)
+            .unwrap_or_else(|| panic!("{id} delivered"))
+    };
+    assert_eq!(body_of("evt_cobrowse"), cobrowse);
+    dateless["createdDate"] = Value::Null;
+    assert_eq!(body_of("evt_dateless"), dateless);
 }
 
 /// The local server's event source stands in for SQS's redrive: past `maxReceiveCount`, a
@@ -931,6 +993,7 @@ on_both! {
     redirects_fail_and_gone_disables => 60,
     continuous_failure_disables => 60,
     poison_is_dead_lettered_with_its_reason => 60,
+    event_specific_fields_pass_through => 60,
     exhausted_messages_are_redriven => 60,
     the_local_server_delivers_and_retries => 60,
     the_ssrf_guard_refuses_loopback_outside_local_mode => 60,

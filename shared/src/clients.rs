@@ -94,8 +94,9 @@ pub struct Client {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSettings>,
     /// The user who created it: a client app speaks for that user (DESIGN.md "Who may call
-    /// what"), and its tokens stop when the user may no longer manage. `None` on records made
-    /// before creators were kept: they speak for the owner.
+    /// what"), and its tokens stop when the user may no longer manage; an OAuth client's
+    /// client-credentials tokens act as that user when they mint authentication tokens. `None`
+    /// on records made before creators were kept: they speak for the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<UserId>,
     pub created_at: UnixSeconds,

@@ -347,3 +347,46 @@ pub fn param(u: &url::Url, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// `POST /api/oauth2/token` with `form`, the client authenticated by Basic when a secret is given.
+pub async fn token_request(
+    s: &Server,
+    http: &reqwest::Client,
+    id: &str,
+    secret: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = http.post(s.url("/api/oauth2/token")).form(form);
+    if let Some(secret) = secret {
+        req = req.basic_auth(id, Some(secret));
+    }
+    s.call(req).await
+}
+
+/// A signed request's `X-CUSTOM-SIGNATURE`, computed as an integrator would (not with keygate's
+/// code): base64(HMAC-SHA256(secret, key + "\n" + date + "\n" + nonce)).
+pub fn signature(secret: &str, key: &str, date: &str, nonce: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{key}\n{date}\n{nonce}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Approves a code request of `id` (redirect `https://portal.example/cb`) with the session
+/// `cookie`: the code.
+pub async fn approved_code(s: &Server, cookie: &str, id: &str, scope: &str) -> String {
+    let url = reqwest::Url::parse_with_params(
+        &s.url("/api/oauth2/authorize"),
+        &[
+            ("response_type", "code"),
+            ("client_id", id),
+            ("redirect_uri", "https://portal.example/cb"),
+            ("scope", scope),
+            ("state", "st"),
+        ],
+    )
+    .unwrap();
+    let back = consent(s, url.as_str(), cookie, "approve").await;
+    param(&back, "code").expect("a code")
+}

@@ -4,12 +4,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use keygate_e2e::{
-    client_from, consent, fresh_loopback, oauth_account, param, sign_in, Backend, Server,
+    approved_code, client_from, consent, fresh_loopback, oauth_account, sign_in, signature,
+    token_request, Backend, Server,
 };
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// Runs an `async fn(Backend)` once per backend.
 macro_rules! on_both_backends {
@@ -147,20 +146,6 @@ async fn nobody_locks_out_a_client_app_of_someone_else(b: Backend) {
     assert_eq!(exchange_from(&s, &owner, &id, &secret).await.0, 200);
 }
 
-async fn token_request(
-    s: &Server,
-    http: &reqwest::Client,
-    id: &str,
-    secret: Option<&str>,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let mut req = http.post(s.url("/api/oauth2/token")).form(form);
-    if let Some(secret) = secret {
-        req = req.basic_auth(id, Some(secret));
-    }
-    s.call(req).await
-}
-
 async fn nobody_locks_out_an_oauth_client_of_someone_else(b: Backend) {
     let s = Server::start(b).await;
     let (_, id, secret) = oauth_account(&s, json!({})).await;
@@ -206,12 +191,6 @@ async fn nobody_locks_out_an_oauth_client_of_someone_else(b: Backend) {
     assert_eq!(status, 429, "{err}");
     let (status, tok) = token_request(&s, &owner, &id, Some(&secret), &cc).await;
     assert_eq!(status, 200, "the client's owner is not locked out: {tok}");
-}
-
-fn signature(secret: &str, key: &str, date: &str, nonce: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{key}\n{date}\n{nonce}").as_bytes());
-    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 async fn signed_whoami(
@@ -307,22 +286,6 @@ async fn code_grant(s: &Server, owner_key: &str, id: &str, secret: &str, scope: 
     .await;
     assert_eq!(status, 200, "{tok}");
     tok
-}
-
-async fn approved_code(s: &Server, cookie: &str, id: &str, scope: &str) -> String {
-    let url = reqwest::Url::parse_with_params(
-        &s.url("/api/oauth2/authorize"),
-        &[
-            ("response_type", "code"),
-            ("client_id", id),
-            ("redirect_uri", "https://portal.example/cb"),
-            ("scope", scope),
-            ("state", "st"),
-        ],
-    )
-    .unwrap();
-    let back = consent(s, url.as_str(), cookie, "approve").await;
-    param(&back, "code").expect("a code")
 }
 
 async fn bearer_whoami(s: &Server, token: &str) -> (u16, Value) {

@@ -1,10 +1,12 @@
 //! `POST /api/authenticationTokens/*`: minting, for a manager of the account (the owner, or a
-//! user whose role grants `API_ACCESS`). Tokens are always for the caller's own account.
+//! user whose role grants `API_ACCESS`) with an API key, or for an integration acting as one with
+//! a client app's API token or a client-credentials OAuth token ([`auth::integration`]). Tokens
+//! are always for the caller's own account.
 //! Request and response bodies are OneSpan's (seed 003); unknown fields are refused.
 
 use std::collections::BTreeMap;
 
-use keygate::auth::{self, CredentialKind, Manager, Principal};
+use keygate::auth::{self, Manager};
 use keygate::authtokens::{self, Grant, PackageId, SessionFields, SignerId};
 use keygate::http::{body_bytes, json, read_json};
 use keygate::ids::UserId;
@@ -77,24 +79,12 @@ pub struct SingleUseSignerTokenOut {
     pub value: String,
 }
 
-/// A session may not mint tokens (`403 session_cannot_mint`): a session that could mint the
-/// token of its next session would never expire. Tokens are minted with API credentials.
-pub fn may_mint(principal: &Principal) -> ApiResult<()> {
-    if principal.auth_method == CredentialKind::Session {
-        return Err(ApiError::forbidden(
-            "session_cannot_mint",
-            "authentication tokens are minted with the account's API credentials, not a session",
-        ));
-    }
-    Ok(())
-}
-
-/// The caller, who must manage the account ([`auth::manager`]: `401` without a valid
-/// credential, `403` for a user who may not manage) and not be a session ([`may_mint`]).
+/// The caller: a manager's API key, a client app's API token or a client-credentials OAuth
+/// token, acting as a user who may manage the account ([`auth::integration`]: `401` without a
+/// valid credential, `403` for a delegated token, a session, a signed request, or a user who
+/// may not manage).
 async fn caller(services: &Services, req: &Request) -> ApiResult<Manager> {
-    let manager = auth::manager(services, req).await?;
-    may_mint(&manager.principal)?;
-    Ok(manager)
+    auth::integration(services, req).await
 }
 
 /// The user named by `userId`, or the caller. Only the owner may have a token minted for the
@@ -294,28 +284,6 @@ mod tests {
             assert_eq!(r.headers()["content-type"], "application/json");
         }
         assert_eq!(f.table.dump(), before, "nothing written");
-    }
-
-    #[test]
-    fn sessions_do_not_mint() {
-        let mut p = keygate::auth::Principal {
-            account_id: keygate::ids::AccountId::generate(),
-            subject_type: keygate::auth::SubjectType::Owner,
-            subject_id: keygate::ids::UserId::generate().to_string(),
-            client_id: None,
-            scopes: vec![],
-            package_id: None,
-            signer_id: None,
-            auth_method: keygate::auth::CredentialKind::Session,
-            account_method: accounts::AuthMethod::ApiKey,
-        };
-        let e = super::may_mint(&p).unwrap_err();
-        assert_eq!(
-            (e.status().as_u16(), e.reason),
-            (403, "session_cannot_mint")
-        );
-        p.auth_method = keygate::auth::CredentialKind::ApiKey;
-        assert!(super::may_mint(&p).is_ok());
     }
 
     #[tokio::test]

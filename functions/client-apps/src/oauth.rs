@@ -123,8 +123,10 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     let name = validate_name("name", &input.name)?;
     let now = s.now();
     let ring = s.keys.ring().await;
-    let (client, secret) =
+    let (mut client, secret) =
         Client::new_oauth(ring.peppers(), m.account.id.clone(), name, settings, now);
+    // Its client-credentials tokens act as this user when they mint authentication tokens.
+    client.created_by = Some(m.user.id.clone());
     clients::create(
         &*s.table,
         &client,

@@ -149,12 +149,6 @@ pub async fn require_manager(services: &Services, principal: Principal) -> ApiRe
             "only the account owner, or a user with the API_ACCESS permission, may do this",
         )
     };
-    if !matches!(
-        principal.subject_type,
-        SubjectType::Owner | SubjectType::User
-    ) {
-        return Err(forbidden());
-    }
     // The API key is the root credential of management (DESIGN.md "Credentials"): a token minted
     // from a client app or an OAuth client must not mint more credentials.
     if principal.auth_method != CredentialKind::ApiKey {
@@ -163,22 +157,104 @@ pub async fn require_manager(services: &Services, principal: Principal) -> ApiRe
             "management routes take the API key of the owner or of a user with API_ACCESS",
         ));
     }
+    if !matches!(
+        principal.subject_type,
+        SubjectType::Owner | SubjectType::User
+    ) {
+        return Err(forbidden());
+    }
+    let user_id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| forbidden())?;
+    acting_as(services, principal, |_| Ok(user_id)).await
+}
+
+/// The account and the acting user (named by `user_of` once the account is read), who must
+/// still be allowed to manage.
+async fn acting_as(
+    services: &Services,
+    principal: Principal,
+    user_of: impl FnOnce(&accounts::Account) -> ApiResult<crate::ids::UserId>,
+) -> ApiResult<Manager> {
     let table = &*services.table;
     let account = accounts::get_account(table, &principal.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
-    let user_id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| forbidden())?;
+    let user_id = user_of(&account)?;
     let user = accounts::get_user(table, &account.id, &user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("user_unknown", "the user no longer exists"))?;
     if !user.may_manage(&account.settings) {
-        return Err(forbidden());
+        return Err(ApiError::forbidden(
+            "not_manager",
+            "only the account owner, or a user with the API_ACCESS permission, may do this",
+        ));
     }
     Ok(Manager {
         principal,
         account,
         user,
     })
+}
+
+/// The integration routes (`POST /api/authenticationTokens/*`, DESIGN.md "Who may call what"):
+/// a manager's API key as on the management routes, or what integrations use on the platform —
+/// a client app's API token (account method `API_KEY`; it acts as the user who created the app)
+/// or an OAuth access token obtained by client credentials (method `OAUTH2`; it acts as the user
+/// who created the OAuth client, the owner for clients made before creators were kept). Either
+/// acting user must still be allowed to manage. A delegated token (code, implicit or refresh
+/// grant: it speaks for a user who consented to a client, not for the integration), a session
+/// (`session_cannot_mint`: a session that minted its next session would never end) and a
+/// signed request are refused with `403`; a credential of the account's other method with the
+/// platform's `401 auth_method_refused`.
+pub async fn integration(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
+    let principal = Authenticator::new(services)
+        .from_source(crate::http::source(req))
+        .authenticate(req.headers())
+        .await?;
+    match principal.auth_method {
+        CredentialKind::ApiKey => require_manager(services, principal).await,
+        CredentialKind::ApiToken => {
+            if principal.account_method != AuthMethod::ApiKey {
+                return Err(method_refused(principal.account_method, "client app"));
+            }
+            let user_id = crate::ids::UserId::parse(&principal.subject_id)
+                .map_err(|_| ApiError::forbidden("not_manager", "the token speaks for no user"))?;
+            acting_as(services, principal, |_| Ok(user_id)).await
+        }
+        CredentialKind::OAuth2 => {
+            if principal.account_method != AuthMethod::OAuth2 {
+                return Err(method_refused(principal.account_method, "OAuth 2.0"));
+            }
+            if principal.subject_type != SubjectType::Client {
+                return Err(ApiError::forbidden(
+                    "delegated_token_refused",
+                    "authentication tokens are minted with a client-credentials token, not one a user delegated",
+                ));
+            }
+            let client_id = principal.client_id.clone().unwrap_or_default();
+            let client = crate::clients::get(&*services.table, &client_id)
+                .await?
+                .map(|(c, _)| c)
+                .filter(|c| c.account_id == principal.account_id)
+                .ok_or_else(|| {
+                    ApiError::unauthorized("client_unknown", "the token's client no longer exists")
+                })?;
+            acting_as(services, principal, |account| {
+                Ok(client
+                    .created_by
+                    .clone()
+                    .unwrap_or_else(|| account.owner_user_id.clone()))
+            })
+            .await
+        }
+        CredentialKind::Session => Err(ApiError::forbidden(
+            "session_cannot_mint",
+            "authentication tokens are minted with the account's API credentials, not a session",
+        )),
+        CredentialKind::SignedRequest => Err(ApiError::forbidden(
+            "signed_request_cannot_mint",
+            "authentication tokens are minted with an API key, a client app's token or a client-credentials token",
+        )),
+    }
 }
 
 /// Authenticates a request and requires a manager (see [`require_manager`]).

@@ -614,3 +614,152 @@ async fn public_clients_need_pkce() {
         .expect("public client exchange with PKCE");
     assert_eq!(bearer_whoami(&s, tok.access_token().secret()).await.0, 200);
 }
+
+/// Secured Signing's token requests as its guide writes them: `client_id` and `client_secret` in
+/// the body of the authorization-code and refresh grants (`client_secret_post`); never both
+/// methods at once, never on the client-credentials grant; wrong body secrets lock out exactly as
+/// wrong Basic ones do.
+async fn body_credentials_as_secured_signing_sends_them(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, secret) = oauth_account(&s, json!({})).await;
+    let (_, meta) = s
+        .call(s.http.get(s.url("/.well-known/oauth-authorization-server")))
+        .await;
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    let cookie = sign_in(&s, &owner_key).await;
+    let token = |form: Vec<(&'static str, String)>| {
+        let req = s.http.post(s.url("/api/oauth2/token")).form(&form);
+        s.call(req)
+    };
+
+    // The guide's authorization-code request, field for field.
+    let code = keygate_e2e::approved_code(&s, &cookie, &id, "Basic").await;
+    let (status, tok) = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("client_id", id.clone()),
+        ("client_secret", secret.clone()),
+        ("redirect_uri", "https://portal.example/cb".into()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{tok}");
+    assert_eq!(
+        bearer_whoami(&s, tok["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
+    // The guide's refresh request.
+    let (status, refreshed) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            tok["refresh_token"].as_str().unwrap().into(),
+        ),
+        ("client_id", id.clone()),
+        ("client_secret", secret.clone()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_ne!(refreshed["refresh_token"], tok["refresh_token"], "rotated");
+
+    // Both methods in one request; a body secret without its client id; body credentials on
+    // the client-credentials grant: invalid_request, and nothing consumed.
+    let code = keygate_e2e::approved_code(&s, &cookie, &id, "Basic").await;
+    let both = s
+        .http
+        .post(s.url("/api/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("redirect_uri", "https://portal.example/cb"),
+        ]);
+    let (status, err) = s.call(both).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, err) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        (
+            "refresh_token",
+            refreshed["refresh_token"].as_str().unwrap().into(),
+        ),
+        ("client_secret", secret.clone()),
+    ])
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, err) = token(vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", id.clone()),
+        ("client_secret", secret.clone()),
+    ])
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // The code refused above was not consumed: it still redeems, with body credentials.
+    let (status, tok) = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code.clone()),
+        ("client_id", id.clone()),
+        ("client_secret", secret.clone()),
+        ("redirect_uri", "https://portal.example/cb".into()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{tok}");
+
+    // Five wrong body secrets from one source lock that source out of the client, as five wrong
+    // Basic secrets do; another source with the right secret is not refused.
+    let attacker = keygate_e2e::client_from(keygate_e2e::fresh_loopback());
+    let wrong = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "x"),
+        ("client_id", id.as_str()),
+        ("client_secret", "not-the-secret"),
+    ];
+    for i in 0..5 {
+        let (status, err) = s
+            .call(attacker.post(s.url("/api/oauth2/token")).form(&wrong))
+            .await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (401, Some("invalid_client")),
+            "attempt {i}"
+        );
+    }
+    let right = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tok["refresh_token"].as_str().unwrap()),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let (status, _) = s
+        .call(attacker.post(s.url("/api/oauth2/token")).form(&right))
+        .await;
+    assert_eq!(status, 429, "the failing source is locked");
+    let (status, ok) = s
+        .call(s.http.post(s.url("/api/oauth2/token")).form(&right))
+        .await;
+    assert_eq!(status, 200, "the client's own source is not: {ok}");
+}
+
+#[tokio::test]
+async fn body_credentials_as_secured_signing_sends_them_in_memory() {
+    body_credentials_as_secured_signing_sends_them(Backend::Memory).await;
+}
+
+#[tokio::test]
+async fn body_credentials_as_secured_signing_sends_them_on_the_stack() {
+    body_credentials_as_secured_signing_sends_them(Backend::Stack).await;
+}

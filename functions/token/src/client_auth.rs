@@ -1,5 +1,6 @@
-//! Who the OAuth client is: Basic credentials (RFC 6749 §2.3.1) or, for public clients, a
-//! `client_id` parameter; with lockout on repeated wrong secrets.
+//! Who the OAuth client is: Basic credentials (RFC 6749 §2.3.1), body credentials
+//! (`client_secret_post`) where the route takes them, or, for public clients, a `client_id`
+//! parameter; with lockout on repeated wrong secrets, the same for every method.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -64,34 +65,77 @@ pub struct Authed {
     pub secret_id: Option<String>,
 }
 
+/// How a route lets a client authenticate, beyond `client_secret_basic` (always accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Methods {
+    /// `client_id` + `client_secret` in the form body (`client_secret_post`, RFC 6749 §2.3.1),
+    /// as Secured Signing's authorization-code and refresh examples send them.
+    pub post: bool,
+    /// A public client names itself with `client_id` alone (`none`).
+    pub public: bool,
+}
+
+impl Methods {
+    /// Client credentials and introspection: `Authorization: Basic` only (OneSpan).
+    pub const BASIC: Self = Self {
+        post: false,
+        public: false,
+    };
+    /// Revocation: Basic, or a public client's `client_id`.
+    pub const BASIC_OR_PUBLIC: Self = Self {
+        post: false,
+        public: true,
+    };
+    /// The authorization-code and refresh grants: Basic, body credentials, or a public client.
+    pub const ANY: Self = Self {
+        post: true,
+        public: true,
+    };
+}
+
 /// Authenticates the calling OAuth client (the shared check with lockout,
-/// [`keygate::client_auth::authenticate`]). `allow_public`: a public client may name itself with
-/// `client_id` (authorization code, refresh, revoke).
+/// [`keygate::client_auth::authenticate`]) by one of the `methods`: two client authentications
+/// in one request (Basic and a body secret) are `invalid_request` (RFC 6749 §2.3), and so is a
+/// body secret where the route takes Basic only.
 pub async fn authenticate(
     s: &Services,
     req: &Request,
     form: &Form,
-    allow_public: bool,
+    methods: Methods,
 ) -> ApiResult<Authed> {
-    if form.get("client_secret").is_some() {
-        return Err(ApiError::oauth(
-            OAuthError::InvalidRequest,
-            "client credentials go in the Authorization header only, never in the body",
-        ));
-    }
     let basic = basic_credentials(req)?;
-    let (id, secret) = match (basic, form.get("client_id")) {
-        (Some((id, secret)), body_id) => {
+    let body_secret = form.get("client_secret");
+    let (id, secret) = match (basic, form.get("client_id"), body_secret) {
+        (Some(_), _, Some(_)) => {
+            return Err(ApiError::oauth(
+                OAuthError::InvalidRequest,
+                "one client authentication per request: Authorization: Basic or client_secret in the body, not both",
+            ))
+        }
+        (None, _, Some(_)) if !methods.post => {
+            return Err(ApiError::oauth(
+                OAuthError::InvalidRequest,
+                "client credentials go in the Authorization header only, never in the body",
+            ))
+        }
+        (Some((id, secret)), body_id, None) => {
             if body_id.is_some_and(|b| b != id) {
                 return Err(ApiError::oauth(
                     OAuthError::InvalidRequest,
                     "client_id differs from the authenticated client",
                 ));
             }
-            (id, Some(secret))
+            (id, Some(secret.to_owned()))
         }
-        (None, Some(id)) if allow_public => (id.to_owned(), None),
-        _ => {
+        (None, Some(id), Some(secret)) => (id.to_owned(), Some(secret.to_owned())),
+        (None, None, Some(_)) => {
+            return Err(ApiError::oauth(
+                OAuthError::InvalidRequest,
+                "client_secret in the body needs its client_id",
+            ))
+        }
+        (None, Some(id), None) if methods.public => (id.to_owned(), None),
+        (None, _, None) => {
             return Err(invalid_client(
                 "client_auth_missing",
                 "client authentication is required (Authorization: Basic)",
@@ -103,7 +147,7 @@ pub async fn authenticate(
         ClientKind::OAuth,
         &id,
         secret.as_deref().filter(|x| !x.is_empty()),
-        allow_public,
+        methods.public,
         keygate::http::source(req),
     )
     .await?;

@@ -13,7 +13,7 @@ use keygate::tokens::{self, Mint, TokenKind};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-use crate::client_auth::{self, Authed};
+use crate::client_auth::{self, Authed, Methods};
 
 pub fn token_response(body: &TokenResponse) -> Response<Body> {
     let mut resp = json(200, body);
@@ -84,7 +84,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
         client,
         account,
         secret_id,
-    } = client_auth::authenticate(s, req, form, false).await?;
+    } = client_auth::authenticate(s, req, form, Methods::BASIC).await?;
     let scope = oauth::granted_scope(&client, form.get("scope"))?;
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
@@ -96,7 +96,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
 }
 
 async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
-    let authed = client_auth::authenticate(s, req, form, true).await?;
+    let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
     let code = form.require("code")?;
     let now = s.now();
     let ring = s.keys.ring().await;
@@ -137,7 +137,7 @@ fn refresh_record(grant: &CodeGrant, now: i64) -> RefreshRecord {
 }
 
 async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
-    let authed = client_auth::authenticate(s, req, form, true).await?;
+    let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
     let presented = form.require("refresh_token")?;
     let now = s.now();
     let ring = s.keys.ring().await;

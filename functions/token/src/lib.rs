@@ -2,10 +2,12 @@
 //! code + PKCE, implicit, refresh, revocation, introspection, discovery, JWKS) and the client-app
 //! API token exchange.
 //!
-//! Client authentication is `Authorization: Basic base64(urlencode(id):urlencode(secret))` only
-//! (RFC 6749 §2.3.1): a secret in the body is refused, even where Secured Signing's examples put
-//! it there (DESIGN.md is stricter). Public clients name themselves with `client_id` in the body
-//! and prove possession with PKCE.
+//! Client authentication is `Authorization: Basic base64(urlencode(id):urlencode(secret))`
+//! (RFC 6749 §2.3.1) on every route; the authorization-code and refresh grants also take
+//! `client_id` + `client_secret` in the form body (`client_secret_post`), as Secured Signing's
+//! examples send them, while the client-credentials grant stays Basic-only as OneSpan documents
+//! it. Both methods in one request are `invalid_request`. Public clients name themselves with
+//! `client_id` in the body and prove possession with PKCE.
 
 /// The DynamoDB actions this function's code makes: it reads clients, accounts, codes and refresh
 /// tokens (one batch per bearer token), writes codes, refresh tokens and revocations, consumes

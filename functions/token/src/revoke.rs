@@ -5,7 +5,7 @@ use keygate::tokens;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-use crate::client_auth;
+use crate::client_auth::{self, Methods};
 use keygate::error::OAuthError;
 use keygate::http::Form;
 use keygate::oauth;
@@ -20,7 +20,7 @@ pub async fn revoke(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
 
 async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let form = Form::parse(req)?;
-    let authed = client_auth::authenticate(s, req, &form, true).await?;
+    let authed = client_auth::authenticate(s, req, &form, Methods::BASIC_OR_PUBLIC).await?;
     let token = form.require("token")?;
     let hint = form.get("token_type_hint");
     if !matches!(hint, None | Some("access_token") | Some("refresh_token")) {
@@ -66,7 +66,7 @@ pub async fn introspect(s: &Services, req: &Request) -> ApiResult<Response<Body>
 
 async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Value> {
     let form = Form::parse(req)?;
-    let authed = client_auth::authenticate(s, req, &form, false).await?;
+    let authed = client_auth::authenticate(s, req, &form, Methods::BASIC).await?;
     let token = form.require("token")?;
     let inactive = serde_json::json!({ "active": false });
     let now = s.now();

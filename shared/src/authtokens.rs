@@ -343,6 +343,7 @@ impl Session {
             signer_id,
             auth_method: CredentialKind::Session,
             account_method: account.settings.method,
+            session_fields: self.session_fields().map(|f| f.0.clone()),
         }
     }
 

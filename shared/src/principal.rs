@@ -2,7 +2,7 @@
 //! module: the credential modules (`auth`, `tokens`, `authtokens`) all produce it, none of them
 //! through another.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,11 +50,15 @@ pub struct Principal {
     pub auth_method: CredentialKind,
     /// The account's configured authentication method.
     pub account_method: AuthMethod,
+    /// A single-use signer session's `sessionFields`, as its token was minted with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_fields: Option<BTreeMap<String, String>>,
 }
 
 impl Principal {
     /// The authorizer's context (HTTP API payload 2.0 simple response). Values are kept to
-    /// strings, as every API Gateway flavour passes them on: `scopes` is space-separated.
+    /// strings, as every API Gateway flavour passes them on: `scopes` is space-separated,
+    /// `sessionFields` (when there are some) a JSON object in a string.
     pub fn to_context(&self) -> HashMap<String, serde_json::Value> {
         let mut ctx: HashMap<String, serde_json::Value> = match serde_json::to_value(self) {
             Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
@@ -64,6 +68,11 @@ impl Principal {
             "scopes".into(),
             serde_json::Value::String(self.scopes.join(" ")),
         );
+        if let Some(fields) = &self.session_fields {
+            if let Ok(text) = serde_json::to_string(fields) {
+                ctx.insert("sessionFields".into(), serde_json::Value::String(text));
+            }
+        }
         ctx
     }
 
@@ -77,6 +86,10 @@ impl Principal {
                 .map(|x| serde_json::Value::String(x.to_owned()))
                 .collect();
             obj.insert("scopes".into(), serde_json::Value::Array(list));
+        }
+        if let Some(serde_json::Value::String(s)) = obj.get("sessionFields") {
+            let fields: serde_json::Value = serde_json::from_str(s).ok()?;
+            obj.insert("sessionFields".into(), fields);
         }
         serde_json::from_value(serde_json::Value::Object(obj)).ok()
     }
@@ -98,11 +111,26 @@ mod tests {
             signer_id: Some("s@x.test".into()),
             auth_method: CredentialKind::Session,
             account_method: AuthMethod::ApiKey,
+            session_fields: Some(BTreeMap::from([
+                ("locale".into(), "fr".into()),
+                ("note".into(), "\"quoted\" {braces}".into()),
+            ])),
         };
         let ctx = p.to_context();
         assert_eq!(ctx["subjectType"], "signer");
         assert_eq!(ctx["authMethod"], "SESSION");
         assert_eq!(ctx["scopes"], "Basic");
-        assert_eq!(Principal::from_context(&ctx), Some(p));
+        assert!(ctx.values().all(serde_json::Value::is_string), "{ctx:?}");
+        let fields: serde_json::Value =
+            serde_json::from_str(ctx["sessionFields"].as_str().unwrap()).unwrap();
+        assert_eq!(fields["locale"], "fr");
+        assert_eq!(Principal::from_context(&ctx), Some(p.clone()));
+        let none = Principal {
+            session_fields: None,
+            ..p
+        };
+        let ctx = none.to_context();
+        assert!(!ctx.contains_key("sessionFields"));
+        assert_eq!(Principal::from_context(&ctx), Some(none));
     }
 }

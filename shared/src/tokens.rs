@@ -70,6 +70,7 @@ impl Claims {
                 TokenKind::Oauth => CredentialKind::OAuth2,
             },
             account_method: account.settings.method,
+            session_fields: None,
         }
     }
 

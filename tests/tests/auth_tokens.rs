@@ -255,6 +255,24 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
         (p.subject_type, p.subject_id.as_str()),
         (SubjectType::Signer, email)
     );
+    // The session carries them to the platform: `whoami` shows them as an object, and the
+    // authorizer's answer to API Gateway passes them on as a JSON string in its context.
+    let cookie = format!("kg_session={}", opened.session());
+    let (status, me) = s
+        .call(s.http.get(s.url("/api/whoami")).header("cookie", &cookie))
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["sessionFields"], fields, "{me}");
+    let mut event: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(include_str!("../../events/verify.json")).unwrap();
+    event.headers.clear();
+    event.cookies = vec![cookie];
+    let answer = keygate_verify::authorize(s.services(), event).await;
+    assert!(answer.is_authorized);
+    let passed = answer.context["sessionFields"]
+        .as_str()
+        .expect("a string, as every API Gateway flavour passes context values on");
+    assert_eq!(serde_json::from_str::<Value>(passed).unwrap(), fields);
 
     // Without sessionFields the answer says null.
     let (_, v) = mint(

@@ -115,6 +115,7 @@ impl<'a> Authenticator<'a> {
             signer_id: None,
             auth_method: CredentialKind::ApiKey,
             account_method: idx.account_method,
+            session_fields: None,
         })
     }
 }

@@ -172,7 +172,7 @@ impl Config {
             }
         }
         if let Some(u) = var("KEYGATE_SIGNING_URL") {
-            c.signing_url = u;
+            c.signing_url = signing_url(u.trim(), local_mode)?;
         }
         Ok(c)
     }
@@ -195,6 +195,24 @@ impl Config {
             .unwrap_or("localhost");
         format!("https://{host}")
     }
+}
+
+/// `KEYGATE_SIGNING_URL`: an absolute `https` URL (`http` too in local mode) once `{packageId}`
+/// is filled in, so `/access` never redirects to something a browser cannot follow.
+fn signing_url(u: &str, local_mode: bool) -> Result<String, ConfigError> {
+    let filled = u.replace("{packageId}", "p");
+    let parsed = url::Url::parse(&filled).map_err(|e| {
+        ConfigError::invalid("KEYGATE_SIGNING_URL", u, format!("is not a URL: {e}"))
+    })?;
+    let scheme_ok = parsed.scheme() == "https" || (local_mode && parsed.scheme() == "http");
+    if !scheme_ok || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::invalid(
+            "KEYGATE_SIGNING_URL",
+            u,
+            "must be an https URL with a host",
+        ));
+    }
+    Ok(u.to_owned())
 }
 
 fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
@@ -305,5 +323,38 @@ mod tests {
         let c = cfg(&v).unwrap();
         assert_eq!(c.issuer, "https://api.example.com");
         assert!(!c.local_mode);
+    }
+
+    #[test]
+    fn the_signing_url_is_one_a_browser_can_follow() {
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("KEYGATE_TABLE", "t"),
+            ("KEYGATE_SECRET_ID", "s"),
+        ];
+        let with = |u: &'static str| {
+            let mut v = lambda.to_vec();
+            v.push(("KEYGATE_SIGNING_URL", u));
+            cfg(&v)
+        };
+        for bad in [
+            "/signing",
+            "signing?packageId={packageId}",
+            "http://sign.example/{packageId}",
+            "javascript:alert(1)",
+            "https://",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.to_string().contains("KEYGATE_SIGNING_URL"), "{bad}: {e}");
+        }
+        let c = with("https://sign.example.com/ceremony?package={packageId}").unwrap();
+        assert_eq!(
+            c.signing_url,
+            "https://sign.example.com/ceremony?package={packageId}"
+        );
+        // Without an issuer or a ceremony, none is configured: `/access` says so.
+        assert_eq!(cfg(&lambda).unwrap().signing_url, "");
+        // Local mode takes plain http.
+        assert!(cfg(&[("KEYGATE_SIGNING_URL", "http://127.0.0.1:9/s/{packageId}")]).is_ok());
     }
 }

@@ -213,6 +213,14 @@ impl ApiError {
             oauth: None,
         }
     }
+    /// A feature this deployment has not been configured for (`503`, `Retry-After` of five
+    /// minutes: an operator's fix, not the client's): logged and counted like an outage, so the
+    /// operator's alarm sees it.
+    pub fn unconfigured(reason: &'static str, message: &'static str) -> Self {
+        let mut e = Self::new(Kind::Unavailable, reason, message);
+        e.retry_after = Some(UNCONFIGURED_RETRY_AFTER_SECONDS);
+        e
+    }
     /// Whether this is an outage of a backing service rather than a refusal.
     pub fn is_outage(&self) -> bool {
         self.kind == Kind::Unavailable
@@ -223,6 +231,9 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The `Retry-After` of [`ApiError::unconfigured`].
+pub const UNCONFIGURED_RETRY_AFTER_SECONDS: u64 = 300;
 
 /// A store failure: an outage or throttling is a `503`, anything else (a corrupt item, a refused
 /// call, an unexpected failed condition) an internal error.

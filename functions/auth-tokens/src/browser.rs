@@ -24,6 +24,15 @@ pub async fn auth(services: &Services, req: &Request) -> ApiResult<Response<Body
 /// package (`config.signing_url`).
 pub async fn access(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let token = required(req, "sessionToken", "token_missing")?;
+    // Never a `302` to an empty `Location` (a multi-use token would loop): without a ceremony
+    // the page says so, before the token is redeemed, so it still works once one is configured.
+    if services.config.signing_url.is_empty() {
+        return Err(ApiError::unconfigured(
+            "signing_ceremony_unconfigured",
+            "this deployment has no signing ceremony configured (its SigningCeremonyUrl or \
+             IssuerUrl parameter): the signing link is still valid, try it again later",
+        ));
+    }
     let redeemed = authtokens::redeem(services, Redemption::Access, &token).await?;
     let package = redeemed.session.scope.grant.package_id().ok_or_else(|| {
         ApiError::internal(std::io::Error::other("a signer session without a package"))

@@ -47,8 +47,12 @@ pub enum ErrorClass {
     BlockedAddress,
     /// The URL is not one keygate calls (not `https`, not parseable).
     InvalidUrl,
-    /// The endpoint's signing secret or callback key could not be unsealed.
+    /// The endpoint's signing secret, callback key or OAuth client secret could not be unsealed.
     SecretUnavailable,
+    /// An OAuth 2.0 callback's token could not be had from the integrator's authorization
+    /// server (refused, unreachable, blocked, or an answer that is not a Bearer token); no
+    /// delivery was sent.
+    TokenEndpoint,
     /// Any other failure to send the request.
     Request,
 }
@@ -63,6 +67,7 @@ impl ErrorClass {
             ErrorClass::BlockedAddress => "blocked_address",
             ErrorClass::InvalidUrl => "invalid_url",
             ErrorClass::SecretUnavailable => "secret_unavailable",
+            ErrorClass::TokenEndpoint => "token_endpoint",
             ErrorClass::Request => "request",
         }
     }

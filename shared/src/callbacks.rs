@@ -54,6 +54,10 @@ pub struct Endpoint {
     /// The callback key, sent as `Authorization: Basic <key>`; sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Sealed>,
+    /// OAuth 2.0 authentication of deliveries (a Bearer token from the integrator's server);
+    /// never set together with `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuth2Credentials>,
     pub events: Vec<String>,
     /// Newest first.
     pub secrets: Vec<SigningSecret>,
@@ -66,12 +70,57 @@ pub struct Endpoint {
     pub updated_at: UnixSeconds,
 }
 
+/// How deliveries to an endpoint authenticate (OneSpan's `authentication.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthType {
+    None,
+    /// `Authorization: Basic <callback key>`.
+    Basic,
+    /// `Authorization: Bearer <token>`, the token obtained by the client credentials grant.
+    #[serde(rename = "OAUTH2")]
+    OAuth2,
+}
+
+/// The integrator's OAuth 2.0 client that deliveries authenticate with: keygate asks
+/// `authorization_server_url` for a token by the client credentials grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuth2Credentials {
+    pub client_id: String,
+    /// Sealed; write-only (shown masked).
+    pub client_secret: Sealed,
+    pub authorization_server_url: String,
+    /// Space-separated scopes to ask for, normalised; `None` asks for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// A change of how deliveries authenticate, as a request asks for it (already validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthChange {
+    None,
+    Basic(String),
+    OAuth2 {
+        client_id: String,
+        /// `None`: keep the current secret — allowed only when the client id and the
+        /// authorization server URL stay the same, so a kept secret never goes somewhere new.
+        client_secret: Option<String>,
+        authorization_server_url: String,
+        scope: Option<String>,
+    },
+}
+
 pub fn endpoint_key(account: &AccountId, id: &EndpointId) -> Key {
     Key::new(format!("ACC#{account}"), format!("EP#{id}"))
 }
 
 fn key_aad(id: &EndpointId) -> String {
     format!("callback-key:{id}")
+}
+
+fn oauth_secret_aad(id: &EndpointId) -> String {
+    format!("callback-oauth-secret:{id}")
 }
 
 fn secret_aad(id: &EndpointId) -> String {
@@ -118,6 +167,7 @@ impl Endpoint {
                 primary,
                 url,
                 key,
+                oauth: None,
                 events,
                 secrets: vec![secret],
                 disabled: None,
@@ -131,6 +181,70 @@ impl Endpoint {
 
     pub fn set_key(&mut self, peppers: &Peppers, key: Option<&str>) {
         self.key = key.map(|k| peppers.seal(&key_aad(&self.id), k));
+    }
+
+    /// How deliveries authenticate now.
+    pub fn auth_type(&self) -> AuthType {
+        match (&self.oauth, &self.key) {
+            (Some(_), _) => AuthType::OAuth2,
+            (None, Some(_)) => AuthType::Basic,
+            (None, None) => AuthType::None,
+        }
+    }
+
+    /// Applies `change`: the key or the OAuth client is sealed under this endpoint; the other
+    /// is cleared. Refused (`400 client_secret_missing`) when it keeps an OAuth secret for
+    /// another client id or authorization server.
+    pub fn authenticate_with(&mut self, peppers: &Peppers, change: AuthChange) -> ApiResult<()> {
+        match change {
+            AuthChange::None => {
+                self.key = None;
+                self.oauth = None;
+            }
+            AuthChange::Basic(key) => {
+                self.set_key(peppers, Some(&key));
+                self.oauth = None;
+            }
+            AuthChange::OAuth2 {
+                client_id,
+                client_secret,
+                authorization_server_url,
+                scope,
+            } => {
+                let sealed = match client_secret {
+                    Some(secret) => peppers.seal(&oauth_secret_aad(&self.id), &secret),
+                    None => self
+                        .oauth
+                        .as_ref()
+                        .filter(|c| {
+                            c.client_id == client_id
+                                && c.authorization_server_url == authorization_server_url
+                        })
+                        .map(|c| c.client_secret.clone())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "client_secret_missing",
+                                "authentication.clientSecret is required for a new client id or \
+                                 authorization server URL",
+                            )
+                        })?,
+                };
+                self.key = None;
+                self.oauth = Some(OAuth2Credentials {
+                    client_id,
+                    client_secret: sealed,
+                    authorization_server_url,
+                    scope,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The OAuth client's secret in clear, to ask for a token.
+    pub fn open_oauth_secret(&self, peppers: &Peppers) -> Option<Secret> {
+        let c = self.oauth.as_ref()?;
+        peppers.open(&oauth_secret_aad(&self.id), &c.client_secret)
     }
 
     /// The callback key in clear, to send.
@@ -198,36 +312,106 @@ pub fn validate_events(events: &[String]) -> ApiResult<Vec<String>> {
 /// local mode `http` to a loopback host is allowed too. (Where it resolves to is checked again
 /// at delivery, against the resolved addresses.)
 pub fn validate_url(raw: &str, local_mode: bool) -> ApiResult<String> {
-    let bad = |msg: &'static str| ApiError::bad_request("callback_url_invalid", msg);
+    https_url(raw, local_mode, "callback_url_invalid", "the callback URL")
+}
+
+/// [`validate_url`] for the URL `what` names, refused with `reason`.
+fn https_url(
+    raw: &str,
+    local_mode: bool,
+    reason: &'static str,
+    what: &'static str,
+) -> ApiResult<String> {
+    let bad = |msg: &str| ApiError::bad_request(reason, format!("{what} {msg}"));
     if raw.len() > 2048 {
-        return Err(bad("the callback URL is longer than 2048 characters"));
+        return Err(bad("is longer than 2048 characters"));
     }
     // The parser would silently drop these; what is stored must be what was meant.
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad(
-            "the callback URL must not contain whitespace or control characters",
-        ));
+        return Err(bad("must not contain whitespace or control characters"));
     }
-    let url = url::Url::parse(raw).map_err(|_| bad("the callback URL is not an absolute URL"))?;
+    let url = url::Url::parse(raw).map_err(|_| bad("is not an absolute URL"))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "the callback URL must not carry credentials: use the key",
-        ));
+        return Err(bad("must not carry credentials"));
     }
     if url.fragment().is_some() {
-        return Err(bad("the callback URL must not have a fragment"));
+        return Err(bad("must not have a fragment"));
     }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("the callback URL has no host")),
+        None => return Err(bad("has no host")),
     };
     match url.scheme() {
         "https" => Ok(url.to_string()),
         "http" if local_mode && loopback => Ok(url.to_string()),
-        _ => Err(bad("the callback URL must be https")),
+        _ => Err(bad("must be https")),
     }
+}
+
+/// Checks the parts of an OAuth 2.0 callback authentication: a client id and secret of 1–512
+/// printable ASCII characters (the secret may be left out to keep the current one), an https
+/// authorization server URL ([`validate_url`]'s rules), and a scope of RFC 6749 scope tokens,
+/// stored with single spaces (`None` when empty).
+pub fn validate_oauth(
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+    authorization_server_url: Option<&str>,
+    scope: Option<&str>,
+    local_mode: bool,
+) -> ApiResult<AuthChange> {
+    let visible = |field: &'static str, v: &str| {
+        // VSCHAR = %x20-7E (RFC 6749 Appendix A): spaces are allowed, and form-urlencoded
+        // before Basic's base64 when sent.
+        if v.is_empty() || v.len() > 512 || !v.bytes().all(|b| (0x20..=0x7E).contains(&b)) {
+            return Err(ApiError::bad_request(
+                "oauth_credentials_invalid",
+                format!("authentication.{field} must be 1-512 printable ASCII characters"),
+            ));
+        }
+        Ok(v.to_owned())
+    };
+    fn required<'v>(field: &'static str, v: Option<&'v str>) -> ApiResult<&'v str> {
+        v.ok_or_else(|| {
+            ApiError::bad_request(
+                "oauth_field_missing",
+                format!("authentication.{field} is required for OAUTH2"),
+            )
+        })
+    }
+    let client_id = visible("clientId", required("clientId", client_id)?)?;
+    let client_secret = client_secret
+        .map(|s| visible("clientSecret", s))
+        .transpose()?;
+    let authorization_server_url = https_url(
+        required("authorizationServerUrl", authorization_server_url)?,
+        local_mode,
+        "authorization_server_url_invalid",
+        "the authorization server URL",
+    )?;
+    let scope = match scope {
+        None => None,
+        Some(raw) => {
+            // scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3)
+            let token_char =
+                |b: u8| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b);
+            let tokens: Vec<&str> = raw.split(' ').filter(|t| !t.is_empty()).collect();
+            if raw.len() > 1024 || !tokens.iter().all(|t| t.bytes().all(token_char)) {
+                return Err(ApiError::bad_request(
+                    "scope_invalid",
+                    "authentication.scope is space-separated RFC 6749 scope tokens, at most 1024 characters",
+                ));
+            }
+            (!tokens.is_empty()).then(|| tokens.join(" "))
+        }
+    };
+    Ok(AuthChange::OAuth2 {
+        client_id,
+        client_secret,
+        authorization_server_url,
+        scope,
+    })
 }
 
 /// Validates a callback key (sent as `Basic <key>`): 1–512 visible ASCII characters.

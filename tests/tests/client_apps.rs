@@ -463,7 +463,7 @@ async fn callbacks(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(
         empty,
-        json!({"url": null, "key": null, "events": [], "signingSecret": null})
+        json!({"url": null, "key": null, "events": [], "authentication": {"type": "NONE"}, "signingSecret": null})
     );
 
     let (status, cb) = s
@@ -472,6 +472,7 @@ async fn callbacks(backend: Backend) {
     assert_eq!(status, 200, "{cb}");
     assert_eq!(cb["url"], "https://hooks.example/cb");
     assert_eq!(cb["key"], "s3cret-key");
+    assert_eq!(cb["authentication"], json!({"type": "BASIC"}), "a key alone means BASIC");
     let first = cb["signingSecret"].as_str().unwrap().to_owned();
     assert!(first.starts_with("whsec_"));
     let (_, again) = s.api("GET", "/api/callback", k, None).await;

@@ -2,13 +2,16 @@
 //! default, `DELETE` reverts) is the account's primary endpoint; `/api/callback/endpoints` adds
 //! more, each with its own filter and Standard Webhooks signing secret.
 //!
-//! Signing secrets and the callback key are shown to the owner only; other managers see the key
-//! masked and no secret.
+//! How deliveries authenticate (OneSpan's `authentication`: `NONE`, `BASIC` with the `key`, or
+//! `OAUTH2` with the integrator's client id, secret, authorization server URL and scope) is the
+//! owner's to set. Signing secrets and the callback key are shown to the owner only; other
+//! managers see the key masked and no secret; the OAuth client secret is write-only, shown
+//! masked to everyone.
 
 use keygate::auth::Manager;
 use keygate::callbacks::{
-    self, validate_events, validate_key, validate_url, Endpoint, DEFAULT_GRACE_SECONDS,
-    MAX_ENDPOINTS, MAX_GRACE_SECONDS,
+    self, validate_events, validate_key, validate_oauth, validate_url, AuthChange, AuthType,
+    Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS,
 };
 use keygate::crypto::Peppers;
 use keygate::http::{empty, json, read_json};
@@ -28,6 +31,73 @@ struct CallbackIn {
     key: Option<String>,
     #[serde(default)]
     events: Vec<String>,
+    #[serde(default)]
+    authentication: Option<AuthenticationIn>,
+}
+
+/// OneSpan's `authentication` (French edition): `{"type": "NONE" | "BASIC" | "OAUTH2", …}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AuthenticationIn {
+    #[serde(rename = "type")]
+    kind: AuthType,
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Write-only; left out (or sent back masked, as `GET` shows it) keeps the current one.
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    authorization_server_url: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// How deliveries authenticate, as shown: the OAuth client secret always masked.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticationOut {
+    #[serde(rename = "type")]
+    kind: AuthType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorization_server_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+impl AuthenticationOut {
+    const NONE: Self = Self {
+        kind: AuthType::None,
+        client_id: None,
+        client_secret: None,
+        authorization_server_url: None,
+        scope: None,
+    };
+
+    fn of(ep: &Endpoint, peppers: &Peppers) -> Self {
+        let Some(c) = &ep.oauth else {
+            return Self {
+                kind: ep.auth_type(),
+                ..Self::NONE
+            };
+        };
+        Self {
+            kind: AuthType::OAuth2,
+            client_id: Some(c.client_id.clone()),
+            client_secret: Some(masked_oauth_secret(ep, peppers)),
+            authorization_server_url: Some(c.authorization_server_url.clone()),
+            scope: c.scope.clone(),
+        }
+    }
+}
+
+/// The OAuth client secret as `GET` shows it.
+fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
+    ep.open_oauth_secret(peppers)
+        .map_or_else(|| "****".to_owned(), |s| s.masked())
 }
 
 #[derive(Serialize)]
@@ -38,6 +108,7 @@ struct CallbackOut {
     url: Option<String>,
     key: Option<String>,
     events: Vec<String>,
+    authentication: AuthenticationOut,
     signing_secret: Option<keygate::crypto::Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled: Option<keygate::callbacks::Disabled>,
@@ -60,6 +131,7 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
         url: Some(ep.url.clone()),
         key,
         events: ep.events.clone(),
+        authentication: AuthenticationOut::of(ep, peppers),
         signing_secret: if m.user.owner {
             ep.current_secret(peppers)
         } else {
@@ -73,26 +145,114 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
 
 fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
     let url = validate_url(&input.url, s.config.local_mode)?;
-    if let Some(k) = &input.key {
-        validate_key(k)?;
-    }
     Ok((url, validate_events(&input.events)?))
 }
 
+/// What the request says about authentication (`None`: it says nothing — no `key`, no
+/// `authentication`). A `key` alone means `BASIC`; a type and fields that disagree are `400`.
+fn requested_auth(s: &Services, input: &CallbackIn) -> ApiResult<Option<AuthChange>> {
+    let key = input.key.as_deref();
+    if let Some(k) = key {
+        validate_key(k)?;
+    }
+    let Some(a) = &input.authentication else {
+        return Ok(key.map(|k| AuthChange::Basic(k.to_owned())));
+    };
+    let conflict = |msg: &'static str| ApiError::bad_request("authentication_conflict", msg);
+    let oauth_fields = a.client_id.is_some()
+        || a.client_secret.is_some()
+        || a.authorization_server_url.is_some()
+        || a.scope.is_some();
+    let change = match a.kind {
+        AuthType::None if key.is_some() || oauth_fields => {
+            return Err(conflict(
+                "authentication type NONE takes no key and no OAuth fields",
+            ))
+        }
+        AuthType::None => AuthChange::None,
+        AuthType::Basic if oauth_fields => {
+            return Err(conflict(
+                "authentication type BASIC takes the key, not OAuth fields",
+            ))
+        }
+        AuthType::Basic => AuthChange::Basic(key.map(str::to_owned).ok_or_else(|| {
+            ApiError::bad_request(
+                "callback_key_missing",
+                "authentication type BASIC sends the callback key: set key",
+            )
+        })?),
+        AuthType::OAuth2 if key.is_some() => {
+            return Err(conflict(
+                "authentication type OAUTH2 sends a Bearer token, not the key",
+            ))
+        }
+        AuthType::OAuth2 => validate_oauth(
+            a.client_id.as_deref(),
+            a.client_secret.as_deref(),
+            a.authorization_server_url.as_deref(),
+            a.scope.as_deref(),
+            s.config.local_mode,
+        )?,
+    };
+    Ok(Some(change))
+}
+
+/// The endpoint's current authentication as a change that keeps it.
+fn kept(ep: &Endpoint, peppers: &Peppers) -> AuthChange {
+    match (&ep.oauth, ep.open_key(peppers)) {
+        (Some(c), _) => AuthChange::OAuth2 {
+            client_id: c.client_id.clone(),
+            client_secret: None,
+            authorization_server_url: c.authorization_server_url.clone(),
+            scope: c.scope.clone(),
+        },
+        (None, Some(k)) => AuthChange::Basic(k.expose().to_owned()),
+        (None, None) => AuthChange::None,
+    }
+}
+
+/// A change with what `GET` showed sent back: the masked key or OAuth secret means the current
+/// one.
+fn unmasked(change: AuthChange, current: Option<&Endpoint>, peppers: &Peppers) -> AuthChange {
+    let Some(ep) = current else { return change };
+    match change {
+        AuthChange::Basic(k) => match ep.open_key(peppers) {
+            Some(c) if k == c.masked() => AuthChange::Basic(c.expose().to_owned()),
+            _ => AuthChange::Basic(k),
+        },
+        AuthChange::OAuth2 {
+            client_id,
+            client_secret: Some(secret),
+            authorization_server_url,
+            scope,
+        } if ep.oauth.is_some() && secret == masked_oauth_secret(ep, peppers) => {
+            AuthChange::OAuth2 {
+                client_id,
+                client_secret: None,
+                authorization_server_url,
+                scope,
+            }
+        }
+        other => other,
+    }
+}
+
 /// Where events go and how they authenticate is the owner's to change (DESIGN.md "Who may call
-/// what"): a manager who could point the callback at their own server would receive events
-/// signed with the owner's secret. Another manager may change the event filter only: the URL
-/// must be the current one, and the key left out, or sent back as it was shown (masked) or as
-/// it is. Returns the key to store.
-fn owner_fields(
+/// what"): a manager who could point the callback at their own server, or its token requests at
+/// theirs, would receive events signed with the owner's secret. Another manager may change the
+/// event filter only: the URL must be the current one, and the authentication left out or sent
+/// back as it was shown. Returns the authentication to store (for the owner, saying nothing
+/// means none, as a `PUT` replaces the callback).
+fn authentication(
     m: &Manager,
     peppers: &Peppers,
     current: Option<&Endpoint>,
     url: &str,
-    key: Option<&str>,
-) -> ApiResult<Option<String>> {
+    requested: Option<AuthChange>,
+) -> ApiResult<AuthChange> {
+    let requested = requested.map(|c| unmasked(c, current, peppers));
     if m.user.owner {
-        return Ok(key.map(str::to_owned));
+        return Ok(requested.unwrap_or(AuthChange::None));
     }
     let refused = || {
         ApiError::forbidden(
@@ -101,16 +261,11 @@ fn owner_fields(
         )
     };
     let current = current.ok_or_else(refused)?;
-    let current_key = current.open_key(peppers);
-    let key_unchanged = match (key, &current_key) {
-        (None, _) => true,
-        (Some(k), Some(c)) => k == c.expose() || k == c.masked(),
-        (Some(_), None) => false,
-    };
-    if current.url != url || !key_unchanged {
+    let keep = kept(current, peppers);
+    if current.url != url || requested.is_some_and(|r| r != keep) {
         return Err(refused());
     }
-    Ok(current_key.map(|k| k.expose().to_owned()))
+    Ok(keep)
 }
 
 async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
@@ -130,10 +285,10 @@ async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)
 }
 
 /// What a new endpoint is made of.
-struct NewEndpoint<'a> {
+struct NewEndpoint {
     primary: bool,
     url: String,
-    key: Option<&'a str>,
+    auth: AuthChange,
     events: Vec<String>,
 }
 
@@ -142,7 +297,7 @@ async fn create_endpoint(
     s: &Services,
     m: &Manager,
     peppers: &Peppers,
-    new: NewEndpoint<'_>,
+    new: NewEndpoint,
     action: &str,
 ) -> ApiResult<Endpoint> {
     if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
@@ -151,15 +306,16 @@ async fn create_endpoint(
             "the account has too many endpoints",
         ));
     }
-    let (ep, _) = Endpoint::new(
+    let (mut ep, _) = Endpoint::new(
         peppers,
         m.account.id.clone(),
         new.primary,
         new.url,
-        new.key,
+        None,
         new.events,
         s.now(),
     );
+    ep.authenticate_with(peppers, new.auth)?;
     save(s, m, &ep, None, action).await?;
     Ok(ep)
 }
@@ -209,6 +365,7 @@ pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>>
                 url: None,
                 key: None,
                 events: vec![],
+                authentication: AuthenticationOut::NONE,
                 signing_secret: None,
                 disabled: None,
                 created_at: None,
@@ -222,19 +379,20 @@ pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>>
 pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
+    let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
     let now = s.now();
     let current = primary(s, m).await?;
-    let key = owner_fields(
+    let auth = authentication(
         m,
         ring.peppers(),
         current.as_ref().map(|(e, _)| e),
         &url,
-        input.key.as_deref(),
+        requested,
     )?;
     let ep = match current {
         Some((mut ep, rev)) => {
-            apply(&mut ep, ring.peppers(), url, key.as_deref(), events, now);
+            apply(&mut ep, ring.peppers(), url, auth, events, now)?;
             save(s, m, &ep, Some(rev), "callback.update").await?;
             ep
         }
@@ -242,7 +400,7 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
             let new = NewEndpoint {
                 primary: true,
                 url,
-                key: key.as_deref(),
+                auth,
                 events,
             };
             create_endpoint(s, m, ring.peppers(), new, "callback.create").await?
@@ -255,17 +413,18 @@ fn apply(
     ep: &mut Endpoint,
     peppers: &Peppers,
     url: String,
-    key: Option<&str>,
+    auth: AuthChange,
     events: Vec<String>,
     now: i64,
-) {
+) -> ApiResult<()> {
+    ep.authenticate_with(peppers, auth)?;
     ep.url = url;
-    ep.set_key(peppers, key);
     ep.events = events;
     // A PUT is how an operator re-enables an endpoint that delivery disabled.
     ep.disabled = None;
     ep.failing_since = None;
     ep.updated_at = now;
+    Ok(())
 }
 
 pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
@@ -321,12 +480,13 @@ pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
+    let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
-    owner_fields(m, ring.peppers(), None, &url, input.key.as_deref())?;
+    let auth = authentication(m, ring.peppers(), None, &url, requested)?;
     let new = NewEndpoint {
         primary: false,
         url,
-        key: input.key.as_deref(),
+        auth,
         events,
     };
     let ep = create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await?;
@@ -347,17 +507,11 @@ pub async fn update(
 ) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
     let (url, events) = check(s, &input)?;
+    let requested = requested_auth(s, &input)?;
     let (mut ep, rev) = owned(s, m, id).await?;
     let ring = s.keys.ring().await;
-    let key = owner_fields(m, ring.peppers(), Some(&ep), &url, input.key.as_deref())?;
-    apply(
-        &mut ep,
-        ring.peppers(),
-        url,
-        key.as_deref(),
-        events,
-        s.now(),
-    );
+    let auth = authentication(m, ring.peppers(), Some(&ep), &url, requested)?;
+    apply(&mut ep, ring.peppers(), url, auth, events, s.now())?;
     save(s, m, &ep, Some(rev), "endpoint.update").await?;
     Ok(json(200, &out(&ep, m, ring.peppers(), true)))
 }

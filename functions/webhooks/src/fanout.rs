@@ -1,5 +1,6 @@
 //! One event to every endpoint that wants it, concurrently, each endpoint on its own: claim,
-//! sign, send, record the attempt, settle the claim, update the endpoint's health.
+//! sign, authenticate (an OAuth 2.0 callback's token, [`crate::oauth`]), send, record the
+//! attempt, settle the claim, update the endpoint's health.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::health::{self, Health};
 use crate::ledger::{Claim, Pair, LEASE_MARGIN_SECONDS};
 use crate::schedule::Pushback;
-use crate::send::{self, Outgoing, Sent, Verdict};
+use crate::send::{self, Authorization, Outgoing, Sent, Verdict};
 use crate::sign;
 use crate::Webhooks;
 
@@ -104,7 +105,7 @@ async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> Endpoin
     }
 
     let sent = match prepare(&ep, shared, now) {
-        Ok(out) => send::send(&state.client, out, services.config.local_mode, now).await,
+        Ok(out) => authenticated_send(state, &ep, shared, out, now).await,
         Err(refused) => refused,
     };
     let record = Attempt {
@@ -151,7 +152,86 @@ async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> Endpoin
     }
 }
 
-/// The request for one endpoint: its signatures and its key, unsealed now.
+/// Sends `out`, for an OAuth 2.0 callback with a Bearer token: the kept one, or a fresh one from
+/// the integrator's authorization server. A `401` from the receiver drops the token and the
+/// delivery goes once more with a fresh one (it is one attempt: the second answer is the one
+/// recorded). No token, no delivery: a failed attempt of class `token_endpoint`.
+async fn authenticated_send(
+    state: &Webhooks,
+    ep: &Endpoint,
+    shared: &Shared,
+    out: Outgoing<'_>,
+    now: i64,
+) -> Sent {
+    let local_mode = state.services.config.local_mode;
+    let Some(credentials) = &ep.oauth else {
+        return send::send(&state.client, out, local_mode, now).await;
+    };
+    let Some(secret) = ep.open_oauth_secret(shared.ring.peppers()) else {
+        return Sent::refused(
+            ErrorClass::SecretUnavailable,
+            "the OAuth client secret could not be unsealed",
+        );
+    };
+    let endpoint = ep.id.as_str();
+    let secret = &secret;
+    let token = |fresh: bool| async move {
+        state
+            .tokens
+            .get(
+                &state.client,
+                endpoint,
+                credentials,
+                secret,
+                local_mode,
+                now,
+            )
+            .await
+            .map_err(|f| {
+                let when = if fresh { "a fresh token" } else { "a token" };
+                let status = f.status.map_or(String::new(), |s| format!(" ({s})"));
+                Sent::refused(
+                    ErrorClass::TokenEndpoint,
+                    format!("{when}: {}{status}", f.detail),
+                )
+            })
+    };
+    let first = match token(false).await {
+        Ok(t) => t,
+        Err(refused) => return refused,
+    };
+    let sent = send::send(
+        &state.client,
+        Outgoing {
+            auth: Authorization::Bearer(first.clone()),
+            ..out.clone()
+        },
+        local_mode,
+        now,
+    )
+    .await;
+    if sent.response_code != Some(401) {
+        return sent;
+    }
+    tracing::info!(endpoint_id = %ep.id, "webhook: the receiver refused the token; fetching a fresh one");
+    state
+        .tokens
+        .forget(endpoint, credentials, &first, now)
+        .await;
+    match token(true).await {
+        Ok(fresh) => {
+            let again = Outgoing {
+                auth: Authorization::Bearer(fresh),
+                ..out
+            };
+            send::send(&state.client, again, local_mode, now).await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// The request for one endpoint: its signatures and its key, unsealed now (an OAuth callback's
+/// token is added by [`authenticated_send`]).
 fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoing<'a>, Sent> {
     let peppers = shared.ring.peppers();
     let secrets = ep.active_secrets(peppers, now);
@@ -162,9 +242,9 @@ fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoin
                 "no signing secret could be unsealed",
             )
         })?;
-    let key = match &ep.key {
-        None => None,
-        Some(_) => Some(ep.open_key(peppers).ok_or_else(|| {
+    let auth = match &ep.key {
+        None => Authorization::None,
+        Some(_) => Authorization::Basic(ep.open_key(peppers).ok_or_else(|| {
             Sent::refused(
                 ErrorClass::SecretUnavailable,
                 "the callback key could not be unsealed",
@@ -177,7 +257,7 @@ fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoin
         timestamp: now,
         body: shared.body.clone(),
         signature,
-        key,
+        auth,
     })
 }
 

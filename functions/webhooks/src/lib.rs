@@ -26,6 +26,7 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
 pub mod fanout;
 pub mod health;
 pub mod ledger;
+pub mod oauth;
 pub mod schedule;
 pub mod send;
 pub mod sign;
@@ -117,6 +118,8 @@ pub struct Webhooks {
     /// The events queue (visibility of retried messages) and the dead-letter queue.
     pub queues: Queues,
     pub client: reqwest::Client,
+    /// OAuth 2.0 callbacks' tokens, shared by the instance's concurrent deliveries.
+    pub tokens: Arc<oauth::Tokens>,
     pub settings: Settings,
 }
 
@@ -127,6 +130,7 @@ impl Webhooks {
             services,
             queues,
             client,
+            tokens: Arc::default(),
             settings,
         })
     }

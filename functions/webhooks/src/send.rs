@@ -2,7 +2,7 @@
 //!
 //! `POST` of the event JSON with `Content-Type: application/json`, the Standard Webhooks headers
 //! and, when the endpoint has a callback key, `Authorization: Basic <key>` (OneSpan's shape: the
-//! key as it was set, not `user:password`). Any 2xx is success; 3xx is a failure (the client
+//! key as it was set, not `user:password`), or for an OAuth 2.0 callback `Bearer <token>`. Any 2xx is success; 3xx is a failure (the client
 //! follows no redirect); `410 Gone` means the endpoint is gone; `429` and a `503` with
 //! `Retry-After` push the next try back. At most 4 KiB of the answer is read: enough to drain a
 //! typical small body so the connection goes back to the pool, never enough for a receiver to
@@ -57,7 +57,18 @@ impl Sent {
     }
 }
 
+/// The `Authorization` a delivery carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    None,
+    /// `Basic <callback key>` (OneSpan's shape: the key as it was set).
+    Basic(Secret),
+    /// `Bearer <token>` (an OAuth 2.0 callback).
+    Bearer(Secret),
+}
+
 /// A request ready to go.
+#[derive(Clone)]
 pub struct Outgoing<'a> {
     pub url: &'a str,
     pub event_id: &'a str,
@@ -65,7 +76,7 @@ pub struct Outgoing<'a> {
     pub body: Bytes,
     /// The `webhook-signature` value.
     pub signature: String,
-    pub key: Option<Secret>,
+    pub auth: Authorization,
 }
 
 /// Sends one request with `client` (built by [`crate::client`]: no redirects, the guarded
@@ -174,8 +185,13 @@ fn headers(out: &Outgoing<'_>) -> Option<HeaderMap> {
         "webhook-signature",
         HeaderValue::from_str(&out.signature).ok()?,
     );
-    if let Some(key) = &out.key {
-        let mut v = HeaderValue::from_str(&format!("Basic {}", key.expose())).ok()?;
+    let credential = match &out.auth {
+        Authorization::None => None,
+        Authorization::Basic(key) => Some(format!("Basic {}", key.expose())),
+        Authorization::Bearer(token) => Some(format!("Bearer {}", token.expose())),
+    };
+    if let Some(c) = credential {
+        let mut v = HeaderValue::from_str(&c).ok()?;
         v.set_sensitive(true);
         h.insert(AUTHORIZATION, v);
     }
@@ -257,11 +273,23 @@ mod tests {
             timestamp: 5,
             body: Bytes::from_static(b"{}"),
             signature: "v1,abc=".into(),
-            key: Some(Secret::new("k3y")),
+            auth: Authorization::Basic(Secret::new("k3y")),
         };
         let h = headers(&out).unwrap();
         assert_eq!(h["authorization"], "Basic k3y");
         assert!(h["authorization"].is_sensitive());
+        let bearer = Outgoing {
+            auth: Authorization::Bearer(Secret::new("t0k")),
+            ..out.clone()
+        };
+        let h = headers(&bearer).unwrap();
+        assert_eq!(h["authorization"], "Bearer t0k");
+        assert!(h["authorization"].is_sensitive());
+        let none = Outgoing {
+            auth: Authorization::None,
+            ..out.clone()
+        };
+        assert!(headers(&none).unwrap().get("authorization").is_none());
         assert_eq!(h["webhook-timestamp"], "5");
         assert_eq!(h["content-type"], "application/json");
         let bad = Outgoing {

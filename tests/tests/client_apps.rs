@@ -472,7 +472,11 @@ async fn callbacks(backend: Backend) {
     assert_eq!(status, 200, "{cb}");
     assert_eq!(cb["url"], "https://hooks.example/cb");
     assert_eq!(cb["key"], "s3cret-key");
-    assert_eq!(cb["authentication"], json!({"type": "BASIC"}), "a key alone means BASIC");
+    assert_eq!(
+        cb["authentication"],
+        json!({"type": "BASIC"}),
+        "a key alone means BASIC"
+    );
     let first = cb["signingSecret"].as_str().unwrap().to_owned();
     assert!(first.starts_with("whsec_"));
     let (_, again) = s.api("GET", "/api/callback", k, None).await;

@@ -154,7 +154,7 @@ impl Results {
         );
         let _ = writeln!(
             o,
-            "A `keygate-local` release process of its own (in-memory backend, JSON log lines and EMF metric lines written to `/dev/null`, as in Lambda), loaded by the built-in client from the driver's process; CPU is the server process's user + system time (`/proc/<pid>/stat`) over the measured requests. `bench/wrk/cpu-per-token.sh` measures the token route the same way with wrk.\n"
+            "A `keygate-local` release process of its own (in-memory backend, JSON log lines and EMF metric lines written to `/dev/null`, as in Lambda), loaded by the built-in client from the driver's process; CPU is the server process's user + system time (`/proc/<pid>/stat`) over the measured requests. `bench/wrk/cpu-per-token.sh` measures the token route the same way with wrk; [`PROFILE.md`](PROFILE.md) breaks a token's CPU down.\n"
         );
         match &self.cpu {
             Ok(rows) => {

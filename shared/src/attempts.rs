@@ -1,7 +1,9 @@
 //! Webhook delivery attempts (DESIGN.md "Event notifications": every attempt is recorded).
 //!
 //! The `webhooks` function writes one [`Attempt`] per HTTP try of an (event, endpoint) pair; the
-//! account's owner reads them back by event id (`GET /api/callback/attempts?eventId=…`).
+//! account's owner reads them back by event id (`GET /api/callback/attempts?eventId=…`), and the
+//! console lists the account's most recent ones ([`recent`], from the `gsi1` index:
+//! `ATTEMPTS#<account>` / a count-down of the time).
 //!
 //! Layout: `ATTEMPT#<account>#<event id>` / `<at:011>#<endpoint>#<attempt:04>#<random>`, TTL 30
 //! days. One partition per (account, event): the read is one query, the account is part of the
@@ -116,8 +118,34 @@ pub async fn record(
             crate::ids::random_suffix()
         ),
     );
-    let item = Item::new(key, attempt)?.with_ttl(attempt.at + ATTEMPT_TTL_SECONDS);
+    // Newest first in the account's index: the sort key counts down.
+    let recent = format!(
+        "{:011}#{}",
+        NEWEST_FIRST - attempt.at.clamp(0, NEWEST_FIRST),
+        key.sk
+    );
+    let item = Item::new(key, attempt)?
+        .with_ttl(attempt.at + ATTEMPT_TTL_SECONDS)
+        .with_gsi1(format!("ATTEMPTS#{account}"), recent);
     table.put(item, Condition::NotExists).await
+}
+
+/// The largest time the recent-attempts index orders (year 5138).
+const NEWEST_FIRST: UnixSeconds = 99_999_999_999;
+
+/// The account's most recent attempts across its events, newest first (at most `limit`): the
+/// console's delivery log. Read from the `gsi1` index, so an attempt may show a moment late.
+pub async fn recent(
+    table: &dyn Table,
+    account: &AccountId,
+    limit: usize,
+) -> Result<Vec<Attempt>, StoreError> {
+    table
+        .query_gsi1(&format!("ATTEMPTS#{account}"), limit)
+        .await?
+        .iter()
+        .map(Item::decode)
+        .collect()
 }
 
 /// The attempts of one of `account`'s events, oldest first (at most [`MAX_LISTED`]). Records
@@ -181,6 +209,19 @@ mod tests {
         assert_eq!(got.iter().map(|x| x.attempt).collect::<Vec<_>>(), [1, 1, 2]);
         assert!(list(&t, &b, "evt#1").await.unwrap().is_empty());
         assert_eq!(list(&t, &a, "evt#10").await.unwrap().len(), 1);
+
+        // The account's recent attempts across events: newest first, bounded, its own only.
+        let recent_a = recent(&t, &a, 3).await.unwrap();
+        let ats: Vec<_> = recent_a
+            .iter()
+            .map(|x| (x.event_id.as_str(), x.at))
+            .collect();
+        assert_eq!(ats, [("evt#1", 200), ("evt#1", 100), ("evt#1", 100)]);
+        assert_eq!(
+            recent(&t, &a, 10).await.unwrap().last().unwrap().event_id,
+            "evt#10"
+        );
+        assert!(recent(&t, &b, 10).await.unwrap().is_empty());
     }
 
     #[test]

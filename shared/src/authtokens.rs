@@ -567,6 +567,22 @@ pub async fn get_session(services: &Services, value: &str) -> ApiResult<Session>
     Err(unknown())
 }
 
+/// Ends the session a cookie value names (sign-out): its record is deleted under every pepper
+/// it could be stored under; an unknown value is a no-op.
+pub async fn end_session(services: &Services, value: &str) -> ApiResult<()> {
+    if !looks_like_secret(value) {
+        return Ok(());
+    }
+    let ring = services.keys.ring().await;
+    for hash in ring.peppers().lookup_hashes(SESSION_DOMAIN, value) {
+        services
+            .table
+            .delete(&session_key(&hash), Condition::Always)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Authenticates a session cookie's value: the [`Principal`] of exactly the token's scope
 /// (see [`Session::principal`]), `auth_method` `SESSION`. Besides [`get_session`]'s refusals,
 /// a session whose account is gone is `401 account_unknown`. Two reads.

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: a local API server started in process on `127.0.0.1:0`,
 //! on in-memory adapters or on the local stack, and a small JSON client.
 
+pub mod browser;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 

@@ -7,17 +7,12 @@
 //! Chromium and chromedriver come from `infra/browser/install.sh`; without them this test fails
 //! (it does not skip), naming that script.
 
-use std::net::TcpListener as StdListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use fantoccini::{Client as Browser, Locator};
+use keygate_e2e::browser::{Driver, PATIENCE};
 use keygate_e2e::{Backend, Server};
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -26,12 +21,6 @@ use oauth2::{
 };
 use serde_json::json;
 use tokio::sync::mpsc;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// Upper bound for any one wait on the browser or the receiver (a cold Chromium start on a busy
-/// 2-core machine is the slow part).
-const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // The redirect receiver: records the query string of every request to `/cb`.
@@ -90,141 +79,6 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
-}
-
-// ---------------------------------------------------------------------------------------------
-// chromedriver and a headless Chromium session.
-
-/// A chromedriver process and Chromium's profile directory, both removed on drop.
-///
-/// chromedriver runs in a process group of its own, which the Chromium it launches inherits:
-/// dropping the driver kills the whole group, so a failing test (no WebDriver `close`) leaves no
-/// browser behind.
-struct Driver {
-    child: Child,
-    url: String,
-    profile: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    std::env::temp_dir().join(format!("keygate-{name}-{}-{nanos}", std::process::id()))
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-impl Driver {
-    async fn start() -> Self {
-        for bin in [CHROMEDRIVER, CHROMIUM] {
-            assert!(
-                Path::new(bin).exists(),
-                "{bin} is missing: run `bash infra/browser/install.sh` (installs Debian's chromium \
-                 and chromium-driver) before this test"
-            );
-        }
-        let port = {
-            let l = StdListener::bind("127.0.0.1:0").expect("a free port");
-            l.local_addr().expect("port").port()
-        };
-        let profile = scratch("chromium-profile");
-        std::fs::create_dir_all(&profile).expect("profile dir");
-        let log = scratch("chromedriver.log");
-        let child = Command::new(CHROMEDRIVER)
-            .process_group(0)
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let mut driver = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            profile,
-            log,
-        };
-        // Ready when `/status` says so; bounded by a deadline, failing fast if it exited.
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + PATIENCE;
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            tick.tick().await;
-            if let Ok(Some(status)) = driver.child.try_wait() {
-                panic!(
-                    "chromedriver exited ({status}) before it was ready:\n{}",
-                    log_tail(&driver.log)
-                );
-            }
-            let ready = match http.get(format!("{}/status", driver.url)).send().await {
-                Ok(r) => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .map(|v| v["value"]["ready"] == true)
-                    .unwrap_or(false),
-                Err(_) => false,
-            };
-            if ready {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver was not ready within {PATIENCE:?}:\n{}",
-                log_tail(&driver.log)
-            );
-        }
-        driver
-    }
-
-    async fn browser(&self) -> Browser {
-        let args = [
-            "--headless=new".to_owned(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(),
-            "--no-first-run".into(),
-            "--no-default-browser-check".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--disable-extensions".into(),
-            format!("--user-data-dir={}", self.profile.display()),
-        ];
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!("a JSON object")
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("no WebDriver session: {e}\n{}", log_tail(&self.log)))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 use keygate::accounts::{self, AuthMethod, AuthSettings};
 use keygate::auth::Manager;
+use keygate::crypto::Secret;
 use keygate::http::{json, query_param, read_json};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -23,13 +24,26 @@ pub async fn api_key(s: &Services, m: &Manager, req: &Request) -> ApiResult<Resp
             ))
         }
     };
-    let masked = format!("****{}", m.user.api_key_last4);
     if !reveal {
         return Ok(json(
             200,
-            &serde_json::json!({ "apiKey": masked, "masked": true }),
+            &serde_json::json!({ "apiKey": masked_key(m), "masked": true }),
         ));
     }
+    let key = reveal_key(s, m).await?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "apiKey": key, "masked": false }),
+    ))
+}
+
+/// The caller's API key as shown: `****` + its last 4 characters.
+pub(crate) fn masked_key(m: &Manager) -> String {
+    format!("****{}", m.user.api_key_last4)
+}
+
+/// The caller's API key in clear: the owner only (`403 reveal_owner_only`).
+pub(crate) async fn reveal_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
     if !m.user.owner {
         return Err(ApiError::forbidden(
             "reveal_owner_only",
@@ -37,20 +51,22 @@ pub async fn api_key(s: &Services, m: &Manager, req: &Request) -> ApiResult<Resp
         ));
     }
     let ring = s.keys.ring().await;
-    let key = m.user.reveal_api_key(ring.peppers()).ok_or_else(|| {
+    m.user.reveal_api_key(ring.peppers()).ok_or_else(|| {
         ApiError::conflict(
             "reveal_unavailable",
             "this key can no longer be revealed: regenerate it",
         )
-    })?;
-    Ok(json(
-        200,
-        &serde_json::json!({ "apiKey": key, "masked": false }),
-    ))
+    })
 }
 
 /// A new key for the caller, shown once; the old one stops working at once.
 pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    let key = regenerate_key(s, m).await?;
+    Ok(json(200, &serde_json::json!({ "apiKey": key })))
+}
+
+/// The caller's new API key, in clear (shown once). The REST route and the console call this.
+pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
     let now = s.now();
     let ring = s.keys.ring().await;
     let (_, key) = accounts::regenerate_api_key(
@@ -65,7 +81,7 @@ pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> 
         )?],
     )
     .await?;
-    Ok(json(200, &serde_json::json!({ "apiKey": key })))
+    Ok(key)
 }
 
 /// The settings as shown: with `authorizationServerUrl`, read-only, the token endpoint
@@ -92,22 +108,22 @@ pub async fn settings(s: &Services, m: &Manager, req: &Request) -> ApiResult<Res
 }
 
 /// Partial update: fields left out keep their value.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SettingsIn {
+pub(crate) struct SettingsIn {
     #[serde(default)]
-    method: Option<AuthMethod>,
+    pub method: Option<AuthMethod>,
     #[serde(default)]
-    api_token_ttl_seconds: Option<i64>,
+    pub api_token_ttl_seconds: Option<i64>,
     #[serde(default)]
-    oauth_token_ttl_seconds: Option<i64>,
+    pub oauth_token_ttl_seconds: Option<i64>,
     #[serde(default)]
-    auth_token_ttl_seconds: Option<i64>,
+    pub auth_token_ttl_seconds: Option<i64>,
     #[serde(default)]
-    roles_and_permissions: Option<bool>,
+    pub roles_and_permissions: Option<bool>,
     /// Read-only: accepted when it is sent back unchanged (a GET-modify-PUT client).
     #[serde(default)]
-    authorization_server_url: Option<String>,
+    pub authorization_server_url: Option<String>,
 }
 
 fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
@@ -127,12 +143,6 @@ pub async fn update_settings(
     m: &Manager,
     req: &Request,
 ) -> ApiResult<Response<Body>> {
-    if !m.user.owner {
-        return Err(ApiError::forbidden(
-            "settings_owner_only",
-            "only the account owner may change authentication settings",
-        ));
-    }
     let input: SettingsIn = read_json(req)?;
     if input
         .authorization_server_url
@@ -142,6 +152,23 @@ pub async fn update_settings(
         return Err(ApiError::bad_request(
             "read_only_field",
             "authorizationServerUrl is provided by keygate and cannot be changed",
+        ));
+    }
+    let settings = change_settings(s, m, input).await?;
+    settings_out(s, &settings, req)
+}
+
+/// A partial update of the settings, by the owner only (`403 settings_owner_only`); the REST
+/// route and the console call this.
+pub(crate) async fn change_settings(
+    s: &Services,
+    m: &Manager,
+    input: SettingsIn,
+) -> ApiResult<AuthSettings> {
+    if !m.user.owner {
+        return Err(ApiError::forbidden(
+            "settings_owner_only",
+            "only the account owner may change authentication settings",
         ));
     }
     let cur = &m.account.settings;
@@ -183,5 +210,5 @@ pub async fn update_settings(
         vec![audit(m, "authSettings.update", None, now)?],
     )
     .await?;
-    settings_out(s, &account.settings, req)
+    Ok(account.settings)
 }

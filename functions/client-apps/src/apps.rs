@@ -4,6 +4,7 @@
 use keygate::accounts::validate_name;
 use keygate::auth::Manager;
 use keygate::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
+use keygate::crypto::Secret;
 use keygate::http::{empty, json, read_json};
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -53,10 +54,22 @@ struct ClientAppSecretOut {
 
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: ClientAppIn = read_json(req)?;
-    let name = validate_name("name", &input.name)?;
+    let (app, secret) = add(s, m, &input.name).await?;
+    Ok(json(
+        201,
+        &ClientAppSecretOut {
+            app: (&app).into(),
+            secret,
+        },
+    ))
+}
+
+/// A new client app named `name`, speaking for its creator (DESIGN.md "Who may call what"),
+/// with its secret in clear (shown once). The REST route and the console both call this.
+pub(crate) async fn add(s: &Services, m: &Manager, name: &str) -> ApiResult<(Client, Secret)> {
+    let name = validate_name("name", name)?;
     let now = s.now();
     let ring = s.keys.ring().await;
-    // The app speaks for its creator (DESIGN.md "Who may call what").
     let (app, secret) = Client::new_app(
         ring.peppers(),
         m.account.id.clone(),
@@ -70,13 +83,7 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
         vec![audit(m, "clientApp.create", Some(&app.id), now)?],
     )
     .await?;
-    Ok(json(
-        201,
-        &ClientAppSecretOut {
-            app: (&app).into(),
-            secret,
-        },
-    ))
+    Ok((app, secret))
 }
 
 pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
@@ -91,16 +98,18 @@ pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body
 
 /// Revocation: the record goes, so every token of the app fails from the next request on.
 pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    delete_client(s, m, ClientKind::App, id, "clientApp.revoke").await
+    delete_client(s, m, ClientKind::App, id, "clientApp.revoke").await?;
+    Ok(empty(204))
 }
 
+/// Deletes a client app or OAuth client of the account, with its audit record.
 pub(crate) async fn delete_client(
     s: &Services,
     m: &Manager,
     kind: ClientKind,
     id: &str,
     action: &str,
-) -> ApiResult<Response<Body>> {
+) -> ApiResult<()> {
     let (client, rev) = clients::get_owned(&*s.table, &m.account.id, kind, id).await?;
     let now = s.now();
     clients::delete(
@@ -110,7 +119,7 @@ pub(crate) async fn delete_client(
         vec![audit(m, action, Some(&client.id), now)?],
     )
     .await?;
-    Ok(empty(204))
+    Ok(())
 }
 
 pub async fn rotate(
@@ -120,12 +129,7 @@ pub async fn rotate(
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
-    let (mut app, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::App, id).await?;
-    let now = s.now();
-    let ring = s.keys.ring().await;
-    let secret = app.rotate(ring.peppers(), grace, now);
-    let audit = audit(m, "clientApp.rotate", Some(&app.id), now)?;
-    clients::save(&*s.table, &app, rev, vec![audit]).await?;
+    let (app, secret) = rotate_secret(s, m, id, grace).await?;
     Ok(json(
         200,
         &ClientAppSecretOut {
@@ -133,4 +137,20 @@ pub async fn rotate(
             secret,
         },
     ))
+}
+
+/// A new secret for the app, shown once; the old one keeps working for `grace` seconds.
+pub(crate) async fn rotate_secret(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    grace: i64,
+) -> ApiResult<(Client, Secret)> {
+    let (mut app, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::App, id).await?;
+    let now = s.now();
+    let ring = s.keys.ring().await;
+    let secret = app.rotate(ring.peppers(), grace, now);
+    let audit = audit(m, "clientApp.rotate", Some(&app.id), now)?;
+    clients::save(&*s.table, &app, rev, vec![audit]).await?;
+    Ok((app, secret))
 }

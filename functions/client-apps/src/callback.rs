@@ -25,31 +25,31 @@ use crate::{audit, list_of, read_rotate};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CallbackIn {
-    url: String,
+pub(crate) struct CallbackIn {
+    pub url: String,
     #[serde(default)]
-    key: Option<String>,
+    pub key: Option<String>,
     #[serde(default)]
-    events: Vec<String>,
+    pub events: Vec<String>,
     #[serde(default)]
-    authentication: Option<AuthenticationIn>,
+    pub authentication: Option<AuthenticationIn>,
 }
 
 /// OneSpan's `authentication` (French edition): `{"type": "NONE" | "BASIC" | "OAUTH2", …}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AuthenticationIn {
+pub(crate) struct AuthenticationIn {
     #[serde(rename = "type")]
-    kind: AuthType,
+    pub kind: AuthType,
     #[serde(default)]
-    client_id: Option<String>,
+    pub client_id: Option<String>,
     /// Write-only; left out (or sent back masked, as `GET` shows it) keeps the current one.
     #[serde(default)]
-    client_secret: Option<String>,
+    pub client_secret: Option<String>,
     #[serde(default)]
-    authorization_server_url: Option<String>,
+    pub authorization_server_url: Option<String>,
     #[serde(default)]
-    scope: Option<String>,
+    pub scope: Option<String>,
 }
 
 /// How deliveries authenticate, as shown: the OAuth client secret always masked.
@@ -95,7 +95,7 @@ impl AuthenticationOut {
 }
 
 /// The OAuth client secret as `GET` shows it.
-fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
+pub(crate) fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
     ep.open_oauth_secret(peppers)
         .map_or_else(|| "****".to_owned(), |s| s.masked())
 }
@@ -268,7 +268,8 @@ fn authentication(
     Ok(keep)
 }
 
-async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
+/// The account's primary (OneSpan) callback, if set.
+pub(crate) async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
     Ok(callbacks::list(&*s.table, &m.account.id)
         .await?
         .into_iter()
@@ -378,6 +379,17 @@ pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>>
 /// Creates or replaces the callback; replacing keeps the signing secret and re-enables it.
 pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
+    let ep = set_primary(s, m, input).await?;
+    let ring = s.keys.ring().await;
+    Ok(json(200, &out(&ep, m, ring.peppers(), false)))
+}
+
+/// Sets the primary callback (the REST route and the console call this).
+pub(crate) async fn set_primary(
+    s: &Services,
+    m: &Manager,
+    input: CallbackIn,
+) -> ApiResult<Endpoint> {
     let (url, events) = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
@@ -406,7 +418,7 @@ pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<
             create_endpoint(s, m, ring.peppers(), new, "callback.create").await?
         }
     };
-    Ok(json(200, &out(&ep, m, ring.peppers(), false)))
+    Ok(ep)
 }
 
 fn apply(
@@ -428,23 +440,27 @@ fn apply(
 }
 
 pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
+    revert_primary(s, m).await?;
+    Ok(empty(204))
+}
+
+/// OneSpan's REVERT: the callback goes (and with it every event subscription).
+pub(crate) async fn revert_primary(s: &Services, m: &Manager) -> ApiResult<()> {
     if let Some((ep, rev)) = primary(s, m).await? {
         remove(s, m, &ep, rev, "callback.delete").await?;
     }
-    Ok(empty(204))
+    Ok(())
 }
 
 async fn rotate_endpoint(
     s: &Services,
     m: &Manager,
-    mut ep: Endpoint,
+    ep: Endpoint,
     rev: u64,
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS)?;
-    let ring = s.keys.ring().await;
-    let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
-    save(s, m, &ep, Some(rev), "callback.secret.rotate").await?;
+    let (ep, secret) = rotate_signing_secret(s, m, ep, rev, grace).await?;
     let previous_expires = ep.secrets.get(1).and_then(|x| x.expires_at);
     Ok(json(
         200,
@@ -452,14 +468,29 @@ async fn rotate_endpoint(
     ))
 }
 
-/// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
-pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
+/// A new signing secret for `ep`, the others signing for `grace` more seconds; the owner only
+/// (`403 secret_owner_only`).
+pub(crate) async fn rotate_signing_secret(
+    s: &Services,
+    m: &Manager,
+    mut ep: Endpoint,
+    rev: u64,
+    grace: i64,
+) -> ApiResult<(Endpoint, keygate::crypto::Secret)> {
     if !m.user.owner {
         return Err(ApiError::forbidden(
             "secret_owner_only",
             "only the account owner may rotate signing secrets",
         ));
     }
+    let ring = s.keys.ring().await;
+    let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
+    save(s, m, &ep, Some(rev), "callback.secret.rotate").await?;
+    Ok((ep, secret))
+}
+
+/// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
+pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let (ep, rev) = primary(s, m)
         .await?
         .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured"))?;
@@ -479,6 +510,17 @@ pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
 
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
+    let ep = add_endpoint(s, m, input).await?;
+    let ring = s.keys.ring().await;
+    Ok(json(201, &out(&ep, m, ring.peppers(), true)))
+}
+
+/// A new extra endpoint (the REST route and the console call this).
+pub(crate) async fn add_endpoint(
+    s: &Services,
+    m: &Manager,
+    input: CallbackIn,
+) -> ApiResult<Endpoint> {
     let (url, events) = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
@@ -489,8 +531,7 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
         auth,
         events,
     };
-    let ep = create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await?;
-    Ok(json(201, &out(&ep, m, ring.peppers(), true)))
+    create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await
 }
 
 pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
@@ -517,9 +558,14 @@ pub async fn update(
 }
 
 pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    let (ep, rev) = owned(s, m, id).await?;
-    remove(s, m, &ep, rev, "endpoint.delete").await?;
+    remove_endpoint(s, m, id).await?;
     Ok(empty(204))
+}
+
+/// Deletes an extra endpoint of the account.
+pub(crate) async fn remove_endpoint(s: &Services, m: &Manager, id: &str) -> ApiResult<()> {
+    let (ep, rev) = owned(s, m, id).await?;
+    remove(s, m, &ep, rev, "endpoint.delete").await
 }
 
 pub async fn rotate(
@@ -528,12 +574,6 @@ pub async fn rotate(
     id: &str,
     req: &Request,
 ) -> ApiResult<Response<Body>> {
-    if !m.user.owner {
-        return Err(ApiError::forbidden(
-            "secret_owner_only",
-            "only the account owner may rotate signing secrets",
-        ));
-    }
     let (ep, rev) = owned(s, m, id).await?;
     rotate_endpoint(s, m, ep, rev, req).await
 }

@@ -24,10 +24,11 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
 mod account;
 mod apps;
 mod callback;
+pub mod console;
 mod oauth;
 
 use keygate::auth::Manager;
-use keygate::http::Dialect::Platform;
+use keygate::http::Dialect::{Html, Platform};
 use keygate::http::{authorizer_principal, json};
 use keygate::routes::{route, Function, Params, Route};
 use keygate::{handler, ApiError, ApiResult, Services};
@@ -214,6 +215,127 @@ pub const ROUTES: &[Route] = &[
         "/api/callback/endpoints/{endpointId}/secret/rotate",
         Platform,
         managed!(callback::rotate, id = "endpointId", req),
+    ),
+    // The console (`console`): HTML pages and their forms, signed in with a session.
+    route(
+        "GET",
+        "/admin/api-access",
+        Html,
+        handler!(console::actions::api_access, request),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/api-key/regenerate",
+        Html,
+        handler!(console::actions::regenerate_api_key, request),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/client-apps",
+        Html,
+        handler!(console::actions::add_client_app, request),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/client-apps/{clientId}/rotate",
+        Html,
+        handler!(console::actions::rotate_client_app),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/client-apps/{clientId}/revoke",
+        Html,
+        handler!(console::actions::revoke_client_app),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/oauth-clients",
+        Html,
+        handler!(console::actions::add_oauth_client, request),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/oauth-clients/{clientId}/update",
+        Html,
+        handler!(console::actions::update_oauth_client),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/oauth-clients/{clientId}/credentials",
+        Html,
+        handler!(console::actions::new_oauth_credentials),
+    ),
+    route(
+        "POST",
+        "/admin/api-access/oauth-clients/{clientId}/delete",
+        Html,
+        handler!(console::actions::delete_oauth_client),
+    ),
+    route(
+        "GET",
+        "/admin/authentication",
+        Html,
+        handler!(console::actions::authentication, request),
+    ),
+    route(
+        "POST",
+        "/admin/authentication",
+        Html,
+        handler!(console::actions::save_authentication, request),
+    ),
+    route(
+        "GET",
+        "/admin/event-notifications",
+        Html,
+        handler!(console::actions::event_notifications, request),
+    ),
+    route(
+        "POST",
+        "/admin/event-notifications",
+        Html,
+        handler!(console::actions::save_event_notifications, request),
+    ),
+    route(
+        "POST",
+        "/admin/event-notifications/revert",
+        Html,
+        handler!(console::actions::revert_event_notifications, request),
+    ),
+    route(
+        "POST",
+        "/admin/event-notifications/secret/rotate",
+        Html,
+        handler!(console::actions::rotate_signing_secret, request),
+    ),
+    route(
+        "POST",
+        "/admin/event-notifications/endpoints",
+        Html,
+        handler!(console::actions::add_endpoint, request),
+    ),
+    route(
+        "POST",
+        "/admin/event-notifications/endpoints/{endpointId}/delete",
+        Html,
+        handler!(console::actions::delete_endpoint),
+    ),
+    route(
+        "POST",
+        "/admin/sign-out",
+        Html,
+        handler!(console::actions::sign_out, request),
+    ),
+    route(
+        "GET",
+        "/admin/assets/console.css",
+        Html,
+        handler!(console::actions::stylesheet, request),
+    ),
+    route(
+        "GET",
+        "/admin/assets/console.js",
+        Html,
+        handler!(console::actions::script, request),
     ),
 ];
 

@@ -7,7 +7,8 @@ use keygate::clients::{
     self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
     OAuthSettings, MAX_GRACE_SECONDS,
 };
-use keygate::http::{json, read_json};
+use keygate::crypto::Secret;
+use keygate::http::{empty, json, read_json};
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -16,34 +17,34 @@ use crate::{audit, list_of, read_rotate};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OAuthClientIn {
-    name: String,
+pub(crate) struct OAuthClientIn {
+    pub name: String,
     #[serde(default)]
-    redirect_uris: Vec<String>,
-    scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
     #[serde(default)]
-    domain: Option<String>,
+    pub domain: Option<String>,
     #[serde(default)]
-    public: bool,
+    pub public: bool,
     #[serde(default)]
-    implicit: bool,
+    pub implicit: bool,
 }
 
 /// Update: every field optional; `public` cannot change (a secret would appear or vanish).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OAuthClientUpdateIn {
+pub(crate) struct OAuthClientUpdateIn {
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     #[serde(default)]
-    redirect_uris: Option<Vec<String>>,
+    pub redirect_uris: Option<Vec<String>>,
     #[serde(default)]
-    scopes: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
     /// `null` removes the domain.
     #[serde(default, deserialize_with = "double_option")]
-    domain: Option<Option<String>>,
+    pub domain: Option<Option<String>>,
     #[serde(default)]
-    implicit: Option<bool>,
+    pub implicit: Option<bool>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -112,6 +113,17 @@ fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
 
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
     let input: OAuthClientIn = read_json(req)?;
+    let (client, secret) = add(s, m, input).await?;
+    Ok(json(201, &out(&client, secret)))
+}
+
+/// A new OAuth client, with its secret in clear for a confidential one (shown once). The REST
+/// route and the console both call this.
+pub(crate) async fn add(
+    s: &Services,
+    m: &Manager,
+    input: OAuthClientIn,
+) -> ApiResult<(Client, Option<Secret>)> {
     let settings = OAuthSettings {
         redirect_uris: validate_redirect_uris(&input.redirect_uris)?,
         scopes: validate_scopes(&input.scopes)?,
@@ -133,7 +145,7 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
         vec![audit(m, "oauthClient.create", Some(&client.id), now)?],
     )
     .await?;
-    Ok(json(201, &out(&client, secret)))
+    Ok((client, secret))
 }
 
 pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
@@ -153,6 +165,17 @@ pub async fn update(
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let input: OAuthClientUpdateIn = read_json(req)?;
+    let c = change(s, m, id, input).await?;
+    Ok(json(200, &out(&c, None)))
+}
+
+/// A partial update of an OAuth client (fields left out keep their value).
+pub(crate) async fn change(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    input: OAuthClientUpdateIn,
+) -> ApiResult<Client> {
     let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
     let mut settings = c
         .oauth
@@ -179,14 +202,15 @@ pub async fn update(
     c.updated_at = now;
     let audit = audit(m, "oauthClient.update", Some(&c.id), now)?;
     clients::save(&*s.table, &c, rev, vec![audit]).await?;
-    Ok(json(200, &out(&c, None)))
+    Ok(c)
 }
 
 pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    crate::apps::delete_client(s, m, ClientKind::OAuth, id, "oauthClient.revoke").await
+    crate::apps::delete_client(s, m, ClientKind::OAuth, id, "oauthClient.revoke").await?;
+    Ok(empty(204))
 }
 
-/// "Get new credentials": a new secret; the old one works for the grace period.
+/// `POST /api/oauth2/clients/{clientId}/rotate`.
 pub async fn rotate(
     s: &Services,
     m: &Manager,
@@ -194,6 +218,17 @@ pub async fn rotate(
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
+    let (c, secret) = new_credentials(s, m, id, grace).await?;
+    Ok(json(200, &out(&c, Some(secret))))
+}
+
+/// "Get new credentials": a new secret, shown once; the old one works for `grace` seconds.
+pub(crate) async fn new_credentials(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    grace: i64,
+) -> ApiResult<(Client, Secret)> {
     let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
     if c.oauth.as_ref().is_some_and(|o| o.public) {
         return Err(ApiError::conflict(
@@ -206,5 +241,5 @@ pub async fn rotate(
     let secret = c.rotate(ring.peppers(), grace, now);
     let audit = audit(m, "oauthClient.rotate", Some(&c.id), now)?;
     clients::save(&*s.table, &c, rev, vec![audit]).await?;
-    Ok(json(200, &out(&c, Some(secret))))
+    Ok((c, secret))
 }

@@ -61,6 +61,23 @@ async fn run() -> Result<(), String> {
         demo.api_key.expose(),
         running.base_url()
     );
+    // A ready sign-in link to the console: a user authentication token of the demo owner
+    // (single use, valid for the account's authentication-token lifetime).
+    let token = keygate::authtokens::mint(
+        &services,
+        &demo.account,
+        keygate::authtokens::Grant::User {
+            user_id: demo.owner.id.clone(),
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot mint the console sign-in token: {e}"))?;
+    println!(
+        "console: {}/auth?authenticationToken={}&target=/admin/api-access (single use, {} min)",
+        running.base_url(),
+        token.value.expose(),
+        keygate::authtokens::token_ttl(&demo.account.settings) / 60
+    );
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -84,6 +84,11 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> ApiResult<Option<&'h str>> 
     })
 }
 
+/// The session cookie's value, if the request carries exactly one readable `kg_session`.
+pub fn session_cookie_value(headers: &HeaderMap) -> Option<String> {
+    session_cookie(headers).ok().flatten()
+}
+
 fn session_cookie(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let mut found: Option<String> = None;
     for value in headers.get_all(http::header::COOKIE) {

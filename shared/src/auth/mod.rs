@@ -5,6 +5,7 @@
 //! [`Principal`].
 
 pub mod credentials;
+pub mod csrf;
 pub mod signed;
 
 use http::HeaderMap;
@@ -203,8 +204,8 @@ async fn acting_as(
 /// who created the OAuth client, the owner for clients made before creators were kept). Either
 /// acting user must still be allowed to manage. A delegated token (code, implicit or refresh
 /// grant: it speaks for a user who consented to a client, not for the integration), a session
-/// (`session_cannot_mint`: a session that minted its next session would never end) and a
-/// signed request are refused with `403`; a credential of the account's other method with the
+/// without the console's CSRF header (`session_cannot_mint`: a session that minted its next
+/// session would never end) and a signed request are refused with `403`; a credential of the account's other method with the
 /// platform's `401 auth_method_refused`.
 pub async fn integration(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
     let principal = Authenticator::new(services)
@@ -247,6 +248,11 @@ pub async fn integration(services: &Services, req: &lambda_http::Request) -> Api
             })
             .await
         }
+        // The console's session with its CSRF header; any other session may not mint (one
+        // that minted its next session would never end).
+        CredentialKind::Session if req.headers().contains_key(csrf::CSRF_HEADER) => {
+            console_session(services, req, principal).await
+        }
         CredentialKind::Session => Err(ApiError::forbidden(
             "session_cannot_mint",
             "authentication tokens are minted with the account's API credentials, not a session",
@@ -258,11 +264,65 @@ pub async fn integration(services: &Services, req: &lambda_http::Request) -> Api
     }
 }
 
-/// Authenticates a request and requires a manager (see [`require_manager`]).
+/// Authenticates a request and requires a manager: an API key ([`require_manager`]), or a
+/// console session of a user who may manage, with its CSRF token in [`csrf::CSRF_HEADER`]
+/// ([`console_session`]).
 pub async fn manager(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
     let principal = Authenticator::new(services)
         .from_source(crate::http::source(req))
         .authenticate(req.headers())
         .await?;
+    if principal.auth_method == CredentialKind::Session {
+        return console_session(services, req, principal).await;
+    }
     require_manager(services, principal).await
+}
+
+/// A console session's management call: the session must be a user's (opened with a user
+/// authentication token: the owner, or a user who may manage), and the request must carry the
+/// session's CSRF token in [`csrf::CSRF_HEADER`] — without it `403 csrf_missing` (a form
+/// another site makes a browser submit carries the cookie, never the header), a wrong one `403
+/// csrf_invalid`.
+async fn console_session(
+    services: &Services,
+    req: &lambda_http::Request,
+    principal: Principal,
+) -> ApiResult<Manager> {
+    let presented = req
+        .headers()
+        .get(csrf::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "csrf_missing",
+                "a console session's calls carry its CSRF token in the X-CSRF-Token header",
+            )
+        })?;
+    let session = credentials::session_cookie_value(req.headers()).unwrap_or_default();
+    let ring = services.keys.ring().await;
+    if !csrf::verify(ring.peppers(), &session, presented) {
+        return Err(ApiError::forbidden(
+            "csrf_invalid",
+            "the CSRF token is not this session's",
+        ));
+    }
+    session_manager(services, principal).await
+}
+
+/// The manager a user session stands for (the console's own pages check their CSRF token in
+/// the form): a sender's or signer's session is `403 not_manager`, a user who may no longer
+/// manage too — checked on every request.
+pub async fn session_manager(services: &Services, principal: Principal) -> ApiResult<Manager> {
+    if !matches!(
+        principal.subject_type,
+        SubjectType::Owner | SubjectType::User
+    ) {
+        return Err(ApiError::forbidden(
+            "not_manager",
+            "only the account owner, or a user with the API_ACCESS permission, may do this",
+        ));
+    }
+    let user_id = crate::ids::UserId::parse(&principal.subject_id)
+        .map_err(|_| ApiError::forbidden("not_manager", "the session speaks for no user"))?;
+    acting_as(services, principal, |_| Ok(user_id)).await
 }

@@ -1,0 +1,65 @@
+//! A console form: `application/x-www-form-urlencoded`, at most 64 KiB, where a field may repeat
+//! (the event toggles, the scopes) — unlike the OAuth routes' forms.
+
+use keygate::http::{body_bytes, require_content_type, MAX_BODY};
+use keygate::{ApiError, ApiResult};
+use lambda_http::Request;
+
+#[derive(Debug, Default)]
+pub struct ConsoleForm(Vec<(String, String)>);
+
+impl ConsoleForm {
+    pub fn parse(req: &Request) -> ApiResult<Self> {
+        require_content_type(req, "application/x-www-form-urlencoded")?;
+        let bytes = body_bytes(req);
+        if bytes.len() > MAX_BODY {
+            return Err(ApiError::too_large(MAX_BODY));
+        }
+        Ok(Self(
+            url::form_urlencoded::parse(bytes).into_owned().collect(),
+        ))
+    }
+
+    /// The field's first value, trimmed; empty counts as absent.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of a repeated field, in order.
+    pub fn all(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == k && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+
+    /// A checkbox: present and not empty.
+    pub fn checked(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_repeat_and_blank_is_absent() {
+        let req = http::Request::builder()
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(lambda_http::Body::from(
+                "events=A&events=B&name=+x+&blank=&events=",
+            ))
+            .unwrap();
+        let f = ConsoleForm::parse(&req).unwrap();
+        assert_eq!(f.all("events"), ["A", "B"]);
+        assert_eq!(f.get("name"), Some("x"));
+        assert_eq!(f.get("blank"), None);
+        assert!(!f.checked("missing"));
+    }
+}

@@ -7,8 +7,9 @@
 # keygate-local on a free loopback port on the embedded default (in-memory, whatever stack
 # variables are exported), creates an account through POST /_local/accounts and sends its API
 # key as `Authorization: Basic <key>` with every request, then stops the server. The OAuth token,
-# revocation and introspection routes get a second account, on OAUTH2, and one of its clients'
-# credentials (`Authorization: Basic base64(id:secret)`), so their successes are checked too.
+# pushed-request, revocation and introspection routes get a second account, on OAUTH2, and one of
+# its clients' credentials (`Authorization: Basic base64(id:secret)`), so their successes are
+# checked too.
 #   KEYGATE_CACHE                cache folder (default <repo>/.cache)
 #   SCHEMATHESIS_MAX_EXAMPLES    test cases per operation and phase (default 100)
 #   SCHEMATHESIS_SEED            replay a run (schemathesis prints its seed)
@@ -114,7 +115,7 @@ def account(name):
 print(account("schemathesis")["apiKey"])
 oauth_key = account("schemathesis-oauth")["apiKey"]
 call("PUT", "/api/account/authSettings", {"method": "OAUTH2"}, oauth_key)
-client = call("POST", "/api/oauth2/clients", {"name": "schemathesis", "scopes": ["Basic", "ISign"]}, oauth_key)
+client = call("POST", "/api/oauth2/clients", {"name": "schemathesis", "scopes": ["Basic", "ISign"], "redirectUris": ["https://portal.example/cb"]}, oauth_key)
 print(client["clientId"])
 print(client["clientSecret"])
 PY
@@ -142,7 +143,7 @@ args=(
 # schemathesis keeps its own state in ./.schemathesis: run it from $work, not the repository.
 cd "$work"
 status=0
-oauth='^/api/oauth2/(token|revoke|introspect)$'
+oauth='^/api/oauth2/(token|par|revoke|introspect)$'
 # The OAuth routes take the API key too, where they must answer `invalid_client`. Regenerating
 # the API key ends the key every other request carries, so that operation runs alone, last.
 log "schemathesis $SCHEMATHESIS_VERSION: every operation with the API key"

@@ -438,9 +438,18 @@ pub async fn authorizer_calls(
             );
         }
         let before = metered.meter();
-        keygate_verify::decide(s.services(), &headers, keygate::lockout::Source::UNKNOWN)
-            .await
-            .map_err(|e| format!("authorizer refused {}: {e:?}", credential.label()))?;
+        let target = keygate::auth::Target {
+            method: "GET",
+            path: "/api/whoami",
+        };
+        keygate_verify::decide(
+            s.services(),
+            &headers,
+            keygate::lockout::Source::UNKNOWN,
+            target,
+        )
+        .await
+        .map_err(|e| format!("authorizer refused {}: {e:?}", credential.label()))?;
         let d = metered.meter() - before;
         if i == 0 {
             continue;

@@ -68,8 +68,31 @@ impl ClientSecret {
     }
 }
 
+/// An OAuth client's security profile (DESIGN.md "Beyond the seeds: a FAPI 2.0 profile").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// RFC 6749 with PKCE for public clients, refresh rotation, DPoP when the client sends a
+    /// proof.
+    #[default]
+    Standard,
+    /// The FAPI 2.0 Security Profile: pushed authorization requests, PKCE S256, DPoP-bound
+    /// tokens, no refresh rotation (the binding replaces it), no implicit flow, confidential
+    /// clients only.
+    Fapi2,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Standard => "standard",
+            Profile::Fapi2 => "fapi2",
+        }
+    }
+}
+
 /// OAuth-only settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OAuthSettings {
     pub redirect_uris: Vec<String>,
@@ -80,6 +103,40 @@ pub struct OAuthSettings {
     pub public: bool,
     /// The implicit grant (`response_type=token`) is off unless turned on.
     pub implicit: bool,
+    /// `standard` on records made before profiles.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Authorization requests must be pushed (RFC 9126); always so under `fapi2`.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+}
+
+impl OAuthSettings {
+    pub fn fapi2(&self) -> bool {
+        self.profile == Profile::Fapi2
+    }
+    /// Whether `/authorize` takes only a pushed request.
+    pub fn requires_par(&self) -> bool {
+        self.fapi2() || self.require_pushed_authorization_requests
+    }
+    /// Whether every token request must carry a DPoP proof.
+    pub fn requires_dpop(&self) -> bool {
+        self.fapi2()
+    }
+    /// Whether a refresh returns a new refresh token (rotation), or the same one (`fapi2`: the
+    /// key binding replaces rotation).
+    pub fn rotates_refresh(&self) -> bool {
+        !self.fapi2()
+    }
+    /// The combinations refused at creation and on change: a `fapi2` client is confidential,
+    /// without the implicit flow.
+    pub fn profile_conflict(&self) -> Option<&'static str> {
+        match (self.fapi2(), self.public, self.implicit) {
+            (true, true, _) => Some("a fapi2 client is confidential: it cannot be public"),
+            (true, _, true) => Some("a fapi2 client cannot use the implicit flow"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -648,6 +705,7 @@ mod tests {
             domain: None,
             public: false,
             implicit: false,
+            ..Default::default()
         };
         let (c, plain) =
             Client::new_oauth(&p, AccountId::generate(), "oc".into(), settings.clone(), 1);

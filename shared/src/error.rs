@@ -72,6 +72,8 @@ pub enum OAuthError {
     UnsupportedTokenType,
     ServerError,
     TemporarilyUnavailable,
+    /// RFC 9449 §5: the DPoP proof is missing where required, or not valid.
+    InvalidDpopProof,
 }
 
 impl OAuthError {
@@ -88,6 +90,7 @@ impl OAuthError {
             OAuthError::UnsupportedTokenType => "unsupported_token_type",
             OAuthError::ServerError => "server_error",
             OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthError::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -120,6 +123,8 @@ pub struct ApiError {
     pub at: Option<&'static std::panic::Location<'static>>,
     /// The OAuth error code, when the failure is one of the OAuth protocol's.
     pub oauth: Option<OAuthError>,
+    /// A `401`'s `WWW-Authenticate` challenge, when it is not the default (DPoP's).
+    pub challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -132,7 +137,13 @@ impl ApiError {
             source: None,
             at: None,
             oauth: None,
+            challenge: None,
         }
+    }
+    /// With this `WWW-Authenticate` challenge on its `401`.
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
     }
     /// An OAuth protocol error: `reason` is the code itself (`invalid_grant`, …).
     pub fn oauth(code: OAuthError, message: impl Into<Cow<'static, str>>) -> Self {
@@ -191,6 +202,7 @@ impl ApiError {
             source: Some(Box::new(source)),
             at: Some(std::panic::Location::caller()),
             oauth: None,
+            challenge: None,
         }
     }
     /// A backing service is down or throttling (`503`, `Retry-After`): `source` and the caller's
@@ -211,6 +223,7 @@ impl ApiError {
             source: Some(Box::new(source)),
             at: Some(std::panic::Location::caller()),
             oauth: None,
+            challenge: None,
         }
     }
     /// A feature this deployment has not been configured for (`503`, `Retry-After` of five

@@ -27,6 +27,8 @@ pub enum CredentialKind {
     ApiToken,
     #[serde(rename = "OAUTH2")]
     OAuth2,
+    /// An OAuth access token bound to a key, presented with a proof of it (RFC 9449).
+    Dpop,
     Session,
     SignedRequest,
 }

@@ -51,6 +51,23 @@ pub struct Claims {
     /// The grant family (authorization code and its refresh tokens), revoked as one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6: `cnf.jkt`): presented only as
+    /// `Authorization: DPoP` with a proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 confirmation: the JWK SHA-256 thumbprint of the key a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+impl Claims {
+    /// The thumbprint of the key this token is bound to, if it is DPoP-bound.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
 }
 
 impl Claims {
@@ -106,6 +123,8 @@ pub struct Mint<'a> {
     pub fam: Option<String>,
     /// The grant, for the `TokensIssued` metric and the log (`client_credentials`, …).
     pub grant: &'static str,
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`), if a proof came with it.
+    pub jkt: Option<&'a str>,
 }
 
 impl Mint<'_> {
@@ -126,6 +145,9 @@ impl Mint<'_> {
             sub_type: self.subject_type,
             sid: self.sid.clone(),
             fam: self.fam.clone(),
+            cnf: self.jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The at-most-once contracts of `keygate::oauth` — `redeem_code` and `rotate_refresh` — raced
-//! on the in-memory table and on DynamoDB Local (over HTTP, with the real SDK).
+//! The at-most-once contracts of `keygate::oauth` — `redeem_code`, `rotate_refresh`, a pushed
+//! request's `consume` — and of `keygate::dpop::claim` (a proof's `jti`), raced on the in-memory
+//! table and on DynamoDB Local (over HTTP, with the real SDK).
 
 use std::sync::Arc;
 
@@ -94,6 +95,7 @@ fn record(client: &str) -> RefreshRecord {
         expires_at: NOW + 3600,
         used_at: None,
         answer: None,
+        jkt: None,
     }
 }
 
@@ -178,10 +180,66 @@ async fn refresh_tokens_rotate_at_most_once(table: Arc<dyn Table>) {
     assert_eq!(e.message, "the refresh token was revoked");
 }
 
+async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
+    let peppers = Peppers::new(vec![Pepper::generate("p1")]);
+    let client = client_id();
+    let uri = oauth::par::push(&*table, &peppers, &client, &"params", NOW)
+        .await
+        .unwrap();
+    let found: oauth::par::Found<String> = oauth::par::find(&*table, &peppers, &uri, &client, NOW)
+        .await
+        .unwrap()
+        .expect("pushed");
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..RACERS {
+        let (table, found) = (table.clone(), found.clone());
+        set.spawn(async move { oauth::par::consume(&*table, &found, NOW).await.unwrap() });
+    }
+    let mut won = 0;
+    while let Some(r) = set.join_next().await {
+        won += usize::from(r.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one consumption wins");
+    let gone: Option<oauth::par::Found<String>> =
+        oauth::par::find(&*table, &peppers, &uri, &client, NOW)
+            .await
+            .unwrap();
+    assert!(gone.is_none(), "consumed means gone");
+}
+
+async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
+    let proof = keygate::dpop::Proof {
+        jkt: format!("k{}", keygate::tokens::new_jti()),
+        jti: keygate::tokens::new_jti(),
+        iat: NOW,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..RACERS {
+        let (table, proof) = (table.clone(), proof.clone());
+        set.spawn(async move { keygate::dpop::claim(&*table, &proof, NOW).await.unwrap() });
+    }
+    let mut won = 0;
+    while let Some(r) = set.join_next().await {
+        won += usize::from(r.unwrap().is_ok());
+    }
+    assert_eq!(won, 1, "exactly one use of a jti wins");
+    // The same jti under another key is another proof.
+    let other = keygate::dpop::Proof {
+        jkt: format!("k{}", keygate::tokens::new_jti()),
+        ..proof
+    };
+    assert!(keygate::dpop::claim(&*table, &other, NOW)
+        .await
+        .unwrap()
+        .is_ok());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory() {
     let table: Arc<dyn Table> = Arc::new(MemoryTable::new());
     codes_are_redeemed_at_most_once(table.clone()).await;
+    pushed_requests_are_consumed_at_most_once(table.clone()).await;
+    dpop_proofs_are_claimed_at_most_once(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }
 
@@ -189,5 +247,7 @@ async fn in_memory() {
 async fn on_dynamodb_local() {
     let table: Arc<dyn Table> = Arc::new(Stack::get().table().await);
     codes_are_redeemed_at_most_once(table.clone()).await;
+    pushed_requests_are_consumed_at_most_once(table.clone()).await;
+    dpop_proofs_are_claimed_at_most_once(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }

@@ -326,6 +326,42 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         )
         .await;
     assert_eq!(status, 404);
+    // A FAPI 2.0 client: the profile's box, and the row says so; with "Public client" too it is
+    // refused (a fapi2 client is confidential).
+    open(&s, &b, "/admin/api-access").await;
+    click(&b, "#oauth ~ details.sidebar summary").await;
+    fill(&b, "#oc-name", "Bank").await;
+    fill(&b, "#oc-new-uris", "https://bank.example/cb").await;
+    click(&b, "#oc-fapi2").await;
+    submit(
+        &b,
+        "form[action='/admin/api-access/oauth-clients'] button[type=submit]",
+    )
+    .await;
+    let fapi = text(&b, "#once-client-id").await;
+    let (_, got) = s
+        .api(
+            "GET",
+            &format!("/api/oauth2/clients/{fapi}"),
+            Some(&owner_key),
+            None,
+        )
+        .await;
+    assert_eq!(got["profile"], "fapi2", "{got}");
+    assert_eq!(got["requirePushedAuthorizationRequests"], true, "{got}");
+    open(&s, &b, "/admin/api-access").await;
+    assert_eq!(text(&b, "td span.badge").await, "FAPI 2.0");
+    click(&b, "#oauth ~ details.sidebar summary").await;
+    fill(&b, "#oc-name", "Bank app").await;
+    fill(&b, "#oc-new-uris", "https://bank.example/cb").await;
+    click(&b, "#oc-fapi2").await;
+    click(&b, "#oc-public").await;
+    let refused = submit(
+        &b,
+        "form[action='/admin/api-access/oauth-clients'] button[type=submit]",
+    )
+    .await;
+    assert!(refused.contains("confidential"), "{refused}");
     // A refused form shows why: an OAuth client without a scope.
     open(&s, &b, "/admin/api-access").await;
     click(&b, "#oauth ~ details.sidebar summary").await;

@@ -2,6 +2,7 @@
 //! a `<!-- flow: <name> expect: "<text>" -->` marker is run by `bash -euo pipefail` with `BASE`
 //! set to a local server's address, and its last line of output must start with the expected
 //! text. On both backends. (`curl`, `jq` and `openssl` come from `infra/browser/install.sh`.)
+//! The server runs on the system clock here: the flows' DPoP proofs carry the shell's `iat`.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,13 +43,19 @@ fn flows() -> Vec<Flow> {
 }
 
 #[test]
-fn the_readme_has_the_three_integrator_flows() {
+fn the_readme_has_the_four_integrator_flows() {
     let names: Vec<String> = flows().into_iter().map(|f| f.name).collect();
-    assert_eq!(names, ["client-app", "oauth-code", "signed-request"]);
+    assert_eq!(
+        names,
+        ["client-app", "oauth-code", "signed-request", "fapi2-dpop"]
+    );
 }
 
 async fn run_the_flows(backend: Backend) {
-    let s = Server::start(backend).await;
+    let s = Server::start_with(backend, |services, _| {
+        services.clock = std::sync::Arc::new(keygate::clock::SystemClock);
+    })
+    .await;
     let base = s.url("");
     let base = base.trim_end_matches('/').to_owned();
     for flow in flows() {

@@ -1,11 +1,12 @@
 //! OAuth 2.0 clients: the client-app verbs under `/api/oauth2/clients`, with redirect URIs,
-//! scopes, the registered domain, public clients (PKCE, no secret) and the implicit switch.
+//! scopes, the registered domain, public clients (PKCE, no secret), the implicit switch, and the
+//! security profile (`standard`, or `fapi2`: PAR, DPoP, no implicit, confidential only).
 
 use keygate::accounts::validate_name;
 use keygate::auth::Manager;
 use keygate::clients::{
     self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
-    OAuthSettings, MAX_GRACE_SECONDS,
+    OAuthSettings, Profile, MAX_GRACE_SECONDS,
 };
 use keygate::crypto::Secret;
 use keygate::http::{empty, json, read_json};
@@ -28,6 +29,11 @@ pub(crate) struct OAuthClientIn {
     pub public: bool,
     #[serde(default)]
     pub implicit: bool,
+    /// `standard` (default) or `fapi2`.
+    #[serde(default)]
+    pub profile: Profile,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Update: every field optional; `public` cannot change (a secret would appear or vanish).
@@ -45,6 +51,10 @@ pub(crate) struct OAuthClientUpdateIn {
     pub domain: Option<Option<String>>,
     #[serde(default)]
     pub implicit: Option<bool>,
+    #[serde(default)]
+    pub profile: Option<Profile>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -63,6 +73,9 @@ struct OAuthClientOut {
     domain: Option<String>,
     public: bool,
     implicit: bool,
+    profile: &'static str,
+    /// In force: set on the client, or implied by `fapi2`.
+    require_pushed_authorization_requests: bool,
     created_at: i64,
     updated_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,14 +86,11 @@ struct OAuthClientOut {
 }
 
 fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
-    let o = c.oauth.clone().unwrap_or(OAuthSettings {
-        redirect_uris: vec![],
-        scopes: vec![],
-        domain: None,
-        public: false,
-        implicit: false,
-    });
+    let o = c.oauth.clone().unwrap_or_default();
+    let (profile, par) = (o.profile.as_str(), o.requires_par());
     OAuthClientOut {
+        profile,
+        require_pushed_authorization_requests: par,
         client_id: c.id.clone(),
         name: c.name.clone(),
         redirect_uris: o.redirect_uris,
@@ -96,6 +106,9 @@ fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
 }
 
 fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
+    if let Some(conflict) = settings.profile_conflict() {
+        return Err(ApiError::bad_request("profile_conflict", conflict));
+    }
     if settings.public && settings.redirect_uris.is_empty() {
         return Err(ApiError::bad_request(
             "redirect_uris_missing",
@@ -130,6 +143,8 @@ pub(crate) async fn add(
         domain: input.domain.as_deref().map(validate_domain).transpose()?,
         public: input.public,
         implicit: input.implicit,
+        profile: input.profile,
+        require_pushed_authorization_requests: input.require_pushed_authorization_requests,
     };
     check_flows(&settings)?;
     let name = validate_name("name", &input.name)?;
@@ -195,6 +210,12 @@ pub(crate) async fn change(
     }
     if let Some(i) = input.implicit {
         settings.implicit = i;
+    }
+    if let Some(p) = input.profile {
+        settings.profile = p;
+    }
+    if let Some(r) = input.require_pushed_authorization_requests {
+        settings.require_pushed_authorization_requests = r;
     }
     check_flows(&settings)?;
     let now = s.now();

@@ -3,6 +3,8 @@
 //!
 //! - `client_credentials_issue`: `POST /api/oauth2/token` through `keygate_token::handle`
 //!   (client authentication, account method, lockout check, ES256 signing, JSON).
+//! - `dpop_bound_issue`: the same with a DPoP proof (RFC 9449): one more ES256 verify, the proof's
+//!   `jti` claimed in the store, a token bound with `cnf.jkt`.
 //! - `jwt_verify`: `keygate::tokens::verify` (signature, claims, one read of the client).
 //!
 //! Criterion reports means with confidence intervals; the median and p99 the issue asks for come
@@ -23,6 +25,19 @@ fn token(c: &mut Criterion) {
     c.bench_function("client_credentials_issue", |b| {
         b.iter_batched(
             || bench.token_request(),
+            |req| {
+                let resp = rt
+                    .block_on(keygate_token::handle(&bench.services, req))
+                    .expect("handler");
+                assert_eq!(resp.status(), 200);
+                resp
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("dpop_bound_issue", |b| {
+        b.iter_batched(
+            || bench.dpop_token_request(),
             |req| {
                 let resp = rt
                     .block_on(keygate_token::handle(&bench.services, req))

@@ -102,6 +102,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         sid: secret_id,
         fam: None,
         grant: "api_token",
+        jkt: None,
     };
     let ring = s.keys.ring().await;
     let (jwt, claims) = tokens::mint(&ring, &mint, now)?;

@@ -1,9 +1,15 @@
 //! `POST /api/oauth2/token`: the client credentials, authorization code (+ PKCE) and refresh
 //! token grants, answered per RFC 6749 §5.1/§5.2. Each grant parses its form, authenticates the
-//! client ([`crate::client_auth`]), and calls the domain (`keygate::oauth`, `keygate::tokens`).
+//! client ([`crate::client_auth`]), checks the DPoP proof when one comes or the client needs one
+//! ([`token_proof`]), and calls the domain (`keygate::oauth`, `keygate::tokens`, `keygate::dpop`).
+//!
+//! A token request with a valid proof gets a DPoP-bound access token (`cnf.jkt`, `token_type:
+//! DPoP`); a public client's refresh token is bound to the key too. A `fapi2` client must send a
+//! proof with every token request, and its refresh tokens are not rotated.
 
 use keygate::accounts::Account;
 use keygate::clients::Client;
+use keygate::dpop::{self, Expected, Refused};
 use keygate::error::OAuthError;
 use keygate::http::{json, Form};
 use keygate::keys::KeyRing;
@@ -64,20 +70,53 @@ pub fn oauth_mint<'a>(
         sid: None,
         fam: None,
         grant,
+        jkt: None,
     }
 }
 
-/// Mints `mint` as a token response (no refresh token).
+/// Mints `mint` as a token response (no refresh token): `token_type` `DPoP` for a bound token.
 pub fn issue(ring: &KeyRing, mint: &Mint<'_>, now: i64) -> ApiResult<TokenResponse> {
     let (jwt, _) = tokens::mint(ring, mint, now)?;
     Ok(TokenResponse {
         access_token: jwt,
-        token_type: "Bearer".into(),
+        token_type: if mint.jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
         expires_in: mint.ttl,
         scope: mint.scope.to_owned(),
         refresh_token: None,
     })
 }
+
+/// The token request's DPoP proof (RFC 9449 §5), for the authenticated `client`: checked for
+/// `POST` at the token endpoint's public URL and its `jti` claimed; the key's thumbprint, or
+/// `None` when no proof came — which a client that requires DPoP (`fapi2`) is refused.
+async fn token_proof(s: &Services, req: &Request, client: &Client) -> ApiResult<Option<String>> {
+    let required = client.oauth.as_ref().is_some_and(|o| o.requires_dpop());
+    let Some(proof) = dpop::presented(req.headers()).map_err(Refused::at_token_endpoint)? else {
+        if required {
+            return Err(
+                Refused("this client's tokens are DPoP-bound: send a DPoP proof")
+                    .at_token_endpoint(),
+            );
+        }
+        return Ok(None);
+    };
+    let issuer = s.config.issuer_for(req.headers());
+    let url = dpop::htu(&issuer, TOKEN_PATH);
+    let expected = Expected {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let now = s.now();
+    let checked = dpop::check(proof, &expected, now).map_err(Refused::at_token_endpoint)?;
+    dpop::claim(&*s.table, &checked, now)
+        .await?
+        .map_err(Refused::at_token_endpoint)?;
+    Ok(Some(checked.jkt))
+}
+
+/// The token endpoint's path (its public URL is the issuer's origin plus this).
+pub const TOKEN_PATH: &str = "/api/oauth2/token";
 
 async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
     let Authed {
@@ -86,10 +125,12 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
         secret_id,
     } = client_auth::authenticate(s, req, form, Methods::BASIC).await?;
     let scope = oauth::granted_scope(&client, form.get("scope"))?;
+    let jkt = token_proof(s, req, &client).await?;
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
     let mint = Mint {
         sid: secret_id,
+        jkt: jkt.as_deref(),
         ..oauth_mint(&issuer, &client, &account, &scope, "client_credentials")
     };
     issue(&ring, &mint, s.now())
@@ -98,6 +139,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
 async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
     let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
     let code = form.require("code")?;
+    let jkt = token_proof(s, req, &authed.client).await?;
     let now = s.now();
     let ring = s.keys.ring().await;
     let binding = Binding {
@@ -113,11 +155,18 @@ async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResu
         subject_type: grant.sub_type,
         sid: authed.secret_id.clone(),
         fam: Some(grant.family.clone()),
+        jkt: jkt.as_deref(),
         ..oauth_mint(&issuer, client, account, &grant.scope, "authorization_code")
     };
     let mut answer = issue(&ring, &mint, now)?;
-    let refresh =
-        oauth::issue_refresh(&*s.table, ring.peppers(), &refresh_record(&grant, now)).await?;
+    // A public client's refresh token is bound to the proof's key (a confidential client's is
+    // bound to the client by its authentication already).
+    let public = client.oauth.as_ref().is_some_and(|o| o.public);
+    let record = RefreshRecord {
+        jkt: jkt.filter(|_| public),
+        ..refresh_record(&grant, now)
+    };
+    let refresh = oauth::issue_refresh(&*s.table, ring.peppers(), &record).await?;
     answer.refresh_token = Some(refresh.expose().to_owned());
     Ok(answer)
 }
@@ -133,40 +182,72 @@ fn refresh_record(grant: &CodeGrant, now: i64) -> RefreshRecord {
         expires_at: now + REFRESH_TTL,
         used_at: None,
         answer: None,
+        jkt: None,
+    }
+}
+
+/// A refresh token bound to a key refreshes only with a proof of that key.
+fn check_refresh_binding(record: &RefreshRecord, jkt: Option<&str>) -> ApiResult<()> {
+    match (record.jkt.as_deref(), jkt) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(j)) if bound == j => Ok(()),
+        (Some(_), Some(_)) => {
+            Err(Refused("the refresh token is bound to another DPoP key").at_token_endpoint())
+        }
+        (Some(_), None) => Err(
+            Refused("the refresh token is DPoP-bound: send a proof of its key").at_token_endpoint(),
+        ),
     }
 }
 
 async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
     let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
     let presented = form.require("refresh_token")?;
+    let jkt = token_proof(s, req, &authed.client).await?;
     let now = s.now();
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
+    // The answer for a refresh token's record, given the refresh token it hands back.
+    let answer = |record: &RefreshRecord, refresh_token: &str| {
+        check_refresh_binding(record, jkt.as_deref())?;
+        let scope = oauth::refreshed_scope(&record.scope, &authed.client, form.get("scope"))?;
+        let mint = Mint {
+            subject: &record.sub,
+            subject_type: record.sub_type,
+            sid: authed.secret_id.clone(),
+            fam: Some(record.family.clone()),
+            jkt: jkt.as_deref(),
+            ..oauth_mint(
+                &issuer,
+                &authed.client,
+                &authed.account,
+                &scope,
+                "refresh_token",
+            )
+        };
+        let mut answer = issue(&ring, &mint, now)?;
+        answer.refresh_token = Some(refresh_token.to_owned());
+        Ok((answer, scope))
+    };
+    let rotates = authed
+        .client
+        .oauth
+        .as_ref()
+        .is_none_or(|o| o.rotates_refresh());
+    if !rotates {
+        // `fapi2`: the same refresh token; each new access token bound to this proof's key.
+        let record =
+            oauth::refresh_in_place(&*s.table, ring.peppers(), presented, &authed.client.id, now)
+                .await?;
+        return answer(&record, presented).map(|(a, _)| a);
+    }
     oauth::rotate_refresh(
         &*s.table,
         ring.peppers(),
         presented,
         &authed.client.id,
         now,
-        |record, next| {
-            let scope = oauth::refreshed_scope(&record.scope, &authed.client, form.get("scope"))?;
-            let mint = Mint {
-                subject: &record.sub,
-                subject_type: record.sub_type,
-                sid: authed.secret_id.clone(),
-                fam: Some(record.family.clone()),
-                ..oauth_mint(
-                    &issuer,
-                    &authed.client,
-                    &authed.account,
-                    &scope,
-                    "refresh_token",
-                )
-            };
-            let mut answer = issue(&ring, &mint, now)?;
-            answer.refresh_token = Some(next.expose().to_owned());
-            Ok((answer, scope))
-        },
+        |record, next| answer(record, next.expose()),
     )
     .await
 }

@@ -1,6 +1,6 @@
 //! The `token` function: the OAuth 2.0 authorization server (client credentials, authorization
-//! code + PKCE, implicit, refresh, revocation, introspection, discovery, JWKS) and the client-app
-//! API token exchange.
+//! code + PKCE, implicit, refresh, pushed authorization requests, DPoP-bound tokens, revocation,
+//! introspection, discovery, JWKS) and the client-app API token exchange.
 //!
 //! Client authentication is `Authorization: Basic base64(urlencode(id):urlencode(secret))`
 //! (RFC 6749 §2.3.1) on every route; the authorization-code and refresh grants also take
@@ -9,8 +9,9 @@
 //! it. Both methods in one request are `invalid_request`. Public clients name themselves with
 //! `client_id` in the body and prove possession with PKCE.
 
-/// The DynamoDB actions this function's code makes: it reads clients, accounts, codes and refresh
-/// tokens (one batch per bearer token), writes codes, refresh tokens and revocations, consumes
+/// The DynamoDB actions this function's code makes: it reads clients, accounts, codes, pushed
+/// requests and refresh tokens (one batch per bearer token), writes codes, pushed requests,
+/// DPoP proof claims, refresh tokens and revocations, consumes
 /// codes and rotates refresh tokens in transactions, counts failed client authentications. Mirrored
 /// by its IAM statement in `template.yaml` (`TokenFunction`), which the routes test compares with
 /// this list.
@@ -74,6 +75,12 @@ pub const ROUTES: &[Route] = &[
         "/api/oauth2/authorize",
         Html,
         handler!(authorize::decide, request),
+    ),
+    route(
+        "POST",
+        "/api/oauth2/par",
+        OAuth,
+        handler!(authorize::push, request),
     ),
     route(
         "POST",

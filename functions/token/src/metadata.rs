@@ -1,6 +1,8 @@
-//! `GET /.well-known/oauth-authorization-server` (RFC 8414).
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414), with what RFC 9207 (`iss` on
+//! authorization responses), RFC 9126 (pushed authorization requests) and RFC 9449 (DPoP) add.
 
 use keygate::clients::SCOPES;
+use keygate::dpop;
 use keygate::http::json;
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -24,6 +26,11 @@ pub async fn document(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "pushed_authorization_request_endpoint": format!("{iss}/api/oauth2/par"),
+            // Per client (`fapi2`, or the client's own setting); not for every client.
+            "require_pushed_authorization_requests": false,
+            "dpop_signing_alg_values_supported": dpop::ALGS,
         }),
     ))
 }

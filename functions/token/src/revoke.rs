@@ -97,19 +97,26 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
         .await
         .map(|v| v.claims)
     {
-        Ok(c) if c.acc == authed.account.id => Ok(serde_json::json!({
-            "active": true,
-            "token_type": "Bearer",
-            "client_id": c.client_id,
-            "sub": c.sub,
-            "scope": c.scope,
-            "exp": c.exp,
-            "iat": c.iat,
-            "nbf": c.nbf,
-            "iss": c.iss,
-            "aud": c.aud,
-            "jti": c.jti,
-        })),
+        Ok(c) if c.acc == authed.account.id => {
+            let mut v = serde_json::json!({
+                "active": true,
+                "token_type": if c.cnf.is_some() { "DPoP" } else { "Bearer" },
+                "client_id": c.client_id,
+                "sub": c.sub,
+                "scope": c.scope,
+                "exp": c.exp,
+                "iat": c.iat,
+                "nbf": c.nbf,
+                "iss": c.iss,
+                "aud": c.aud,
+                "jti": c.jti,
+            });
+            // RFC 9449 §6.2: the resource server checks the proof's key against it.
+            if let Some(cnf) = &c.cnf {
+                v["cnf"] = serde_json::json!({ "jkt": cnf.jkt });
+            }
+            Ok(v)
+        }
         Ok(_) => Ok(inactive),
         Err(e) if e.kind == keygate::error::Kind::Internal => Err(e),
         Err(_) => Ok(inactive),

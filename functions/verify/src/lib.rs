@@ -16,19 +16,22 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use http::HeaderMap;
-use keygate::auth::{Authenticator, Principal};
+use keygate::auth::{Authenticator, Principal, Target};
 use keygate::lockout::Source;
 use keygate::{ApiResult, Services};
 
-/// Authenticates a request from its headers and source address (API Gateway's
-/// `requestContext.http.sourceIp`); the local API server calls this directly.
+/// Authenticates a request from its headers, source address (API Gateway's
+/// `requestContext.http.sourceIp`) and method and path (what a DPoP proof names); the local API
+/// server calls this directly.
 pub async fn decide(
     services: &Services,
     headers: &HeaderMap,
     source: Source,
+    target: Target<'_>,
 ) -> ApiResult<Principal> {
     let result = Authenticator::new(services)
         .from_source(source)
+        .at(target.method, target.path)
         .authenticate_for_platform(headers)
         .await;
     match &result {
@@ -62,8 +65,13 @@ pub async fn authorize(
 ) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let headers = with_cookies(event.headers, &event.cookies);
     let source = Source::parse(event.request_context.http.source_ip.as_deref());
+    let http = &event.request_context.http;
+    let target = Target {
+        method: http.method.as_str(),
+        path: event.raw_path.as_deref().unwrap_or_default(),
+    };
     let mut resp = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
-    if let Ok(p) = decide(services, &headers, source).await {
+    if let Ok(p) = decide(services, &headers, source, target).await {
         resp.is_authorized = true;
         resp.context = serde_json::Value::Object(p.to_context().into_iter().collect());
     }
@@ -114,6 +122,55 @@ mod tests {
         let resp = authorize(&s, sample()).await;
         assert!(!resp.is_authorized);
         assert_eq!(resp.context, serde_json::Value::Null);
+    }
+
+    /// A DPoP-bound token is authorized with a proof for the event's own method and path
+    /// (`requestContext.http.method`, `rawPath`), and refused as Bearer or with a proof for
+    /// another route — the authorizer enforces the binding, not only `whoami`.
+    #[tokio::test]
+    async fn a_dpop_token_is_authorized_only_with_its_proof_for_this_route() {
+        use keygate::testing::dpop::ProofKey;
+        let s = services().await;
+        let key = ProofKey::es256();
+        let jkt = key.jkt();
+        let (acc, client, token) = keygate::testing::oauth_client_token(&s, Some(&jkt)).await;
+        let now = s.now();
+        let with = |scheme: &str, proof: Option<String>| {
+            let mut event = sample();
+            event.headers.insert(
+                http::header::AUTHORIZATION,
+                format!("{scheme} {token}").parse().unwrap(),
+            );
+            if let Some(p) = proof {
+                event.headers.insert("dpop", p.parse().unwrap());
+            }
+            event
+        };
+        let whoami = "http://127.0.0.1:3000/api/whoami";
+        let proof = key.proof("GET", whoami, now, Some(&token));
+        let resp = authorize(&s, with("DPoP", Some(proof.clone()))).await;
+        assert!(resp.is_authorized);
+        assert_eq!(resp.context["accountId"], acc.account.id.to_string());
+        assert_eq!(resp.context["clientId"], client.id);
+        assert_eq!(resp.context["authMethod"], "DPOP");
+
+        // The same proof again, a proof for another route or method, no proof, or Bearer.
+        assert!(!authorize(&s, with("DPoP", Some(proof))).await.is_authorized);
+        let elsewhere = key.proof(
+            "GET",
+            "http://127.0.0.1:3000/api/account",
+            now,
+            Some(&token),
+        );
+        assert!(
+            !authorize(&s, with("DPoP", Some(elsewhere)))
+                .await
+                .is_authorized
+        );
+        let post = key.proof("POST", whoami, now, Some(&token));
+        assert!(!authorize(&s, with("DPoP", Some(post))).await.is_authorized);
+        assert!(!authorize(&s, with("DPoP", None)).await.is_authorized);
+        assert!(!authorize(&s, with("Bearer", None)).await.is_authorized);
     }
 
     #[test]

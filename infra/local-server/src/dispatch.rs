@@ -103,7 +103,11 @@ pub async fn route(
     };
     let req = if authorizer {
         let source = keygate::http::source(&req);
-        match keygate_verify::decide(services, req.headers(), source).await {
+        let target = keygate::auth::Target {
+            method: req.method().as_str(),
+            path: req.uri().path(),
+        };
+        match keygate_verify::decide(services, req.headers(), source, target).await {
             Ok(principal) => {
                 let mut authorizer = ApiGatewayRequestAuthorizer::default();
                 authorizer.fields = principal.to_context();

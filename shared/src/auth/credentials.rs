@@ -42,6 +42,8 @@ pub enum Presented {
     ApiKey(String),
     /// `Authorization: Bearer <jwt>`.
     Bearer(String),
+    /// `Authorization: DPoP <jwt>` (RFC 9449 §7.1), with its proof in the `DPoP` header.
+    Dpop(String),
     /// The session cookie.
     Session(String),
     /// `X-CUSTOM-*` headers (with their `Bearer` token).
@@ -54,6 +56,7 @@ impl std::fmt::Debug for Presented {
             Presented::None => f.write_str("None"),
             Presented::ApiKey(_) => f.write_str("ApiKey(***)"),
             Presented::Bearer(_) => f.write_str("Bearer(***)"),
+            Presented::Dpop(_) => f.write_str("Dpop(***)"),
             Presented::Session(_) => f.write_str("Session(***)"),
             Presented::Signed(h) => f.debug_tuple("Signed").field(h).finish(),
         }
@@ -120,6 +123,7 @@ pub fn extract(headers: &HeaderMap) -> ApiResult<Presented> {
     let cookie = session_cookie(headers)?;
 
     let mut bearer = None;
+    let mut dpop = None;
     let mut basic = None;
     if let Some(auth) = authorization {
         let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
@@ -134,16 +138,18 @@ pub fn extract(headers: &HeaderMap) -> ApiResult<Presented> {
             basic = Some(rest.to_owned());
         } else if scheme.eq_ignore_ascii_case("bearer") {
             bearer = Some(rest.to_owned());
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            dpop = Some(rest.to_owned());
         } else {
             return Err(malformed(
                 "authorization_scheme",
-                "the Authorization scheme must be Basic or Bearer",
+                "the Authorization scheme must be Basic, Bearer or DPoP",
             ));
         }
     }
 
     if let Some(api_key) = signed_key {
-        if basic.is_some() || cookie.is_some() {
+        if basic.is_some() || cookie.is_some() || dpop.is_some() {
             return Err(malformed(
                 "credentials_ambiguous",
                 "a signed request must not carry another credential",
@@ -175,6 +181,15 @@ pub fn extract(headers: &HeaderMap) -> ApiResult<Presented> {
         }
     }
 
+    if let Some(t) = dpop {
+        return match cookie {
+            None => Ok(Presented::Dpop(t)),
+            Some(_) => Err(malformed(
+                "credentials_ambiguous",
+                "send one credential: an Authorization header or the session cookie, not both",
+            )),
+        };
+    }
     match (basic, bearer, cookie) {
         (None, None, None) => Ok(Presented::None),
         (Some(k), None, None) => Ok(Presented::ApiKey(k)),
@@ -215,6 +230,10 @@ mod tests {
             Presented::Bearer("t.t.t".into())
         );
         assert_eq!(
+            extract(&h(&[("authorization", "DPoP t.t.t"), ("dpop", "p.p.p")])).unwrap(),
+            Presented::Dpop("t.t.t".into())
+        );
+        assert_eq!(
             extract(&h(&[("cookie", "a=b; kg_session=xyz")])).unwrap(),
             Presented::Session("xyz".into())
         );
@@ -240,6 +259,7 @@ mod tests {
         for p in [
             Presented::ApiKey("k3y-value".into()),
             Presented::Bearer("k3y-value".into()),
+            Presented::Dpop("k3y-value".into()),
             Presented::Session("k3y-value".into()),
             Presented::Signed(SignedHeaders {
                 api_key: "oc_x".into(),
@@ -268,6 +288,14 @@ mod tests {
             h(&[("x-custom-nonce", "n")]),
             h(&[("x-custom-api-key", "k"), ("x-custom-date", "1")]),
             h(&[("cookie", "kg_session=a; kg_session=b")]),
+            h(&[("authorization", "DPoP t"), ("cookie", "kg_session=x")]),
+            h(&[
+                ("x-custom-api-key", "k"),
+                ("x-custom-date", "1"),
+                ("x-custom-nonce", "n"),
+                ("x-custom-signature", "s"),
+                ("authorization", "DPoP j"),
+            ]),
         ] {
             let e = extract(&headers).unwrap_err();
             assert_eq!(e.status(), 400, "{headers:?}");

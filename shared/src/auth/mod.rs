@@ -2,7 +2,8 @@
 //!
 //! [`credentials::extract`] turns headers into one [`credentials::Presented`] credential (or a
 //! `400` for anything ambiguous); [`Authenticator::authenticate`] checks it and yields a
-//! [`Principal`].
+//! [`Principal`]. A DPoP-bound token (RFC 9449) is honoured only as `Authorization: DPoP` with a
+//! proof for the request's method and URL ([`Authenticator::at`]); sent as `Bearer` it is refused.
 
 pub mod credentials;
 pub mod csrf;
@@ -22,6 +23,15 @@ pub use credentials::Presented;
 pub struct Authenticator<'a> {
     services: &'a Services,
     source: Source,
+    target: Option<Target<'a>>,
+}
+
+/// The request a credential is presented to: what a DPoP proof must name (`htm`, and `htu` as
+/// the issuer's origin plus this path).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
 }
 
 impl<'a> Authenticator<'a> {
@@ -29,7 +39,21 @@ impl<'a> Authenticator<'a> {
         Self {
             services,
             source: Source::UNKNOWN,
+            target: None,
         }
+    }
+
+    /// The request's method and path, for DPoP proofs (without them a DPoP token is refused).
+    pub fn at(mut self, method: &'a str, path: &'a str) -> Self {
+        self.target = Some(Target { method, path });
+        self
+    }
+
+    /// Source, method and path of a Lambda request.
+    pub fn for_request(services: &'a Services, req: &'a lambda_http::Request) -> Self {
+        Self::new(services)
+            .from_source(crate::http::source(req))
+            .at(req.method().as_str(), req.uri().path())
     }
 
     /// Where the request comes from (lockout of signed requests counts per source).
@@ -53,6 +77,7 @@ impl<'a> Authenticator<'a> {
             )),
             Presented::ApiKey(key) => self.api_key(&key).await,
             Presented::Bearer(token) => self.bearer(&token, headers).await,
+            Presented::Dpop(token) => self.dpop(&token, headers).await,
             Presented::Session(token) => {
                 crate::authtokens::authenticate_session(self.services, &token).await
             }
@@ -70,7 +95,7 @@ impl<'a> Authenticator<'a> {
         let (used, name) = match p.auth_method {
             CredentialKind::ApiKey => (AuthMethod::ApiKey, "API key"),
             CredentialKind::ApiToken => (AuthMethod::ApiKey, "client app"),
-            CredentialKind::OAuth2 | CredentialKind::SignedRequest => {
+            CredentialKind::OAuth2 | CredentialKind::Dpop | CredentialKind::SignedRequest => {
                 (AuthMethod::OAuth2, "OAuth 2.0")
             }
             CredentialKind::Session => return Ok(p),
@@ -84,12 +109,63 @@ impl<'a> Authenticator<'a> {
     /// A client-app API token or an OAuth access token: signature, profile, times, issuer and
     /// audience, then one batched read (client, revocations, account, user; see
     /// [`crate::tokens::verify`]).
+    /// A DPoP-bound token sent as `Bearer` is refused before any read (RFC 9449 §7.1: it is
+    /// worth nothing without its key).
     async fn bearer(&self, token: &str, headers: &HeaderMap) -> ApiResult<Principal> {
         let s = self.services;
         let ring = s.keys.ring().await;
         let issuer = s.config.issuer_for(headers);
-        let verified = crate::tokens::verify(&*s.table, &ring, token, &issuer, s.now()).await?;
+        let now = s.now();
+        let claims = crate::tokens::decode(&ring, token, &issuer, now)?;
+        if claims.cnf.is_some() {
+            return Err(bound_as_bearer());
+        }
+        let verified = crate::tokens::check_records(&*s.table, claims, now).await?;
         Ok(verified.principal())
+    }
+
+    /// `Authorization: DPoP <token>` and its proof (RFC 9449 §7): the token as for `Bearer`,
+    /// bound (`cnf.jkt`) to the proof's key; the proof for this request's method and URL, with
+    /// `ath` for this token; its `jti` claimed last, once the rest holds.
+    async fn dpop(&self, token: &str, headers: &HeaderMap) -> ApiResult<Principal> {
+        use crate::dpop::{self, Expected, Refused};
+        let Some(target) = self.target else {
+            return Err(Refused("DPoP tokens are not taken here").at_resource());
+        };
+        let proof = dpop::presented(headers)
+            .map_err(Refused::at_resource)?
+            .ok_or_else(|| Refused("a DPoP token comes with a DPoP proof header").at_resource())?;
+        let s = self.services;
+        let ring = s.keys.ring().await;
+        let issuer = s.config.issuer_for(headers);
+        let now = s.now();
+        let claims = crate::tokens::decode(&ring, token, &issuer, now)
+            .map_err(|e| e.with_challenge(dpop::CHALLENGE))?;
+        let Some(jkt) = claims.jkt().map(str::to_owned) else {
+            return Err(ApiError::unauthorized(
+                "token_not_bound",
+                "this token is not DPoP-bound: send it as Bearer",
+            ));
+        };
+        let url = dpop::htu(&issuer, target.path);
+        let expected = Expected {
+            method: target.method,
+            url: &url,
+            access_token: Some(token),
+        };
+        let checked = dpop::check(proof, &expected, now).map_err(Refused::at_resource)?;
+        if checked.jkt != jkt {
+            return Err(
+                Refused("the DPoP proof is signed by another key than the token's").at_resource(),
+            );
+        }
+        let verified = crate::tokens::check_records(&*s.table, claims, now).await?;
+        dpop::claim(&*s.table, &checked, now)
+            .await?
+            .map_err(Refused::at_resource)?;
+        let mut p = verified.principal();
+        p.auth_method = CredentialKind::Dpop;
+        Ok(p)
     }
 
     /// An API key: one read of its index entry, which carries the account's method.
@@ -119,6 +195,15 @@ impl<'a> Authenticator<'a> {
             session_fields: None,
         })
     }
+}
+
+/// A DPoP-bound token presented as `Bearer` (or to sign a request): `401` with the DPoP challenge.
+pub fn bound_as_bearer() -> ApiError {
+    ApiError::unauthorized(
+        "dpop_bound_token",
+        "this token is DPoP-bound: send it as Authorization: DPoP with a proof",
+    )
+    .with_challenge(crate::dpop::CHALLENGE)
 }
 
 /// The account's authentication method refuses this credential (DESIGN.md "Credentials").
@@ -208,8 +293,7 @@ async fn acting_as(
 /// session would never end) and a signed request are refused with `403`; a credential of the account's other method with the
 /// platform's `401 auth_method_refused`.
 pub async fn integration(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
-    let principal = Authenticator::new(services)
-        .from_source(crate::http::source(req))
+    let principal = Authenticator::for_request(services, req)
         .authenticate(req.headers())
         .await?;
     match principal.auth_method {
@@ -222,7 +306,7 @@ pub async fn integration(services: &Services, req: &lambda_http::Request) -> Api
                 .map_err(|_| ApiError::forbidden("not_manager", "the token speaks for no user"))?;
             acting_as(services, principal, |_| Ok(user_id)).await
         }
-        CredentialKind::OAuth2 => {
+        CredentialKind::OAuth2 | CredentialKind::Dpop => {
             if principal.account_method != AuthMethod::OAuth2 {
                 return Err(method_refused(principal.account_method, "OAuth 2.0"));
             }
@@ -268,8 +352,7 @@ pub async fn integration(services: &Services, req: &lambda_http::Request) -> Api
 /// console session of a user who may manage, with its CSRF token in [`csrf::CSRF_HEADER`]
 /// ([`console_session`]).
 pub async fn manager(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
-    let principal = Authenticator::new(services)
-        .from_source(crate::http::source(req))
+    let principal = Authenticator::for_request(services, req)
         .authenticate(req.headers())
         .await?;
     if principal.auth_method == CredentialKind::Session {

@@ -155,6 +155,9 @@ pub async fn verify(
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(headers);
     let claims = crate::tokens::decode(&ring, c.bearer, &issuer, now)?;
+    if claims.cnf.is_some() {
+        return Err(crate::auth::bound_as_bearer());
+    }
     if claims.client_id != c.key {
         return Err(ApiError::unauthorized(
             "signed_bearer_mismatch",
@@ -342,6 +345,7 @@ mod tests {
             domain: Some("app.example.com".into()),
             public: false,
             implicit: false,
+            ..Default::default()
         };
         let (client, secret) = Client::new_oauth(
             ring.peppers(),
@@ -368,6 +372,7 @@ mod tests {
             sub_type: crate::auth::SubjectType::Client,
             sid: client.current_secret_id(NOW).map(str::to_owned),
             fam: None,
+            cnf: None,
         };
         let bearer = ring.sign_jwt(&claims, NOW).unwrap();
         let date = (NOW + 250).to_string();

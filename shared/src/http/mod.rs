@@ -134,7 +134,14 @@ fn log(e: &ApiError) {
     }
 }
 
+/// `Retry-After` for throttling and outages, and the error's own `WWW-Authenticate` challenge.
 fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
+    if let Some(c) = e.challenge {
+        resp.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static(c),
+        );
+    }
     if let Some(s) = e.retry_after {
         if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {
             resp.headers_mut().insert(http::header::RETRY_AFTER, v);

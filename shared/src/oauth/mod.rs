@@ -1,12 +1,15 @@
-//! The OAuth 2.0 grants' domain: authorization codes with PKCE ([`codes`]), refresh tokens with
-//! rotation and reuse detection ([`refresh`]), and scope policy ([`scope`]). The `token`
+//! The OAuth 2.0 grants' domain: authorization codes with PKCE ([`codes`]), pushed
+//! authorization requests ([`par`]), refresh tokens with rotation and reuse detection
+//! ([`refresh`]), and scope policy ([`scope`]). The `token`
 //! function's handlers parse the request, authenticate the client, call these, and answer.
 //!
 //! Both stores of single-use data state their **at-most-once** contract on the function that
-//! consumes it ([`codes::redeem_code`], [`refresh::rotate_refresh`]); `shared/tests/oauth_races.rs`
+//! consumes it ([`codes::redeem_code`], [`par::consume`], [`refresh::rotate_refresh`]; DPoP proofs'
+//! `jti`: [`crate::dpop::claim`]); `shared/tests/oauth_races.rs`
 //! races them on the in-memory table and on DynamoDB Local.
 
 pub mod codes;
+pub mod par;
 pub mod refresh;
 pub mod scope;
 
@@ -14,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use codes::{issue_code, pkce_ok, redeem_code, Binding, CodeGrant, CODE_TTL};
 pub use refresh::{
-    find_refresh, issue_refresh, rotate_refresh, Found, RefreshRecord, REFRESH_GRACE, REFRESH_TTL,
+    find_refresh, issue_refresh, refresh_in_place, rotate_refresh, Found, RefreshRecord,
+    REFRESH_GRACE, REFRESH_TTL,
 };
 pub use scope::{granted_scope, refreshed_scope};
 

@@ -38,6 +38,10 @@ pub struct RefreshRecord {
     /// The answer given when it was rotated, sealed, for retries inside the grace window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Sealed>,
+    /// A public client's refresh token obtained with a DPoP proof is bound to that key (RFC 9449
+    /// §5): it refreshes only with a proof of it. Successors keep the binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 fn refresh_key(hash: &str) -> Key {
@@ -175,6 +179,35 @@ pub async fn rotate_refresh(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A refresh without rotation (the `fapi2` profile, whose tokens are sender-constrained instead):
+/// the record of `presented`, which stays the client's refresh token. Nothing is written; a
+/// token of another client, unknown, expired, of a revoked family or already rotated (before the
+/// client became `fapi2`) is `invalid_grant`.
+pub async fn refresh_in_place(
+    table: &dyn Table,
+    peppers: &Peppers,
+    presented: &str,
+    client_id: &str,
+    now: UnixSeconds,
+) -> ApiResult<RefreshRecord> {
+    let Some(found) = find_refresh(table, peppers, presented, now).await? else {
+        return Err(invalid_grant("the refresh token is invalid or expired"));
+    };
+    let record = found.record;
+    if record.client_id != client_id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if record.used_at.is_some() {
+        return Err(invalid_grant("the refresh token was already used"));
+    }
+    if crate::clients::is_revoked(table, client_id, &record.family, now).await? {
+        return Err(invalid_grant("the refresh token was revoked"));
+    }
+    Ok(record)
 }
 
 /// A rotated refresh token presented again: inside the grace window, the same answer; after it,

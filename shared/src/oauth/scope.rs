@@ -92,6 +92,7 @@ mod tests {
             domain: None,
             public: false,
             implicit: false,
+            ..Default::default()
         };
         Client::new_oauth(&peppers, AccountId::generate(), "c".into(), settings, 1).0
     }

@@ -3,7 +3,7 @@
 
 use keygate::attempts;
 use keygate::callbacks::{self, AuthType};
-use keygate::clients::{self, ClientKind};
+use keygate::clients::{self, ClientKind, Profile};
 use keygate::routes::Params;
 use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
@@ -158,6 +158,12 @@ pub async fn add_oauth_client(s: &Services, req: &Request) -> ApiResult<Response
         domain: form.get("domain").map(str::to_owned),
         public: form.checked("public"),
         implicit: false,
+        profile: if form.checked("fapi2") {
+            Profile::Fapi2
+        } else {
+            Profile::Standard
+        },
+        require_pushed_authorization_requests: false,
     };
     let result = oauth::add(s, &c.m, input).await.map(|(client, secret)| {
         Some(Flash::OAuthClient {

@@ -286,6 +286,11 @@ pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> 
                         " " label for="oc-public" { (w.public_client) }
                     }
                     p.hint id="oc-public-hint" { (w.public_client_hint) }
+                    p {
+                        input type="checkbox" id="oc-fapi2" name="fapi2" value="yes" aria-describedby="oc-fapi2-hint";
+                        " " label for="oc-fapi2" { (w.fapi2_client) }
+                    }
+                    p.hint id="oc-fapi2-hint" { (w.fapi2_client_hint) }
                     button type="submit" { (w.create) }
                 }
             }
@@ -335,7 +340,10 @@ fn oauth_row(c: &Console, oc: &Client) -> Markup {
     let edit_id = format!("edit-{}", oc.id);
     html! {
         tr {
-            td { (oc.name) }
+            td {
+                (oc.name)
+                @if settings.is_some_and(|o| o.fapi2()) { " " span.badge { "FAPI 2.0" } }
+            }
             td { code { (oc.id) } }
             td { (scopes.join(" ")) }
             td { @for u in &uris { span.uri { (u) } } }

@@ -136,6 +136,8 @@ pub struct Words {
     pub domain_hint: &'static str,
     pub public_client: &'static str,
     pub public_client_hint: &'static str,
+    pub fapi2_client: &'static str,
+    pub fapi2_client_hint: &'static str,
     pub edit: &'static str,
     pub no_oauth_clients: &'static str,
 
@@ -275,6 +277,8 @@ pub static EN: Words = Words {
     domain_hint: "The domain signed requests come from (optional).", // not in the seeds
     public_client: "Public client (no secret; PKCE)", // not in the seeds
     public_client_hint: "For applications that cannot keep a secret, such as a single-page or mobile app.", // not in the seeds
+    fapi2_client: "FAPI 2.0 profile", // not in the seeds
+    fapi2_client_hint: "Pushed authorization requests and DPoP-bound tokens are required; for confidential clients only.", // not in the seeds
     edit: "Edit", // not in the seeds
     no_oauth_clients: "No OAuth 2.0 clients yet.", // not in the seeds
 
@@ -411,6 +415,8 @@ pub static FR: Words = Words {
     domain_hint: "Le domaine d'où viennent les requêtes signées (facultatif).", // not in the seeds
     public_client: "Client public (sans secret\u{a0}; PKCE)", // not in the seeds
     public_client_hint: "Pour les applications qui ne peuvent pas garder de secret, comme une application monopage ou mobile.", // not in the seeds
+    fapi2_client: "Profil FAPI 2.0", // not in the seeds
+    fapi2_client_hint: "Les demandes d'autorisation poussées et les jetons liés par DPoP sont exigés\u{a0}; pour les clients confidentiels seulement.", // not in the seeds
     edit: "Modifier", // not in the seeds
     no_oauth_clients: "Aucun client OAuth 2.0 pour l'instant.", // not in the seeds
 

@@ -1,5 +1,6 @@
 //! Shared set-up of the token benches: the in-process handler over the in-memory store, with an
-//! `OAUTH2` account and one confidential OAuth client, as a Lambda instance would see them.
+//! `OAUTH2` account and one confidential OAuth client, as a Lambda instance would see them, and a
+//! DPoP key of that client's (RFC 9449) for the bound issue.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use keygate::clients::{Client, OAuthSettings};
 use keygate::clock::ManualClock;
 use keygate::config::Config;
 use keygate::keys::KeyRing;
+use keygate::testing::dpop::ProofKey;
 use keygate::Services;
 use lambda_http::{Body, Request};
 
@@ -18,7 +20,12 @@ pub struct Bench {
     pub ring: Arc<KeyRing>,
     /// `Basic base64(urlencode(id):urlencode(secret))`.
     pub authorization: String,
+    /// The client's DPoP key (P-256).
+    pub key: ProofKey,
 }
+
+/// The token endpoint's public URL, as a proof's `htu` names it.
+const TOKEN_URL: &str = "http://127.0.0.1:3000/api/oauth2/token";
 
 pub async fn setup() -> Bench {
     let clock = Arc::new(ManualClock::new(1_800_000_000));
@@ -52,6 +59,7 @@ pub async fn setup() -> Bench {
             domain: None,
             public: false,
             implicit: false,
+            ..Default::default()
         },
         now,
     );
@@ -69,6 +77,7 @@ pub async fn setup() -> Bench {
         services: s,
         ring,
         authorization,
+        key: ProofKey::es256(),
     }
 }
 
@@ -87,6 +96,17 @@ impl Bench {
                 "grant_type=client_credentials&scope=ISign".into(),
             ))
             .expect("request")
+    }
+
+    /// The same request with a fresh DPoP proof (new `jti`): the answer is a DPoP-bound token.
+    pub fn dpop_token_request(&self) -> Request {
+        let proof = self.key.proof("POST", TOKEN_URL, self.services.now(), None);
+        let mut req = self.token_request();
+        req.headers_mut().insert(
+            "dpop",
+            http::HeaderValue::from_str(&proof).expect("a proof is a header value"),
+        );
+        req
     }
 
     /// One client-credentials issue through the handler; panics unless it is a `200`.

@@ -11,19 +11,23 @@ use keygate::tokens::Mint;
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-use super::request::{check_flow, client_and_redirect, AuthzRequest};
-use super::{consent, page, redirect, respond, Refusal};
+use super::request::{self, check_flow, client_and_redirect, AuthzRequest};
+use super::{consent, no_request, page, redirect, respond, Refusal, Reply};
 
 pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     if body_bytes(req).len() > keygate::http::MAX_BODY {
         return Ok(html(413, "Too large", "The form is too large."));
     }
     let form = Form::parse(req)?;
-    let r = AuthzRequest::from_form(&form);
-    let fragment = r.response_type == "token";
+    let (r, pushed) = match request::resolve(s, AuthzRequest::from_form(&form)).await {
+        Ok(resolved) => resolved,
+        Err(refusal) => return Ok(respond(Err(refusal), &Reply::to(&no_request(), ""))),
+    };
+    let iss = s.config.issuer_for(req.headers());
+    let reply = Reply::to(&r, &iss);
     let result = async {
         let (client, uri) = client_and_redirect(s, &r).await?;
-        let (implicit, scope) = check_flow(&client, &r, &uri)?;
+        let (implicit, scope) = check_flow(&client, &r, &uri, pushed.is_some())?;
         let (principal, session) = consent::user(s, req, &client).await?;
         let ring = s.keys.ring().await;
         let csrf = form.get("csrf").unwrap_or("");
@@ -34,7 +38,12 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
                 "This consent form is not valid or has expired: reload the page.",
             ));
         }
-        match form.get("decision") {
+        let decision = form.get("decision");
+        if matches!(decision, Some("approve" | "deny")) {
+            // The decision uses a pushed request up, whichever it is (at most once).
+            request::consume(s, pushed.as_ref()).await?;
+        }
+        match decision {
             Some("approve") => {}
             Some("deny") => {
                 return Err(Refusal::Redirect(
@@ -56,10 +65,10 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         if let Some(st) = &r.state {
             params.push(("state", st.clone()));
         }
-        Ok(redirect(&uri, &params, implicit))
+        Ok(redirect(&uri, params, &reply))
     }
     .await;
-    Ok(respond(result, r.state.as_deref(), fragment))
+    Ok(respond(result, &reply))
 }
 
 /// An approved request, its client and redirect URI verified.

@@ -1,6 +1,8 @@
 //! `GET/POST /api/oauth2/authorize`: the authorization code (`response_type=code`) and implicit
 //! (`response_type=token`, off unless the client turns it on) flows, with a small server-rendered
-//! consent page.
+//! consent page. The request comes in the query, or pushed before (`POST /api/oauth2/par`,
+//! [`par`]) and named by `request_uri`; every authorization response carries `iss` (RFC 9207),
+//! so a client talking to several servers can tell which one answered.
 //!
 //! The client and redirect URI are checked first, and a bad one is shown as an error page, never
 //! redirected to. The user is the one of the session cookie set by `/auth`. The consent form's
@@ -10,10 +12,12 @@
 //!
 //! - [`request`]: the authorization request and its checks;
 //! - [`consent`]: the signed-in user and the consent page;
-//! - [`decide`]: the user's decision, answered with a code, a token, or an error redirect.
+//! - [`decide`]: the user's decision, answered with a code, a token, or an error redirect;
+//! - [`par`]: pushed authorization requests.
 
 mod consent;
 mod decide;
+mod par;
 mod request;
 
 use keygate::http::{html, Form};
@@ -21,6 +25,7 @@ use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
 pub use decide::decide;
+pub use par::push;
 use request::AuthzRequest;
 
 /// What went wrong, and whether it may be told to the client's redirect URI.
@@ -38,11 +43,25 @@ pub(super) fn page(status: u16, title: &'static str, msg: impl Into<String>) -> 
     Refusal::Page(status, title, msg.into())
 }
 
-pub(super) fn respond(
-    r: Result<Response<Body>, Refusal>,
-    state: Option<&str>,
+/// What an authorization response is sent with: the request's `state`, the response mode
+/// (fragment for the implicit flow) and the issuer (`iss`, RFC 9207).
+struct Reply<'a> {
+    state: Option<&'a str>,
     fragment: bool,
-) -> Response<Body> {
+    iss: &'a str,
+}
+
+impl<'a> Reply<'a> {
+    fn to(r: &'a AuthzRequest, iss: &'a str) -> Self {
+        Self {
+            state: r.state.as_deref(),
+            fragment: r.response_type == "token",
+            iss,
+        }
+    }
+}
+
+fn respond(r: Result<Response<Body>, Refusal>, reply: &Reply<'_>) -> Response<Body> {
     match r {
         Ok(resp) => resp,
         Err(Refusal::Page(status, title, msg)) => html(status, title, &msg),
@@ -52,19 +71,21 @@ pub(super) fn respond(
                 ("error", error.to_owned()),
                 ("error_description", description),
             ];
-            if let Some(st) = state {
+            if let Some(st) = reply.state {
                 params.push(("state", st.to_owned()));
             }
-            redirect(&uri, &params, fragment)
+            redirect(&uri, params, reply)
         }
     }
 }
 
-pub(super) fn redirect(uri: &str, params: &[(&str, String)], fragment: bool) -> Response<Body> {
+/// The redirect to the client with `params`, and `iss`.
+fn redirect(uri: &str, mut params: Vec<(&str, String)>, reply: &Reply<'_>) -> Response<Body> {
+    params.push(("iss", reply.iss.to_owned()));
     let encoded: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
-    let sep = if fragment {
+    let sep = if reply.fragment {
         "#"
     } else if uri.contains('?') {
         "&"
@@ -97,11 +118,19 @@ pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         Ok(f) => f,
         Err(e) => return Ok(html(400, "Invalid request", &e.message)),
     };
-    let r = AuthzRequest::from_form(&form);
-    let fragment = r.response_type == "token";
+    let (r, pushed) = match request::resolve(s, AuthzRequest::from_form(&form)).await {
+        Ok(resolved) => resolved,
+        Err(refusal) => return Ok(respond(Err(refusal), &Reply::to(&no_request(), ""))),
+    };
+    let iss = s.config.issuer_for(req.headers());
     let result = async {
         let (client, uri) = request::client_and_redirect(s, &r).await?;
-        let (_, scope) = request::check_flow(&client, &r, &uri)?;
+        let flow = request::check_flow(&client, &r, &uri, pushed.is_some());
+        if flow.is_err() {
+            // A refusal sent to the client ends a pushed request too.
+            request::consume(s, pushed.as_ref()).await?;
+        }
+        let (_, scope) = flow?;
         let (_, session) = consent::user(s, req, &client).await?;
         let redirect_origin = url::Url::parse(&uri)
             .map(|u| u.origin().ascii_serialization())
@@ -118,5 +147,10 @@ pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         ))
     }
     .await;
-    Ok(respond(result, r.state.as_deref(), fragment))
+    Ok(respond(result, &Reply::to(&r, &iss)))
+}
+
+/// An empty request, for refusals shown as pages (which send nothing to a client).
+fn no_request() -> AuthzRequest {
+    AuthzRequest::from_form(&Form::default())
 }

@@ -1,14 +1,18 @@
-//! The authorization request: its parameters, and the checks that decide whether an error may
-//! be sent back to the client's redirect URI (only once the client and that URI are verified).
+//! The authorization request: its parameters — given in the query, or pushed before (RFC 9126)
+//! and named by `request_uri` — and the checks that decide whether an error may be sent back to
+//! the client's redirect URI (only once the client and that URI are verified).
 
 use keygate::clients::{self, Client, ClientKind};
 use keygate::http::{escape_html, Form};
+use keygate::oauth::par;
 use keygate::Services;
+use serde::{Deserialize, Serialize};
 
 use super::{page, Refusal};
 
 /// The authorization request's parameters.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct AuthzRequest {
     pub(super) response_type: String,
     pub(super) client_id: String,
@@ -17,6 +21,9 @@ pub(super) struct AuthzRequest {
     pub(super) state: Option<String>,
     pub(super) code_challenge: Option<String>,
     pub(super) code_challenge_method: Option<String>,
+    /// A pushed request's `request_uri` (never stored with it).
+    #[serde(skip)]
+    pub(super) request_uri: Option<String>,
 }
 
 impl AuthzRequest {
@@ -30,6 +37,7 @@ impl AuthzRequest {
             state: g("state"),
             code_challenge: g("code_challenge"),
             code_challenge_method: g("code_challenge_method"),
+            request_uri: g("request_uri"),
         }
     }
 
@@ -43,6 +51,7 @@ impl AuthzRequest {
             self.state.as_deref().unwrap_or(""),
             self.code_challenge.as_deref().unwrap_or(""),
             self.code_challenge_method.as_deref().unwrap_or(""),
+            self.request_uri.as_deref().unwrap_or(""),
         ]
         .join("\u{1f}")
     }
@@ -57,14 +66,70 @@ impl AuthzRequest {
                 ));
             }
         };
-        push("response_type", &Some(self.response_type.clone()));
         push("client_id", &Some(self.client_id.clone()));
+        if self.request_uri.is_some() {
+            // A pushed request travels by reference only.
+            push("request_uri", &self.request_uri);
+            return out;
+        }
+        push("response_type", &Some(self.response_type.clone()));
         push("redirect_uri", &self.redirect_uri);
         push("scope", &self.scope);
         push("state", &self.state);
         push("code_challenge", &self.code_challenge);
         push("code_challenge_method", &self.code_challenge_method);
         out
+    }
+}
+
+/// A pushed authorization request named by `request_uri`, if it is one.
+pub(super) type Pushed = par::Found<AuthzRequest>;
+
+/// The request a browser brings: as given, or — with `request_uri` — the one its client pushed
+/// (RFC 9126 §4: then only `client_id` counts beside it). An unknown, expired, used or foreign
+/// `request_uri` is a page: nothing about it can be trusted to redirect to.
+pub(super) async fn resolve(
+    s: &Services,
+    r: AuthzRequest,
+) -> Result<(AuthzRequest, Option<Pushed>), Refusal> {
+    let Some(uri) = r.request_uri.clone() else {
+        return Ok((r, None));
+    };
+    if r.client_id.is_empty() {
+        return Err(page(400, "Invalid request", "client_id is missing."));
+    }
+    let ring = s.keys.ring().await;
+    let found: Option<Pushed> = par::find(&*s.table, ring.peppers(), &uri, &r.client_id, s.now())
+        .await
+        .map_err(|e| Refusal::Failed(e.into()))?;
+    let Some(found) = found else {
+        return Err(page(
+            400,
+            "Invalid request",
+            "This authorization request (request_uri) is unknown, has expired or was already used: start again from the application.",
+        ));
+    };
+    let pushed = AuthzRequest {
+        request_uri: Some(uri),
+        ..found.params.clone()
+    };
+    Ok((pushed, Some(found)))
+}
+
+/// Consumes the pushed request behind a decision: once it has produced a code or a refusal it
+/// cannot be used again; a second decision on it (a replayed form, a race) is a page.
+pub(super) async fn consume(s: &Services, pushed: Option<&Pushed>) -> Result<(), Refusal> {
+    let Some(found) = pushed else {
+        return Ok(());
+    };
+    match par::consume(&*s.table, found, s.now()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(page(
+            400,
+            "Invalid request",
+            "This authorization request (request_uri) was already used or has expired: start again from the application.",
+        )),
+        Err(e) => Err(Refusal::Failed(e.into())),
     }
 }
 
@@ -120,15 +185,23 @@ pub(super) async fn client_and_redirect(
     Ok((client, uri))
 }
 
-/// The remaining checks, whose failures go back to the redirect URI.
+/// The remaining checks, whose failures go back to the redirect URI; `pushed`: the request came
+/// through `request_uri` (or is being pushed).
 pub(super) fn check_flow(
     client: &Client,
     r: &AuthzRequest,
     uri: &str,
+    pushed: bool,
 ) -> Result<(bool, String), Refusal> {
     let to_client =
         |error: &'static str, msg: &str| Refusal::Redirect(uri.to_owned(), error, msg.to_owned());
-    let o = client.oauth.clone().unwrap_or_else(no_settings);
+    let o = client.oauth.clone().unwrap_or_default();
+    if o.requires_par() && !pushed {
+        return Err(to_client(
+            "invalid_request",
+            "this client must push its authorization requests (PAR): send client_id and request_uri",
+        ));
+    }
     let implicit = match r.response_type.as_str() {
         "code" => false,
         "token" if o.implicit => true,
@@ -169,17 +242,13 @@ pub(super) fn check_flow(
                 "PKCE (S256) is required for public clients",
             ))
         }
+        (None, None) if o.fapi2() => {
+            return Err(to_client(
+                "invalid_request",
+                "PKCE (S256) is required for fapi2 clients",
+            ))
+        }
         (None, None) => {}
     }
     Ok((implicit, scope))
-}
-
-fn no_settings() -> keygate::clients::OAuthSettings {
-    keygate::clients::OAuthSettings {
-        redirect_uris: vec![],
-        scopes: vec![],
-        domain: None,
-        public: false,
-        implicit: false,
-    }
 }

@@ -1,0 +1,66 @@
+//! `POST /api/oauth2/par` (RFC 9126): the client pushes its authorization request, authenticated
+//! as at the token endpoint; it is checked exactly as `/authorize` checks one (the same code:
+//! [`client_and_redirect`], [`check_flow`]), refused with the same error codes as JSON, and kept
+//! for [`PAR_TTL`] seconds. The answer names it by a `request_uri` for `/authorize`.
+
+use keygate::error::OAuthError;
+use keygate::http::{json, Form};
+use keygate::oauth::par::{self, PAR_TTL};
+use keygate::{ApiError, ApiResult, Services};
+use lambda_http::{Body, Request, Response};
+
+use super::request::{check_flow, client_and_redirect, AuthzRequest};
+use super::Refusal;
+use crate::client_auth::{self, Methods};
+
+/// A refusal `/authorize` would show or redirect, as the OAuth error a pushing client reads.
+fn as_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Page(_, _, msg) => ApiError::oauth(OAuthError::InvalidRequest, msg),
+        Refusal::Redirect(_, code, msg) => {
+            let code = match code {
+                "unauthorized_client" => OAuthError::UnauthorizedClient,
+                "unsupported_response_type" => OAuthError::UnsupportedResponseType,
+                "invalid_scope" => OAuthError::InvalidScope,
+                "access_denied" => OAuthError::AccessDenied,
+                _ => OAuthError::InvalidRequest,
+            };
+            ApiError::oauth(code, msg)
+        }
+        Refusal::Failed(e) => e,
+    }
+}
+
+pub async fn push(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let form = Form::parse(req)?;
+    let authed = client_auth::authenticate(s, req, &form, Methods::ANY).await?;
+    if form.get("request_uri").is_some() {
+        return Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "request_uri cannot be pushed",
+        ));
+    }
+    let mut r = AuthzRequest::from_form(&form);
+    if r.client_id.is_empty() {
+        r.client_id = authed.client.id.clone();
+    } else if r.client_id != authed.client.id {
+        return Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "client_id differs from the authenticated client",
+        ));
+    }
+    let (client, _) = client_and_redirect(s, &r).await.map_err(as_error)?;
+    let (_, _) = check_flow(&client, &r, "", true).map_err(as_error)?;
+    let now = s.now();
+    let ring = s.keys.ring().await;
+    let request_uri = par::push(&*s.table, ring.peppers(), &client.id, &r, now).await?;
+    let mut resp = json(
+        201,
+        &serde_json::json!({ "request_uri": request_uri, "expires_in": PAR_TTL }),
+    );
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,146 @@
+//! Pushed authorization requests (RFC 9126): the client posts its authorization request to the
+//! token function, which checks it exactly as `/authorize` would and keeps it for [`PAR_TTL`]
+//! seconds under the keyed hash of a random `request_uri`; `/authorize` then takes `client_id` +
+//! `request_uri` only.
+//!
+//! A `request_uri` is bound to its client, expires, and is consumed by the decision it leads to
+//! (a code or a refusal): [`consume`] is the at-most-once step. Showing the consent page again
+//! (a reload, a sign-in round trip) only reads it.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixSeconds;
+use crate::crypto::{looks_like_secret, Peppers, Secret};
+use crate::store::{Condition, Item, Key, StoreError, Table};
+
+/// How long a pushed request may be used (RFC 9126 §2.2 suggests 5 to 600 s; FAPI 2.0 asks for
+/// at most 600; keygate keeps it to a minute).
+pub const PAR_TTL: i64 = 60;
+/// The `request_uri` prefix (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+const PAR_DOMAIN: &str = "oauth-par";
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pushed<T> {
+    client_id: String,
+    params: T,
+}
+
+fn par_key(hash: &str) -> Key {
+    Key::new(format!("PAR#{hash}"), "PAR")
+}
+
+/// A pushed request found by its `request_uri`: its parameters, and the handle to consume it.
+#[derive(Debug, Clone)]
+pub struct Found<T> {
+    pub params: T,
+    hash: String,
+}
+
+/// Keeps the checked authorization request `params` of `client_id`; returns its `request_uri`.
+pub async fn push<T: Serialize>(
+    table: &dyn Table,
+    peppers: &Peppers,
+    client_id: &str,
+    params: &T,
+    now: UnixSeconds,
+) -> Result<String, StoreError> {
+    let secret = Secret::generate();
+    let hash = peppers.hash(PAR_DOMAIN, &secret);
+    let pushed = Pushed {
+        client_id: client_id.to_owned(),
+        params,
+    };
+    let item = Item::new(par_key(&hash.0), &pushed)?.with_ttl(now + PAR_TTL);
+    table.put(item, Condition::NotExists).await?;
+    Ok(format!("{REQUEST_URI_PREFIX}{}", secret.expose()))
+}
+
+/// The live pushed request `request_uri` of `client_id`; `None` when it is unknown, expired,
+/// used, or another client's.
+pub async fn find<T: DeserializeOwned>(
+    table: &dyn Table,
+    peppers: &Peppers,
+    request_uri: &str,
+    client_id: &str,
+    now: UnixSeconds,
+) -> Result<Option<Found<T>>, StoreError> {
+    let Some(secret) = request_uri.strip_prefix(REQUEST_URI_PREFIX) else {
+        return Ok(None);
+    };
+    if !looks_like_secret(secret) {
+        return Ok(None);
+    }
+    for h in peppers.lookup_hashes(PAR_DOMAIN, secret) {
+        if let Some(item) = table.get(&par_key(&h.0)).await?.filter(|i| i.is_live(now)) {
+            let pushed: Pushed<T> = item.decode()?;
+            if pushed.client_id != client_id {
+                return Ok(None);
+            }
+            return Ok(Some(Found {
+                params: pushed.params,
+                hash: h.0,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Consumes a pushed request found by [`find`].
+///
+/// **At most once**: of any number of consumptions of one `request_uri`, concurrent or not,
+/// exactly one returns `true` (a delete conditioned on the record being live); the others, and
+/// any after it expired, `false`.
+pub async fn consume<T>(
+    table: &dyn Table,
+    found: &Found<T>,
+    now: UnixSeconds,
+) -> Result<bool, StoreError> {
+    match table
+        .delete(&par_key(&found.hash), Condition::Live { now })
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Pepper;
+    use crate::store::MemoryTable;
+
+    #[tokio::test]
+    async fn a_pushed_request_is_its_clients_until_used_or_expired() {
+        let table = MemoryTable::new();
+        let peppers = Peppers::new(vec![Pepper::generate("p1")]);
+        let uri = push(&table, &peppers, "oc_a", &"params", 100)
+            .await
+            .unwrap();
+        assert!(uri.starts_with(REQUEST_URI_PREFIX));
+        let other: Option<Found<String>> = find(&table, &peppers, &uri, "oc_b", 100).await.unwrap();
+        assert!(other.is_none(), "bound to its client");
+        let late: Option<Found<String>> = find(&table, &peppers, &uri, "oc_a", 100 + PAR_TTL + 1)
+            .await
+            .unwrap();
+        assert!(late.is_none(), "expired");
+        let found: Found<String> = find(&table, &peppers, &uri, "oc_a", 130)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.params, "params");
+        assert!(consume(&table, &found, 130).await.unwrap());
+        assert!(!consume(&table, &found, 131).await.unwrap(), "used once");
+        let gone: Option<Found<String>> = find(&table, &peppers, &uri, "oc_a", 131).await.unwrap();
+        assert!(gone.is_none());
+        for junk in ["", "urn:ietf:params:oauth:request_uri:", "https://x.test/r"] {
+            let none: Option<Found<String>> =
+                find(&table, &peppers, junk, "oc_a", 130).await.unwrap();
+            assert!(none.is_none());
+        }
+    }
+}

@@ -1,0 +1,918 @@
+//! Beyond the seeds: the FAPI 2.0 profile end to end — `iss` on every authorization response
+//! (RFC 9207), pushed authorization requests (RFC 9126), DPoP-bound tokens (RFC 9449) and the
+//! `fapi2` client profile — with the attacks each is there to stop, on both backends.
+//!
+//! The plain flows run through the `oauth2` crate; DPoP proofs are built as a client builds them
+//! (`keygate::testing::dpop::ProofKey`: a fresh P-256 or Ed25519 key, signed with jsonwebtoken).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use keygate::testing::dpop::ProofKey;
+use keygate_e2e::{
+    consent, http_client, oauth_account, oauth_client, param, sign_in, token_request, Server,
+};
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope, TokenResponse};
+use serde_json::{json, Value};
+
+/// Runs an `async fn(Backend)` once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn in_memory() {
+                super::$name(keygate_e2e::Backend::Memory).await;
+            }
+            #[tokio::test]
+            async fn on_dynamodb_local() {
+                super::$name(keygate_e2e::Backend::Stack).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    every_authorization_response_names_the_issuer,
+    pushed_requests_are_single_use_and_expire,
+    fapi2_refuses_what_it_cannot_be,
+    fapi2_code_flow_binds_every_token_to_the_key,
+    bound_tokens_refuse_every_forged_proof,
+    token_endpoint_proofs_are_checked_and_single_use,
+    public_refresh_tokens_are_bound_to_the_key,
+    a_bound_token_mints_authentication_tokens_with_its_proof,
+);
+
+const REDIRECT: &str = "https://portal.example/cb";
+
+fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
+    reqwest::Url::parse_with_params(&s.url("/api/oauth2/authorize"), params)
+        .unwrap()
+        .to_string()
+}
+
+/// `POST /api/oauth2/par` with `form`, the client authenticated by Basic when `secret` is given.
+async fn push(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = s.http.post(s.url("/api/oauth2/par")).form(form);
+    if let Some(secret) = secret {
+        req = req.basic_auth(id, Some(secret));
+    }
+    s.call(req).await
+}
+
+/// Pushes a code request with PKCE for `id`: its `request_uri`.
+async fn pushed(s: &Server, id: &str, secret: &str, challenge: &str) -> String {
+    let (status, v) = push(
+        s,
+        id,
+        Some(secret),
+        &[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "Basic"),
+            ("state", "pushed-state"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    v["request_uri"].as_str().unwrap().to_owned()
+}
+
+/// A token request with a DPoP proof header (when given).
+async fn token_with_proof(
+    s: &Server,
+    id: &str,
+    secret: Option<&str>,
+    proof: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = s.http.post(s.url("/api/oauth2/token")).form(form);
+    if let Some(secret) = secret {
+        req = req.basic_auth(id, Some(secret));
+    }
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    s.call(req).await
+}
+
+fn token_url(s: &Server) -> String {
+    s.url("/api/oauth2/token")
+}
+
+/// `GET /api/whoami` with `Authorization: <scheme> <token>` and a proof (when given): status,
+/// the `WWW-Authenticate` header, the body.
+async fn whoami(
+    s: &Server,
+    scheme: &str,
+    token: &str,
+    proof: Option<&str>,
+) -> (u16, String, Value) {
+    let mut req = s
+        .http
+        .get(s.url("/api/whoami"))
+        .header("authorization", format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+    (status, challenge, body)
+}
+
+async fn introspect(s: &Server, id: &str, secret: &str, token: &str) -> Value {
+    let (status, v) = s
+        .call(
+            s.http
+                .post(s.url("/api/oauth2/introspect"))
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)]),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+/// A `fapi2` client of a fresh OAUTH2 account: (owner key, client id, secret).
+async fn fapi2_account(s: &Server) -> (String, String, String) {
+    oauth_account(s, json!({"profile": "fapi2"})).await
+}
+
+/// The code of an approved pushed request of `id`.
+async fn pushed_code(s: &Server, cookie: &str, id: &str, request_uri: &str) -> url::Url {
+    let url = authorize_url(s, &[("client_id", id), ("request_uri", request_uri)]);
+    consent(s, &url, cookie, "approve").await
+}
+
+async fn every_authorization_response_names_the_issuer(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (status, meta) = s
+        .call(s.http.get(s.url("/.well-known/oauth-authorization-server")))
+        .await;
+    assert_eq!(status, 200);
+    let issuer = meta["issuer"].as_str().unwrap().to_owned();
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        meta["pushed_authorization_request_endpoint"],
+        format!("{issuer}/api/oauth2/par")
+    );
+    assert_eq!(
+        meta["dpop_signing_alg_values_supported"],
+        json!(["ES256", "EdDSA"])
+    );
+
+    let (owner_key, id, _) = oauth_account(&s, json!({"implicit": true})).await;
+    let cookie = sign_in(&s, &owner_key).await;
+    let code = [
+        ("response_type", "code"),
+        ("client_id", id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "Basic"),
+        ("state", "st"),
+    ];
+
+    let approved = consent(&s, &authorize_url(&s, &code), &cookie, "approve").await;
+    assert!(param(&approved, "code").is_some());
+    assert_eq!(param(&approved, "iss").as_deref(), Some(issuer.as_str()));
+
+    let denied = consent(&s, &authorize_url(&s, &code), &cookie, "deny").await;
+    assert_eq!(param(&denied, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&denied, "iss").as_deref(), Some(issuer.as_str()));
+
+    // An error sent back before any consent (a scope the client may not have).
+    let resp = s
+        .http
+        .get(authorize_url(
+            &s,
+            &[
+                ("response_type", "code"),
+                ("client_id", id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("scope", "NotAScope"),
+            ],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let error = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(param(&error, "error").as_deref(), Some("invalid_scope"));
+    assert_eq!(param(&error, "iss").as_deref(), Some(issuer.as_str()));
+
+    // The implicit flow answers in the fragment: `iss` is there too.
+    let implicit = [
+        ("response_type", "token"),
+        ("client_id", id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "Basic"),
+        ("state", "st"),
+    ];
+    let back = consent(&s, &authorize_url(&s, &implicit), &cookie, "approve").await;
+    let fragment: Vec<(String, String)> =
+        url::form_urlencoded::parse(back.fragment().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert!(fragment.iter().any(|(k, _)| k == "access_token"));
+    assert!(fragment.iter().any(|(k, v)| k == "iss" && v == &issuer));
+}
+
+async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, secret) = oauth_account(&s, json!({})).await;
+    let cookie = sign_in(&s, &owner_key).await;
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let challenge = pkce.as_str().to_owned();
+    let good = [
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "Basic"),
+        ("state", "pushed-state"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+
+    // Only the client itself may push, and only what /authorize would take.
+    let (status, v) = push(&s, &id, None, &good).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(v["error"], "invalid_client");
+    let (status, v) = push(&s, &id, Some("not-the-secret"), &good).await;
+    assert_eq!((status, v["error"].as_str()), (401, Some("invalid_client")));
+    let mut bad_scope = good.to_vec();
+    bad_scope[2] = ("scope", "NotAScope");
+    let (status, v) = push(&s, &id, Some(&secret), &bad_scope).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{v}"
+    );
+    let mut bad_redirect = good.to_vec();
+    bad_redirect[1] = ("redirect_uri", "https://evil.example/cb");
+    let (status, v) = push(&s, &id, Some(&secret), &bad_redirect).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let mut nested = good.to_vec();
+    nested.push(("request_uri", "urn:ietf:params:oauth:request_uri:x"));
+    let (status, v) = push(&s, &id, Some(&secret), &nested).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let mut foreign = good.to_vec();
+    foreign.push(("client_id", "oc_not_this_one"));
+    let (status, v) = push(&s, &id, Some(&secret), &foreign).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+
+    // Pushed: a reference, valid a minute at most, never cached.
+    let resp = s
+        .http
+        .post(s.url("/api/oauth2/par"))
+        .basic_auth(&id, Some(&secret))
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let v: Value = resp.json().await.unwrap();
+    let request_uri = v["request_uri"].as_str().unwrap().to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    let expires_in = v["expires_in"].as_i64().unwrap();
+    assert!((1..=60).contains(&expires_in), "{v}");
+
+    // The browser carries only client_id and request_uri; the code comes back with the pushed
+    // state, and the oauth2 crate exchanges it with the PKCE verifier.
+    let back = pushed_code(&s, &cookie, &id, &request_uri).await;
+    assert_eq!(param(&back, "state").as_deref(), Some("pushed-state"));
+    let code = param(&back, "code").unwrap();
+    let client = oauth_client(&s, &id, Some(&secret));
+    let tok = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .expect("code of a pushed request");
+    assert_eq!(
+        tok.scopes()
+            .map(|s| s.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
+        Some(vec!["Basic".to_owned()])
+    );
+
+    // Used once: a second use is a page, never a redirect.
+    let again = s
+        .http
+        .get(authorize_url(
+            &s,
+            &[("client_id", &id), ("request_uri", &request_uri)],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.headers().get("location").is_none());
+
+    // Late: a minute and a second after the push, the reference is gone.
+    let late = pushed(&s, &id, &secret, &challenge).await;
+    s.clock.advance(61);
+    let resp = s
+        .http
+        .get(authorize_url(
+            &s,
+            &[("client_id", &id), ("request_uri", &late)],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Another client's reference, named with this client's id, is not found.
+    let (_, other, other_secret) = oauth_account(&s, json!({})).await;
+    let theirs = pushed(&s, &other, &other_secret, &challenge).await;
+    let resp = s
+        .http
+        .get(authorize_url(
+            &s,
+            &[("client_id", &id), ("request_uri", &theirs)],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // A denial uses the reference up as well.
+    let denied_uri = pushed(&s, &id, &secret, &challenge).await;
+    let url = authorize_url(&s, &[("client_id", &id), ("request_uri", &denied_uri)]);
+    let denied = consent(&s, &url, &cookie, "deny").await;
+    assert_eq!(param(&denied, "error").as_deref(), Some("access_denied"));
+    let resp = s
+        .http
+        .get(&url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // A client that requires pushed requests gets a plain one sent back as an error.
+    let (status, _) = s
+        .api(
+            "PUT",
+            &format!("/api/oauth2/clients/{id}"),
+            Some(&owner_key),
+            Some(json!({"requirePushedAuthorizationRequests": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let plain = authorize_url(
+        &s,
+        &[
+            ("response_type", "code"),
+            ("client_id", &id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let resp = s
+        .http
+        .get(&plain)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let error = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(param(&error, "error").as_deref(), Some("invalid_request"));
+    let fresh = pushed(&s, &id, &secret, &challenge).await;
+    let back = pushed_code(&s, &cookie, &id, &fresh).await;
+    assert!(param(&back, "code").is_some());
+}
+
+async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, _) = fapi2_account(&s).await;
+    let (status, c) = s
+        .api(
+            "GET",
+            &format!("/api/oauth2/clients/{id}"),
+            Some(&owner_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["profile"], "fapi2");
+    assert_eq!(c["requirePushedAuthorizationRequests"], true);
+
+    let base = json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi2"});
+    for extra in [json!({"public": true}), json!({"implicit": true})] {
+        let mut body = base.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (status, v) = s
+            .api("POST", "/api/oauth2/clients", Some(&owner_key), Some(body))
+            .await;
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (400, Some("profile_conflict")),
+            "{v}"
+        );
+    }
+    let (status, v) = s
+        .api(
+            "PUT",
+            &format!("/api/oauth2/clients/{id}"),
+            Some(&owner_key),
+            Some(json!({"implicit": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (400, Some("profile_conflict")),
+        "{v}"
+    );
+    let (status, v) = s
+        .api(
+            "POST",
+            "/api/oauth2/clients",
+            Some(&owner_key),
+            Some(json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi3"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+}
+
+async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, secret) = fapi2_account(&s).await;
+    let cookie = sign_in(&s, &owner_key).await;
+    let key = ProofKey::es256();
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+
+    // Not pushed: sent back as an error; pushed without PKCE: refused.
+    let resp = s
+        .http
+        .get(authorize_url(
+            &s,
+            &[
+                ("response_type", "code"),
+                ("client_id", &id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", pkce.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let error = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(param(&error, "error").as_deref(), Some("invalid_request"));
+    let (status, v) = push(
+        &s,
+        &id,
+        Some(&secret),
+        &[("response_type", "code"), ("redirect_uri", REDIRECT)],
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+
+    let request_uri = pushed(&s, &id, &secret, pkce.as_str()).await;
+    let back = pushed_code(&s, &cookie, &id, &request_uri).await;
+    let code = param(&back, "code").unwrap();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.secret().as_str()),
+    ];
+
+    // Without a proof the exchange is refused, and the code is not burnt by it.
+    let (status, v) = token_with_proof(&s, &id, Some(&secret), None, &exchange).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+    let now = s.clock.now_for_tests();
+    let proof = key.proof("POST", &token_url(&s), now, None);
+    let (status, tok) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &exchange).await;
+    assert_eq!(status, 200, "{tok}");
+    assert_eq!(tok["token_type"], "DPoP");
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+    let refresh = tok["refresh_token"].as_str().unwrap().to_owned();
+    let seen = introspect(&s, &id, &secret, &access).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["token_type"], "DPoP");
+    assert_eq!(seen["cnf"]["jkt"], key.jkt());
+
+    // Sent as a bearer token it is worth nothing; with its proof it is the owner's.
+    let (status, challenge, v) = whoami(&s, "Bearer", &access, None).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("dpop_bound_token")),
+        "{v}"
+    );
+    assert!(challenge.starts_with("DPoP"), "{challenge}");
+    let proof = key.proof("GET", &s.url("/api/whoami"), now, Some(&access));
+    let (status, _, me) = whoami(&s, "DPoP", &access, Some(&proof)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["authMethod"], "DPOP");
+    assert_eq!(me["clientId"], id);
+
+    // Refresh: a proof each time, the same refresh token back (no rotation), a bound token.
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let (status, v) = token_with_proof(&s, &id, Some(&secret), None, &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+    for _ in 0..2 {
+        let proof = key.proof("POST", &token_url(&s), now, None);
+        let (status, r) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &form).await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["refresh_token"], refresh.as_str());
+        assert_eq!(r["token_type"], "DPoP");
+        let fresh = r["access_token"].as_str().unwrap();
+        let proof = key.proof("GET", &s.url("/api/whoami"), now, Some(fresh));
+        assert_eq!(whoami(&s, "DPoP", fresh, Some(&proof)).await.0, 200);
+    }
+
+    // Client credentials too: a proof or nothing.
+    let cc = [("grant_type", "client_credentials"), ("scope", "Basic")];
+    let (status, v) = token_request(&s, &s.http, &id, Some(&secret), &cc).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+    let proof = ProofKey::ed25519();
+    let p = proof.proof("POST", &token_url(&s), now, None);
+    let (status, v) = token_with_proof(&s, &id, Some(&secret), Some(&p), &cc).await;
+    assert_eq!(
+        (status, v["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{v}"
+    );
+    let seen = introspect(&s, &id, &secret, v["access_token"].as_str().unwrap()).await;
+    assert_eq!(seen["cnf"]["jkt"], proof.jkt());
+}
+
+/// A client-credentials DPoP token of a standard client, with its key.
+async fn bound_token(s: &Server, id: &str, secret: &str, key: &ProofKey) -> String {
+    let proof = key.proof("POST", &token_url(s), s.clock.now_for_tests(), None);
+    let (status, v) = token_with_proof(
+        s,
+        id,
+        Some(secret),
+        Some(&proof),
+        &[("grant_type", "client_credentials"), ("scope", "Basic")],
+    )
+    .await;
+    assert_eq!(
+        (status, v["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{v}"
+    );
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A JWS with `alg: none` over `claims`, the key's JWK in the header.
+fn unsigned(key: &ProofKey, claims: &Value) -> String {
+    let header = json!({"typ": "dpop+jwt", "alg": "none", "jwk": key.public_jwk()});
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (_, id, secret) = oauth_account(&s, json!({})).await;
+    let key = ProofKey::es256();
+    let token = bound_token(&s, &id, &secret, &key).await;
+    let url = s.url("/api/whoami");
+    let now = s.clock.now_for_tests();
+    let refused = |(status, challenge, v): (u16, String, Value), what: &str| {
+        assert_eq!(status, 401, "{what}: {v}");
+        assert_eq!(v["reason"], "dpop_proof_invalid", "{what}: {v}");
+        assert!(challenge.contains("DPoP"), "{what}: {challenge}");
+    };
+
+    // The genuine request works once; the same proof again is a replay.
+    let proof = key.proof("GET", &url, now, Some(&token));
+    assert_eq!(whoami(&s, "DPoP", &token, Some(&proof)).await.0, 200);
+    refused(
+        whoami(&s, "DPoP", &token, Some(&proof)).await,
+        "replayed proof",
+    );
+
+    let cases: Vec<(&str, String)> = vec![
+        ("another method", key.proof("POST", &url, now, Some(&token))),
+        (
+            "another URL",
+            key.proof("GET", &s.url("/api/account"), now, Some(&token)),
+        ),
+        (
+            "a stale iat",
+            key.proof("GET", &url, now - 300, Some(&token)),
+        ),
+        (
+            "an iat ahead",
+            key.proof("GET", &url, now + 300, Some(&token)),
+        ),
+        ("no ath", key.proof("GET", &url, now, None)),
+        (
+            "the ath of another token",
+            key.proof("GET", &url, now, Some("another.token.value")),
+        ),
+        (
+            "another key",
+            ProofKey::es256().proof("GET", &url, now, Some(&token)),
+        ),
+        (
+            "alg none",
+            unsigned(
+                &key,
+                &json!({"jti": "none-1", "htm": "GET", "htu": url, "iat": now, "ath": keygate::dpop::ath(&token)}),
+            ),
+        ),
+        ("another typ", key.proof_with_typ("JWT", "GET", &url, now)),
+        ("not a JWT", "garbage".to_owned()),
+    ];
+    for (what, proof) in &cases {
+        refused(whoami(&s, "DPoP", &token, Some(proof)).await, what);
+    }
+    let (status, challenge, v) = whoami(&s, "DPoP", &token, None).await;
+    assert_eq!(status, 401, "no proof: {v}");
+    assert!(challenge.contains("DPoP"), "{challenge}");
+    let (status, _, v) = whoami(&s, "Bearer", &token, None).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("dpop_bound_token"))
+    );
+
+    // A bearer token sent as DPoP is not bound: refused, whatever the proof.
+    let (status, plain) = token_request(
+        &s,
+        &s.http,
+        &id,
+        Some(&secret),
+        &[("grant_type", "client_credentials"), ("scope", "Basic")],
+    )
+    .await;
+    assert_eq!(
+        (status, plain["token_type"].as_str()),
+        (200, Some("Bearer"))
+    );
+    let plain = plain["access_token"].as_str().unwrap();
+    let proof = key.proof("GET", &url, now, Some(plain));
+    let (status, _, v) = whoami(&s, "DPoP", plain, Some(&proof)).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("token_not_bound")),
+        "{v}"
+    );
+
+    // Inside the window, a later genuine proof still works: only the forged ones failed.
+    s.clock.advance(30);
+    let proof = key.proof("GET", &url, s.clock.now_for_tests(), Some(&token));
+    assert_eq!(whoami(&s, "DPoP", &token, Some(&proof)).await.0, 200);
+}
+
+async fn token_endpoint_proofs_are_checked_and_single_use(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (_, id, secret) = oauth_account(&s, json!({})).await;
+    let key = ProofKey::ed25519();
+    let now = s.clock.now_for_tests();
+    let cc = [("grant_type", "client_credentials"), ("scope", "Basic")];
+    let bad = |(status, v): (u16, Value), what: &str| {
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{what}: {v}"
+        );
+    };
+
+    let proof = key.proof("POST", &token_url(&s), now, None);
+    let (status, v) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &cc).await;
+    assert_eq!(
+        (status, v["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{v}"
+    );
+    bad(
+        token_with_proof(&s, &id, Some(&secret), Some(&proof), &cc).await,
+        "replayed",
+    );
+    let cases = [
+        ("GET", key.proof("GET", &token_url(&s), now, None)),
+        (
+            "another URL",
+            key.proof("POST", &s.url("/api/oauth2/par"), now, None),
+        ),
+        ("stale", key.proof("POST", &token_url(&s), now - 120, None)),
+        (
+            "alg none",
+            unsigned(
+                &key,
+                &json!({"jti": "n", "htm": "POST", "htu": token_url(&s), "iat": now}),
+            ),
+        ),
+        (
+            "typ JWT",
+            key.proof_with_typ("JWT", "POST", &token_url(&s), now),
+        ),
+    ];
+    for (what, proof) in &cases {
+        bad(
+            token_with_proof(&s, &id, Some(&secret), Some(proof), &cc).await,
+            what,
+        );
+    }
+    // Two proofs in one request are ambiguous.
+    let (a, b) = (
+        key.proof("POST", &token_url(&s), now, None),
+        key.proof("POST", &token_url(&s), now, None),
+    );
+    let (status, v) = s
+        .call(
+            s.http
+                .post(token_url(&s))
+                .basic_auth(&id, Some(&secret))
+                .header("dpop", a)
+                .header("dpop", b)
+                .form(&cc),
+        )
+        .await;
+    bad((status, v), "two proofs");
+}
+
+async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, _) = oauth_account(&s, json!({"public": true})).await;
+    let cookie = sign_in(&s, &owner_key).await;
+    let key = ProofKey::es256();
+    let client = oauth_client(&s, &id, None);
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("Basic".into()))
+        .set_pkce_challenge(pkce)
+        .url();
+    let back = consent(&s, url.as_str(), &cookie, "approve").await;
+    let code = param(&back, "code").unwrap();
+    let now = s.clock.now_for_tests();
+    let proof = key.proof("POST", &token_url(&s), now, None);
+    let (status, tok) = token_with_proof(
+        &s,
+        &id,
+        None,
+        Some(&proof),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, tok["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{tok}"
+    );
+    let refresh = tok["refresh_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("refresh_token", refresh.as_str()),
+    ];
+
+    // A thief with the refresh token but not the key gets nothing, and burns nothing.
+    let (status, v) = token_with_proof(&s, &id, None, None, &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+    let thief = ProofKey::es256().proof("POST", &token_url(&s), now, None);
+    let (status, v) = token_with_proof(&s, &id, None, Some(&thief), &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+
+    // The key's holder refreshes (rotated: a standard client), and the next one is bound too.
+    let proof = key.proof("POST", &token_url(&s), now, None);
+    let (status, r) = token_with_proof(&s, &id, None, Some(&proof), &form).await;
+    assert_eq!(status, 200, "{r}");
+    let next = r["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, refresh);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("refresh_token", next.as_str()),
+    ];
+    s.clock.advance(11);
+    let (status, v) = token_with_proof(&s, &id, None, None, &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{v}"
+    );
+    let proof = key.proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
+    let (status, r) = token_with_proof(&s, &id, None, Some(&proof), &form).await;
+    assert_eq!(status, 200, "{r}");
+
+    // Without a proof at the exchange, a public client's tokens are plain bearer tokens.
+    let client = oauth_client(&s, &id, None);
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(pkce)
+        .url();
+    let back = consent(&s, url.as_str(), &cookie, "approve").await;
+    let tok = client
+        .exchange_code(AuthorizationCode::new(param(&back, "code").unwrap()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .expect("a plain exchange");
+    assert_eq!(
+        format!("{:?}", tok.token_type()).to_lowercase(),
+        "bearer",
+        "not bound"
+    );
+}
+
+async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (_, id, secret) = fapi2_account(&s).await;
+    let key = ProofKey::es256();
+    let token = bound_token(&s, &id, &secret, &key).await;
+    let path = "/api/authenticationTokens/user";
+    let now = s.clock.now_for_tests();
+    let proof = key.proof("POST", &s.url(path), now, Some(&token));
+    let (status, v) = s
+        .call(
+            s.http
+                .post(s.url(path))
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", &proof),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["value"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
+
+    // As a bearer token, or with a proof for whoami, the same token mints nothing.
+    let (status, v) = s.call(s.http.post(s.url(path)).bearer_auth(&token)).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("dpop_bound_token")),
+        "{v}"
+    );
+    let elsewhere = key.proof("GET", &s.url("/api/whoami"), now, Some(&token));
+    let (status, v) = s
+        .call(
+            s.http
+                .post(s.url(path))
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", &elsewhere),
+        )
+        .await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("dpop_proof_invalid")),
+        "{v}"
+    );
+}

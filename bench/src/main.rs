@@ -384,7 +384,7 @@ fn criterion_estimates(root: &Path, fresh: bool) -> Vec<(String, String)> {
         .join("criterion");
     let mut lines = Vec::new();
     let mut when = None;
-    for id in ["client_credentials_issue", "jwt_verify"] {
+    for id in ["client_credentials_issue", "dpop_bound_issue", "jwt_verify"] {
         let file = dir.join(id).join("new/estimates.json");
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;

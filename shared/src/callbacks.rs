@@ -493,14 +493,7 @@ pub async fn delete(
     account: &AccountId,
     id: &EndpointId,
 ) -> Result<bool, StoreError> {
-    match table
-        .delete(&endpoint_key(account, id), Condition::Live { now: 0 })
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
-        Err(e) => Err(e),
-    }
+    crate::store::delete_live(table, &endpoint_key(account, id), 0).await
 }
 
 #[cfg(test)]

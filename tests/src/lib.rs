@@ -15,6 +15,24 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, ClientSecret, RedirectUrl, TokenUrl};
 use serde_json::{json, Value};
 
+/// Runs each named `async fn(Backend)` once per backend, as `<name>::in_memory` and
+/// `<name>::on_dynamodb_local`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn in_memory() {
+                super::$name($crate::Backend::Memory).await;
+            }
+            #[tokio::test]
+            async fn on_dynamodb_local() {
+                super::$name($crate::Backend::Stack).await;
+            }
+        }
+    )*};
+}
+
 pub struct Server {
     pub backend: Backend,
     /// The in-memory table, when the server runs on one.

@@ -5,26 +5,10 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_e2e::{
-    approved_code, client_from, consent, fresh_loopback, oauth_account, sign_in, signature,
-    token_request, Backend, Server,
+    approved_code, client_from, consent, fresh_loopback, oauth_account, on_both_backends, sign_in,
+    signature, token_request, Backend, Server,
 };
 use serde_json::{json, Value};
-
-/// Runs an `async fn(Backend)` once per backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn in_memory() {
-                super::$name(keygate_e2e::Backend::Memory).await;
-            }
-            #[tokio::test]
-            async fn on_dynamodb_local() {
-                super::$name(keygate_e2e::Backend::Stack).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     auth_redirects_judge_the_normalised_url,

@@ -4,24 +4,10 @@
 //! and no token reaches the credential-management routes. On both backends.
 
 use keygate_e2e::{
-    approved_code, oauth_account, sign_in, signature, token_request, Backend, Server,
+    approved_code, oauth_account, on_both_backends, sign_in, signature, token_request, Backend,
+    Server,
 };
 use serde_json::{json, Value};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn in_memory() {
-                super::$name(keygate_e2e::Backend::Memory).await;
-            }
-            #[tokio::test]
-            async fn on_dynamodb_local() {
-                super::$name(keygate_e2e::Backend::Stack).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     client_app_tokens_mint_authentication_tokens,

@@ -35,6 +35,23 @@ fn report(name: &str, samples: Vec<Duration>, target_us: f64) {
     );
 }
 
+/// `n` issues through the handler, each request made by `request` before its clock starts.
+async fn timed_issues(
+    bench: &common::Bench,
+    n: usize,
+    request: fn(&common::Bench) -> lambda_http::Request,
+) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let req = request(bench);
+        let start = Instant::now();
+        let resp = keygate_token::handle(&bench.services, req).await;
+        times.push(start.elapsed());
+        assert_eq!(resp.expect("handler").status(), 200);
+    }
+    times
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     // `cargo test --benches` runs bench targets once as tests; keep that quick.
@@ -48,25 +65,10 @@ async fn main() {
     for _ in 0..WARM_UP.min(n) {
         bench.issue().await;
     }
-    let mut issue = Vec::with_capacity(n);
-    for _ in 0..n {
-        let req = bench.token_request();
-        let start = Instant::now();
-        let resp = keygate_token::handle(&bench.services, req).await;
-        issue.push(start.elapsed());
-        assert_eq!(resp.expect("handler").status(), 200);
-    }
-
+    let issue = timed_issues(&bench, n, common::Bench::token_request).await;
     // DPoP-bound: the proof (built before the clock starts, as a client would) checked, its `jti`
     // claimed, the token bound to the key.
-    let mut bound = Vec::with_capacity(n);
-    for _ in 0..n {
-        let req = bench.dpop_token_request();
-        let start = Instant::now();
-        let resp = keygate_token::handle(&bench.services, req).await;
-        bound.push(start.elapsed());
-        assert_eq!(resp.expect("handler").status(), 200);
-    }
+    let bound = timed_issues(&bench, n, common::Bench::dpop_token_request).await;
 
     let token = bench.access_token().await;
     for _ in 0..WARM_UP.min(n) {

@@ -98,14 +98,7 @@ pub async fn consume<T>(
     found: &Found<T>,
     now: UnixSeconds,
 ) -> Result<bool, StoreError> {
-    match table
-        .delete(&par_key(&found.hash), Condition::Live { now })
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
-        Err(e) => Err(e),
-    }
+    crate::store::delete_live(table, &par_key(&found.hash), now).await
 }
 
 #[cfg(test)]

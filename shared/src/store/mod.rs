@@ -45,6 +45,20 @@ pub enum StoreError {
     Refused(&'static str),
 }
 
+/// Deletes `key` if its item is live at `now`: `true` if this call deleted it, `false` if it was
+/// gone, expired or deleted by a racing call (at most one caller gets `true`).
+pub async fn delete_live(
+    table: &dyn Table,
+    key: &Key,
+    now: UnixSeconds,
+) -> Result<bool, StoreError> {
+    match table.delete(key, Condition::Live { now }).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 impl StoreError {
     pub(crate) fn corrupt(
         key: &Key,

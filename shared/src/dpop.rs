@@ -41,8 +41,12 @@ pub const MAX_AHEAD: i64 = 5;
 const MAX_PROOF: usize = 4096;
 /// Longest `jti`.
 const MAX_JTI: usize = 128;
-/// The `WWW-Authenticate` challenge of a resource request refused for DPoP.
-pub const CHALLENGE: &str = "DPoP algs=\"ES256 EdDSA\"";
+/// The `WWW-Authenticate` challenge of a resource request refused for its DPoP proof (RFC 9449
+/// §7.1: missing, malformed, replayed, for another request or another key).
+pub const CHALLENGE: &str = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA\"";
+/// The challenge of a resource request refused for its token (RFC 6750 §3.1 `invalid_token`:
+/// expired, revoked, forged, or a DPoP-bound one sent as `Bearer`).
+pub const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
 
 /// Why a proof is refused: a client-safe message. Mapped to the token endpoint's
 /// `invalid_dpop_proof` ([`Refused::at_token_endpoint`]) or a resource's `401`

@@ -99,6 +99,16 @@ fn record(client: &str) -> RefreshRecord {
     }
 }
 
+/// A confidential client's presentation of `token`, without a DPoP proof.
+fn presented<'a>(token: &'a str, client: &'a str) -> oauth::Presented<'a> {
+    oauth::Presented {
+        token,
+        client_id: client,
+        jkt: None,
+        public: false,
+    }
+}
+
 fn answer_for(next: &keygate::crypto::Secret) -> TokenResponse {
     TokenResponse {
         access_token: format!("access-for-{}", &next.expose()[..8]),
@@ -117,11 +127,9 @@ async fn refresh_tokens_rotate_at_most_once(table: Arc<dyn Table>) {
 
     // Another client's attempt consumes nothing.
     let other = client_id();
-    let e = oauth::rotate_refresh(&*table, &peppers, token.expose(), &other, NOW, |_, n| {
-        Ok((answer_for(n), "Basic".into()))
-    })
-    .await
-    .unwrap_err();
+    let e = rotate_to_test_answer(&*table, &peppers, presented(token.expose(), &other), NOW)
+        .await
+        .unwrap_err();
     assert_eq!(e.reason, "invalid_grant");
 
     let mut set = tokio::task::JoinSet::new();
@@ -133,10 +141,8 @@ async fn refresh_tokens_rotate_at_most_once(table: Arc<dyn Table>) {
             client.clone(),
         );
         set.spawn(async move {
-            oauth::rotate_refresh(&*table, &peppers, token.expose(), &client, NOW, |_, n| {
-                Ok((answer_for(n), "Basic".into()))
-            })
-            .await
+            let p = presented(token.expose(), &client);
+            rotate_to_test_answer(&*table, &peppers, p, NOW).await
         });
     }
     let mut answers = Vec::new();
@@ -161,23 +167,110 @@ async fn refresh_tokens_rotate_at_most_once(table: Arc<dyn Table>) {
 
     // After the grace window, the old token again: the whole family is revoked.
     let later = NOW + REFRESH_GRACE + 1;
-    let e = oauth::rotate_refresh(&*table, &peppers, token.expose(), &client, later, |_, n| {
-        Ok((answer_for(n), "Basic".into()))
-    })
-    .await
-    .unwrap_err();
+    let e = rotate_to_test_answer(&*table, &peppers, presented(token.expose(), &client), later)
+        .await
+        .unwrap_err();
     assert_eq!(e.reason, "invalid_grant");
     assert!(
         keygate::clients::is_revoked(&*table, &client, &rec.family, later)
             .await
             .unwrap()
     );
-    let e = oauth::rotate_refresh(&*table, &peppers, &successor, &client, later, |_, n| {
+    let e = rotate_to_test_answer(&*table, &peppers, presented(&successor, &client), later)
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "the refresh token was revoked");
+}
+
+async fn rotate_to_test_answer(
+    table: &dyn Table,
+    peppers: &Peppers,
+    presented: oauth::Presented<'_>,
+    at: i64,
+) -> keygate::ApiResult<TokenResponse> {
+    oauth::rotate_refresh(table, peppers, presented, at, |_, n| {
         Ok((answer_for(n), "Basic".into()))
     })
     .await
-    .unwrap_err();
-    assert_eq!(e.message, "the refresh token was revoked");
+}
+
+/// RFC 9449 §5 on the rotation itself: a public client's DPoP-bound refresh token is refused
+/// without a proof of its key *before* its reuse is looked at — a thief replaying a rotated one
+/// neither gets the retry's answer inside the grace window nor revokes the owner's family after
+/// it — and an unbound one refreshed with a proof hands on a successor bound to that key.
+async fn bound_refresh_tokens_need_their_key(table: Arc<dyn Table>) {
+    let peppers = Peppers::new(vec![Pepper::generate("p1")]);
+    let client = client_id();
+    let public = |token, jkt| oauth::Presented {
+        jkt,
+        public: true,
+        ..presented(token, &client)
+    };
+    let rotate = |p, at| rotate_to_test_answer(&*table, &peppers, p, at);
+    let rec = record(&client);
+    let unbound = oauth::issue_refresh(&*table, &peppers, &rec).await.unwrap();
+
+    // Unbound, refreshed with a proof of key A: the successor is bound to A.
+    let first = rotate(public(unbound.expose(), Some("key-a")), NOW)
+        .await
+        .unwrap();
+    let bound = first.refresh_token.unwrap();
+    let found = oauth::find_refresh(&*table, &peppers, &bound, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.record.jkt.as_deref(), Some("key-a"));
+
+    // Stolen and rotated by its owner (with A)…
+    let second = rotate(public(&bound, Some("key-a")), NOW).await.unwrap();
+    let successor = second.refresh_token.unwrap();
+    assert_eq!(
+        oauth::find_refresh(&*table, &peppers, &successor, NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .jkt
+            .as_deref(),
+        Some("key-a"),
+        "successors keep the binding"
+    );
+    // …then replayed by the thief, without a proof or with its own key: inside the grace
+    // window no retry's answer, after it no revocation.
+    for at in [NOW, NOW + REFRESH_GRACE + 1] {
+        for jkt in [None, Some("key-b")] {
+            let e = rotate(public(&bound, jkt), at).await.unwrap_err();
+            assert_eq!(e.reason, "invalid_dpop_proof", "{e:?}");
+        }
+    }
+    assert!(
+        !keygate::clients::is_revoked(&*table, &client, &rec.family, NOW + REFRESH_GRACE + 1)
+            .await
+            .unwrap(),
+        "a replay without the key revokes nothing"
+    );
+    // The owner's successor still works, with A only.
+    let e = rotate(public(&successor, None), NOW).await.unwrap_err();
+    assert_eq!(e.reason, "invalid_dpop_proof");
+    assert!(rotate(public(&successor, Some("key-a")), NOW).await.is_ok());
+    // A confidential client's proof binds nothing (its client authentication does).
+    let conf = oauth::issue_refresh(&*table, &peppers, &rec).await.unwrap();
+    let next = rotate(
+        oauth::Presented {
+            jkt: Some("key-a"),
+            ..presented(conf.expose(), &client)
+        },
+        NOW,
+    )
+    .await
+    .unwrap()
+    .refresh_token
+    .unwrap();
+    let found = oauth::find_refresh(&*table, &peppers, &next, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.record.jkt, None);
 }
 
 async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
@@ -186,22 +279,34 @@ async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
     let uri = oauth::par::push(&*table, &peppers, &client, &"params", NOW)
         .await
         .unwrap();
-    let found: oauth::par::Found<String> = oauth::par::find(&*table, &peppers, &uri, &client, NOW)
+    let fresh: oauth::par::Found<String> = oauth::par::find(&*table, &peppers, &uri, &client, NOW)
         .await
         .unwrap()
         .expect("pushed");
+    // Held for a consent page, it outlives its minute; still used at most once.
+    assert!(oauth::par::hold(&*table, &fresh, NOW + 600).await.unwrap());
+    let later = NOW + oauth::par::PAR_TTL + 10;
+    let found: oauth::par::Found<String> =
+        oauth::par::find(&*table, &peppers, &uri, &client, later)
+            .await
+            .unwrap()
+            .expect("held");
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..RACERS {
         let (table, found) = (table.clone(), found.clone());
-        set.spawn(async move { oauth::par::consume(&*table, &found, NOW).await.unwrap() });
+        set.spawn(async move { oauth::par::consume(&*table, &found, later).await.unwrap() });
     }
     let mut won = 0;
     while let Some(r) = set.join_next().await {
         won += usize::from(r.unwrap());
     }
     assert_eq!(won, 1, "exactly one consumption wins");
+    assert!(
+        !oauth::par::hold(&*table, &fresh, NOW + 900).await.unwrap(),
+        "nothing revives a consumed request"
+    );
     let gone: Option<oauth::par::Found<String>> =
-        oauth::par::find(&*table, &peppers, &uri, &client, NOW)
+        oauth::par::find(&*table, &peppers, &uri, &client, later)
             .await
             .unwrap();
     assert!(gone.is_none(), "consumed means gone");
@@ -240,6 +345,7 @@ async fn in_memory() {
     codes_are_redeemed_at_most_once(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
+    bound_refresh_tokens_need_their_key(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }
 
@@ -249,5 +355,6 @@ async fn on_dynamodb_local() {
     codes_are_redeemed_at_most_once(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
+    bound_refresh_tokens_need_their_key(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }

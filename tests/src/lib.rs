@@ -315,6 +315,12 @@ pub async fn sign_in(s: &Server, owner_key: &str) -> String {
 
 /// Loads the consent page and submits it; returns the redirect `Location`.
 pub async fn consent(s: &Server, authorize_url: &str, cookie: &str, decision: &str) -> url::Url {
+    let fields = consent_form(s, authorize_url, cookie).await;
+    decide(s, cookie, fields, decision).await
+}
+
+/// Loads the consent page of `authorize_url`: the fields of its form.
+pub async fn consent_form(s: &Server, authorize_url: &str, cookie: &str) -> Vec<(String, String)> {
     let page = s
         .http
         .get(authorize_url)
@@ -344,6 +350,16 @@ pub async fn consent(s: &Server, authorize_url: &str, cookie: &str, decision: &s
             fields.push((n, v));
         }
     }
+    fields
+}
+
+/// Submits a consent form's `fields` with `decision`; returns the redirect `Location`.
+pub async fn decide(
+    s: &Server,
+    cookie: &str,
+    mut fields: Vec<(String, String)>,
+    decision: &str,
+) -> url::Url {
     fields.push(("decision".into(), decision.into()));
     let resp = s
         .http

@@ -307,6 +307,16 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
     // Used once: a second use is a page, never a redirect.
     gone(&s, &cookie, &id, &request_uri).await;
 
+    // The minute is for the client to send the browser: a person reading the consent page
+    // has the form's lifetime to decide, and the reference is still used once.
+    let slow = pushed(&s, &id, &secret, &challenge).await;
+    let url = authorize_url(&s, &[("client_id", &id), ("request_uri", &slow)]);
+    let form = keygate_e2e::consent_form(&s, &url, &cookie).await;
+    s.clock.advance(120);
+    let back = keygate_e2e::decide(&s, &cookie, form, "approve").await;
+    assert!(param(&back, "code").is_some(), "{back}");
+    gone(&s, &cookie, &id, &slow).await;
+
     // Late: a minute and a second after the push, the reference is gone.
     let late = pushed(&s, &id, &secret, &challenge).await;
     s.clock.advance(61);
@@ -353,7 +363,42 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
 
 async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
     let s = Server::start(backend).await;
-    let (owner_key, id, _) = fapi2_account(&s).await;
+    let (owner_key, id, secret) = fapi2_account(&s).await;
+    let request = [
+        ("response_type", "code"),
+        ("scope", "Basic"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    // FAPI 2.0 §5.3.2.2: the pushed request names its redirect URI, even the only one.
+    oauth_refusal(
+        push(&s, &id, Some(&secret), &request).await,
+        400,
+        "invalid_request",
+    );
+    // client_secret_basic only: the body secret is refused, at PAR and at the token endpoint.
+    let mut posted = vec![
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    posted.extend(request);
+    oauth_refusal(push(&s, &id, None, &posted).await, 401, "invalid_client");
+    let unknown = "x".repeat(43);
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("refresh_token", unknown.as_str()),
+    ];
+    oauth_refusal(
+        token_with_proof(&s, &id, None, None, &refresh).await,
+        401,
+        "invalid_client",
+    );
     let (status, c) = s
         .api(
             "GET",
@@ -474,7 +519,10 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
         (401, Some("dpop_bound_token")),
         "{v}"
     );
-    assert!(challenge.starts_with("DPoP"), "{challenge}");
+    assert_eq!(
+        challenge, "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"",
+        "RFC 9449 §7.1"
+    );
     let proof = key.proof("GET", &s.url("/api/whoami"), now, Some(&access));
     let (status, _, me) = whoami(&s, "DPoP", &access, Some(&proof)).await;
     assert_eq!(status, 200, "{me}");
@@ -560,7 +608,10 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
     let refused = |(status, challenge, v): (u16, String, Value), what: &str| {
         assert_eq!(status, 401, "{what}: {v}");
         assert_eq!(v["reason"], "dpop_proof_invalid", "{what}: {v}");
-        assert!(challenge.contains("DPoP"), "{what}: {challenge}");
+        assert_eq!(
+            challenge, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA\"",
+            "{what}"
+        );
     };
 
     // The genuine request works once; the same proof again is a replay.
@@ -609,7 +660,10 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
     }
     let (status, challenge, v) = whoami(&s, "DPoP", &token, None).await;
     assert_eq!(status, 401, "no proof: {v}");
-    assert!(challenge.contains("DPoP"), "{challenge}");
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_dpop_proof\""),
+        "{challenge}"
+    );
     let (status, _, v) = whoami(&s, "Bearer", &token, None).await;
     assert_eq!(
         (status, v["reason"].as_str()),
@@ -773,12 +827,33 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
     assert_eq!(status, 200, "{r}");
     let next = r["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(next, refresh);
+    // The thief replays the rotated token: inside the retry window it does not get the
+    // holder's answer (the bound successor)…
+    let replay = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("refresh_token", refresh.as_str()),
+    ];
+    oauth_refusal(
+        token_with_proof(&s, &id, None, None, &replay).await,
+        400,
+        "invalid_dpop_proof",
+    );
     let form = [
         ("grant_type", "refresh_token"),
         ("client_id", id.as_str()),
         ("refresh_token", next.as_str()),
     ];
     s.clock.advance(11);
+    // …and after it, it cannot revoke the holder's grant either (the holder refreshes below).
+    let thief = ProofKey::es256().proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
+    for proof in [None, Some(thief.as_str())] {
+        oauth_refusal(
+            token_with_proof(&s, &id, None, proof, &replay).await,
+            400,
+            "invalid_dpop_proof",
+        );
+    }
     oauth_refusal(
         token_with_proof(&s, &id, None, None, &form).await,
         400,
@@ -806,6 +881,31 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
         format!("{:?}", tok.token_type()).to_lowercase(),
         "bearer",
         "not bound"
+    );
+    // Refreshed later with a proof, such a token hands on a successor bound to that key.
+    let plain = tok.refresh_token().unwrap().secret().clone();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("refresh_token", plain.as_str()),
+    ];
+    let proof = key.proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
+    let (status, r) = token_with_proof(&s, &id, None, Some(&proof), &form).await;
+    assert_eq!(
+        (status, r["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{r}"
+    );
+    let bound = r["refresh_token"].as_str().unwrap();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", id.as_str()),
+        ("refresh_token", bound),
+    ];
+    oauth_refusal(
+        token_with_proof(&s, &id, None, None, &form).await,
+        400,
+        "invalid_dpop_proof",
     );
 }
 

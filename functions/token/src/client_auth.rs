@@ -96,7 +96,8 @@ impl Methods {
 /// Authenticates the calling OAuth client (the shared check with lockout,
 /// [`keygate::client_auth::authenticate`]) by one of the `methods`: two client authentications
 /// in one request (Basic and a body secret) are `invalid_request` (RFC 6749 §2.3), and so is a
-/// body secret where the route takes Basic only.
+/// body secret where the route takes Basic only; a `fapi2` client's body secret is
+/// `invalid_client` (it authenticates by Basic only).
 pub async fn authenticate(
     s: &Services,
     req: &Request,
@@ -151,6 +152,14 @@ pub async fn authenticate(
         keygate::http::source(req),
     )
     .await?;
+    // DESIGN "a FAPI 2.0 profile": a fapi2 client authenticates by `client_secret_basic` only
+    // (FAPI 2.0 §5.3.2.1 rules the body secret out); refused before anything is issued.
+    if body_secret.is_some() && client.oauth.as_ref().is_some_and(|o| o.fapi2()) {
+        return Err(invalid_client(
+            "client_auth_method",
+            "fapi2 clients authenticate with Authorization: Basic (client_secret_basic) only",
+        ));
+    }
     let account = accounts::get_account(&*s.table, &client.account_id)
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;

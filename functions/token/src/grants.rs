@@ -186,20 +186,6 @@ fn refresh_record(grant: &CodeGrant, now: i64) -> RefreshRecord {
     }
 }
 
-/// A refresh token bound to a key refreshes only with a proof of that key.
-fn check_refresh_binding(record: &RefreshRecord, jkt: Option<&str>) -> ApiResult<()> {
-    match (record.jkt.as_deref(), jkt) {
-        (None, _) => Ok(()),
-        (Some(bound), Some(j)) if bound == j => Ok(()),
-        (Some(_), Some(_)) => {
-            Err(Refused("the refresh token is bound to another DPoP key").at_token_endpoint())
-        }
-        (Some(_), None) => Err(
-            Refused("the refresh token is DPoP-bound: send a proof of its key").at_token_endpoint(),
-        ),
-    }
-}
-
 async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
     let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
     let presented = form.require("refresh_token")?;
@@ -209,7 +195,6 @@ async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenRes
     let issuer = s.config.issuer_for(req.headers());
     // The answer for a refresh token's record, given the refresh token it hands back.
     let answer = |record: &RefreshRecord, refresh_token: &str| {
-        check_refresh_binding(record, jkt.as_deref())?;
         let scope = oauth::refreshed_scope(&record.scope, &authed.client, form.get("scope"))?;
         let mint = Mint {
             subject: &record.sub,
@@ -229,25 +214,20 @@ async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenRes
         answer.refresh_token = Some(refresh_token.to_owned());
         Ok((answer, scope))
     };
-    let rotates = authed
-        .client
-        .oauth
-        .as_ref()
-        .is_none_or(|o| o.rotates_refresh());
-    if !rotates {
+    let oauth_client = authed.client.oauth.as_ref();
+    let presented = oauth::Presented {
+        token: presented,
+        client_id: &authed.client.id,
+        jkt: jkt.as_deref(),
+        public: oauth_client.is_some_and(|o| o.public),
+    };
+    if !oauth_client.is_none_or(|o| o.rotates_refresh()) {
         // `fapi2`: the same refresh token; each new access token bound to this proof's key.
-        let record =
-            oauth::refresh_in_place(&*s.table, ring.peppers(), presented, &authed.client.id, now)
-                .await?;
-        return answer(&record, presented).map(|(a, _)| a);
+        let record = oauth::refresh_in_place(&*s.table, ring.peppers(), presented, now).await?;
+        return answer(&record, presented.token).map(|(a, _)| a);
     }
-    oauth::rotate_refresh(
-        &*s.table,
-        ring.peppers(),
-        presented,
-        &authed.client.id,
-        now,
-        |record, next| answer(record, next.expose()),
-    )
+    oauth::rotate_refresh(&*s.table, ring.peppers(), presented, now, |record, next| {
+        answer(record, next.expose())
+    })
     .await
 }

@@ -140,7 +140,7 @@ impl<'a> Authenticator<'a> {
         let issuer = s.config.issuer_for(headers);
         let now = s.now();
         let claims = crate::tokens::decode(&ring, token, &issuer, now)
-            .map_err(|e| e.with_challenge(dpop::CHALLENGE))?;
+            .map_err(|e| e.with_challenge(dpop::TOKEN_CHALLENGE))?;
         let Some(jkt) = claims.jkt().map(str::to_owned) else {
             return Err(ApiError::unauthorized(
                 "token_not_bound",
@@ -203,7 +203,7 @@ pub fn bound_as_bearer() -> ApiError {
         "dpop_bound_token",
         "this token is DPoP-bound: send it as Authorization: DPoP with a proof",
     )
-    .with_challenge(crate::dpop::CHALLENGE)
+    .with_challenge(crate::dpop::TOKEN_CHALLENGE)
 }
 
 /// The account's authentication method refuses this credential (DESIGN.md "Credentials").

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use codes::{issue_code, pkce_ok, redeem_code, Binding, CodeGrant, CODE_TTL};
 pub use refresh::{
-    find_refresh, issue_refresh, refresh_in_place, rotate_refresh, Found, RefreshRecord,
+    find_refresh, issue_refresh, refresh_in_place, rotate_refresh, Found, Presented, RefreshRecord,
     REFRESH_GRACE, REFRESH_TTL,
 };
 pub use scope::{granted_scope, refreshed_scope};

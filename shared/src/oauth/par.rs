@@ -5,7 +5,9 @@
 //!
 //! A `request_uri` is bound to its client, expires, and is consumed by the decision it leads to
 //! (a code or a refusal): [`consume`] is the at-most-once step. Showing the consent page again
-//! (a reload, a sign-in round trip) only reads it.
+//! (a reload, a sign-in round trip) only reads it. The first time its consent page is shown, it
+//! is [`hold`]-ed for the consent form's own lifetime: the minute bounds how long a client may
+//! take to send the browser to `/authorize`, not how long a person may read the page.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,9 @@ const PAR_DOMAIN: &str = "oauth-par";
 struct Pushed<T> {
     client_id: String,
     params: T,
+    /// Set once [`hold`] extended its life for a consent page.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    held: bool,
 }
 
 fn par_key(hash: &str) -> Key {
@@ -36,7 +41,9 @@ fn par_key(hash: &str) -> Key {
 #[derive(Debug, Clone)]
 pub struct Found<T> {
     pub params: T,
-    hash: String,
+    /// The stored item, as read: [`hold`] rewrites it conditioned on its revision.
+    item: Item,
+    held: bool,
 }
 
 /// Keeps the checked authorization request `params` of `client_id`; returns its `request_uri`.
@@ -52,6 +59,7 @@ pub async fn push<T: Serialize>(
     let pushed = Pushed {
         client_id: client_id.to_owned(),
         params,
+        held: false,
     };
     let item = Item::new(par_key(&hash.0), &pushed)?.with_ttl(now + PAR_TTL);
     table.put(item, Condition::NotExists).await?;
@@ -81,7 +89,8 @@ pub async fn find<T: DeserializeOwned>(
             }
             return Ok(Some(Found {
                 params: pushed.params,
-                hash: h.0,
+                held: pushed.held,
+                item,
             }));
         }
     }
@@ -98,7 +107,36 @@ pub async fn consume<T>(
     found: &Found<T>,
     now: UnixSeconds,
 ) -> Result<bool, StoreError> {
-    crate::store::delete_live(table, &par_key(&found.hash), now).await
+    crate::store::delete_live(table, &found.item.key, now).await
+}
+
+/// Keeps a pushed request found by [`find`] live until `until` (the consent form's expiry),
+/// once: the first time its consent page is shown, so that a person reading the page does not
+/// outlive a one-minute `request_uri`. It stays single use. `false` when it was consumed (or held)
+/// since it was read; `true`, writing nothing, when it had been held already.
+pub async fn hold<T>(
+    table: &dyn Table,
+    found: &Found<T>,
+    until: UnixSeconds,
+) -> Result<bool, StoreError> {
+    if found.held {
+        return Ok(true);
+    }
+    let mut data = (*found.item.data).clone();
+    if let Some(fields) = data.as_object_mut() {
+        fields.insert("held".into(), serde_json::Value::Bool(true));
+    }
+    let held = Item {
+        ttl: Some(until.max(found.item.ttl.unwrap_or(until))),
+        rev: found.item.rev + 1,
+        data: std::sync::Arc::new(data),
+        ..found.item.clone()
+    };
+    match table.put(held, Condition::Revision(found.item.rev)).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +168,32 @@ mod tests {
         assert!(!consume(&table, &found, 131).await.unwrap(), "used once");
         let gone: Option<Found<String>> = find(&table, &peppers, &uri, "oc_a", 131).await.unwrap();
         assert!(gone.is_none());
+        let uri = push(&table, &peppers, "oc_a", &"params", 100)
+            .await
+            .unwrap();
+        let found: Found<String> = find(&table, &peppers, &uri, "oc_a", 150)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(hold(&table, &found, 150 + 600).await.unwrap());
+        let held: Found<String> = find(&table, &peppers, &uri, "oc_a", 100 + PAR_TTL + 500)
+            .await
+            .unwrap()
+            .expect("held past its minute");
+        assert!(hold(&table, &held, 2_000).await.unwrap(), "held once");
+        assert!(
+            find::<String>(&table, &peppers, &uri, "oc_a", 150 + 601)
+                .await
+                .unwrap()
+                .is_none(),
+            "a second hold does not extend it"
+        );
+        assert!(consume(&table, &held, 700).await.unwrap());
+        assert!(!hold(&table, &found, 800).await.unwrap(), "consumed: gone");
+        assert!(find::<String>(&table, &peppers, &uri, "oc_a", 701)
+            .await
+            .unwrap()
+            .is_none());
         for junk in ["", "urn:ietf:params:oauth:request_uri:", "https://x.test/r"] {
             let none: Option<Found<String>> =
                 find(&table, &peppers, junk, "oc_a", 130).await.unwrap();

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::TokenResponse;
 use crate::clock::UnixSeconds;
 use crate::crypto::{looks_like_secret, Peppers, Sealed, Secret};
+use crate::dpop::Refused;
 use crate::error::{ApiError, ApiResult, OAuthError};
 use crate::ids::AccountId;
 use crate::principal::SubjectType;
@@ -39,7 +40,8 @@ pub struct RefreshRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Sealed>,
     /// A public client's refresh token obtained with a DPoP proof is bound to that key (RFC 9449
-    /// §5): it refreshes only with a proof of it. Successors keep the binding.
+    /// §5): it refreshes only with a proof of it. Successors keep the binding; an unbound one
+    /// refreshed with a proof hands on a successor bound to that proof's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
 }
@@ -54,6 +56,69 @@ fn invalid_grant(msg: &'static str) -> ApiError {
 
 fn answer_aad(hash: &str) -> String {
     format!("refresh-answer:{hash}")
+}
+
+/// A refresh token as a client presents it.
+#[derive(Clone, Copy)]
+pub struct Presented<'a> {
+    /// The token itself.
+    pub token: &'a str,
+    /// The authenticated (or, for a public client, identified) client.
+    pub client_id: &'a str,
+    /// The RFC 7638 thumbprint of the request's checked DPoP proof, if it carried one.
+    pub jkt: Option<&'a str>,
+    /// Whether the client is public: its refresh tokens are bound to the key it proves (RFC 9449
+    /// §5); a confidential client's are bound to the client by its authentication already.
+    pub public: bool,
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("token", &"[redacted]")
+            .field("client_id", &self.client_id)
+            .field("jkt", &self.jkt)
+            .field("public", &self.public)
+            .finish()
+    }
+}
+
+impl Presented<'_> {
+    /// The refusals every use of a refresh token starts with, before anything is read beyond its
+    /// record or written: another client's token, or a DPoP-bound one without a proof of its key
+    /// (checked before the token's reuse, so a replay without the key can neither get a
+    /// retry's answer nor revoke the family).
+    fn check(&self, record: &RefreshRecord) -> ApiResult<()> {
+        if record.client_id != self.client_id {
+            return Err(invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        check_binding(record, self.jkt)
+    }
+
+    /// The binding the successor of `record` carries: its own, or, for a public client's
+    /// unbound token refreshed with a proof, the proof's key.
+    fn successor_jkt(&self, record: &RefreshRecord) -> Option<String> {
+        record
+            .jkt
+            .clone()
+            .or_else(|| self.jkt.filter(|_| self.public).map(str::to_owned))
+    }
+}
+
+/// A refresh token bound to a key refreshes only with a proof of that key (RFC 9449 §5).
+fn check_binding(record: &RefreshRecord, jkt: Option<&str>) -> ApiResult<()> {
+    match (record.jkt.as_deref(), jkt) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(j)) if bound == j => Ok(()),
+        (Some(_), Some(_)) => {
+            Err(Refused("the refresh token is bound to another DPoP key").at_token_endpoint())
+        }
+        (Some(_), None) => Err(
+            Refused("the refresh token is DPoP-bound: send a proof of its key").at_token_endpoint(),
+        ),
+    }
 }
 
 /// A stored refresh token: its hash, record and revision.
@@ -109,28 +174,24 @@ pub async fn issue_refresh(
 /// commits a successor. Another inside [`REFRESH_GRACE`] seconds of it gets that same answer (a
 /// client retrying a lost response); any later one revokes the whole grant family and gets
 /// `invalid_grant`. A token of another client, unknown, expired or of a revoked family is
-/// `invalid_grant`, and nothing is consumed.
+/// `invalid_grant`, and nothing is consumed; so is a DPoP-bound token presented without a proof
+/// of its key (`invalid_dpop_proof`), before its reuse is looked at.
 ///
 /// One sequence, because the order is the contract: every refusal before anything is written,
 /// the answer built before the one conditional transaction that commits it.
 pub async fn rotate_refresh(
     table: &dyn Table,
     peppers: &Peppers,
-    presented: &str,
-    client_id: &str,
+    presented: Presented<'_>,
     now: UnixSeconds,
     answer: impl FnOnce(&RefreshRecord, &Secret) -> ApiResult<(TokenResponse, String)>,
 ) -> ApiResult<TokenResponse> {
-    let Some(found) = find_refresh(table, peppers, presented, now).await? else {
+    let Some(found) = find_refresh(table, peppers, presented.token, now).await? else {
         return Err(invalid_grant("the refresh token is invalid or expired"));
     };
     let Found { hash, record, rev } = &found;
-    if record.client_id != client_id {
-        return Err(invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
-    if crate::clients::is_revoked(table, client_id, &record.family, now).await? {
+    presented.check(record)?;
+    if crate::clients::is_revoked(table, presented.client_id, &record.family, now).await? {
         return Err(invalid_grant("the refresh token was revoked"));
     }
     if let Some(used_at) = record.used_at {
@@ -153,6 +214,7 @@ pub async fn rotate_refresh(
         scope,
         used_at: None,
         answer: None,
+        jkt: presented.successor_jkt(record),
         ..record.clone()
     };
     let next_hash = peppers.hash(REFRESH_DOMAIN, &next);
@@ -169,8 +231,8 @@ pub async fn rotate_refresh(
         Ok(()) => Ok(response),
         // Another rotation won the race: this request is a retry of that one.
         Err(StoreError::ConditionFailed) => {
-            match find_refresh(table, peppers, presented, now).await? {
-                Some(f) => match f.record.used_at {
+            match find_refresh(table, peppers, presented.token, now).await? {
+                Some(f) => match presented.check(&f.record).map(|()| f.record.used_at)? {
                     Some(used_at) => retry_or_revoke(table, peppers, &f, used_at, now).await,
                     None => Err(invalid_grant("the refresh token is busy: try again")),
                 },
@@ -184,27 +246,23 @@ pub async fn rotate_refresh(
 /// A refresh without rotation (the `fapi2` profile, whose tokens are sender-constrained instead):
 /// the record of `presented`, which stays the client's refresh token. Nothing is written; a
 /// token of another client, unknown, expired, of a revoked family or already rotated (before the
-/// client became `fapi2`) is `invalid_grant`.
+/// client became `fapi2`) is `invalid_grant`; a DPoP-bound one without a proof of its key is
+/// `invalid_dpop_proof`.
 pub async fn refresh_in_place(
     table: &dyn Table,
     peppers: &Peppers,
-    presented: &str,
-    client_id: &str,
+    presented: Presented<'_>,
     now: UnixSeconds,
 ) -> ApiResult<RefreshRecord> {
-    let Some(found) = find_refresh(table, peppers, presented, now).await? else {
+    let Some(found) = find_refresh(table, peppers, presented.token, now).await? else {
         return Err(invalid_grant("the refresh token is invalid or expired"));
     };
     let record = found.record;
-    if record.client_id != client_id {
-        return Err(invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
+    presented.check(&record)?;
     if record.used_at.is_some() {
         return Err(invalid_grant("the refresh token was already used"));
     }
-    if crate::clients::is_revoked(table, client_id, &record.family, now).await? {
+    if crate::clients::is_revoked(table, presented.client_id, &record.family, now).await? {
         return Err(invalid_grant("the refresh token was revoked"));
     }
     Ok(record)

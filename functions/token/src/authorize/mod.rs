@@ -136,6 +136,8 @@ pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
         let exp = s.now() + consent::CONSENT_TTL;
+        // The person now has the form's lifetime to decide, not the request_uri's minute.
+        request::hold(s, pushed.as_ref(), exp).await?;
         let ring = s.keys.ring().await;
         let csrf = consent::csrf_token(ring.peppers(), &session, &r, exp);
         Ok(consent::consent_page(

@@ -116,6 +116,15 @@ pub(super) async fn resolve(
     Ok((pushed, Some(found)))
 }
 
+/// A pushed request gone between its reading and its use.
+fn used_up() -> Refusal {
+    page(
+        400,
+        "Invalid request",
+        "This authorization request (request_uri) was already used or has expired: start again from the application.",
+    )
+}
+
 /// Consumes the pushed request behind a decision: once it has produced a code or a refusal it
 /// cannot be used again; a second decision on it (a replayed form, a race) is a page.
 pub(super) async fn consume(s: &Services, pushed: Option<&Pushed>) -> Result<(), Refusal> {
@@ -124,11 +133,20 @@ pub(super) async fn consume(s: &Services, pushed: Option<&Pushed>) -> Result<(),
     };
     match par::consume(&*s.table, found, s.now()).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(page(
-            400,
-            "Invalid request",
-            "This authorization request (request_uri) was already used or has expired: start again from the application.",
-        )),
+        Ok(false) => Err(used_up()),
+        Err(e) => Err(Refusal::Failed(e.into())),
+    }
+}
+
+/// Keeps the pushed request behind a consent page live until the form expires (`until`), the
+/// first time the page is shown ([`par::hold`]); a request consumed meanwhile is a page.
+pub(super) async fn hold(s: &Services, pushed: Option<&Pushed>, until: i64) -> Result<(), Refusal> {
+    let Some(found) = pushed else {
+        return Ok(());
+    };
+    match par::hold(&*s.table, found, until).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(used_up()),
         Err(e) => Err(Refusal::Failed(e.into())),
     }
 }
@@ -171,6 +189,14 @@ pub(super) async fn client_and_redirect(
                 400,
                 "Invalid redirect URI",
                 "The redirect_uri is not registered for this application.",
+            ))
+        }
+        // FAPI 2.0 §5.3.2.2: a fapi2 client always names its redirect URI.
+        None if client.oauth.as_ref().is_some_and(|o| o.fapi2()) => {
+            return Err(page(
+                400,
+                "Invalid redirect URI",
+                "redirect_uri is required for fapi2 clients.",
             ))
         }
         None if registered.len() == 1 => registered[0].clone(),

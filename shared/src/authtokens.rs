@@ -510,9 +510,10 @@ async fn find_token(
     Err(token_unknown())
 }
 
-/// Consumes a single-use token (**at most once**: a conditional delete only one request can
-/// win), then writes its session and its tombstone in one transaction; if that fails, the token
-/// is given back, so nothing is left half-done.
+/// Consumes a single-use token, in one transaction (**at most once**: its delete is conditioned
+/// on it being live, and only one request can win it): the token goes, its tombstone and its
+/// session appear. No reader ever finds the token neither live nor used — a racing loser is told
+/// `token_used`, never `token_unknown` — and a failure leaves nothing half-done.
 async fn consume(
     table: &dyn Table,
     item: Item,
@@ -521,26 +522,18 @@ async fn consume(
     session_item: Item,
     now: UnixSeconds,
 ) -> ApiResult<()> {
-    match table.delete(&item.key, Condition::Live { now }).await {
-        Ok(Some(_)) => {}
-        Ok(None) | Err(StoreError::ConditionFailed) => return Err(token_used()),
-        Err(e) => return Err(e.into()),
-    }
     let used =
         Item::new(used_key(hash), &UsedRecord { used_at: now })?.with_ttl(expires_at.max(now + 1));
     let writes = vec![
-        WriteOp::Put(session_item, Condition::NotExists),
+        WriteOp::Delete(item.key, Condition::Live { now }),
         WriteOp::Put(used, Condition::NotExists),
+        WriteOp::Put(session_item, Condition::NotExists),
     ];
-    if let Err(e) = table.transact(writes).await {
-        // The tombstone's `NotExists` still stops a second session if the transaction did land
-        // after all.
-        if let Err(restore) = table.put(item, Condition::NotExists).await {
-            tracing::error!(error = %restore, "could not restore a consumed token");
-        }
-        return Err(e.into());
+    match table.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(token_used()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// The live session a cookie value names: unknown (or not a session's shape)

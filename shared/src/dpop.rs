@@ -12,9 +12,15 @@
 //! `decode`, `Jwk::thumbprint`); what is written here is the profile RFC 9449 §4.3 asks for,
 //! which no crate checks.
 //!
-//! Not here (yet): server-provided nonces (`DPoP-Nonce`, RFC 9449 §8–9, optional in the RFC and
-//! in the issue) — the `iat` window and the single-use `jti` bound replays instead; and binding
-//! of client-app API tokens (OneSpan's flow has no place for a proof). A proof's `jwk` may carry
+//! Server nonces (RFC 9449 §8–9, [`nonce`]) are stateless: the step of time they were made in and
+//! its keyed hash under the pepper, valid in that [`NONCE_STEP`] and the next. The token endpoint
+//! hands a fresh one (`DPoP-Nonce`) to every request that comes with a proof; a proof carrying a
+//! `nonce` must carry a current one of ours, and an OAuth client with `requireDpopNonce` must
+//! send one — so its proofs cannot be made ahead of time, whatever its clock says
+//! (`use_dpop_nonce` otherwise, with the nonce to retry with). Resource requests check a nonce
+//! when a proof carries one but do not require it: the `verify` authorizer cannot hand one out
+//! (API Gateway answers its refusals), so there the `iat` window and the single-use `jti` bound
+//! replays. Not here: binding of client-app API tokens (OneSpan's flow has no place for a proof). A proof's `jwk` may carry
 //! `alg`/`kid`/`use` beside the key; only private members are refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,7 +31,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::UnixSeconds;
-use crate::crypto::ct_eq;
+use crate::crypto::{ct_eq, Peppers, Secret, SecretHash};
 use crate::error::{ApiError, ApiResult, OAuthError};
 use crate::store::{Condition, Item, Key, StoreError, Table};
 
@@ -47,6 +53,65 @@ pub const CHALLENGE: &str = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdD
 /// The challenge of a resource request refused for its token (RFC 6750 §3.1 `invalid_token`:
 /// expired, revoked, forged, or a DPoP-bound one sent as `Bearer`).
 pub const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
+
+/// The challenge of a resource request whose proof lacks a current server nonce (RFC 9449 §9).
+pub const NONCE_CHALLENGE: &str = "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA\"";
+/// The response header that carries a fresh server nonce.
+pub const NONCE_HEADER: &str = "dpop-nonce";
+/// Server nonces change every this many seconds; one is accepted in its step and the next.
+pub const NONCE_STEP: i64 = 60;
+const NONCE_DOMAIN: &str = "dpop-nonce";
+/// Longest `nonce` claim read.
+const MAX_NONCE: usize = 128;
+
+/// A fresh server nonce at `now`: `<step>.<keyed hash of the step>` (nothing stored).
+pub fn nonce(peppers: &Peppers, now: UnixSeconds) -> String {
+    let step = now.div_euclid(NONCE_STEP);
+    let mac = peppers.hash(NONCE_DOMAIN, &Secret::new(step.to_string()));
+    format!("{step}.{}", mac.0)
+}
+
+/// Whether `nonce` is one of ours, made in the current step or the one before (under any pepper
+/// in force; the hash compared in constant time).
+pub fn nonce_ok(peppers: &Peppers, nonce: &str, now: UnixSeconds) -> bool {
+    let Some((step, mac)) = nonce.split_once('.') else {
+        return false;
+    };
+    let Ok(step) = step.parse::<i64>() else {
+        return false;
+    };
+    let current = now.div_euclid(NONCE_STEP);
+    (current - 1..=current).contains(&step)
+        && peppers.verify(NONCE_DOMAIN, &SecretHash(mac.to_owned()), &step.to_string())
+}
+
+/// The nonce rule for a checked proof: a `nonce` it carries must be current and ours; `required`
+/// (an OAuth client with `requireDpopNonce`, at the token endpoint) makes one mandatory.
+pub fn nonce_fits(p: &Proof, peppers: &Peppers, required: bool, now: UnixSeconds) -> bool {
+    match &p.nonce {
+        Some(n) => nonce_ok(peppers, n, now),
+        None => !required,
+    }
+}
+
+/// RFC 9449 §8: `400 {"error":"use_dpop_nonce"}` with a fresh `DPoP-Nonce` to retry with.
+pub fn use_nonce_at_token_endpoint(peppers: &Peppers, now: UnixSeconds) -> ApiError {
+    ApiError::oauth(
+        OAuthError::UseDpopNonce,
+        "the DPoP proof must carry a current server nonce: retry with this answer's DPoP-Nonce",
+    )
+    .with_dpop_nonce(nonce(peppers, now))
+}
+
+/// RFC 9449 §9: `401`, `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a fresh `DPoP-Nonce`.
+pub fn use_nonce_at_resource(peppers: &Peppers, now: UnixSeconds) -> ApiError {
+    ApiError::unauthorized(
+        "use_dpop_nonce",
+        "the DPoP proof's nonce is not a current server nonce: retry with this answer's DPoP-Nonce",
+    )
+    .with_challenge(NONCE_CHALLENGE)
+    .with_dpop_nonce(nonce(peppers, now))
+}
 
 /// Why a proof is refused: a client-safe message. Mapped to the token endpoint's
 /// `invalid_dpop_proof` ([`Refused::at_token_endpoint`]) or a resource's `401`
@@ -83,6 +148,8 @@ pub struct Proof {
     pub jkt: String,
     pub jti: String,
     pub iat: UnixSeconds,
+    /// The server nonce it carries, checked by [`nonce_fits`].
+    pub nonce: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +160,8 @@ struct ProofClaims {
     iat: i64,
     #[serde(default)]
     ath: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 /// The public URL a proof names for `path` under `issuer` (the issuer's origin plus the path).
@@ -211,6 +280,13 @@ pub fn check(proof: &str, expected: &Expected<'_>, now: UnixSeconds) -> Result<P
             return Err(Refused("the DPoP proof's ath is for another access token"));
         }
     }
+    if claims
+        .nonce
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.len() > MAX_NONCE)
+    {
+        return Err(Refused("the DPoP proof's nonce is malformed"));
+    }
     let jkt = jwk
         .thumbprint(ThumbprintHash::SHA256)
         .map_err(|_| Refused("the DPoP proof's jwk is not a key"))?;
@@ -218,6 +294,7 @@ pub fn check(proof: &str, expected: &Expected<'_>, now: UnixSeconds) -> Result<P
         jkt,
         jti: claims.jti,
         iat: claims.iat,
+        nonce: claims.nonce,
     })
 }
 
@@ -282,6 +359,61 @@ mod tests {
             assert_eq!(p.jkt, key.jkt());
             assert_eq!(p.iat, NOW);
         }
+    }
+
+    #[test]
+    fn server_nonces_are_ours_and_current() {
+        use crate::crypto::Pepper;
+        let peppers = Peppers::new(vec![Pepper::generate("p1")]);
+        let n = nonce(&peppers, NOW);
+        assert!(nonce_ok(&peppers, &n, NOW));
+        assert!(
+            nonce_ok(&peppers, &n, NOW + NONCE_STEP),
+            "valid in the next step"
+        );
+        let step_end = (NOW.div_euclid(NONCE_STEP) + 2) * NONCE_STEP;
+        assert!(
+            !nonce_ok(&peppers, &n, step_end),
+            "two steps later it is stale"
+        );
+        assert!(
+            !nonce_ok(&peppers, &nonce(&peppers, NOW + 3600), NOW),
+            "not from the future"
+        );
+        // Forged: another deployment's pepper, another step under our hash, junk.
+        let other = Peppers::new(vec![Pepper::generate("p1")]);
+        assert!(!nonce_ok(&peppers, &nonce(&other, NOW), NOW));
+        let (_, mac) = n.split_once('.').unwrap();
+        let shifted = format!("{}.{mac}", NOW.div_euclid(NONCE_STEP) - 1);
+        assert!(!nonce_ok(&peppers, &shifted, NOW));
+        for junk in ["", ".", "x.y", "123", &format!("{}.", NOW / NONCE_STEP)] {
+            assert!(!nonce_ok(&peppers, junk, NOW), "{junk:?}");
+        }
+        // A rotated-in pepper still accepts the nonces the previous one made.
+        let rotated = Peppers::new(vec![Pepper::generate("p2"), peppers.current().clone()]);
+        assert!(nonce_ok(&rotated, &n, NOW));
+        // The rule: a carried nonce must be good; `required` makes one mandatory.
+        let key = ProofKey::es256();
+        let with = check(
+            &key.proof_with_nonce("POST", URL, NOW, None, &n),
+            &expected(),
+            NOW,
+        )
+        .unwrap();
+        let without = check(&key.proof("POST", URL, NOW, None), &expected(), NOW).unwrap();
+        let stale = check(
+            &key.proof_with_nonce("POST", URL, NOW, None, &nonce(&other, NOW)),
+            &expected(),
+            NOW,
+        )
+        .unwrap();
+        assert!(nonce_fits(&with, &peppers, true, NOW));
+        assert!(nonce_fits(&without, &peppers, false, NOW));
+        assert!(!nonce_fits(&without, &peppers, true, NOW));
+        assert!(!nonce_fits(&stale, &peppers, false, NOW));
+        let e = use_nonce_at_token_endpoint(&peppers, NOW);
+        assert_eq!(e.reason, "use_dpop_nonce");
+        assert!(nonce_ok(&peppers, e.dpop_nonce.as_deref().unwrap(), NOW));
     }
 
     #[test]

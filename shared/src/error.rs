@@ -74,9 +74,28 @@ pub enum OAuthError {
     TemporarilyUnavailable,
     /// RFC 9449 §5: the DPoP proof is missing where required, or not valid.
     InvalidDpopProof,
+    /// RFC 9449 §8: the DPoP proof must carry the server's current nonce (sent as `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl OAuthError {
+    /// Every code (the spec's `OAuthError` enum must list each: `tests/tests/routes_agree.rs`).
+    pub const ALL: [OAuthError; 13] = [
+        OAuthError::InvalidRequest,
+        OAuthError::InvalidClient,
+        OAuthError::InvalidGrant,
+        OAuthError::UnauthorizedClient,
+        OAuthError::UnsupportedGrantType,
+        OAuthError::InvalidScope,
+        OAuthError::AccessDenied,
+        OAuthError::UnsupportedResponseType,
+        OAuthError::UnsupportedTokenType,
+        OAuthError::ServerError,
+        OAuthError::TemporarilyUnavailable,
+        OAuthError::InvalidDpopProof,
+        OAuthError::UseDpopNonce,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OAuthError::InvalidRequest => "invalid_request",
@@ -91,6 +110,7 @@ impl OAuthError {
             OAuthError::ServerError => "server_error",
             OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthError::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthError::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -125,6 +145,9 @@ pub struct ApiError {
     pub oauth: Option<OAuthError>,
     /// A `401`'s `WWW-Authenticate` challenge, when it is not the default (DPoP's).
     pub challenge: Option<&'static str>,
+    /// RFC 9449 §8–9: a fresh server nonce for the client's next DPoP proof (`DPoP-Nonce`).
+    /// (Boxed: the error stays small enough to pass by value.)
+    pub dpop_nonce: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -138,7 +161,13 @@ impl ApiError {
             at: None,
             oauth: None,
             challenge: None,
+            dpop_nonce: None,
         }
+    }
+    /// With this server nonce as `DPoP-Nonce` on the answer.
+    pub fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce.into_boxed_str());
+        self
     }
     /// With this `WWW-Authenticate` challenge on its `401`.
     pub fn with_challenge(mut self, challenge: &'static str) -> Self {
@@ -203,6 +232,7 @@ impl ApiError {
             at: Some(std::panic::Location::caller()),
             oauth: None,
             challenge: None,
+            dpop_nonce: None,
         }
     }
     /// A backing service is down or throttling (`503`, `Retry-After`): `source` and the caller's
@@ -224,6 +254,7 @@ impl ApiError {
             at: Some(std::panic::Location::caller()),
             oauth: None,
             challenge: None,
+            dpop_nonce: None,
         }
     }
     /// A feature this deployment has not been configured for (`503`, `Retry-After` of five

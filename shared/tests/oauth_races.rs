@@ -317,6 +317,7 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
         jkt: format!("k{}", keygate::tokens::new_jti()),
         jti: keygate::tokens::new_jti(),
         iat: NOW,
+        nonce: None,
     };
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..RACERS {

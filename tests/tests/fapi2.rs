@@ -24,6 +24,7 @@ on_both_backends!(
     token_endpoint_proofs_are_checked_and_single_use,
     public_refresh_tokens_are_bound_to_the_key,
     a_bound_token_mints_authentication_tokens_with_its_proof,
+    server_nonces_pin_proofs_to_the_present,
 );
 
 const REDIRECT: &str = "https://portal.example/cb";
@@ -110,6 +111,18 @@ async fn token_with_proof(
     proof: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
+    let (status, _, v) = token_answer(s, id, secret, proof, form).await;
+    (status, v)
+}
+
+/// The same, with the answer's headers.
+async fn token_answer(
+    s: &Server,
+    id: &str,
+    secret: Option<&str>,
+    proof: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut req = s.http.post(s.url("/api/oauth2/token")).form(form);
     if let Some(secret) = secret {
         req = req.basic_auth(id, Some(secret));
@@ -117,7 +130,40 @@ async fn token_with_proof(
     if let Some(p) = proof {
         req = req.header("dpop", p);
     }
-    s.call(req).await
+    read(req.send().await.unwrap()).await
+}
+
+/// An answer's status, headers and JSON body (`null` when not JSON).
+async fn read(resp: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+/// A header's value, `""` when absent.
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// A public client's refresh request for `token`.
+fn refresh_form<'a>(id: &'a str, token: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("grant_type", "refresh_token"),
+        ("client_id", id),
+        ("refresh_token", token),
+    ]
+}
+
+/// A public client's token request refused for want of its key's proof.
+async fn needs_the_key(s: &Server, id: &str, proof: Option<&str>, form: &[(&str, &str)]) {
+    oauth_refusal(
+        token_with_proof(s, id, None, proof, form).await,
+        400,
+        "invalid_dpop_proof",
+    );
 }
 
 fn token_url(s: &Server) -> String {
@@ -132,6 +178,17 @@ async fn whoami(
     token: &str,
     proof: Option<&str>,
 ) -> (u16, String, Value) {
+    let (status, headers, body) = whoami_answer(s, scheme, token, proof).await;
+    (status, header(&headers, "www-authenticate"), body)
+}
+
+/// The same, with the answer's headers.
+async fn whoami_answer(
+    s: &Server,
+    scheme: &str,
+    token: &str,
+    proof: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut req = s
         .http
         .get(s.url("/api/whoami"))
@@ -139,15 +196,7 @@ async fn whoami(
     if let Some(p) = proof {
         req = req.header("dpop", p);
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
-    (status, challenge, body)
+    read(req.send().await.unwrap()).await
 }
 
 async fn introspect(s: &Server, id: &str, secret: &str, token: &str) -> Value {
@@ -161,6 +210,14 @@ async fn introspect(s: &Server, id: &str, secret: &str, token: &str) -> Value {
         .await;
     assert_eq!(status, 200, "{v}");
     v
+}
+
+/// `GET /api/oauth2/clients/{id}` as the owner.
+async fn client_record(s: &Server, owner_key: &str, id: &str) -> Value {
+    let path = format!("/api/oauth2/clients/{id}");
+    let (status, c) = s.api("GET", &path, Some(owner_key), None).await;
+    assert_eq!(status, 200, "{c}");
+    c
 }
 
 /// A `fapi2` client of a fresh OAUTH2 account: (owner key, client id, secret).
@@ -399,15 +456,7 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
         401,
         "invalid_client",
     );
-    let (status, c) = s
-        .api(
-            "GET",
-            &format!("/api/oauth2/clients/{id}"),
-            Some(&owner_key),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{c}");
+    let c = client_record(&s, &owner_key, &id).await;
     assert_eq!(c["profile"], "fapi2");
     assert_eq!(c["requirePushedAuthorizationRequests"], true);
 
@@ -802,24 +851,12 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
         "{tok}"
     );
     let refresh = tok["refresh_token"].as_str().unwrap().to_owned();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", id.as_str()),
-        ("refresh_token", refresh.as_str()),
-    ];
+    let form = refresh_form(&id, &refresh);
 
     // A thief with the refresh token but not the key gets nothing, and burns nothing.
-    oauth_refusal(
-        token_with_proof(&s, &id, None, None, &form).await,
-        400,
-        "invalid_dpop_proof",
-    );
+    needs_the_key(&s, &id, None, &form).await;
     let thief = ProofKey::es256().proof("POST", &token_url(&s), now, None);
-    oauth_refusal(
-        token_with_proof(&s, &id, None, Some(&thief), &form).await,
-        400,
-        "invalid_dpop_proof",
-    );
+    needs_the_key(&s, &id, Some(&thief), &form).await;
 
     // The key's holder refreshes (rotated: a standard client), and the next one is bound too.
     let proof = key.proof("POST", &token_url(&s), now, None);
@@ -829,36 +866,16 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
     assert_ne!(next, refresh);
     // The thief replays the rotated token: inside the retry window it does not get the
     // holder's answer (the bound successor)…
-    let replay = [
-        ("grant_type", "refresh_token"),
-        ("client_id", id.as_str()),
-        ("refresh_token", refresh.as_str()),
-    ];
-    oauth_refusal(
-        token_with_proof(&s, &id, None, None, &replay).await,
-        400,
-        "invalid_dpop_proof",
-    );
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", id.as_str()),
-        ("refresh_token", next.as_str()),
-    ];
+    let replay = refresh_form(&id, &refresh);
+    needs_the_key(&s, &id, None, &replay).await;
+    let form = refresh_form(&id, &next);
     s.clock.advance(11);
     // …and after it, it cannot revoke the holder's grant either (the holder refreshes below).
     let thief = ProofKey::es256().proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
     for proof in [None, Some(thief.as_str())] {
-        oauth_refusal(
-            token_with_proof(&s, &id, None, proof, &replay).await,
-            400,
-            "invalid_dpop_proof",
-        );
+        needs_the_key(&s, &id, proof, &replay).await;
     }
-    oauth_refusal(
-        token_with_proof(&s, &id, None, None, &form).await,
-        400,
-        "invalid_dpop_proof",
-    );
+    needs_the_key(&s, &id, None, &form).await;
     let proof = key.proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
     let (status, r) = token_with_proof(&s, &id, None, Some(&proof), &form).await;
     assert_eq!(status, 200, "{r}");
@@ -884,11 +901,7 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
     );
     // Refreshed later with a proof, such a token hands on a successor bound to that key.
     let plain = tok.refresh_token().unwrap().secret().clone();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", id.as_str()),
-        ("refresh_token", plain.as_str()),
-    ];
+    let form = refresh_form(&id, &plain);
     let proof = key.proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
     let (status, r) = token_with_proof(&s, &id, None, Some(&proof), &form).await;
     assert_eq!(
@@ -897,16 +910,8 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
         "{r}"
     );
     let bound = r["refresh_token"].as_str().unwrap();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", id.as_str()),
-        ("refresh_token", bound),
-    ];
-    oauth_refusal(
-        token_with_proof(&s, &id, None, None, &form).await,
-        400,
-        "invalid_dpop_proof",
-    );
+    let form = refresh_form(&id, bound);
+    needs_the_key(&s, &id, None, &form).await;
 }
 
 async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keygate_e2e::Backend) {
@@ -945,5 +950,108 @@ async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keyga
         .await,
         401,
         "dpop_proof_invalid",
+    );
+}
+
+/// RFC 9449 §8–9: every token answer to a request with a proof hands out a fresh server nonce; a
+/// client with `requireDpopNonce` must use one (so its proofs cannot be made ahead of time, even
+/// with a clock set forward), and a stale or forged nonce is refused at the token endpoint and
+/// at a resource alike — each time with the nonce to retry with.
+async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, secret) = oauth_account(&s, json!({"requireDpopNonce": true})).await;
+    let c = client_record(&s, &owner_key, &id).await;
+    assert_eq!(c["requireDpopNonce"], true, "{c}");
+    let key = ProofKey::es256();
+    let form = [("grant_type", "client_credentials"), ("scope", "Basic")];
+    let url = token_url(&s);
+    let now = s.clock.now_for_tests();
+    let nonce_of = |headers: &reqwest::header::HeaderMap| {
+        let n = header(headers, "dpop-nonce");
+        assert!(!n.is_empty(), "a fresh nonce comes with the answer");
+        n
+    };
+
+    // Without a nonce: use_dpop_nonce, and the nonce to retry with.
+    let proof = key.proof("POST", &url, now, None);
+    let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{v}"
+    );
+    let nonce = nonce_of(&headers);
+    // The retry with it is bound, and hands on a nonce for the next request.
+    let proof = key.proof_with_nonce("POST", &url, now, None, &nonce);
+    let (status, headers, tok) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
+    assert_eq!(
+        (status, tok["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{tok}"
+    );
+    nonce_of(&headers);
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+
+    // Forged nonces are refused: made up, or another deployment's.
+    for forged in ["1.p1$x", "not-a-nonce"] {
+        let proof = key.proof_with_nonce("POST", &url, now, None, forged);
+        let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some("use_dpop_nonce")),
+            "{v}"
+        );
+        nonce_of(&headers);
+    }
+
+    // At a resource a nonce is not required, but one carried must be current.
+    let whoami_url = s.url("/api/whoami");
+    let proof = key.proof_with_nonce("GET", &whoami_url, now, Some(&access), &nonce);
+    let (status, _, me) = whoami_answer(&s, "DPoP", &access, Some(&proof)).await;
+    assert_eq!(status, 200, "{me}");
+
+    // Two minutes on, the nonce is stale: refused at both, each with a fresh one.
+    s.clock.advance(2 * 60 + 1);
+    let later = s.clock.now_for_tests();
+    let proof = key.proof_with_nonce("POST", &url, later, None, &nonce);
+    let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{v}"
+    );
+    let fresh = nonce_of(&headers);
+    assert_ne!(fresh, nonce);
+    let proof = key.proof_with_nonce("GET", &whoami_url, later, Some(&access), &nonce);
+    let (status, headers, v) = whoami_answer(&s, "DPoP", &access, Some(&proof)).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("use_dpop_nonce")),
+        "{v}"
+    );
+    assert_eq!(
+        header(&headers, "www-authenticate"),
+        "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA\""
+    );
+    let retry = nonce_of(&headers);
+    let proof = key.proof_with_nonce("GET", &whoami_url, later, Some(&access), &retry);
+    assert_eq!(whoami(&s, "DPoP", &access, Some(&proof)).await.0, 200);
+
+    // A client without the setting needs none, and is handed one all the same.
+    let (_, plain, plain_secret) = oauth_account(&s, json!({})).await;
+    let proof = key.proof("POST", &url, later, None);
+    let (status, headers, v) =
+        token_answer(&s, &plain, Some(&plain_secret), Some(&proof), &form).await;
+    assert_eq!(
+        (status, v["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{v}"
+    );
+    nonce_of(&headers);
+    // Without a proof, no nonce is handed out.
+    let (status, headers, _) = token_answer(&s, &plain, Some(&plain_secret), None, &form).await;
+    assert_eq!(
+        (status, header(&headers, "dpop-nonce")),
+        (200, String::new())
     );
 }

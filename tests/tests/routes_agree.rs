@@ -287,6 +287,26 @@ fn every_ref(v: &Value, out: &mut Vec<String>) {
 /// at least one of them a 4xx; every `{param}` of a path is a declared path parameter; every
 /// security scheme an operation names is defined.
 #[test]
+fn the_spec_names_every_oauth_error_code() {
+    let spec = load("infra/openapi.yaml");
+    let listed: BTreeSet<&str> = spec["components"]["schemas"]["OAuthError"]["properties"]["error"]
+        ["enum"]
+        .as_sequence()
+        .expect("the OAuthError schema's enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let code: BTreeSet<&str> = keygate::error::OAuthError::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .collect();
+    assert_eq!(
+        code, listed,
+        "infra/openapi.yaml's OAuthError enum and the code's codes"
+    );
+}
+
+#[test]
 fn openapi_is_well_formed() {
     let spec = load("infra/openapi.yaml");
     let version = str_at(&spec, "openapi").expect("an openapi version");

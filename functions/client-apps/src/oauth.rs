@@ -34,6 +34,9 @@ pub(crate) struct OAuthClientIn {
     pub profile: Profile,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// DPoP proofs at the token endpoint must carry a server nonce (RFC 9449 §8).
+    #[serde(default)]
+    pub require_dpop_nonce: bool,
 }
 
 /// Update: every field optional; `public` cannot change (a secret would appear or vanish).
@@ -55,6 +58,8 @@ pub(crate) struct OAuthClientUpdateIn {
     pub profile: Option<Profile>,
     #[serde(default)]
     pub require_pushed_authorization_requests: Option<bool>,
+    #[serde(default)]
+    pub require_dpop_nonce: Option<bool>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -76,6 +81,7 @@ struct OAuthClientOut {
     profile: &'static str,
     /// In force: set on the client, or implied by `fapi2`.
     require_pushed_authorization_requests: bool,
+    require_dpop_nonce: bool,
     created_at: i64,
     updated_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +97,7 @@ fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
     OAuthClientOut {
         profile,
         require_pushed_authorization_requests: par,
+        require_dpop_nonce: o.require_dpop_nonce,
         client_id: c.id.clone(),
         name: c.name.clone(),
         redirect_uris: o.redirect_uris,
@@ -145,6 +152,7 @@ pub(crate) async fn add(
         implicit: input.implicit,
         profile: input.profile,
         require_pushed_authorization_requests: input.require_pushed_authorization_requests,
+        require_dpop_nonce: input.require_dpop_nonce,
     };
     check_flows(&settings)?;
     let name = validate_name("name", &input.name)?;
@@ -216,6 +224,9 @@ pub(crate) async fn change(
     }
     if let Some(r) = input.require_pushed_authorization_requests {
         settings.require_pushed_authorization_requests = r;
+    }
+    if let Some(r) = input.require_dpop_nonce {
+        settings.require_dpop_nonce = r;
     }
     check_flows(&settings)?;
     let now = s.now();

@@ -30,7 +30,27 @@ pub fn token_response(body: &TokenResponse) -> Response<Body> {
     resp
 }
 
+/// `POST /api/oauth2/token`. A request that comes with a DPoP proof gets a fresh server nonce
+/// (`DPoP-Nonce`, RFC 9449 §8.2) on whatever it is answered.
 pub async fn token(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let answer = grant(s, req).await;
+    if !req.headers().contains_key(dpop::HEADER) {
+        return answer.map(|body| token_response(&body));
+    }
+    let nonce = dpop::nonce(s.keys.ring().await.peppers(), s.now());
+    match answer {
+        Ok(body) => {
+            let mut resp = token_response(&body);
+            if let Ok(v) = http::HeaderValue::from_str(&nonce) {
+                resp.headers_mut().insert(dpop::NONCE_HEADER, v);
+            }
+            Ok(resp)
+        }
+        Err(e) => Err(e.with_dpop_nonce(nonce)),
+    }
+}
+
+async fn grant(s: &Services, req: &Request) -> ApiResult<TokenResponse> {
     let form = Form::parse(req)?;
     let body = match form.require("grant_type")? {
         "client_credentials" => client_credentials(s, req, &form).await?,
@@ -46,7 +66,7 @@ pub async fn token(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
             ))
         }
     };
-    Ok(token_response(&body))
+    Ok(body)
 }
 
 /// An OAuth access token of `client`, under the account's OAuth lifetime; callers set the
@@ -87,8 +107,9 @@ pub fn issue(ring: &KeyRing, mint: &Mint<'_>, now: i64) -> ApiResult<TokenRespon
 }
 
 /// The token request's DPoP proof (RFC 9449 §5), for the authenticated `client`: checked for
-/// `POST` at the token endpoint's public URL and its `jti` claimed; the key's thumbprint, or
-/// `None` when no proof came — which a client that requires DPoP (`fapi2`) is refused.
+/// `POST` at the token endpoint's public URL, its server nonce checked (required of a client with
+/// `requireDpopNonce`, §8), and its `jti` claimed; the key's thumbprint, or `None` when no proof
+/// came — which a client that requires DPoP (`fapi2`) is refused.
 async fn token_proof(s: &Services, req: &Request, client: &Client) -> ApiResult<Option<String>> {
     let required = client.oauth.as_ref().is_some_and(|o| o.requires_dpop());
     let Some(proof) = dpop::presented(req.headers()).map_err(Refused::at_token_endpoint)? else {
@@ -109,6 +130,11 @@ async fn token_proof(s: &Services, req: &Request, client: &Client) -> ApiResult<
     };
     let now = s.now();
     let checked = dpop::check(proof, &expected, now).map_err(Refused::at_token_endpoint)?;
+    let ring = s.keys.ring().await;
+    let nonce_required = client.oauth.as_ref().is_some_and(|o| o.require_dpop_nonce);
+    if !dpop::nonce_fits(&checked, ring.peppers(), nonce_required, now) {
+        return Err(dpop::use_nonce_at_token_endpoint(ring.peppers(), now));
+    }
     dpop::claim(&*s.table, &checked, now)
         .await?
         .map_err(Refused::at_token_endpoint)?;

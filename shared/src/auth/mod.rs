@@ -159,6 +159,10 @@ impl<'a> Authenticator<'a> {
                 Refused("the DPoP proof is signed by another key than the token's").at_resource(),
             );
         }
+        // A nonce is checked when the proof carries one, never required here (see `dpop`).
+        if !dpop::nonce_fits(&checked, ring.peppers(), false, now) {
+            return Err(dpop::use_nonce_at_resource(ring.peppers(), now));
+        }
         let verified = crate::tokens::check_records(&*s.table, claims, now).await?;
         dpop::claim(&*s.table, &checked, now)
             .await?

@@ -134,8 +134,16 @@ fn log(e: &ApiError) {
     }
 }
 
-/// `Retry-After` for throttling and outages, and the error's own `WWW-Authenticate` challenge.
+/// `Retry-After` for throttling and outages, the error's own `WWW-Authenticate` challenge, and
+/// its `DPoP-Nonce`.
 fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
+    if let Some(v) = e
+        .dpop_nonce
+        .as_deref()
+        .and_then(|n| http::HeaderValue::from_str(n).ok())
+    {
+        resp.headers_mut().insert(crate::dpop::NONCE_HEADER, v);
+    }
     if let Some(c) = e.challenge {
         resp.headers_mut().insert(
             http::header::WWW_AUTHENTICATE,

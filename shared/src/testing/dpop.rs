@@ -51,6 +51,24 @@ impl ProofKey {
     /// A proof for `method` `url` at `iat`, with `ath` for `access_token` when given, and a
     /// fresh `jti`.
     pub fn proof(&self, method: &str, url: &str, iat: i64, access_token: Option<&str>) -> String {
+        self.sign("dpop+jwt", &Self::claims(method, url, iat, access_token))
+    }
+
+    /// The same, carrying the server nonce `nonce`.
+    pub fn proof_with_nonce(
+        &self,
+        method: &str,
+        url: &str,
+        iat: i64,
+        access_token: Option<&str>,
+        nonce: &str,
+    ) -> String {
+        let mut claims = Self::claims(method, url, iat, access_token);
+        claims["nonce"] = serde_json::json!(nonce);
+        self.sign("dpop+jwt", &claims)
+    }
+
+    fn claims(method: &str, url: &str, iat: i64, access_token: Option<&str>) -> serde_json::Value {
         let mut claims = serde_json::json!({
             "jti": format!("j{}", crate::ids::random_suffix()),
             "htm": method,
@@ -60,18 +78,12 @@ impl ProofKey {
         if let Some(t) = access_token {
             claims["ath"] = serde_json::json!(crate::dpop::ath(t));
         }
-        self.sign("dpop+jwt", &claims)
+        claims
     }
 
     /// A proof with another `typ` (to show it is refused).
     pub fn proof_with_typ(&self, typ: &str, method: &str, url: &str, iat: i64) -> String {
-        let claims = serde_json::json!({
-            "jti": format!("j{}", crate::ids::random_suffix()),
-            "htm": method,
-            "htu": url,
-            "iat": iat,
-        });
-        self.sign(typ, &claims)
+        self.sign(typ, &Self::claims(method, url, iat, None))
     }
 
     /// Signs any claims as a proof of this key.

@@ -164,6 +164,7 @@ pub async fn add_oauth_client(s: &Services, req: &Request) -> ApiResult<Response
             Profile::Standard
         },
         require_pushed_authorization_requests: false,
+        require_dpop_nonce: false,
     };
     let result = oauth::add(s, &c.m, input).await.map(|(client, secret)| {
         Some(Flash::OAuthClient {

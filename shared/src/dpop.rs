@@ -14,14 +14,18 @@
 //!
 //! Server nonces (RFC 9449 §8–9, [`nonce`]) are stateless: the step of time they were made in and
 //! its keyed hash under the pepper, valid in that [`NONCE_STEP`] and the next. The token endpoint
-//! hands a fresh one (`DPoP-Nonce`) to every request that comes with a proof; a proof carrying a
-//! `nonce` must carry a current one of ours, and an OAuth client with `requireDpopNonce` must
-//! send one — so its proofs cannot be made ahead of time, whatever its clock says
-//! (`use_dpop_nonce` otherwise, with the nonce to retry with). Resource requests check a nonce
-//! when a proof carries one but do not require it: the `verify` authorizer cannot hand one out
-//! (API Gateway answers its refusals), so there the `iat` window and the single-use `jti` bound
-//! replays. Not here: binding of client-app API tokens (OneSpan's flow has no place for a proof). A proof's `jwk` may carry
-//! `alg`/`kid`/`use` beside the key; only private members are refused.
+//! (and the pushed authorization request endpoint) hands a fresh one (`DPoP-Nonce`) to every
+//! request that comes with a proof; a proof carrying a `nonce` must carry a current one of ours,
+//! and an OAuth client with `requireDpopNonce` must send one — so its proofs cannot be made ahead
+//! of time, whatever its clock says (`use_dpop_nonce` otherwise, with the nonce to retry with).
+//! Resource requests check a nonce when a proof carries one but do not require it: the `verify`
+//! authorizer cannot hand one out (API Gateway answers its refusals), so there the `iat` window
+//! and the single-use `jti` bound replays.
+//!
+//! Codes can be bound to a key too (RFC 9449 §10: `dpop_jkt`, or a pushed request's proof; see
+//! `oauth::codes`). Not here: binding of client-app API tokens (OneSpan's flow has no place for
+//! a proof). A proof's `jwk` may carry `alg`/`kid`/`use` beside the key; only private members
+//! are refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -215,6 +219,11 @@ fn public_key(header: &str, alg: Algorithm) -> Result<Jwk, Refused> {
         return Err(Refused("the DPoP proof's jwk does not fit its alg"));
     }
     Ok(jwk)
+}
+
+/// Whether `s` has the shape of an RFC 7638 SHA-256 thumbprint (43 base64url characters).
+pub fn is_thumbprint(s: &str) -> bool {
+    s.len() == 43 && b64url(s)
 }
 
 fn b64url(s: &str) -> bool {

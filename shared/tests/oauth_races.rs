@@ -25,6 +25,7 @@ fn grant(client: &str) -> CodeGrant {
         code_challenge: None,
         scope: "Basic".into(),
         family: format!("f{}", keygate::tokens::new_jti()),
+        dpop_jkt: None,
     }
 }
 
@@ -48,6 +49,7 @@ async fn codes_are_redeemed_at_most_once(table: Arc<dyn Table>) {
             client_id: &wrong,
             redirect_uri: Some("https://app.test/cb"),
             code_verifier: None,
+            jkt: None,
         },
         NOW,
     )
@@ -64,6 +66,7 @@ async fn codes_are_redeemed_at_most_once(table: Arc<dyn Table>) {
                 client_id: &client,
                 redirect_uri: Some("https://app.test/cb"),
                 code_verifier: None,
+                jkt: None,
             };
             oauth::redeem_code(&*table, &peppers, code.expose(), &b, NOW).await
         });

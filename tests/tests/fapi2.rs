@@ -25,6 +25,7 @@ on_both_backends!(
     public_refresh_tokens_are_bound_to_the_key,
     a_bound_token_mints_authentication_tokens_with_its_proof,
     server_nonces_pin_proofs_to_the_present,
+    codes_bound_to_a_key_are_redeemed_with_it,
 );
 
 const REDIRECT: &str = "https://portal.example/cb";
@@ -47,11 +48,26 @@ fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
 
 /// `POST /api/oauth2/par` with `form`, the client authenticated by Basic when `secret` is given.
 async fn push(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
+    let (status, _, v) = push_with_proof(s, id, secret, None, form).await;
+    (status, v)
+}
+
+/// The same with a DPoP proof header (when given), with the answer's headers.
+async fn push_with_proof(
+    s: &Server,
+    id: &str,
+    secret: Option<&str>,
+    proof: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut req = s.http.post(s.url("/api/oauth2/par")).form(form);
     if let Some(secret) = secret {
         req = req.basic_auth(id, Some(secret));
     }
-    s.call(req).await
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    read(req.send().await.unwrap()).await
 }
 
 /// Pushes a code request with PKCE for `id`: its `request_uri`.
@@ -1054,4 +1070,97 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
         (status, header(&headers, "dpop-nonce")),
         (200, String::new())
     );
+}
+
+/// RFC 9449 §10: a code bound to a DPoP key — by `dpop_jkt` on the authorization request, or by
+/// the proof its push came with — is redeemed only with a proof of that key; a wrong or missing
+/// proof burns nothing. A code injected into another session's exchange is worthless without it.
+async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, id, secret) = oauth_account(&s, json!({})).await;
+    let cookie = sign_in(&s, &owner_key).await;
+    let key = ProofKey::es256();
+    let jkt = key.jkt();
+    let now = s.clock.now_for_tests();
+    // Redeems `code` (PKCE `verifier`): refused without a proof and with another key's, then
+    // bound to the key.
+    let redeem = |code: String, verifier: String| {
+        let (s, id, secret, key) = (&s, &id, &secret, &key);
+        async move {
+            let exchange = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.as_str()),
+            ];
+            let thief = ProofKey::es256().proof("POST", &token_url(s), now, None);
+            for proof in [None, Some(thief.as_str())] {
+                oauth_refusal(
+                    token_with_proof(s, id, Some(secret), proof, &exchange).await,
+                    400,
+                    "invalid_grant",
+                );
+            }
+            let proof = key.proof("POST", &token_url(s), now, None);
+            let (status, tok) =
+                token_with_proof(s, id, Some(secret), Some(&proof), &exchange).await;
+            assert_eq!(
+                (status, tok["token_type"].as_str()),
+                (200, Some("DPoP")),
+                "{tok}"
+            );
+        }
+    };
+
+    // dpop_jkt on a plain authorization request.
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "Basic"),
+        ("code_challenge", pkce.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let bad = [params.clone(), vec![("dpop_jkt", "not-a-thumbprint")]].concat();
+    let error = sent_back(browse(&s, &cookie, authorize_url(&s, &bad)).await);
+    assert_eq!(param(&error, "error").as_deref(), Some("invalid_request"));
+    params.push(("dpop_jkt", &jkt));
+    let back = consent(&s, &authorize_url(&s, &params), &cookie, "approve").await;
+    redeem(param(&back, "code").unwrap(), verifier.secret().clone()).await;
+
+    // A push with a proof binds the code to the proof's key, and hands out a nonce.
+    let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+    let form = [
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "Basic"),
+        ("code_challenge", pkce.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let par_url = s.url("/api/oauth2/par");
+    let proof = key.proof("POST", &par_url, now, None);
+    let (status, headers, v) = push_with_proof(&s, &id, Some(&secret), Some(&proof), &form).await;
+    assert_eq!(status, 201, "{v}");
+    assert!(!header(&headers, "dpop-nonce").is_empty());
+    let back = pushed_code(&s, &cookie, &id, v["request_uri"].as_str().unwrap()).await;
+    redeem(param(&back, "code").unwrap(), verifier.secret().clone()).await;
+
+    // Refused pushes: a proof for another URL, a dpop_jkt of another key, a malformed one.
+    let token_proof = key.proof("POST", &token_url(&s), now, None);
+    let other = ProofKey::es256().jkt();
+    let with_jkt = |j: &'static str| [form.to_vec(), vec![("dpop_jkt", j)]].concat();
+    let cases = [
+        (Some(token_proof), form.to_vec(), "invalid_dpop_proof"),
+        (
+            Some(key.proof("POST", &par_url, now, None)),
+            [form.to_vec(), vec![("dpop_jkt", other.as_str())]].concat(),
+            "invalid_dpop_proof",
+        ),
+        (None, with_jkt("not-a-thumbprint"), "invalid_request"),
+    ];
+    for (proof, form, error) in cases {
+        let (status, _, v) = push_with_proof(&s, &id, Some(&secret), proof.as_deref(), &form).await;
+        assert_eq!((status, v["error"].as_str()), (400, Some(error)), "{v}");
+    }
 }

@@ -33,14 +33,23 @@ pub fn token_response(body: &TokenResponse) -> Response<Body> {
 /// `POST /api/oauth2/token`. A request that comes with a DPoP proof gets a fresh server nonce
 /// (`DPoP-Nonce`, RFC 9449 §8.2) on whatever it is answered.
 pub async fn token(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let answer = grant(s, req).await;
+    let answer = grant(s, req).await.map(|body| token_response(&body));
+    with_nonce(s, req, answer).await
+}
+
+/// `answer` with a fresh server nonce (`DPoP-Nonce`, RFC 9449 §8.2), success or failure, when the
+/// request came with a DPoP proof: what the client puts in its next proof.
+pub async fn with_nonce(
+    s: &Services,
+    req: &Request,
+    answer: ApiResult<Response<Body>>,
+) -> ApiResult<Response<Body>> {
     if !req.headers().contains_key(dpop::HEADER) {
-        return answer.map(|body| token_response(&body));
+        return answer;
     }
     let nonce = dpop::nonce(s.keys.ring().await.peppers(), s.now());
     match answer {
-        Ok(body) => {
-            let mut resp = token_response(&body);
+        Ok(mut resp) => {
             if let Ok(v) = http::HeaderValue::from_str(&nonce) {
                 resp.headers_mut().insert(dpop::NONCE_HEADER, v);
             }
@@ -111,18 +120,30 @@ pub fn issue(ring: &KeyRing, mint: &Mint<'_>, now: i64) -> ApiResult<TokenRespon
 /// `requireDpopNonce`, §8), and its `jti` claimed; the key's thumbprint, or `None` when no proof
 /// came — which a client that requires DPoP (`fapi2`) is refused.
 async fn token_proof(s: &Services, req: &Request, client: &Client) -> ApiResult<Option<String>> {
-    let required = client.oauth.as_ref().is_some_and(|o| o.requires_dpop());
+    let jkt = proof_for(s, req, client, TOKEN_PATH).await?;
+    if jkt.is_none() && client.oauth.as_ref().is_some_and(|o| o.requires_dpop()) {
+        return Err(
+            Refused("this client's tokens are DPoP-bound: send a DPoP proof").at_token_endpoint(),
+        );
+    }
+    Ok(jkt)
+}
+
+/// The DPoP proof of a client-authenticated `POST` to `path` (the token endpoint, or a pushed
+/// authorization request, RFC 9449 §10.1), for `client`: checked for that method and public URL,
+/// its server nonce checked (required of a client with `requireDpopNonce`, §8), its `jti`
+/// claimed last; the key's thumbprint, or `None` when no proof came.
+pub async fn proof_for(
+    s: &Services,
+    req: &Request,
+    client: &Client,
+    path: &str,
+) -> ApiResult<Option<String>> {
     let Some(proof) = dpop::presented(req.headers()).map_err(Refused::at_token_endpoint)? else {
-        if required {
-            return Err(
-                Refused("this client's tokens are DPoP-bound: send a DPoP proof")
-                    .at_token_endpoint(),
-            );
-        }
         return Ok(None);
     };
     let issuer = s.config.issuer_for(req.headers());
-    let url = dpop::htu(&issuer, TOKEN_PATH);
+    let url = dpop::htu(&issuer, path);
     let expected = Expected {
         method: "POST",
         url: &url,
@@ -172,6 +193,7 @@ async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResu
         client_id: &authed.client.id,
         redirect_uri: form.get("redirect_uri"),
         code_verifier: form.get("code_verifier"),
+        jkt: jkt.as_deref(),
     };
     let grant = oauth::redeem_code(&*s.table, ring.peppers(), code, &binding, now).await?;
     let issuer = s.config.issuer_for(req.headers());

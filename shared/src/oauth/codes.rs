@@ -38,6 +38,10 @@ pub struct CodeGrant {
     pub scope: String,
     /// The grant family: the access and refresh tokens of this grant, revoked as one.
     pub family: String,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (the authorization
+    /// request's `dpop_jkt`, or the key of the proof its push came with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 fn code_key(hash: &str) -> Key {
@@ -89,13 +93,23 @@ pub struct Binding<'a> {
     pub client_id: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
+    /// The thumbprint of the token request's checked DPoP proof, if any.
+    pub jkt: Option<&'a str>,
 }
 
 /// The code's bindings against the token request (pure): its client, its redirect URI
-/// (required when the authorization request named one) and its PKCE challenge.
+/// (required when the authorization request named one), its DPoP key (when bound) and its PKCE
+/// challenge.
 pub fn check_binding(grant: &CodeGrant, b: &Binding<'_>) -> ApiResult<()> {
     if grant.client_id != b.client_id {
         return Err(invalid_grant("the code was issued to another client"));
+    }
+    if let Some(bound) = &grant.dpop_jkt {
+        if b.jkt != Some(bound.as_str()) {
+            return Err(invalid_grant(
+                "the code is bound to a DPoP key (dpop_jkt): send a proof of that key",
+            ));
+        }
     }
     match (b.redirect_uri, grant.redirect_uri_given) {
         (Some(r), _) if r == grant.redirect_uri => {}
@@ -220,12 +234,14 @@ mod tests {
             code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
             scope: "Basic".into(),
             family: "f".into(),
+            dpop_jkt: Some("jkt-a".into()),
         };
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let ok = Binding {
             client_id: "oc_a",
             redirect_uri: Some("https://a.test/cb"),
             code_verifier: Some(verifier),
+            jkt: Some("jkt-a"),
         };
         assert!(check_binding(&grant, &ok).is_ok());
         for wrong in [
@@ -247,6 +263,11 @@ mod tests {
             },
             Binding {
                 code_verifier: None,
+                ..ok
+            },
+            Binding { jkt: None, ..ok },
+            Binding {
+                jkt: Some("jkt-b"),
                 ..ok
             },
         ] {

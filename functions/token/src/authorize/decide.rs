@@ -141,6 +141,7 @@ async fn approve(
         code_challenge: r.code_challenge.clone(),
         scope,
         family: format!("f{}", keygate::tokens::new_jti()),
+        dpop_jkt: r.dpop_jkt.clone(),
     };
     let code = keygate::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
         .await

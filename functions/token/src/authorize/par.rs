@@ -2,7 +2,12 @@
 //! as at the token endpoint; it is checked exactly as `/authorize` checks one (the same code:
 //! [`client_and_redirect`], [`check_flow`]), refused with the same error codes as JSON, and kept
 //! for [`PAR_TTL`] seconds. The answer names it by a `request_uri` for `/authorize`.
+//!
+//! A push may come with a DPoP proof (RFC 9449 §10.1): checked as at the token endpoint, its key
+//! becomes the request's `dpop_jkt` — the code it leads to is redeemed only with a proof of that
+//! key — and the answer carries a fresh `DPoP-Nonce`.
 
+use keygate::dpop::Refused;
 use keygate::error::OAuthError;
 use keygate::http::{json, Form};
 use keygate::oauth::par::{self, PAR_TTL};
@@ -31,7 +36,15 @@ fn as_error(refusal: Refusal) -> ApiError {
     }
 }
 
+/// The path pushed requests are posted to (a proof's `htu` names it).
+pub const PAR_PATH: &str = "/api/oauth2/par";
+
 pub async fn push(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let answer = pushed(s, req).await;
+    crate::grants::with_nonce(s, req, answer).await
+}
+
+async fn pushed(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let form = Form::parse(req)?;
     let authed = client_auth::authenticate(s, req, &form, Methods::ANY).await?;
     if form.get("request_uri").is_some() {
@@ -51,6 +64,15 @@ pub async fn push(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     }
     let (client, _) = client_and_redirect(s, &r).await.map_err(as_error)?;
     let (_, _) = check_flow(&client, &r, "", true).map_err(as_error)?;
+    if let Some(jkt) = crate::grants::proof_for(s, req, &client, PAR_PATH).await? {
+        if r.dpop_jkt.as_ref().is_some_and(|given| *given != jkt) {
+            return Err(
+                Refused("dpop_jkt is not the thumbprint of the DPoP proof's key")
+                    .at_token_endpoint(),
+            );
+        }
+        r.dpop_jkt = Some(jkt);
+    }
     let now = s.now();
     let ring = s.keys.ring().await;
     let request_uri = par::push(&*s.table, ring.peppers(), &client.id, &r, now).await?;

@@ -21,6 +21,9 @@ pub(super) struct AuthzRequest {
     pub(super) state: Option<String>,
     pub(super) code_challenge: Option<String>,
     pub(super) code_challenge_method: Option<String>,
+    /// RFC 9449 §10: the DPoP key the code is to be bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) dpop_jkt: Option<String>,
     /// A pushed request's `request_uri` (never stored with it).
     #[serde(skip)]
     pub(super) request_uri: Option<String>,
@@ -37,6 +40,7 @@ impl AuthzRequest {
             state: g("state"),
             code_challenge: g("code_challenge"),
             code_challenge_method: g("code_challenge_method"),
+            dpop_jkt: g("dpop_jkt"),
             request_uri: g("request_uri"),
         }
     }
@@ -51,6 +55,7 @@ impl AuthzRequest {
             self.state.as_deref().unwrap_or(""),
             self.code_challenge.as_deref().unwrap_or(""),
             self.code_challenge_method.as_deref().unwrap_or(""),
+            self.dpop_jkt.as_deref().unwrap_or(""),
             self.request_uri.as_deref().unwrap_or(""),
         ]
         .join("\u{1f}")
@@ -78,6 +83,7 @@ impl AuthzRequest {
         push("state", &self.state);
         push("code_challenge", &self.code_challenge);
         push("code_challenge_method", &self.code_challenge_method);
+        push("dpop_jkt", &self.dpop_jkt);
         out
     }
 }
@@ -244,6 +250,21 @@ pub(super) fn check_flow(
             ))
         }
     };
+    match &r.dpop_jkt {
+        Some(_) if implicit => {
+            return Err(to_client(
+                "invalid_request",
+                "dpop_jkt binds an authorization code: it does not apply to the implicit flow",
+            ))
+        }
+        Some(j) if !keygate::dpop::is_thumbprint(j) => {
+            return Err(to_client(
+                "invalid_request",
+                "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
+            ))
+        }
+        _ => {}
+    }
     let scope = keygate::oauth::granted_scope(client, r.scope.as_deref()).map_err(|_| {
         to_client(
             "invalid_scope",

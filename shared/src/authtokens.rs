@@ -12,10 +12,10 @@
 //! [`SESSION_DOMAIN`]), so a dump of the table opens no session. Expired items are refused at
 //! once ([`Item::is_live`]), before DynamoDB TTL removes them.
 //!
-//! **At most once.** A single-use token is consumed by one conditional delete
-//! (`Condition::Live`): of any number of racing redemptions exactly one gets the deleted item
-//! back, and only that one writes a session (together with the tombstone, in one transaction
-//! whose `NotExists` conditions also stop a second session should the token ever be restored).
+//! **At most once.** A single-use token is consumed by one transaction: its delete, conditioned
+//! on it being live (`Condition::Live`), with its tombstone and its session. Of any number of
+//! racing redemptions exactly one commits; the others are told `token_used` (no reader ever sees
+//! the token gone without its tombstone), and a failure leaves nothing behind.
 //! A multi-use signer token is only read and checked live.
 //!
 //! **Lifetimes.** A token lives the account's `authTokenTtlSeconds` (default 30 min). A session

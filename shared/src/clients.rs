@@ -109,7 +109,8 @@ pub struct OAuthSettings {
     /// Authorization requests must be pushed (RFC 9126); always so under `fapi2`.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
-    /// Every DPoP proof at the token endpoint must carry a current server nonce (RFC 9449 §8).
+    /// Every DPoP proof at the token and pushed-request endpoints must carry a current server
+    /// nonce (RFC 9449 §8).
     #[serde(default)]
     pub require_dpop_nonce: bool,
 }

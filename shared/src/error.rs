@@ -348,6 +348,31 @@ mod tests {
     }
 
     #[test]
+    fn all_holds_every_oauth_code_once() {
+        // Exhaustive: a new code must be given a place here, and then in `ALL`.
+        fn place(e: OAuthError) -> usize {
+            match e {
+                OAuthError::InvalidRequest => 0,
+                OAuthError::InvalidClient => 1,
+                OAuthError::InvalidGrant => 2,
+                OAuthError::UnauthorizedClient => 3,
+                OAuthError::UnsupportedGrantType => 4,
+                OAuthError::InvalidScope => 5,
+                OAuthError::AccessDenied => 6,
+                OAuthError::UnsupportedResponseType => 7,
+                OAuthError::UnsupportedTokenType => 8,
+                OAuthError::ServerError => 9,
+                OAuthError::TemporarilyUnavailable => 10,
+                OAuthError::InvalidDpopProof => 11,
+                OAuthError::UseDpopNonce => 12,
+            }
+        }
+        for (i, e) in OAuthError::ALL.iter().enumerate() {
+            assert_eq!(place(*e), i, "{e:?}");
+        }
+    }
+
+    #[test]
     fn oauth_codes_are_their_own_or_by_kind() {
         let e = ApiError::oauth(OAuthError::InvalidGrant, "x");
         assert_eq!(

@@ -87,6 +87,58 @@ async fn codes_are_redeemed_at_most_once(table: Arc<dyn Table>) {
     );
 }
 
+/// A used code revokes its grant only when presented again with all its bindings: a thief with
+/// the bare code (from a redirect URL or a log) and a public client's id cannot revoke the
+/// owner's grant — not without the PKCE verifier, not without the DPoP key.
+async fn reused_codes_revoke_only_with_their_bindings(table: Arc<dyn Table>) {
+    let peppers = Peppers::new(vec![Pepper::generate("p1")]);
+    let client: &'static str = client_id().leak();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let g = CodeGrant {
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        dpop_jkt: Some("key-a".into()),
+        ..grant(client)
+    };
+    let code = oauth::issue_code(&*table, &peppers, &g, NOW).await.unwrap();
+    let owner = Binding {
+        client_id: client,
+        redirect_uri: Some("https://app.test/cb"),
+        code_verifier: Some(verifier),
+        jkt: Some("key-a"),
+    };
+    let redeem = |b: Binding<'static>| {
+        let (table, peppers, code) = (table.clone(), peppers.clone(), code.clone());
+        async move { oauth::redeem_code(&*table, &peppers, code.expose(), &b, NOW).await }
+    };
+    assert_eq!(redeem(owner).await.unwrap(), g);
+    for thief in [
+        Binding {
+            code_verifier: None,
+            ..owner
+        },
+        Binding { jkt: None, ..owner },
+        Binding {
+            jkt: Some("key-b"),
+            ..owner
+        },
+    ] {
+        assert_eq!(redeem(thief).await.unwrap_err().reason, "invalid_grant");
+        assert!(
+            !keygate::clients::is_revoked(&*table, client, &g.family, NOW)
+                .await
+                .unwrap(),
+            "{thief:?} revoked the owner's grant"
+        );
+    }
+    // The client itself, presenting it again with its bindings: intercepted, so revoked.
+    assert_eq!(redeem(owner).await.unwrap_err().reason, "invalid_grant");
+    assert!(
+        keygate::clients::is_revoked(&*table, client, &g.family, NOW)
+            .await
+            .unwrap()
+    );
+}
+
 fn record(client: &str) -> RefreshRecord {
     RefreshRecord {
         client_id: client.to_owned(),
@@ -286,8 +338,16 @@ async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
         .await
         .unwrap()
         .expect("pushed");
-    // Held for a consent page, it outlives its minute; still used at most once.
-    assert!(oauth::par::hold(&*table, &fresh, NOW + 600).await.unwrap());
+    // Held for a consent page — by any number of racing page loads, each told it is held — it
+    // outlives its minute; still used at most once.
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..RACERS {
+        let (table, fresh) = (table.clone(), fresh.clone());
+        set.spawn(async move { oauth::par::hold(&*table, &fresh, NOW + 600, NOW).await });
+    }
+    while let Some(r) = set.join_next().await {
+        assert!(r.unwrap().unwrap(), "every racing page sees it held");
+    }
     let later = NOW + oauth::par::PAR_TTL + 10;
     let found: oauth::par::Found<String> =
         oauth::par::find(&*table, &peppers, &uri, &client, later)
@@ -305,7 +365,9 @@ async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
     }
     assert_eq!(won, 1, "exactly one consumption wins");
     assert!(
-        !oauth::par::hold(&*table, &fresh, NOW + 900).await.unwrap(),
+        !oauth::par::hold(&*table, &fresh, NOW + 900, NOW)
+            .await
+            .unwrap(),
         "nothing revives a consumed request"
     );
     let gone: Option<oauth::par::Found<String>> =
@@ -347,6 +409,7 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
 async fn in_memory() {
     let table: Arc<dyn Table> = Arc::new(MemoryTable::new());
     codes_are_redeemed_at_most_once(table.clone()).await;
+    reused_codes_revoke_only_with_their_bindings(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
     bound_refresh_tokens_need_their_key(table.clone()).await;
@@ -357,6 +420,7 @@ async fn in_memory() {
 async fn on_dynamodb_local() {
     let table: Arc<dyn Table> = Arc::new(Stack::get().table().await);
     codes_are_redeemed_at_most_once(table.clone()).await;
+    reused_codes_revoke_only_with_their_bindings(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
     bound_refresh_tokens_need_their_key(table.clone()).await;

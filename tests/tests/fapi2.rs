@@ -29,6 +29,8 @@ on_both_backends!(
 );
 
 const REDIRECT: &str = "https://portal.example/cb";
+/// A resource's challenge for a token refused as such (RFC 9449 §7.1, RFC 6750 §3.1).
+const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
 
 /// An OAuth route's refusal: `status` with `{"error": error}`.
 fn oauth_refusal((status, v): (u16, Value), want: u16, error: &str) {
@@ -584,10 +586,7 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
         (401, Some("dpop_bound_token")),
         "{v}"
     );
-    assert_eq!(
-        challenge, "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"",
-        "RFC 9449 §7.1"
-    );
+    assert_eq!(challenge, TOKEN_CHALLENGE, "RFC 9449 §7.1");
     let proof = key.proof("GET", &s.url("/api/whoami"), now, Some(&access));
     let (status, _, me) = whoami(&s, "DPoP", &access, Some(&proof)).await;
     assert_eq!(status, 200, "{me}");
@@ -750,17 +749,33 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
     );
     let plain = plain["access_token"].as_str().unwrap();
     let proof = key.proof("GET", &url, now, Some(plain));
-    let (status, _, v) = whoami(&s, "DPoP", plain, Some(&proof)).await;
+    let (status, challenge, v) = whoami(&s, "DPoP", plain, Some(&proof)).await;
     assert_eq!(
         (status, v["reason"].as_str()),
         (401, Some("token_not_bound")),
         "{v}"
     );
+    assert_eq!(challenge, TOKEN_CHALLENGE);
 
     // Inside the window, a later genuine proof still works: only the forged ones failed.
     s.clock.advance(30);
     let proof = key.proof("GET", &url, s.clock.now_for_tests(), Some(&token));
     assert_eq!(whoami(&s, "DPoP", &token, Some(&proof)).await.0, 200);
+
+    // Revoked (RFC 7009), it is refused with a good proof, as `invalid_token`.
+    let (status, _) = s
+        .call(
+            s.http
+                .post(s.url("/api/oauth2/revoke"))
+                .basic_auth(&id, Some(&secret))
+                .form(&[("token", token.as_str())]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let proof = key.proof("GET", &url, s.clock.now_for_tests(), Some(&token));
+    let (status, challenge, v) = whoami(&s, "DPoP", &token, Some(&proof)).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(challenge, TOKEN_CHALLENGE);
 }
 
 async fn token_endpoint_proofs_are_checked_and_single_use(backend: keygate_e2e::Backend) {
@@ -1008,8 +1023,15 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     nonce_of(&headers);
     let access = tok["access_token"].as_str().unwrap().to_owned();
 
-    // Forged nonces are refused: made up, or another deployment's.
-    for forged in ["1.p1$x", "not-a-nonce"] {
+    // Forged nonces are refused: this step's with another MAC, an old step's, made up.
+    let (step, mac) = nonce.split_once('.').unwrap();
+    let (pepper, digest) = mac.split_once('$').unwrap();
+    let other_mac = format!(
+        "{step}.{pepper}${}",
+        digest.chars().rev().collect::<String>()
+    );
+    let old_step = format!("{}.{mac}", step.parse::<i64>().unwrap() - 5);
+    for forged in [other_mac.as_str(), old_step.as_str(), "not-a-nonce"] {
         let proof = key.proof_with_nonce("POST", &url, now, None, forged);
         let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
         assert_eq!(
@@ -1163,4 +1185,25 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
         let (status, _, v) = push_with_proof(&s, &id, Some(&secret), proof.as_deref(), &form).await;
         assert_eq!((status, v["error"].as_str()), (400, Some(error)), "{v}");
     }
+
+    // An implicit request has no code to bind: a proof on its push is refused, not kept.
+    let (_, implicit, implicit_secret) = oauth_account(&s, json!({"implicit": true})).await;
+    let token_flow = [("response_type", "token"), ("redirect_uri", REDIRECT)];
+    let proof = key.proof("POST", &par_url, now, None);
+    let (status, _, v) = push_with_proof(
+        &s,
+        &implicit,
+        Some(&implicit_secret),
+        Some(&proof),
+        &token_flow,
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let (status, _, v) =
+        push_with_proof(&s, &implicit, Some(&implicit_secret), None, &token_flow).await;
+    assert_eq!(status, 201, "{v}");
 }

@@ -283,9 +283,8 @@ fn every_ref(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The spec is OpenAPI 3.1; every `$ref` resolves; every operation documents its responses,
-/// at least one of them a 4xx; every `{param}` of a path is a declared path parameter; every
-/// security scheme an operation names is defined.
+/// Every OAuth error code the server can send is one the spec's `OAuthError` enum lists (the
+/// fuzzer's response-schema check fails on any other), and the spec lists no other.
 #[test]
 fn the_spec_names_every_oauth_error_code() {
     let spec = load("infra/openapi.yaml");
@@ -306,6 +305,9 @@ fn the_spec_names_every_oauth_error_code() {
     );
 }
 
+/// The spec is OpenAPI 3.1; every `$ref` resolves; every operation documents its responses,
+/// at least one of them a 4xx; every `{param}` of a path is a declared path parameter; every
+/// security scheme an operation names is defined.
 #[test]
 fn openapi_is_well_formed() {
     let spec = load("infra/openapi.yaml");

@@ -8,7 +8,7 @@
 
 /// The DynamoDB actions this function's code makes: it authenticates managers (one batch per bearer
 /// token, a nonce per signed request, failure counters), mints tokens, consumes single-use ones
-/// with a conditional delete and writes sessions in a transaction. Mirrored by its IAM statement in
+/// in a transaction (a conditional delete, the tombstone and the session). Mirrored by its IAM statement in
 /// `template.yaml` (`AuthTokensFunction`), which the routes test compares with this list.
 pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:GetItem",

@@ -152,8 +152,10 @@ pub async fn authenticate(
         keygate::http::source(req),
     )
     .await?;
-    // DESIGN "a FAPI 2.0 profile": a fapi2 client authenticates by `client_secret_basic` only
-    // (FAPI 2.0 §5.3.2.1 rules the body secret out); refused before anything is issued.
+    // DESIGN "a FAPI 2.0 profile": a fapi2 client authenticates by `client_secret_basic` only,
+    // refused before anything is issued. A departure from FAPI 2.0 §5.3.2.1, which allows only
+    // `private_key_jwt` or mutual TLS (DESIGN: a later step); the body secret, the weaker of the
+    // two secret methods, is at least ruled out.
     if body_secret.is_some() && client.oauth.as_ref().is_some_and(|o| o.fapi2()) {
         return Err(invalid_client(
             "client_auth_method",

@@ -145,7 +145,8 @@ impl<'a> Authenticator<'a> {
             return Err(ApiError::unauthorized(
                 "token_not_bound",
                 "this token is not DPoP-bound: send it as Bearer",
-            ));
+            )
+            .with_challenge(dpop::TOKEN_CHALLENGE));
         };
         let url = dpop::htu(&issuer, target.path);
         let expected = Expected {
@@ -163,7 +164,13 @@ impl<'a> Authenticator<'a> {
         if !dpop::nonce_fits(&checked, ring.peppers(), false, now) {
             return Err(dpop::use_nonce_at_resource(ring.peppers(), now));
         }
-        let verified = crate::tokens::check_records(&*s.table, claims, now).await?;
+        // Revoked, or its client gone: `invalid_token` (an outage stays a 503 without one).
+        let verified = crate::tokens::check_records(&*s.table, claims, now)
+            .await
+            .map_err(|e| match e.kind {
+                crate::error::Kind::Unauthorized => e.with_challenge(dpop::TOKEN_CHALLENGE),
+                _ => e,
+            })?;
         dpop::claim(&*s.table, &checked, now)
             .await?
             .map_err(Refused::at_resource)?;

@@ -60,6 +60,10 @@ pub enum Malformed {
     PrivateKey(String),
     #[error("pepper {0}: key is not 32 base64url bytes")]
     Pepper(String),
+    /// Ids travel inside stored hashes (`<id>$<mac>`) and DPoP nonces: a short token of
+    /// letters, digits, `-` and `_`.
+    #[error("pepper id {0:?}: not 1 to 32 of A-Z a-z 0-9 - _")]
+    PepperId(String),
     #[error("no signing key")]
     NoSigningKey,
     #[error("no pepper")]
@@ -145,6 +149,18 @@ mod tests {
 
     fn ring() -> KeyRing {
         KeyRing::from_document(&KeyDocument::generate(NOW)).unwrap()
+    }
+
+    #[test]
+    fn pepper_ids_are_short_plain_tokens() {
+        for bad in ["", "p$1", "p 1", "p.1", &"p".repeat(33)] {
+            let mut doc = KeyDocument::generate(NOW);
+            doc.peppers[0].id = bad.to_owned();
+            assert!(KeyRing::from_document(&doc).is_err(), "{bad:?}");
+        }
+        let mut doc = KeyDocument::generate(NOW);
+        doc.peppers[0].id = "p1800000000_a-B".into();
+        assert!(KeyRing::from_document(&doc).is_ok());
     }
 
     #[test]

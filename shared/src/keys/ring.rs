@@ -129,6 +129,13 @@ impl KeyRing {
         let mut docs: Vec<&PepperDoc> = doc.peppers.iter().collect();
         docs.sort_by_key(|p| std::cmp::Reverse(p.created_at));
         for p in docs {
+            let id_ok = (1..=32).contains(&p.id.len())
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok {
+                return Err(Malformed::PepperId(p.id.clone()).into());
+            }
             let key = decode_key32(&p.key).ok_or_else(|| Malformed::Pepper(p.id.clone()))?;
             peppers.push(Pepper::new(p.id.clone(), key));
         }

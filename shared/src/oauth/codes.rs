@@ -174,8 +174,11 @@ pub async fn redeem_code(
     }
 }
 
-/// A code that is not (or no longer) there: if it was used, by this client, what it produced is
-/// revoked. The answer is the same `invalid_grant` either way.
+/// A code that is not (or no longer) there: if it was used, and is presented again with every
+/// binding it was issued under (its client, redirect URI, PKCE verifier and DPoP key — what only
+/// its rightful client holds), what it produced is revoked. A bare code from a URL or a log, a
+/// public client's id beside it, revokes nothing: it cannot be turned into a denial of service.
+/// The answer is the same `invalid_grant` either way.
 async fn reused(
     table: &dyn Table,
     hashes: &[crate::crypto::SecretHash],
@@ -192,7 +195,7 @@ async fn reused(
             Ok(None) => continue,
             Err(e) => return e.into(),
         };
-        if grant.client_id == binding.client_id {
+        if check_binding(&grant, binding).is_ok() {
             let until = now + super::REFRESH_TTL;
             if let Err(e) =
                 crate::clients::revoke(table, &grant.client_id, &grant.family, until).await

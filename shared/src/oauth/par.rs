@@ -112,15 +112,20 @@ pub async fn consume<T>(
 
 /// Keeps a pushed request found by [`find`] live until `until` (the consent form's expiry),
 /// once: the first time its consent page is shown, so that a person reading the page does not
-/// outlive a one-minute `request_uri`. It stays single use. `false` when it was consumed (or held)
-/// since it was read; `true`, writing nothing, when it had been held already.
+/// outlive a one-minute `request_uri`. It stays single use. `false` when it expired or was
+/// consumed since it was read; `true`, writing nothing, when it had been held already — by an
+/// earlier page, or a racing one (two tabs, a prefetch).
 pub async fn hold<T>(
     table: &dyn Table,
     found: &Found<T>,
     until: UnixSeconds,
+    now: UnixSeconds,
 ) -> Result<bool, StoreError> {
     if found.held {
         return Ok(true);
+    }
+    if !found.item.is_live(now) {
+        return Ok(false);
     }
     let mut data = (*found.item.data).clone();
     if let Some(fields) = data.as_object_mut() {
@@ -134,7 +139,12 @@ pub async fn hold<T>(
     };
     match table.put(held, Condition::Revision(found.item.rev)).await {
         Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+        // Changed since it was read: held by a racing page (still live), or consumed.
+        Err(StoreError::ConditionFailed) => Ok(table
+            .get(&found.item.key)
+            .await?
+            .filter(|i| i.is_live(now))
+            .is_some_and(|i| i.data.get("held") == Some(&serde_json::Value::Bool(true)))),
         Err(e) => Err(e),
     }
 }
@@ -175,12 +185,12 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(hold(&table, &found, 150 + 600).await.unwrap());
+        assert!(hold(&table, &found, 150 + 600, 150).await.unwrap());
         let held: Found<String> = find(&table, &peppers, &uri, "oc_a", 100 + PAR_TTL + 500)
             .await
             .unwrap()
             .expect("held past its minute");
-        assert!(hold(&table, &held, 2_000).await.unwrap(), "held once");
+        assert!(hold(&table, &held, 2_000, 600).await.unwrap(), "held once");
         assert!(
             find::<String>(&table, &peppers, &uri, "oc_a", 150 + 601)
                 .await
@@ -189,7 +199,10 @@ mod tests {
             "a second hold does not extend it"
         );
         assert!(consume(&table, &held, 700).await.unwrap());
-        assert!(!hold(&table, &found, 800).await.unwrap(), "consumed: gone");
+        assert!(
+            !hold(&table, &found, 800, 700).await.unwrap(),
+            "consumed: gone"
+        );
         assert!(find::<String>(&table, &peppers, &uri, "oc_a", 701)
             .await
             .unwrap()

@@ -63,7 +63,13 @@ async fn pushed(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         ));
     }
     let (client, _) = client_and_redirect(s, &r).await.map_err(as_error)?;
-    let (_, _) = check_flow(&client, &r, "", true).map_err(as_error)?;
+    let (implicit, _) = check_flow(&client, &r, "", true).map_err(as_error)?;
+    if implicit && req.headers().contains_key(keygate::dpop::HEADER) {
+        return Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "a DPoP proof here binds an authorization code: the implicit flow has none",
+        ));
+    }
     if let Some(jkt) = crate::grants::proof_for(s, req, &client, PAR_PATH).await? {
         if r.dpop_jkt.as_ref().is_some_and(|given| *given != jkt) {
             return Err(

@@ -150,7 +150,7 @@ pub(super) async fn hold(s: &Services, pushed: Option<&Pushed>, until: i64) -> R
     let Some(found) = pushed else {
         return Ok(());
     };
-    match par::hold(&*s.table, found, until).await {
+    match par::hold(&*s.table, found, until, s.now()).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(used_up()),
         Err(e) => Err(Refusal::Failed(e.into())),

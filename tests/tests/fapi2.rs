@@ -29,6 +29,8 @@ on_both_backends!(
 );
 
 const REDIRECT: &str = "https://portal.example/cb";
+const PAR: &str = "/api/oauth2/par";
+const TOKEN: &str = "/api/oauth2/token";
 /// A resource's challenge for a token refused as such (RFC 9449 §7.1, RFC 6750 §3.1).
 const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
 
@@ -50,26 +52,8 @@ fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
 
 /// `POST /api/oauth2/par` with `form`, the client authenticated by Basic when `secret` is given.
 async fn push(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
-    let (status, _, v) = push_with_proof(s, id, secret, None, form).await;
+    let (status, _, v) = post_with_proof(s, PAR, id, secret, None, form).await;
     (status, v)
-}
-
-/// The same with a DPoP proof header (when given), with the answer's headers.
-async fn push_with_proof(
-    s: &Server,
-    id: &str,
-    secret: Option<&str>,
-    proof: Option<&str>,
-    form: &[(&str, &str)],
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = s.http.post(s.url("/api/oauth2/par")).form(form);
-    if let Some(secret) = secret {
-        req = req.basic_auth(id, Some(secret));
-    }
-    if let Some(p) = proof {
-        req = req.header("dpop", p);
-    }
-    read(req.send().await.unwrap()).await
 }
 
 /// Pushes a code request with PKCE for `id`: its `request_uri`.
@@ -129,19 +113,21 @@ async fn token_with_proof(
     proof: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let (status, _, v) = token_answer(s, id, secret, proof, form).await;
+    let (status, _, v) = post_with_proof(s, TOKEN, id, secret, proof, form).await;
     (status, v)
 }
 
-/// The same, with the answer's headers.
-async fn token_answer(
+/// A client's `POST` of `form` to `path`, authenticated by Basic when `secret` is given, with a
+/// DPoP proof header when given: status, headers, body.
+async fn post_with_proof(
     s: &Server,
+    path: &str,
     id: &str,
     secret: Option<&str>,
     proof: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = s.http.post(s.url("/api/oauth2/token")).form(form);
+    let mut req = s.http.post(s.url(path)).form(form);
     if let Some(secret) = secret {
         req = req.basic_auth(id, Some(secret));
     }
@@ -984,6 +970,28 @@ async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keyga
     );
 }
 
+/// A token request refused for its proof's nonce (`400 use_dpop_nonce`): the nonce it hands out.
+async fn use_nonce(
+    s: &Server,
+    id: &str,
+    secret: &str,
+    proof: &str,
+    form: &[(&str, &str)],
+) -> String {
+    let (status, headers, v) = post_with_proof(s, TOKEN, id, Some(secret), Some(proof), form).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{v}"
+    );
+    let nonce = header(&headers, "dpop-nonce");
+    assert!(
+        !nonce.is_empty(),
+        "the nonce to retry with comes with the refusal"
+    );
+    nonce
+}
+
 /// RFC 9449 §8–9: every token answer to a request with a proof hands out a fresh server nonce; a
 /// client with `requireDpopNonce` must use one (so its proofs cannot be made ahead of time, even
 /// with a clock set forward), and a stale or forged nonce is refused at the token endpoint and
@@ -1005,16 +1013,11 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
 
     // Without a nonce: use_dpop_nonce, and the nonce to retry with.
     let proof = key.proof("POST", &url, now, None);
-    let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
-    assert_eq!(
-        (status, v["error"].as_str()),
-        (400, Some("use_dpop_nonce")),
-        "{v}"
-    );
-    let nonce = nonce_of(&headers);
+    let nonce = use_nonce(&s, &id, &secret, &proof, &form).await;
     // The retry with it is bound, and hands on a nonce for the next request.
     let proof = key.proof_with_nonce("POST", &url, now, None, &nonce);
-    let (status, headers, tok) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
+    let (status, headers, tok) =
+        post_with_proof(&s, TOKEN, &id, Some(&secret), Some(&proof), &form).await;
     assert_eq!(
         (status, tok["token_type"].as_str()),
         (200, Some("DPoP")),
@@ -1033,13 +1036,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     let old_step = format!("{}.{mac}", step.parse::<i64>().unwrap() - 5);
     for forged in [other_mac.as_str(), old_step.as_str(), "not-a-nonce"] {
         let proof = key.proof_with_nonce("POST", &url, now, None, forged);
-        let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
-        assert_eq!(
-            (status, v["error"].as_str()),
-            (400, Some("use_dpop_nonce")),
-            "{v}"
-        );
-        nonce_of(&headers);
+        use_nonce(&s, &id, &secret, &proof, &form).await;
     }
 
     // At a resource a nonce is not required, but one carried must be current.
@@ -1052,13 +1049,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     s.clock.advance(2 * 60 + 1);
     let later = s.clock.now_for_tests();
     let proof = key.proof_with_nonce("POST", &url, later, None, &nonce);
-    let (status, headers, v) = token_answer(&s, &id, Some(&secret), Some(&proof), &form).await;
-    assert_eq!(
-        (status, v["error"].as_str()),
-        (400, Some("use_dpop_nonce")),
-        "{v}"
-    );
-    let fresh = nonce_of(&headers);
+    let fresh = use_nonce(&s, &id, &secret, &proof, &form).await;
     assert_ne!(fresh, nonce);
     let proof = key.proof_with_nonce("GET", &whoami_url, later, Some(&access), &nonce);
     let (status, headers, v) = whoami_answer(&s, "DPoP", &access, Some(&proof)).await;
@@ -1079,7 +1070,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     let (_, plain, plain_secret) = oauth_account(&s, json!({})).await;
     let proof = key.proof("POST", &url, later, None);
     let (status, headers, v) =
-        token_answer(&s, &plain, Some(&plain_secret), Some(&proof), &form).await;
+        post_with_proof(&s, TOKEN, &plain, Some(&plain_secret), Some(&proof), &form).await;
     assert_eq!(
         (status, v["token_type"].as_str()),
         (200, Some("DPoP")),
@@ -1087,7 +1078,8 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     );
     nonce_of(&headers);
     // Without a proof, no nonce is handed out.
-    let (status, headers, _) = token_answer(&s, &plain, Some(&plain_secret), None, &form).await;
+    let (status, headers, _) =
+        post_with_proof(&s, TOKEN, &plain, Some(&plain_secret), None, &form).await;
     assert_eq!(
         (status, header(&headers, "dpop-nonce")),
         (200, String::new())
@@ -1162,7 +1154,8 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
     ];
     let par_url = s.url("/api/oauth2/par");
     let proof = key.proof("POST", &par_url, now, None);
-    let (status, headers, v) = push_with_proof(&s, &id, Some(&secret), Some(&proof), &form).await;
+    let (status, headers, v) =
+        post_with_proof(&s, PAR, &id, Some(&secret), Some(&proof), &form).await;
     assert_eq!(status, 201, "{v}");
     assert!(!header(&headers, "dpop-nonce").is_empty());
     let back = pushed_code(&s, &cookie, &id, v["request_uri"].as_str().unwrap()).await;
@@ -1182,7 +1175,8 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
         (None, with_jkt("not-a-thumbprint"), "invalid_request"),
     ];
     for (proof, form, error) in cases {
-        let (status, _, v) = push_with_proof(&s, &id, Some(&secret), proof.as_deref(), &form).await;
+        let (status, _, v) =
+            post_with_proof(&s, PAR, &id, Some(&secret), proof.as_deref(), &form).await;
         assert_eq!((status, v["error"].as_str()), (400, Some(error)), "{v}");
     }
 
@@ -1190,8 +1184,9 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
     let (_, implicit, implicit_secret) = oauth_account(&s, json!({"implicit": true})).await;
     let token_flow = [("response_type", "token"), ("redirect_uri", REDIRECT)];
     let proof = key.proof("POST", &par_url, now, None);
-    let (status, _, v) = push_with_proof(
+    let (status, _, v) = post_with_proof(
         &s,
+        PAR,
         &implicit,
         Some(&implicit_secret),
         Some(&proof),
@@ -1203,7 +1198,14 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
         (400, Some("invalid_request")),
         "{v}"
     );
-    let (status, _, v) =
-        push_with_proof(&s, &implicit, Some(&implicit_secret), None, &token_flow).await;
+    let (status, _, v) = post_with_proof(
+        &s,
+        PAR,
+        &implicit,
+        Some(&implicit_secret),
+        None,
+        &token_flow,
+    )
+    .await;
     assert_eq!(status, 201, "{v}");
 }

@@ -208,10 +208,10 @@ fn public_key(header: &str, alg: Algorithm) -> Result<Jwk, Refused> {
         .map_err(|_| Refused("the DPoP proof's jwk is not a key"))?;
     let fits = match (&jwk.algorithm, alg) {
         (AlgorithmParameters::EllipticCurve(p), Algorithm::ES256) => {
-            p.curve == EllipticCurve::P256 && b64url(&p.x) && b64url(&p.y)
+            p.curve == EllipticCurve::P256 && coordinate(&p.x) && coordinate(&p.y)
         }
         (AlgorithmParameters::OctetKeyPair(p), Algorithm::EdDSA) => {
-            p.curve == EllipticCurve::Ed25519 && b64url(&p.x)
+            p.curve == EllipticCurve::Ed25519 && coordinate(&p.x)
         }
         _ => false,
     };
@@ -224,6 +224,13 @@ fn public_key(header: &str, alg: Algorithm) -> Result<Jwk, Refused> {
 /// Whether `s` has the shape of an RFC 7638 SHA-256 thumbprint (43 base64url characters).
 pub fn is_thumbprint(s: &str) -> bool {
     s.len() == 43 && b64url(s)
+}
+
+/// Whether `s` is a full 32-byte key member in canonical base64url (RFC 7518 §6.2.1.2 and RFC
+/// 8037 §2: P-256 coordinates and Ed25519 keys are exactly 32 bytes). A shorter `x` with the
+/// difference moved into `y` would verify under the same key yet give it another thumbprint.
+fn coordinate(s: &str) -> bool {
+    s.len() == 43 && b64url(s) && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32)
 }
 
 fn b64url(s: &str) -> bool {
@@ -520,6 +527,40 @@ mod tests {
         ] {
             assert!(check(&bad, &expected(), NOW).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_key_has_one_encoding_and_so_one_thumbprint() {
+        // The same P-256 point with one byte of x moved into y: `0x04 || x || y` is unchanged,
+        // so the signature verifies, but the thumbprint differs. Refused: coordinates are
+        // exactly 32 bytes (RFC 7518 §6.2.1.2), as an Ed25519 key is (RFC 8037 §2).
+        let key = ProofKey::es256();
+        let jwk = key.public_jwk();
+        let coord = |m: &str| URL_SAFE_NO_PAD.decode(jwk[m].as_str().unwrap()).unwrap();
+        let (x, y) = (coord("x"), coord("y"));
+        let mut moved = y.clone();
+        moved.insert(0, x[31]);
+        let mut split = jwk.clone();
+        split["x"] = serde_json::json!(URL_SAFE_NO_PAD.encode(&x[..31]));
+        split["y"] = serde_json::json!(URL_SAFE_NO_PAD.encode(&moved));
+        let e = check(&key.proof_under(split, "POST", URL, NOW), &expected(), NOW).unwrap_err();
+        assert!(e.0.contains("jwk"), "{}", e.0);
+        // A padded or short Ed25519 key is refused too; the canonical one passes.
+        let ed = ProofKey::ed25519();
+        let ed_jwk = ed.public_jwk();
+        let ed_x = URL_SAFE_NO_PAD
+            .decode(ed_jwk["x"].as_str().unwrap())
+            .unwrap();
+        for bad in [
+            URL_SAFE_NO_PAD.encode([&ed_x[..], &[0]].concat()),
+            URL_SAFE_NO_PAD.encode(&ed_x[..31]),
+            format!("{}=", ed_jwk["x"].as_str().unwrap()),
+        ] {
+            let mut j = ed_jwk.clone();
+            j["x"] = serde_json::json!(bad);
+            assert!(check(&ed.proof_under(j, "POST", URL, NOW), &expected(), NOW).is_err());
+        }
+        assert!(check(&ed.proof_under(ed_jwk, "POST", URL, NOW), &expected(), NOW).is_ok());
     }
 
     #[tokio::test]

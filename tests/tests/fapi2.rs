@@ -31,6 +31,7 @@ on_both_backends!(
 const REDIRECT: &str = "https://portal.example/cb";
 const PAR: &str = "/api/oauth2/par";
 const TOKEN: &str = "/api/oauth2/token";
+const REVOKE: &str = "/api/oauth2/revoke";
 /// A resource's challenge for a token refused as such (RFC 9449 §7.1, RFC 6750 §3.1).
 const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
 
@@ -394,6 +395,25 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
     let denied = consent(&s, &url, &cookie, "deny").await;
     assert_eq!(param(&denied, "error").as_deref(), Some("access_denied"));
     gone(&s, &cookie, &id, &denied_uri).await;
+
+    // So does a refusal at the decision: the client lost the scope while the page was open; the
+    // scope given back, the reference does not come back with it.
+    let refused_uri = pushed(&s, &id, &secret, &challenge).await;
+    let url = authorize_url(&s, &[("client_id", &id), ("request_uri", &refused_uri)]);
+    let form = keygate_e2e::consent_form(&s, &url, &cookie).await;
+    let path = format!("/api/oauth2/clients/{id}");
+    let scopes = |list: &[&str]| Some(json!({ "scopes": list }));
+    let (status, _) = s
+        .api("PUT", &path, Some(&owner_key), scopes(&["ISign"]))
+        .await;
+    assert_eq!(status, 200);
+    let refused = keygate_e2e::decide(&s, &cookie, form, "approve").await;
+    assert_eq!(param(&refused, "error").as_deref(), Some("invalid_scope"));
+    let (status, _) = s
+        .api("PUT", &path, Some(&owner_key), scopes(&["Basic", "ISign"]))
+        .await;
+    assert_eq!(status, 200);
+    gone(&s, &cookie, &id, &refused_uri).await;
 
     // A client that requires pushed requests gets a plain one sent back as an error.
     let (status, _) = s
@@ -929,6 +949,42 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
     let bound = r["refresh_token"].as_str().unwrap();
     let form = refresh_form(&id, bound);
     needs_the_key(&s, &id, None, &form).await;
+
+    // Introspected by a confidential client of the account, it names the key it needs.
+    let (status, c) = s
+        .api(
+            "POST",
+            "/api/oauth2/clients",
+            Some(&owner_key),
+            Some(json!({"name": "Back office", "scopes": ["Basic"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let (rs, rs_secret) = (
+        c["clientId"].as_str().unwrap(),
+        c["clientSecret"].as_str().unwrap(),
+    );
+    let seen = introspect(&s, rs, rs_secret, bound).await;
+    assert_eq!(
+        seen["cnf"]["jkt"].as_str(),
+        Some(key.jkt().as_str()),
+        "{seen}"
+    );
+
+    // Nor can a thief without the key revoke it: revocation takes a proof of the key too.
+    let revoke = [("client_id", id.as_str()), ("token", bound)];
+    let revoke_url = s.url(REVOKE);
+    let thief = ProofKey::es256().proof("POST", &revoke_url, s.clock.now_for_tests(), None);
+    for proof in [None, Some(thief.as_str())] {
+        let (status, _, v) = post_with_proof(&s, REVOKE, &id, None, proof, &revoke).await;
+        oauth_refusal((status, v), 400, "invalid_dpop_proof");
+    }
+    assert_eq!(introspect(&s, rs, rs_secret, bound).await["active"], true);
+    let proof = key.proof("POST", &revoke_url, s.clock.now_for_tests(), None);
+    let (status, headers, v) = post_with_proof(&s, REVOKE, &id, None, Some(&proof), &revoke).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!header(&headers, "dpop-nonce").is_empty(), "a fresh nonce");
+    assert_eq!(introspect(&s, rs, rs_secret, bound).await["active"], false);
 }
 
 async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keygate_e2e::Backend) {

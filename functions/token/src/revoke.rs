@@ -11,12 +11,19 @@ use keygate::http::Form;
 use keygate::oauth;
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
-/// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing.
+/// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing. A public
+/// client's DPoP-bound refresh token is revoked only with a proof of its key (`htu` this
+/// endpoint's URL), as it is refreshed: without the key, a thief holding the token cannot end
+/// its owner's grant. An answer to a request with a proof carries a fresh `DPoP-Nonce`.
 pub async fn revoke(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    run_revoke(s, req)
+    let answer = run_revoke(s, req)
         .await
-        .map(|()| json(200, &serde_json::json!({})))
+        .map(|()| json(200, &serde_json::json!({})));
+    crate::grants::with_nonce(s, req, answer).await
 }
+
+/// The revocation endpoint's path.
+pub const REVOKE_PATH: &str = "/api/oauth2/revoke";
 
 async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let form = Form::parse(req)?;
@@ -34,6 +41,10 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     if let Some(found) = oauth::find_refresh(&*s.table, ring.peppers(), token, now).await? {
         let record = found.record;
         if record.client_id == authed.client.id {
+            if record.jkt.is_some() {
+                let jkt = crate::grants::proof_for(s, req, &authed.client, REVOKE_PATH).await?;
+                oauth::check_binding(&record, jkt.as_deref())?;
+            }
             keygate::clients::revoke(
                 &*s.table,
                 &record.client_id,
@@ -83,7 +94,7 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
         if !live || revoked {
             return Ok(inactive);
         }
-        return Ok(serde_json::json!({
+        let mut v = serde_json::json!({
             "active": true,
             "token_type": "refresh_token",
             "client_id": record.client_id,
@@ -91,7 +102,12 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
             "scope": record.scope,
             "exp": record.expires_at,
             "iss": issuer,
-        }));
+        });
+        // A public client's DPoP-bound refresh token (RFC 9449 §5): the key it needs.
+        if let Some(jkt) = &record.jkt {
+            v["cnf"] = serde_json::json!({ "jkt": jkt });
+        }
+        return Ok(v);
     }
     match tokens::verify(&*s.table, &ring, token, &issuer, now)
         .await

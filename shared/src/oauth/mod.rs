@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use codes::{issue_code, pkce_ok, redeem_code, Binding, CodeGrant, CODE_TTL};
 pub use refresh::{
-    find_refresh, issue_refresh, refresh_in_place, rotate_refresh, Found, Presented, RefreshRecord,
-    REFRESH_GRACE, REFRESH_TTL,
+    check_binding, find_refresh, issue_refresh, refresh_in_place, rotate_refresh, Found, Presented,
+    RefreshRecord, REFRESH_GRACE, REFRESH_TTL,
 };
 pub use scope::{granted_scope, refreshed_scope};
 

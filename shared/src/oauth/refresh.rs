@@ -107,8 +107,9 @@ impl Presented<'_> {
     }
 }
 
-/// A refresh token bound to a key refreshes only with a proof of that key (RFC 9449 §5).
-fn check_binding(record: &RefreshRecord, jkt: Option<&str>) -> ApiResult<()> {
+/// A refresh token bound to a key refreshes (or is revoked) only with a proof of that key (RFC
+/// 9449 §5): `jkt`, the thumbprint of the request's checked proof.
+pub fn check_binding(record: &RefreshRecord, jkt: Option<&str>) -> ApiResult<()> {
     match (record.jkt.as_deref(), jkt) {
         (None, _) => Ok(()),
         (Some(bound), Some(j)) if bound == j => Ok(()),

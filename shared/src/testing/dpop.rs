@@ -88,9 +88,21 @@ impl ProofKey {
 
     /// Signs any claims as a proof of this key.
     pub fn sign(&self, typ: &str, claims: &serde_json::Value) -> String {
+        self.sign_with_jwk(typ, claims, self.jwk.clone())
+    }
+
+    /// Signs `claims` with this key but puts `jwk` in the header (to show a forged or
+    /// re-encoded header key is refused).
+    pub fn sign_with_jwk(&self, typ: &str, claims: &serde_json::Value, jwk: Jwk) -> String {
         let mut header = Header::new(self.alg);
         header.typ = Some(typ.to_owned());
-        header.jwk = Some(self.jwk.clone());
+        header.jwk = Some(jwk);
         jsonwebtoken::encode(&header, claims, &self.key).expect("a proof signs")
+    }
+
+    /// A proof for `method` `url` at `iat` whose header carries `jwk` instead of this key's.
+    pub fn proof_under(&self, jwk: serde_json::Value, method: &str, url: &str, iat: i64) -> String {
+        let jwk = serde_json::from_value(jwk).expect("a JWK");
+        self.sign_with_jwk("dpop+jwt", &Self::claims(method, url, iat, None), jwk)
     }
 }

@@ -11,7 +11,7 @@ use keygate::tokens::Mint;
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-use super::request::{self, check_flow, client_and_redirect, AuthzRequest};
+use super::request::{self, client_and_redirect, AuthzRequest};
 use super::{consent, no_request, page, redirect, respond, Refusal, Reply};
 
 pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
@@ -27,7 +27,8 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let reply = Reply::to(&r, &iss);
     let result = async {
         let (client, uri) = client_and_redirect(s, &r).await?;
-        let (implicit, scope) = check_flow(&client, &r, &uri, pushed.is_some())?;
+        let (implicit, scope) =
+            request::flow_or_consume(s, &client, &r, &uri, pushed.as_ref()).await?;
         let (principal, session) = consent::user(s, req, &client).await?;
         let ring = s.keys.ring().await;
         let csrf = form.get("csrf").unwrap_or("");

@@ -125,12 +125,7 @@ pub async fn show(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let iss = s.config.issuer_for(req.headers());
     let result = async {
         let (client, uri) = request::client_and_redirect(s, &r).await?;
-        let flow = request::check_flow(&client, &r, &uri, pushed.is_some());
-        if flow.is_err() {
-            // A refusal sent to the client ends a pushed request too.
-            request::consume(s, pushed.as_ref()).await?;
-        }
-        let (_, scope) = flow?;
+        let (_, scope) = request::flow_or_consume(s, &client, &r, &uri, pushed.as_ref()).await?;
         let (_, session) = consent::user(s, req, &client).await?;
         let redirect_origin = url::Url::parse(&uri)
             .map(|u| u.origin().ascii_serialization())

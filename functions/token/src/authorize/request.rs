@@ -217,6 +217,22 @@ pub(super) async fn client_and_redirect(
     Ok((client, uri))
 }
 
+/// [`check_flow`] for a request shown or decided at `/authorize`: a refusal sent back to the
+/// client ends the pushed request behind it too (it has produced a refusal).
+pub(super) async fn flow_or_consume(
+    s: &Services,
+    client: &Client,
+    r: &AuthzRequest,
+    uri: &str,
+    pushed: Option<&Pushed>,
+) -> Result<(bool, String), Refusal> {
+    let flow = check_flow(client, r, uri, pushed.is_some());
+    if flow.is_err() {
+        consume(s, pushed).await?;
+    }
+    flow
+}
+
 /// The remaining checks, whose failures go back to the redirect URI; `pushed`: the request came
 /// through `request_uri` (or is being pushed).
 pub(super) fn check_flow(

@@ -91,9 +91,8 @@ impl ProofKey {
         self.sign_with_jwk(typ, claims, self.jwk.clone())
     }
 
-    /// Signs `claims` with this key but puts `jwk` in the header (to show a forged or
-    /// re-encoded header key is refused).
-    pub fn sign_with_jwk(&self, typ: &str, claims: &serde_json::Value, jwk: Jwk) -> String {
+    /// Signs `claims` with this key, `jwk` in the header.
+    fn sign_with_jwk(&self, typ: &str, claims: &serde_json::Value, jwk: Jwk) -> String {
         let mut header = Header::new(self.alg);
         header.typ = Some(typ.to_owned());
         header.jwk = Some(jwk);

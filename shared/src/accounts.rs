@@ -134,15 +134,16 @@ fn index_write(user: &User, method: AuthMethod, cond: Condition) -> Result<Write
 }
 
 /// The index entry of a presented API key (one read per pepper in force; one between pepper
-/// rotations), or `None`.
+/// rotations) and the keyed hash it was found under (the key's identity, which a regeneration
+/// changes), or `None`.
 pub async fn index_by_api_key(
     table: &dyn Table,
     peppers: &Peppers,
     presented: &str,
-) -> Result<Option<ApiKeyIndex>, StoreError> {
+) -> Result<Option<(ApiKeyIndex, SecretHash)>, StoreError> {
     for hash in peppers.lookup_hashes(API_KEY_DOMAIN, presented) {
         if let Some(item) = table.get(&api_key_index_key(&hash)).await? {
-            return Ok(Some(item.decode()?));
+            return Ok(Some((item.decode()?, hash)));
         }
     }
     Ok(None)
@@ -260,12 +261,13 @@ impl User {
 }
 
 /// Replaces a user's API key: the old one stops working at once, the new one is returned once.
-/// One transaction with `extra` writes (the audit record); a concurrent change gives `409`.
+/// One transaction with the `extra` writes made for the new key's keyed hash (the audit record;
+/// the regenerating console session moved onto the new key); a concurrent change gives `409`.
 pub async fn regenerate_api_key(
     table: &dyn Table,
     peppers: &Peppers,
     user: &User,
-    extra: Vec<WriteOp>,
+    extra: impl FnOnce(&SecretHash) -> ApiResult<Vec<WriteOp>>,
 ) -> ApiResult<(User, Secret)> {
     let current = table
         .get(&user_key(&user.account_id, &user.id))
@@ -294,7 +296,7 @@ pub async fn regenerate_api_key(
             Condition::Revision(account_rev),
         ),
     ];
-    ops.extend(extra);
+    ops.extend(extra(&next.api_key_hash)?);
     crate::error::conflict_on_race(
         table.transact(ops).await,
         "the key changed meanwhile: try again",
@@ -595,7 +597,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(a.owner.reveal_api_key(&p).unwrap(), a.api_key);
-        let (user, fresh) = regenerate_api_key(&t, &p, &a.owner, vec![]).await.unwrap();
+        let (user, fresh) = regenerate_api_key(&t, &p, &a.owner, |_| Ok(vec![]))
+            .await
+            .unwrap();
         assert!(find_by_api_key(&t, &p, a.api_key.expose())
             .await
             .unwrap()

@@ -30,11 +30,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, Account, AuthSettings};
+use crate::chain::{self, Chain, Root};
 use crate::clock::UnixSeconds;
 use crate::crypto::{looks_like_secret, Secret, SecretHash};
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::ids::{AccountId, UserId};
-use crate::principal::{CredentialKind, Principal, SubjectType};
+use crate::policy::Kind as PrincipalKind;
+use crate::principal::{CredentialKind, Origin, Principal, SubjectType};
 use crate::services::Services;
 use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
@@ -276,6 +278,10 @@ struct TokenRecord {
     scope: Scope,
     created_at: UnixSeconds,
     expires_at: UnixSeconds,
+    /// What minted it ([`crate::chain`]); records made before chains were kept have none and
+    /// are refused.
+    #[serde(default)]
+    chain: Option<Chain>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,9 +297,28 @@ pub struct Session {
     pub scope: Scope,
     pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
+    /// What minted the token that opened it ([`crate::chain`]), checked on every use; sessions
+    /// opened before chains were kept have none and are refused.
+    #[serde(default)]
+    pub chain: Option<Chain>,
 }
 
 impl Session {
+    /// Its row of the authorization table: a user session is a console session when an API key
+    /// minted its token, an integration session when an integration did; a sender's or
+    /// signer's session is a package session.
+    pub fn kind(&self, account: &Account) -> PrincipalKind {
+        match &self.scope.grant {
+            Grant::User { .. } if self.chain.as_ref().is_some_and(Chain::from_integration) => {
+                PrincipalKind::IntegrationSession
+            }
+            Grant::User { user_id } => PrincipalKind::ConsoleSession {
+                owner: *user_id == account.owner_user_id,
+            },
+            _ => PrincipalKind::PackageSession,
+        }
+    }
+
     /// The caller this session proves: user tokens give the owner or a user (subject = user
     /// id), sender tokens a sender of one package (subject = the sending user), signer tokens a
     /// signer of one package (subject = signer id).
@@ -344,6 +369,21 @@ impl Session {
             auth_method: CredentialKind::Session,
             account_method: account.settings.method,
             session_fields: self.session_fields().map(|f| f.0.clone()),
+            minted_by: self.chain.as_ref().map(|c| {
+                match &c.root {
+                    Root::ApiKey { .. } => "API_KEY",
+                    Root::Client {
+                        kind: crate::clients::ClientKind::App,
+                        ..
+                    } => "CLIENT_APP",
+                    Root::Client { .. } => "OAUTH2",
+                }
+                .to_owned()
+            }),
+            origin: Some(Origin {
+                chain: self.chain.clone(),
+                ..Origin::of(self.kind(account))
+            }),
         }
     }
 
@@ -364,7 +404,7 @@ fn used_key(hash: &SecretHash) -> Key {
     Key::new(format!("AUTHTOK#{}", hash.0), "USED")
 }
 
-fn session_key(hash: &SecretHash) -> Key {
+pub(crate) fn session_key(hash: &SecretHash) -> Key {
     Key::new(format!("SESSION#{}", hash.0), "SESSION")
 }
 
@@ -375,8 +415,14 @@ pub struct Minted {
     pub expires_at: UnixSeconds,
 }
 
-/// Mints a token of `grant` for `account`, living [`token_ttl`]. One conditional put.
-pub async fn mint(services: &Services, account: &Account, grant: Grant) -> ApiResult<Minted> {
+/// Mints a token of `grant` for `account`, living [`token_ttl`] but never past its chain's end
+/// (what a session mints expires with it), recording its `chain`. One conditional put.
+pub async fn mint(
+    services: &Services,
+    account: &Account,
+    grant: Grant,
+    chain: Chain,
+) -> ApiResult<Minted> {
     let now = services.now();
     let value = Secret::generate();
     let hash = services
@@ -385,7 +431,13 @@ pub async fn mint(services: &Services, account: &Account, grant: Grant) -> ApiRe
         .await
         .peppers()
         .hash(TOKEN_DOMAIN, &value);
-    let expires_at = now + token_ttl(&account.settings);
+    let expires_at = chain.clamp(now + token_ttl(&account.settings));
+    if expires_at <= now {
+        return Err(ApiError::unauthorized(
+            "session_expired",
+            "the session has expired",
+        ));
+    }
     let kind = grant.kind();
     let record = TokenRecord {
         scope: Scope {
@@ -394,6 +446,7 @@ pub async fn mint(services: &Services, account: &Account, grant: Grant) -> ApiRe
         },
         created_at: now,
         expires_at,
+        chain: Some(chain),
     };
     let item = Item::new(token_key(&hash), &record)?.with_ttl(expires_at);
     services.table.put(item, Condition::NotExists).await?;
@@ -460,12 +513,16 @@ pub async fn redeem(services: &Services, at: Redemption, presented: &str) -> Api
     let account = accounts::get_account(table, &record.scope.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
+    // Revocation flows down: a token whose source stopped opens nothing (and is not consumed).
+    let chain = record.chain.clone().ok_or_else(token_unknown)?;
+    chain::check(table, &account, &chain, session_key, now).await?;
 
     let session_value = Secret::generate();
     let session = Session {
         scope: record.scope.clone(),
         created_at: now,
-        expires_at: now + session_ttl(&account.settings),
+        expires_at: chain.clamp(now + session_ttl(&account.settings)),
+        chain: Some(chain),
     };
     let session_item = Item::new(
         session_key(&peppers.hash(SESSION_DOMAIN, &session_value)),
@@ -539,6 +596,11 @@ async fn consume(
 /// The live session a cookie value names: unknown (or not a session's shape)
 /// `401 session_unknown`, expired `401 session_expired`.
 pub async fn get_session(services: &Services, value: &str) -> ApiResult<Session> {
+    Ok(find_session(services, value).await?.0)
+}
+
+/// [`get_session`], with the keyed hash the session is stored under.
+async fn find_session(services: &Services, value: &str) -> ApiResult<(Session, SecretHash)> {
     let unknown = || ApiError::unauthorized("session_unknown", "the session is not valid");
     if !looks_like_secret(value) {
         return Err(unknown());
@@ -555,7 +617,7 @@ pub async fn get_session(services: &Services, value: &str) -> ApiResult<Session>
                 "the session has expired",
             ));
         }
-        return Ok(item.decode()?);
+        return Ok((item.decode()?, hash));
     }
     Err(unknown())
 }
@@ -576,15 +638,58 @@ pub async fn end_session(services: &Services, value: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A session's stored record, by its keyed hash (for [`rekeyed_session`]).
+pub async fn session_item(table: &dyn Table, hash: &SecretHash) -> ApiResult<Option<Item>> {
+    Ok(table.get(&session_key(hash)).await?)
+}
+
+/// The write that moves a console session (its record `item`) from the API key it came from
+/// onto that key's regeneration (`new_key`), at the revision read — so the session that
+/// regenerated its own user's key goes on (and can show the new key once), while every other
+/// session and token the old key minted stops. `None` when the session is not rooted directly
+/// in `user_id`'s key.
+pub fn rekeyed_session(
+    item: &Item,
+    user_id: &UserId,
+    new_key: &SecretHash,
+) -> ApiResult<Option<WriteOp>> {
+    let mut session: Session = item.decode()?;
+    let Some(chain) = session.chain.as_mut() else {
+        return Ok(None);
+    };
+    match &mut chain.root {
+        Root::ApiKey { user_id: u, key } if u == user_id && chain.sessions.is_empty() => {
+            *key = new_key.clone();
+        }
+        _ => return Ok(None),
+    }
+    let mut next = Item::new(item.key.clone(), &session)?.with_ttl(session.expires_at);
+    next.rev = item.rev + 1;
+    Ok(Some(WriteOp::Put(next, Condition::Revision(item.rev))))
+}
+
 /// Authenticates a session cookie's value: the [`Principal`] of exactly the token's scope
 /// (see [`Session::principal`]), `auth_method` `SESSION`. Besides [`get_session`]'s refusals,
-/// a session whose account is gone is `401 account_unknown`. Two reads.
+/// a session whose account is gone is `401 account_unknown`, and one whose chain no longer
+/// holds is `401` with the broken link's reason ([`chain::check`]): revocation flows down.
+/// Three reads (the session, the account, the chain's batch).
 pub async fn authenticate_session(services: &Services, token: &str) -> ApiResult<Principal> {
-    let session = get_session(services, token).await?;
-    let account = accounts::get_account(&*services.table, &session.scope.account_id)
+    let (session, hash) = find_session(services, token).await?;
+    let table = &*services.table;
+    let account = accounts::get_account(table, &session.scope.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
-    Ok(session.principal(&account))
+    let chain = session
+        .chain
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("session_unknown", "the session is not valid"))?;
+    let held = chain::check(table, &account, chain, session_key, services.now()).await?;
+    let mut p = session.principal(&account);
+    if let Some(origin) = p.origin.as_mut() {
+        origin.session = Some((hash, session.expires_at));
+        origin.root_may_manage = held.root_user.may_manage(&account.settings);
+    }
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -603,6 +708,8 @@ mod tests {
         table: Arc<MemoryTable>,
         clock: ManualClock,
         account: Account,
+        /// The owner's API key as the root of what the tests mint.
+        root: Chain,
     }
 
     async fn fixture() -> Fixture {
@@ -627,6 +734,10 @@ mod tests {
             table,
             clock,
             account: new.account,
+            root: Chain::from(Root::ApiKey {
+                user_id: new.owner.id.clone(),
+                key: new.owner.api_key_hash.clone(),
+            }),
         }
     }
 
@@ -755,7 +866,9 @@ mod tests {
             ),
         ];
         for (grant, at, subject) in cases {
-            let minted = mint(&f.services, &f.account, grant.clone()).await.unwrap();
+            let minted = mint(&f.services, &f.account, grant.clone(), f.root.clone())
+                .await
+                .unwrap();
             assert_eq!(minted.expires_at, T0 + 1800);
             let r = redeem(&f.services, at, minted.value.expose())
                 .await
@@ -800,6 +913,7 @@ mod tests {
                 package_id: pkg("p"),
                 signer_id: signer("s"),
             },
+            f.root.clone(),
         )
         .await
         .unwrap();
@@ -819,7 +933,9 @@ mod tests {
         let user = Grant::User {
             user_id: f.account.owner_user_id.clone(),
         };
-        let minted = mint(&f.services, &f.account, user).await.unwrap();
+        let minted = mint(&f.services, &f.account, user, f.root.clone())
+            .await
+            .unwrap();
         let before = f.table.dump().len();
         let e = redeem(&f.services, Redemption::Access, minted.value.expose())
             .await
@@ -853,7 +969,9 @@ mod tests {
             package_id: pkg("p"),
             signer_id: signer("s"),
         };
-        let minted = mint(&f.services, &f.account, grant).await.unwrap();
+        let minted = mint(&f.services, &f.account, grant, f.root.clone())
+            .await
+            .unwrap();
         f.clock.advance(1799);
         let r = redeem(&f.services, Redemption::Access, minted.value.expose())
             .await
@@ -892,6 +1010,7 @@ mod tests {
                 user_id: f.account.owner_user_id.clone(),
                 package_id: pkg("p"),
             },
+            f.root.clone(),
         )
         .await
         .unwrap();

@@ -7,7 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::AuthMethod;
+use crate::chain::Chain;
+use crate::clock::UnixSeconds;
+use crate::crypto::SecretHash;
 use crate::ids::AccountId;
+use crate::policy::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,9 +59,52 @@ pub struct Principal {
     /// A single-use signer session's `sessionFields`, as its token was minted with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_fields: Option<BTreeMap<String, String>>,
+    /// For a session: the credential that minted its authentication token, at the root of its
+    /// chain — `API_KEY` (a console session), or `CLIENT_APP` / `OAUTH2` (an integration's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minted_by: Option<String>,
+    /// Where the caller stands in the authorization model ([`crate::policy`]), as its
+    /// authenticator found it. Never passed through an authorizer's context: what reads a
+    /// principal back from one can only use it on the platform's routes.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
+}
+
+/// A principal's place in the authorization model: its row of the table, and what a credential
+/// it mints must record (its provenance, [`crate::chain`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub kind: Kind,
+    /// A session's chain (for others, [`crate::auth::authorize`] builds it from the records).
+    pub chain: Option<Chain>,
+    /// A session's own keyed hash and expiry: what it mints goes through it.
+    pub session: Option<(SecretHash, UnixSeconds)>,
+    /// A session: whether the user of the API key at its root may still manage.
+    pub root_may_manage: bool,
+    /// An integration token: the client secret it was obtained with.
+    pub sid: Option<String>,
+}
+
+impl Origin {
+    /// A principal of `kind` with nothing more to record.
+    pub fn of(kind: Kind) -> Self {
+        Self {
+            kind,
+            chain: None,
+            session: None,
+            root_may_manage: false,
+            sid: None,
+        }
+    }
 }
 
 impl Principal {
+    /// The principal's row of the authorization table; one read back from an authorizer's
+    /// context has none, and is refused everything but the platform.
+    pub fn kind(&self) -> Option<Kind> {
+        self.origin.as_ref().map(|o| o.kind)
+    }
+
     /// The authorizer's context (HTTP API payload 2.0 simple response). Values are kept to
     /// strings, as every API Gateway flavour passes them on: `scopes` is space-separated,
     /// `sessionFields` (when there are some) a JSON object in a string.
@@ -117,6 +164,8 @@ mod tests {
                 ("locale".into(), "fr".into()),
                 ("note".into(), "\"quoted\" {braces}".into()),
             ])),
+            minted_by: Some("API_KEY".into()),
+            origin: None,
         };
         let ctx = p.to_context();
         assert_eq!(ctx["subjectType"], "signer");

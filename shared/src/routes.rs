@@ -1,6 +1,9 @@
-//! The route registry: each function lists its routes once — method, path, whether API
-//! Gateway runs the `verify` authorizer first, the error dialect, and the handler — and both the
-//! Lambda and the local API server dispatch from that list ([`dispatch`]). The routes test checks
+//! The route registry: each function lists its routes once — method, path, **who may call it**
+//! ([`Access`]), the error dialect, and the handler — and both the Lambda and the local API
+//! server dispatch from that list ([`dispatch`]). The registries are the one place to read who
+//! may call what: a route cannot be registered without its access, the dispatcher authorizes
+//! [`Access::Api`] routes through the one policy ([`crate::policy`]) before their handler runs,
+//! and console pages ask the same policy for their declared action. The routes test checks
 //! that these lists, `template.yaml` (per function) and `infra/openapi.yaml` name the same
 //! routes.
 //!
@@ -14,7 +17,32 @@ use lambda_http::{Body, Request, Response};
 
 use crate::error::{ApiError, ApiResult, Kind};
 use crate::http::{render, Dialect};
+pub use crate::policy::Action;
 use crate::services::Services;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credential: discovery, JWKS, the event catalog, `/auth` and `/access` (their token is
+    /// the credential), the console's assets.
+    Public,
+    /// The client authenticates itself with its own secret or assertion: the OAuth token,
+    /// pushed-request, revocation and introspection endpoints, the client-app exchange.
+    Client,
+    /// The platform's routes: API Gateway runs the `verify` authorizer first (`whoami`); every
+    /// principal kind passes.
+    Platform,
+    /// The OAuth consent page: a console session of the client's account (a delegated token
+    /// must not outlive, nor escape the revocation of, what it came from, so an integration's
+    /// session cannot consent).
+    Consent,
+    /// An API call the policy must allow this action ([`crate::auth::authorize`]); the handler
+    /// finds the authorized caller with [`crate::auth::caller`].
+    Api(Action),
+    /// A console page or form: a session the policy must allow this action (the console's
+    /// session opener asks it, and answers its refusals as pages).
+    Console(Action),
+}
 
 /// What a handler returns: its answer, or an error the dispatcher renders in the route's dialect.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Response<Body>>> + Send + 'a>>;
@@ -28,7 +56,10 @@ pub struct Route {
     pub method: &'static str,
     /// Path with `{param}` segments, as in `template.yaml`.
     pub path: &'static str,
-    /// API Gateway runs the `verify` authorizer before the function (`GET /api/whoami`).
+    /// Who may call it.
+    pub access: Access,
+    /// API Gateway runs the `verify` authorizer before the function (`GET /api/whoami`): the
+    /// routes of [`Access::Platform`].
     pub authorizer: bool,
     pub dialect: Dialect,
     pub handler: Handler,
@@ -146,7 +177,7 @@ pub async fn dispatch(function: &Function, services: &Services, req: Request) ->
     let fut = async {
         match find(function.routes, &method, &path) {
             Ok((route, params)) => {
-                let result = (route.handler)(services, &req, params).await;
+                let result = serve(route, services, req, params).await;
                 crate::http::respond(route.dialect, result)
             }
             Err(known) => unrouted(known),
@@ -155,17 +186,36 @@ pub async fn dispatch(function: &Function, services: &Services, req: Request) ->
     crate::telemetry::observe(function.name, &method, &path, fut).await
 }
 
-/// A route (a `const fn` for the tables).
+/// Runs a matched route: an [`Access::Api`] route's caller is authorized first and handed to
+/// the handler in the request's extensions; every route's [`Access`] is there too (the console
+/// reads its action from it).
+async fn serve(
+    route: &Route,
+    services: &Services,
+    mut req: Request,
+    params: Params<'_>,
+) -> ApiResult<Response<Body>> {
+    req.extensions_mut().insert(route.access);
+    if let Access::Api(action) = route.access {
+        let caller = crate::auth::authorize(services, &req, action).await?;
+        req.extensions_mut().insert(caller);
+    }
+    (route.handler)(services, &req, params).await
+}
+
+/// A route (a `const fn` for the tables): who may call it is part of it.
 pub const fn route(
     method: &'static str,
     path: &'static str,
+    access: Access,
     dialect: Dialect,
     handler: Handler,
 ) -> Route {
     Route {
         method,
         path,
-        authorizer: false,
+        access,
+        authorizer: matches!(access, Access::Platform),
         dialect,
         handler,
     }
@@ -210,10 +260,17 @@ mod tests {
     }
 
     const ROUTES: &[Route] = &[
-        route("GET", "/api/whoami", Dialect::Platform, handler!(ok)),
+        route(
+            "GET",
+            "/api/whoami",
+            Access::Public,
+            Dialect::Platform,
+            handler!(ok),
+        ),
         route(
             "GET",
             "/api/clientApps/{clientId}",
+            Access::Public,
             Dialect::Platform,
             handler!(ok),
         ),

@@ -298,6 +298,7 @@ pub async fn oauth_client_token(
         fam: None,
         grant: "client_credentials",
         jkt,
+        creator: None,
     };
     let (jwt, _) = crate::tokens::mint(&ring, &mint, now).expect("a token");
     (acc, client, jwt)

@@ -14,7 +14,8 @@ use crate::clock::UnixSeconds;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{AccountId, UserId};
 use crate::keys::{check_times, Expect, JwtError, KeyRing};
-use crate::principal::{CredentialKind, Principal, SubjectType};
+use crate::policy::Kind;
+use crate::principal::{CredentialKind, Origin, Principal, SubjectType};
 use crate::store::{Item, Table};
 
 /// Allowed clock difference on `exp`/`nbf`/`iat`.
@@ -55,6 +56,10 @@ pub struct Claims {
     /// `Authorization: DPoP` with a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// A client-credentials token: the user its client acts as (its creator), who must still
+    /// be allowed to manage for the token to be honoured (revocation flows down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crt: Option<UserId>,
 }
 
 /// RFC 7800 confirmation: the JWK SHA-256 thumbprint of the key a token is bound to.
@@ -88,14 +93,29 @@ impl Claims {
             },
             account_method: account.settings.method,
             session_fields: None,
+            minted_by: None,
+            origin: Some(Origin {
+                sid: self.sid.clone(),
+                ..Origin::of(self.policy_kind())
+            }),
         }
     }
 
-    /// The user this token speaks for, when its subject is one (an owner or a user).
+    /// Its row of the authorization table: a client app's API token and a client-credentials
+    /// token (subject: the client) are integrations; a token a user delegated is not.
+    pub fn policy_kind(&self) -> Kind {
+        match (self.kind, self.sub_type) {
+            (TokenKind::Api, _) | (TokenKind::Oauth, SubjectType::Client) => Kind::Integration,
+            (TokenKind::Oauth, _) => Kind::Delegated,
+        }
+    }
+
+    /// The user this token speaks for, when its subject is one (an owner or a user), or the
+    /// user a client-credentials token's client acts as.
     fn subject_user(&self) -> Option<UserId> {
         match self.sub_type {
             SubjectType::Owner | SubjectType::User => UserId::parse(&self.sub).ok(),
-            _ => None,
+            _ => self.crt.clone(),
         }
     }
 }
@@ -125,6 +145,8 @@ pub struct Mint<'a> {
     pub grant: &'static str,
     /// The DPoP key thumbprint the token is bound to (`cnf.jkt`), if a proof came with it.
     pub jkt: Option<&'a str>,
+    /// A client-credentials token: the user its client acts as (`crt`).
+    pub creator: Option<&'a UserId>,
 }
 
 impl Mint<'_> {
@@ -148,6 +170,7 @@ impl Mint<'_> {
             cnf: self.jkt.map(|jkt| Confirmation {
                 jkt: jkt.to_owned(),
             }),
+            crt: self.creator.cloned(),
         }
     }
 }
@@ -244,7 +267,8 @@ pub fn still_honoured(
         let Some(user) = r.user else {
             return Err("user_unknown");
         };
-        if claims.kind == TokenKind::Api && !user.may_manage(&account.settings) {
+        let acts_as_creator = claims.kind == TokenKind::Api || claims.crt.is_some();
+        if acts_as_creator && !user.may_manage(&account.settings) {
             return Err("creator_lost_access");
         }
     }

@@ -24,7 +24,7 @@ pub mod mint;
 
 use keygate::handler;
 use keygate::http::Dialect::{Html, Platform};
-use keygate::routes::{route, Function, Route};
+use keygate::routes::{route, Access, Action, Function, Route};
 use keygate::Services;
 use lambda_http::{Body, Request, Response};
 
@@ -33,29 +33,45 @@ pub const ROUTES: &[Route] = &[
     route(
         "POST",
         "/api/authenticationTokens/user",
+        Access::Api(Action::Mint),
         Platform,
         handler!(mint::user, request),
     ),
     route(
         "POST",
         "/api/authenticationTokens/sender",
+        Access::Api(Action::Mint),
         Platform,
         handler!(mint::sender, request),
     ),
     route(
         "POST",
         "/api/authenticationTokens/signer/multiUse",
+        Access::Api(Action::Mint),
         Platform,
         handler!(mint::signer_multi_use, request),
     ),
     route(
         "POST",
         "/api/authenticationTokens/signer/singleUse",
+        Access::Api(Action::Mint),
         Platform,
         handler!(mint::signer_single_use, request),
     ),
-    route("GET", "/auth", Html, handler!(browser::auth, request)),
-    route("GET", "/access", Html, handler!(browser::access, request)),
+    route(
+        "GET",
+        "/auth",
+        Access::Public,
+        Html,
+        handler!(browser::auth, request),
+    ),
+    route(
+        "GET",
+        "/access",
+        Access::Public,
+        Html,
+        handler!(browser::access, request),
+    ),
 ];
 
 pub const FUNCTION: Function = Function {

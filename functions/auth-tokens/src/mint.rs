@@ -1,6 +1,6 @@
 //! `POST /api/authenticationTokens/*`: minting, for a manager of the account (the owner, or a
 //! user whose role grants `API_ACCESS`) with an API key, or for an integration acting as one with
-//! a client app's API token or a client-credentials OAuth token ([`auth::integration`]). Tokens
+//! a client app's API token or a client-credentials OAuth token ([`auth::authorize`] for `Action::Mint`). Tokens
 //! are always for the caller's own account.
 //! Request and response bodies are OneSpan's (seed 003); unknown fields are refused.
 
@@ -79,12 +79,13 @@ pub struct SingleUseSignerTokenOut {
     pub value: String,
 }
 
-/// The caller: a manager's API key, a client app's API token or a client-credentials OAuth
-/// token, acting as a user who may manage the account ([`auth::integration`]: `401` without a
-/// valid credential, `403` for a delegated token, a session, a signed request, or a user who
-/// may not manage).
-async fn caller(services: &Services, req: &Request) -> ApiResult<Manager> {
-    auth::integration(services, req).await
+/// The caller the dispatcher authorized for [`keygate::policy::Action::Mint`]: a manager's API
+/// key, an integration (a client app's API token or a client-credentials OAuth token) acting as
+/// its client's creator, or a console session with its CSRF header — each while its user may
+/// manage. What it mints records its chain ([`Manager::chain`]), so it stops when the caller's
+/// source does, and never outlives a session that minted it.
+fn caller(req: &Request) -> ApiResult<&Manager> {
+    auth::caller(req)
 }
 
 /// The user named by `userId`, or the caller. Only the owner may have a token minted for the
@@ -111,14 +112,20 @@ async fn target_user(
 }
 
 pub async fn user(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let manager = caller(services, req).await?;
+    let manager = caller(req)?;
     let input = if body_bytes(req).iter().all(u8::is_ascii_whitespace) {
         UserTokenIn::default()
     } else {
         read_json(req)?
     };
-    let user_id = target_user(services, &manager, input).await?;
-    let minted = authtokens::mint(services, &manager.account, Grant::User { user_id }).await?;
+    let user_id = target_user(services, manager, input).await?;
+    let minted = authtokens::mint(
+        services,
+        &manager.account,
+        Grant::User { user_id },
+        manager.chain.clone(),
+    )
+    .await?;
     Ok(json(
         200,
         &TokenOut {
@@ -128,14 +135,14 @@ pub async fn user(services: &Services, req: &Request) -> ApiResult<Response<Body
 }
 
 pub async fn sender(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let manager = caller(services, req).await?;
+    let manager = caller(req)?;
     let input: SenderTokenIn = read_json(req)?;
     let package_id = PackageId::parse(input.package_id.as_deref())?;
     let grant = Grant::Sender {
         user_id: manager.user.id.clone(),
         package_id,
     };
-    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
     Ok(json(
         200,
         &TokenOut {
@@ -145,7 +152,7 @@ pub async fn sender(services: &Services, req: &Request) -> ApiResult<Response<Bo
 }
 
 pub async fn signer_multi_use(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let manager = caller(services, req).await?;
+    let manager = caller(req)?;
     let input: SignerTokenIn = read_json(req)?;
     let package_id = PackageId::parse(input.package_id.as_deref())?;
     let signer_id = SignerId::parse(input.signer_id.as_deref())?;
@@ -158,7 +165,7 @@ pub async fn signer_multi_use(services: &Services, req: &Request) -> ApiResult<R
         package_id,
         signer_id,
     };
-    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
     Ok(json(
         200,
         &SignerTokenOut {
@@ -169,7 +176,7 @@ pub async fn signer_multi_use(services: &Services, req: &Request) -> ApiResult<R
 }
 
 pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let manager = caller(services, req).await?;
+    let manager = caller(req)?;
     let input: SingleUseSignerTokenIn = read_json(req)?;
     let package_id = PackageId::parse(input.package_id.as_deref())?;
     let signer_id = SignerId::parse(input.signer_id.as_deref())?;
@@ -185,7 +192,7 @@ pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<
         signer_id,
         session_fields,
     };
-    let minted = authtokens::mint(services, &manager.account, grant).await?;
+    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
     Ok(json(
         200,
         &SingleUseSignerTokenOut {

@@ -44,7 +44,7 @@ pub(crate) fn masked_key(m: &Manager) -> String {
 
 /// The caller's API key in clear: the owner only (`403 reveal_owner_only`).
 pub(crate) async fn reveal_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
-    if !m.user.owner {
+    if !m.may(keygate::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "reveal_owner_only",
             "only the account owner may reveal the API key",
@@ -69,17 +69,22 @@ pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> 
 pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
     let now = s.now();
     let ring = s.keys.ring().await;
-    let (_, key) = accounts::regenerate_api_key(
-        &*s.table,
-        ring.peppers(),
-        &m.user,
-        vec![audit(
-            m,
-            "apiKey.regenerate",
-            Some(m.user.id.as_str()),
-            now,
-        )?],
-    )
+    // A console session regenerating its own user's key moves onto the new key in the same
+    // transaction; everything else the old key minted stops (revocation flows down).
+    let session = match m.principal.origin.as_ref().and_then(|o| o.session.as_ref()) {
+        Some((hash, _)) => keygate::authtokens::session_item(&*s.table, hash).await?,
+        None => None,
+    };
+    let audit = audit(m, "apiKey.regenerate", Some(m.user.id.as_str()), now)?;
+    let (_, key) = accounts::regenerate_api_key(&*s.table, ring.peppers(), &m.user, |new_key| {
+        let mut ops = vec![audit];
+        if let Some(item) = &session {
+            ops.extend(keygate::authtokens::rekeyed_session(
+                item, &m.user.id, new_key,
+            )?);
+        }
+        Ok(ops)
+    })
     .await?;
     Ok(key)
 }
@@ -165,7 +170,7 @@ pub(crate) async fn change_settings(
     m: &Manager,
     input: SettingsIn,
 ) -> ApiResult<AuthSettings> {
-    if !m.user.owner {
+    if !m.may(keygate::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "settings_owner_only",
             "only the account owner may change authentication settings",

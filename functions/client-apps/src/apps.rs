@@ -6,7 +6,8 @@ use keygate::auth::Manager;
 use keygate::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
 use keygate::crypto::Secret;
 use keygate::http::{empty, json, read_json};
-use keygate::{ApiResult, Services};
+use keygate::policy::Action;
+use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +103,31 @@ pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<B
     Ok(empty(204))
 }
 
-/// Deletes a client app or OAuth client of the account, with its audit record.
+/// A client of the account that `m` may change: **a client belongs to its creator** (DESIGN.md
+/// "Authorization"). Rotating its secret, asking for new credentials or changing its settings
+/// is for its creator or the owner — a client speaks for its creator, so a lesser manager who
+/// could rotate the owner's client would obtain a secret that speaks as the owner. Clients made
+/// before creators were kept are the owner's. Anyone else is `403 client_not_yours`; deleting
+/// (revoking) stays open to every manager ([`delete_client`]).
+pub(crate) async fn changeable(
+    s: &Services,
+    m: &Manager,
+    kind: ClientKind,
+    id: &str,
+) -> ApiResult<(Client, u64)> {
+    let (client, rev) = clients::get_owned(&*s.table, &m.account.id, kind, id).await?;
+    if m.may(Action::Owner) || client.created_by.as_ref() == Some(&m.user.id) {
+        Ok((client, rev))
+    } else {
+        Err(ApiError::forbidden(
+            "client_not_yours",
+            "only the user who created this client, or the account owner, may change it or its credentials",
+        ))
+    }
+}
+
+/// Deletes a client app or OAuth client of the account, with its audit record: any manager
+/// may (an incident-response action; the audit record names who did).
 pub(crate) async fn delete_client(
     s: &Services,
     m: &Manager,
@@ -139,14 +164,15 @@ pub async fn rotate(
     ))
 }
 
-/// A new secret for the app, shown once; the old one keeps working for `grace` seconds.
+/// A new secret for the app, shown once; the old one keeps working for `grace` seconds. Its
+/// creator's or the owner's to ask ([`changeable`]).
 pub(crate) async fn rotate_secret(
     s: &Services,
     m: &Manager,
     id: &str,
     grace: i64,
 ) -> ApiResult<(Client, Secret)> {
-    let (mut app, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::App, id).await?;
+    let (mut app, rev) = changeable(s, m, ClientKind::App, id).await?;
     let now = s.now();
     let ring = s.keys.ring().await;
     let secret = app.rotate(ring.peppers(), grace, now);

@@ -120,7 +120,7 @@ struct CallbackOut {
 
 fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> CallbackOut {
     let key = ep.open_key(peppers).map(|k| {
-        if m.user.owner {
+        if m.may(keygate::policy::Action::Owner) {
             k.expose().to_owned()
         } else {
             k.masked()
@@ -132,7 +132,7 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
         key,
         events: ep.events.clone(),
         authentication: AuthenticationOut::of(ep, peppers),
-        signing_secret: if m.user.owner {
+        signing_secret: if m.may(keygate::policy::Action::Owner) {
             ep.current_secret(peppers)
         } else {
             None
@@ -251,7 +251,7 @@ fn authentication(
     requested: Option<AuthChange>,
 ) -> ApiResult<AuthChange> {
     let requested = requested.map(|c| unmasked(c, current, peppers));
-    if m.user.owner {
+    if m.may(keygate::policy::Action::Owner) {
         return Ok(requested.unwrap_or(AuthChange::None));
     }
     let refused = || {
@@ -477,7 +477,7 @@ pub(crate) async fn rotate_signing_secret(
     rev: u64,
     grace: i64,
 ) -> ApiResult<(Endpoint, keygate::crypto::Secret)> {
-    if !m.user.owner {
+    if !m.may(keygate::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "secret_owner_only",
             "only the account owner may rotate signing secrets",

@@ -30,13 +30,13 @@ mod oauth;
 use keygate::auth::Manager;
 use keygate::http::Dialect::{Html, Platform};
 use keygate::http::{authorizer_principal, json};
-use keygate::routes::{route, Function, Params, Route};
+use keygate::routes::{route, Access, Action, Function, Params, Route};
 use keygate::{handler, ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
-/// A management route's handler: authenticates a manager ([`keygate::auth::manager`]) first.
-/// `managed!(f)` calls `f(s, &m)`; with `req` it passes the request, with `id = "param"` the
-/// path parameter.
+/// A management route's handler: the dispatcher has authorized its caller for the route's
+/// declared [`Access::Api`] action ([`keygate::auth::authorize`]); `managed!(f)` calls `f(s, m)`
+/// with it, with `req` passing the request, with `id = "param"` the path parameter.
 macro_rules! managed {
     ($f:path) => { managed!(@h |s, m, _r, _p| $f(s, m)) };
     ($f:path, req) => { managed!(@h |s, m, r, _p| $f(s, m, r)) };
@@ -46,7 +46,7 @@ macro_rules! managed {
     };
     (@h |$s:ident, $m:ident, $r:ident, $p:ident| $call:expr) => {{
         async fn managed($s: &Services, $r: &Request, $p: Params<'_>) -> ApiResult<Response<Body>> {
-            let $m = &keygate::auth::manager($s, $r).await?;
+            let $m = keygate::auth::caller($r)?;
             $call.await
         }
         handler!(managed)
@@ -55,164 +55,199 @@ macro_rules! managed {
 
 /// The function's routes (see `keygate::routes`).
 pub const ROUTES: &[Route] = &[
-    Route {
-        authorizer: true,
-        ..route("GET", "/api/whoami", Platform, handler!(whoami, request))
-    },
-    route("GET", "/api/clientApps", Platform, managed!(apps::list)),
+    route(
+        "GET",
+        "/api/whoami",
+        Access::Platform,
+        Platform,
+        handler!(whoami, request),
+    ),
+    route(
+        "GET",
+        "/api/clientApps",
+        Access::Api(Action::Manage),
+        Platform,
+        managed!(apps::list),
+    ),
     route(
         "POST",
         "/api/clientApps",
+        Access::Api(Action::Manage),
         Platform,
         managed!(apps::create, req),
     ),
     route(
         "GET",
         "/api/clientApps/{clientId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(apps::get, id = "clientId"),
     ),
     route(
         "DELETE",
         "/api/clientApps/{clientId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(apps::delete, id = "clientId"),
     ),
     route(
         "POST",
         "/api/clientApps/{clientId}/rotate",
+        Access::Api(Action::Manage),
         Platform,
         managed!(apps::rotate, id = "clientId", req),
     ),
     route(
         "GET",
         "/api/oauth2/clients",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::list),
     ),
     route(
         "POST",
         "/api/oauth2/clients",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::create, req),
     ),
     route(
         "GET",
         "/api/oauth2/clients/{clientId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::get, id = "clientId"),
     ),
     route(
         "PUT",
         "/api/oauth2/clients/{clientId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::update, id = "clientId", req),
     ),
     route(
         "DELETE",
         "/api/oauth2/clients/{clientId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::delete, id = "clientId"),
     ),
     route(
         "POST",
         "/api/oauth2/clients/{clientId}/rotate",
+        Access::Api(Action::Manage),
         Platform,
         managed!(oauth::rotate, id = "clientId", req),
     ),
     route(
         "GET",
         "/api/account/apiKey",
+        Access::Api(Action::Manage),
         Platform,
         managed!(account::api_key, req),
     ),
     route(
         "POST",
         "/api/account/apiKey/regenerate",
+        Access::Api(Action::Owner),
         Platform,
         managed!(account::regenerate),
     ),
     route(
         "GET",
         "/api/account/authSettings",
+        Access::Api(Action::Manage),
         Platform,
         managed!(account::settings, req),
     ),
     route(
         "PUT",
         "/api/account/authSettings",
+        Access::Api(Action::Owner),
         Platform,
         managed!(account::update_settings, req),
     ),
     route(
         "GET",
         "/api/callback",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::get_primary),
     ),
     route(
         "PUT",
         "/api/callback",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::put_primary, req),
     ),
     route(
         "DELETE",
         "/api/callback",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::delete_primary),
     ),
     route(
         "POST",
         "/api/callback/secret/rotate",
+        Access::Api(Action::Owner),
         Platform,
         managed!(callback::rotate_primary, req),
     ),
     route(
         "GET",
         "/api/callback/events",
+        Access::Public,
         Platform,
         handler!(callback::catalog, request),
     ),
     route(
         "GET",
         "/api/callback/attempts",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::attempts, req),
     ),
     route(
         "GET",
         "/api/callback/endpoints",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::list),
     ),
     route(
         "POST",
         "/api/callback/endpoints",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::create, req),
     ),
     route(
         "GET",
         "/api/callback/endpoints/{endpointId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::get, id = "endpointId"),
     ),
     route(
         "PUT",
         "/api/callback/endpoints/{endpointId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::update, id = "endpointId", req),
     ),
     route(
         "DELETE",
         "/api/callback/endpoints/{endpointId}",
+        Access::Api(Action::Manage),
         Platform,
         managed!(callback::delete, id = "endpointId"),
     ),
     route(
         "POST",
         "/api/callback/endpoints/{endpointId}/secret/rotate",
+        Access::Api(Action::Owner),
         Platform,
         managed!(callback::rotate, id = "endpointId", req),
     ),
@@ -220,120 +255,140 @@ pub const ROUTES: &[Route] = &[
     route(
         "GET",
         "/admin/api-access",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::api_access, request),
     ),
     route(
         "POST",
         "/admin/api-access/api-key/regenerate",
+        Access::Console(Action::Owner),
         Html,
         handler!(console::actions::regenerate_api_key, request),
     ),
     route(
         "POST",
         "/admin/api-access/client-apps",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::add_client_app, request),
     ),
     route(
         "POST",
         "/admin/api-access/client-apps/{clientId}/rotate",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::rotate_client_app),
     ),
     route(
         "POST",
         "/admin/api-access/client-apps/{clientId}/revoke",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::revoke_client_app),
     ),
     route(
         "POST",
         "/admin/api-access/oauth-clients",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::add_oauth_client, request),
     ),
     route(
         "POST",
         "/admin/api-access/oauth-clients/{clientId}/update",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::update_oauth_client),
     ),
     route(
         "POST",
         "/admin/api-access/oauth-clients/{clientId}/credentials",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::new_oauth_credentials),
     ),
     route(
         "POST",
         "/admin/api-access/oauth-clients/{clientId}/delete",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::delete_oauth_client),
     ),
     route(
         "GET",
         "/admin/authentication",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::authentication, request),
     ),
     route(
         "POST",
         "/admin/authentication",
+        Access::Console(Action::Owner),
         Html,
         handler!(console::actions::save_authentication, request),
     ),
     route(
         "GET",
         "/admin/event-notifications",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::event_notifications, request),
     ),
     route(
         "POST",
         "/admin/event-notifications",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::save_event_notifications, request),
     ),
     route(
         "POST",
         "/admin/event-notifications/revert",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::revert_event_notifications, request),
     ),
     route(
         "POST",
         "/admin/event-notifications/secret/rotate",
+        Access::Console(Action::Owner),
         Html,
         handler!(console::actions::rotate_signing_secret, request),
     ),
     route(
         "POST",
         "/admin/event-notifications/endpoints",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::add_endpoint, request),
     ),
     route(
         "POST",
         "/admin/event-notifications/endpoints/{endpointId}/delete",
+        Access::Console(Action::Manage),
         Html,
         handler!(console::actions::delete_endpoint),
     ),
     route(
         "POST",
         "/admin/sign-out",
+        Access::Console(Action::Platform),
         Html,
         handler!(console::actions::sign_out, request),
     ),
     route(
         "GET",
         "/admin/assets/console.css",
+        Access::Public,
         Html,
         handler!(console::actions::stylesheet, request),
     ),
     route(
         "GET",
         "/admin/assets/console.js",
+        Access::Public,
         Html,
         handler!(console::actions::script, request),
     ),

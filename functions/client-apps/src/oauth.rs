@@ -199,7 +199,7 @@ pub(crate) async fn change(
     id: &str,
     input: OAuthClientUpdateIn,
 ) -> ApiResult<Client> {
-    let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
+    let (mut c, rev) = crate::apps::changeable(s, m, ClientKind::OAuth, id).await?;
     let mut settings = c
         .oauth
         .clone()
@@ -261,7 +261,7 @@ pub(crate) async fn new_credentials(
     id: &str,
     grace: i64,
 ) -> ApiResult<(Client, Secret)> {
-    let (mut c, rev) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
+    let (mut c, rev) = crate::apps::changeable(s, m, ClientKind::OAuth, id).await?;
     if c.oauth.as_ref().is_some_and(|o| o.public) {
         return Err(ApiError::conflict(
             "client_public",

@@ -103,6 +103,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         fam: None,
         grant: "api_token",
         jkt: None,
+        creator: None,
     };
     let ring = s.keys.ring().await;
     let (jwt, claims) = tokens::mint(&ring, &mint, now)?;

@@ -100,6 +100,7 @@ pub fn oauth_mint<'a>(
         fam: None,
         grant,
         jkt: None,
+        creator: None,
     }
 }
 
@@ -175,9 +176,16 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
     let jkt = token_proof(s, req, &client).await?;
     let ring = s.keys.ring().await;
     let issuer = s.config.issuer_for(req.headers());
+    // It acts as its client's creator (the owner for clients made before creators were kept),
+    // and stops with that user's right to manage.
+    let creator = client
+        .created_by
+        .clone()
+        .unwrap_or_else(|| account.owner_user_id.clone());
     let mint = Mint {
         sid: secret_id,
         jkt: jkt.as_deref(),
+        creator: Some(&creator),
         ..oauth_mint(&issuer, &client, &account, &scope, "client_credentials")
     };
     issue(&ring, &mint, s.now())

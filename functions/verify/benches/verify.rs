@@ -94,6 +94,7 @@ async fn main() {
         sid: Some(client.secrets[0].id.clone()),
         fam: None,
         cnf: None,
+        crt: None,
     };
     let jwt = ring.sign_jwt(&claims, now).unwrap();
     let key = ProofKey::es256();

@@ -69,6 +69,10 @@ async fn run() -> Result<(), String> {
         keygate::authtokens::Grant::User {
             user_id: demo.owner.id.clone(),
         },
+        keygate::chain::Chain::from(keygate::chain::Root::ApiKey {
+            user_id: demo.owner.id.clone(),
+            key: demo.owner.api_key_hash.clone(),
+        }),
     )
     .await
     .map_err(|e| format!("cannot mint the console sign-in token: {e}"))?;

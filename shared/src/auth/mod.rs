@@ -1,4 +1,6 @@
-//! Who is calling: the one piece of code `verify` and every HTTP handler share.
+//! Who is calling: the one piece of code `verify` and every HTTP handler share; and, for the
+//! routes that need more than the platform, whether they may ([`authorize`], which asks the one
+//! policy of [`crate::policy`]).
 //!
 //! [`credentials::extract`] turns headers into one [`credentials::Presented`] credential (or a
 //! `400` for anything ambiguous); [`Authenticator::authenticate`] checks it and yields a
@@ -12,8 +14,12 @@ pub mod signed;
 use http::HeaderMap;
 
 use crate::accounts::{self, AuthMethod};
+use crate::chain::{Chain, Root};
+use crate::clients::ClientKind;
 use crate::error::{ApiError, ApiResult};
 use crate::lockout::Source;
+use crate::policy::{self, Action, Kind, Standing};
+use crate::principal::Origin;
 use crate::services::Services;
 
 pub use crate::principal::{CredentialKind, Principal, SubjectType};
@@ -186,9 +192,16 @@ impl<'a> Authenticator<'a> {
             return Err(unknown());
         }
         let ring = self.services.keys.ring().await;
-        let idx = accounts::index_by_api_key(&*self.services.table, ring.peppers(), key)
+        let (idx, hash) = accounts::index_by_api_key(&*self.services.table, ring.peppers(), key)
             .await?
             .ok_or_else(unknown)?;
+        let origin = Origin {
+            chain: Some(Chain::from(Root::ApiKey {
+                user_id: idx.user_id.clone(),
+                key: hash,
+            })),
+            ..Origin::of(Kind::ApiKey { owner: idx.owner })
+        };
         Ok(Principal {
             account_id: idx.account_id,
             subject_type: if idx.owner {
@@ -204,6 +217,8 @@ impl<'a> Authenticator<'a> {
             auth_method: CredentialKind::ApiKey,
             account_method: idx.account_method,
             session_fields: None,
+            minted_by: None,
+            origin: Some(origin),
         })
     }
 }
@@ -228,195 +243,179 @@ pub fn method_refused(account_method: AuthMethod, presented: &str) -> ApiError {
     )
 }
 
-/// The caller of a management route, loaded: the account and, for users, the user.
+/// A caller allowed more than the platform, loaded: the account, the acting user, where it
+/// stands, and the chain what it mints records.
 #[derive(Debug, Clone)]
 pub struct Manager {
     pub principal: Principal,
     pub account: accounts::Account,
-    /// The acting user (the owner for owner credentials).
+    /// The acting user: the API key's or the session's user, or the user an integration's
+    /// client acts as (its creator; the owner for clients made before creators were kept).
     pub user: accounts::User,
+    /// What [`policy::decide`] allowed.
+    pub standing: Standing,
+    /// The provenance of what this caller mints (attenuation: it never outlives, nor outlasts
+    /// the revocation of, this caller).
+    pub chain: Chain,
 }
 
-/// Management routes (`/api/account/*`, `/api/clientApps*`, `/api/oauth2/clients*`,
-/// `/api/callback*`, `/api/authenticationTokens/*`) need the account owner, or — with roles and
-/// permissions on — a user whose role grants `API_ACCESS` (DESIGN.md "Functions"). Others get 403.
-pub async fn require_manager(services: &Services, principal: Principal) -> ApiResult<Manager> {
-    let forbidden = || {
-        ApiError::forbidden(
-            "not_manager",
-            "only the account owner, or a user with the API_ACCESS permission, may do this",
-        )
+impl Manager {
+    /// Whether the policy allows this caller `action` too (an action narrower than its route,
+    /// such as revealing the API key on a route any manager may read).
+    pub fn may(&self, action: Action) -> bool {
+        policy::decide(&self.standing, action).is_ok()
+    }
+}
+
+/// The manager the dispatcher authorized for this request's route (see
+/// [`crate::routes::Access::Api`]).
+pub fn caller(req: &lambda_http::Request) -> ApiResult<&Manager> {
+    req.extensions()
+        .get::<Manager>()
+        .ok_or_else(|| ApiError::internal(Unauthorized))
+}
+
+/// A handler that needs an authorized caller ran on a route that declares none.
+#[derive(Debug, thiserror::Error)]
+#[error("route served without its authorization")]
+struct Unauthorized;
+
+/// Authenticates a request and asks the policy whether it may take `action` (a route's declared
+/// access, [`crate::routes::Access::Api`]): `401` without a valid credential, `403` with the
+/// policy's reason otherwise. A session's API call proves it comes from the console with its
+/// CSRF token in [`csrf::CSRF_HEADER`] (a wrong one is `403 csrf_invalid`).
+pub async fn authorize(
+    services: &Services,
+    req: &lambda_http::Request,
+    action: Action,
+) -> ApiResult<Manager> {
+    let principal = Authenticator::for_request(services, req)
+        .authenticate(req.headers())
+        .await?;
+    let csrf =
+        principal.auth_method == CredentialKind::Session && csrf_header(services, req).await?;
+    authorize_principal(services, principal, action, csrf).await
+}
+
+/// Whether a session's request carries its CSRF token in the header: absent `false`, this
+/// session's `true`, another `403 csrf_invalid`.
+async fn csrf_header(services: &Services, req: &lambda_http::Request) -> ApiResult<bool> {
+    let Some(presented) = req.headers().get(csrf::CSRF_HEADER) else {
+        return Ok(false);
     };
-    // The API key is the root credential of management (DESIGN.md "Credentials"): a token minted
-    // from a client app or an OAuth client must not mint more credentials.
-    if principal.auth_method != CredentialKind::ApiKey {
-        return Err(ApiError::forbidden(
-            "management_needs_api_key",
-            "management routes take the API key of the owner or of a user with API_ACCESS",
-        ));
+    let presented = presented.to_str().unwrap_or_default();
+    let session = credentials::session_cookie_value(req.headers()).unwrap_or_default();
+    let ring = services.keys.ring().await;
+    if csrf::verify(ring.peppers(), &session, presented) {
+        Ok(true)
+    } else {
+        Err(ApiError::forbidden(
+            "csrf_invalid",
+            "the CSRF token is not this session's",
+        ))
     }
-    if !matches!(
-        principal.subject_type,
-        SubjectType::Owner | SubjectType::User
-    ) {
-        return Err(forbidden());
-    }
-    let user_id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| forbidden())?;
-    acting_as(services, principal, |_| Ok(user_id)).await
 }
 
-/// The account and the acting user (named by `user_of` once the account is read), who must
-/// still be allowed to manage.
-async fn acting_as(
+/// [`authorize`] for a principal already authenticated (`csrf`: a session's request proved it
+/// comes from the console). Reads the account and the acting user — the facts the policy needs —
+/// and builds the chain what the caller mints records.
+pub async fn authorize_principal(
     services: &Services,
     principal: Principal,
-    user_of: impl FnOnce(&accounts::Account) -> ApiResult<crate::ids::UserId>,
+    action: Action,
+    csrf: bool,
 ) -> ApiResult<Manager> {
+    let Some(origin) = principal.origin.clone() else {
+        return Err(ApiError::forbidden(
+            "not_manager",
+            "only the account owner, or a user with the API_ACCESS permission, may do this",
+        ));
+    };
+    // What an integration mints is judged against the account's current method first.
+    if action == Action::Mint {
+        match principal.auth_method {
+            CredentialKind::ApiToken if principal.account_method != AuthMethod::ApiKey => {
+                return Err(method_refused(principal.account_method, "client app"));
+            }
+            CredentialKind::OAuth2 | CredentialKind::Dpop
+                if principal.account_method != AuthMethod::OAuth2 =>
+            {
+                return Err(method_refused(principal.account_method, "OAuth 2.0"));
+            }
+            _ => {}
+        }
+    }
+    // Refused whatever the records say: no read.
+    policy::decide(
+        &Standing {
+            kind: origin.kind,
+            may_manage: true,
+            csrf,
+        },
+        action,
+    )?;
     let table = &*services.table;
     let account = accounts::get_account(table, &principal.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
-    let user_id = user_of(&account)?;
+    let no_user = || ApiError::forbidden("not_manager", "the credential speaks for no user");
+    let (user_id, root) = match origin.kind {
+        Kind::Integration => {
+            let client_id = principal.client_id.clone().unwrap_or_default();
+            let (kind, user_id) = if principal.auth_method == CredentialKind::ApiToken {
+                let id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| no_user())?;
+                (ClientKind::App, id)
+            } else {
+                let client = crate::clients::get(table, &client_id)
+                    .await?
+                    .map(|(c, _)| c)
+                    .filter(|c| c.account_id == principal.account_id)
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "client_unknown",
+                            "the token's client no longer exists",
+                        )
+                    })?;
+                let creator = client
+                    .created_by
+                    .unwrap_or_else(|| account.owner_user_id.clone());
+                (ClientKind::OAuth, creator)
+            };
+            let root = Root::Client {
+                client_id,
+                kind,
+                sid: origin.sid.clone(),
+                user_id: user_id.clone(),
+            };
+            (user_id, Chain::from(root))
+        }
+        _ => {
+            let id = crate::ids::UserId::parse(&principal.subject_id).map_err(|_| no_user())?;
+            let chain = origin.chain.clone().ok_or_else(no_user)?;
+            let chain = match origin.session.clone() {
+                Some((hash, expires_at)) if action == Action::Mint => {
+                    chain.through(hash, expires_at)?
+                }
+                _ => chain,
+            };
+            (id, chain)
+        }
+    };
     let user = accounts::get_user(table, &account.id, &user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("user_unknown", "the user no longer exists"))?;
-    if !user.may_manage(&account.settings) {
-        return Err(ApiError::forbidden(
-            "not_manager",
-            "only the account owner, or a user with the API_ACCESS permission, may do this",
-        ));
-    }
+    let is_session = origin.session.is_some();
+    let standing = Standing {
+        kind: origin.kind,
+        may_manage: user.may_manage(&account.settings) && (!is_session || origin.root_may_manage),
+        csrf,
+    };
+    policy::decide(&standing, action)?;
     Ok(Manager {
         principal,
         account,
         user,
+        standing,
+        chain: root,
     })
-}
-
-/// The integration routes (`POST /api/authenticationTokens/*`, DESIGN.md "Who may call what"):
-/// a manager's API key as on the management routes, or what integrations use on the platform —
-/// a client app's API token (account method `API_KEY`; it acts as the user who created the app)
-/// or an OAuth access token obtained by client credentials (method `OAUTH2`; it acts as the user
-/// who created the OAuth client, the owner for clients made before creators were kept). Either
-/// acting user must still be allowed to manage. A delegated token (code, implicit or refresh
-/// grant: it speaks for a user who consented to a client, not for the integration), a session
-/// without the console's CSRF header (`session_cannot_mint`: a session that minted its next
-/// session would never end) and a signed request are refused with `403`; a credential of the account's other method with the
-/// platform's `401 auth_method_refused`.
-pub async fn integration(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
-    let principal = Authenticator::for_request(services, req)
-        .authenticate(req.headers())
-        .await?;
-    match principal.auth_method {
-        CredentialKind::ApiKey => require_manager(services, principal).await,
-        CredentialKind::ApiToken => {
-            if principal.account_method != AuthMethod::ApiKey {
-                return Err(method_refused(principal.account_method, "client app"));
-            }
-            let user_id = crate::ids::UserId::parse(&principal.subject_id)
-                .map_err(|_| ApiError::forbidden("not_manager", "the token speaks for no user"))?;
-            acting_as(services, principal, |_| Ok(user_id)).await
-        }
-        CredentialKind::OAuth2 | CredentialKind::Dpop => {
-            if principal.account_method != AuthMethod::OAuth2 {
-                return Err(method_refused(principal.account_method, "OAuth 2.0"));
-            }
-            if principal.subject_type != SubjectType::Client {
-                return Err(ApiError::forbidden(
-                    "delegated_token_refused",
-                    "authentication tokens are minted with a client-credentials token, not one a user delegated",
-                ));
-            }
-            let client_id = principal.client_id.clone().unwrap_or_default();
-            let client = crate::clients::get(&*services.table, &client_id)
-                .await?
-                .map(|(c, _)| c)
-                .filter(|c| c.account_id == principal.account_id)
-                .ok_or_else(|| {
-                    ApiError::unauthorized("client_unknown", "the token's client no longer exists")
-                })?;
-            acting_as(services, principal, |account| {
-                Ok(client
-                    .created_by
-                    .clone()
-                    .unwrap_or_else(|| account.owner_user_id.clone()))
-            })
-            .await
-        }
-        // The console's session with its CSRF header; any other session may not mint (one
-        // that minted its next session would never end).
-        CredentialKind::Session if req.headers().contains_key(csrf::CSRF_HEADER) => {
-            console_session(services, req, principal).await
-        }
-        CredentialKind::Session => Err(ApiError::forbidden(
-            "session_cannot_mint",
-            "authentication tokens are minted with the account's API credentials, not a session",
-        )),
-        CredentialKind::SignedRequest => Err(ApiError::forbidden(
-            "signed_request_cannot_mint",
-            "authentication tokens are minted with an API key, a client app's token or a client-credentials token",
-        )),
-    }
-}
-
-/// Authenticates a request and requires a manager: an API key ([`require_manager`]), or a
-/// console session of a user who may manage, with its CSRF token in [`csrf::CSRF_HEADER`]
-/// ([`console_session`]).
-pub async fn manager(services: &Services, req: &lambda_http::Request) -> ApiResult<Manager> {
-    let principal = Authenticator::for_request(services, req)
-        .authenticate(req.headers())
-        .await?;
-    if principal.auth_method == CredentialKind::Session {
-        return console_session(services, req, principal).await;
-    }
-    require_manager(services, principal).await
-}
-
-/// A console session's management call: the session must be a user's (opened with a user
-/// authentication token: the owner, or a user who may manage), and the request must carry the
-/// session's CSRF token in [`csrf::CSRF_HEADER`] — without it `403 csrf_missing` (a form
-/// another site makes a browser submit carries the cookie, never the header), a wrong one `403
-/// csrf_invalid`.
-async fn console_session(
-    services: &Services,
-    req: &lambda_http::Request,
-    principal: Principal,
-) -> ApiResult<Manager> {
-    let presented = req
-        .headers()
-        .get(csrf::CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "csrf_missing",
-                "a console session's calls carry its CSRF token in the X-CSRF-Token header",
-            )
-        })?;
-    let session = credentials::session_cookie_value(req.headers()).unwrap_or_default();
-    let ring = services.keys.ring().await;
-    if !csrf::verify(ring.peppers(), &session, presented) {
-        return Err(ApiError::forbidden(
-            "csrf_invalid",
-            "the CSRF token is not this session's",
-        ));
-    }
-    session_manager(services, principal).await
-}
-
-/// The manager a user session stands for (the console's own pages check their CSRF token in
-/// the form): a sender's or signer's session is `403 not_manager`, a user who may no longer
-/// manage too — checked on every request.
-pub async fn session_manager(services: &Services, principal: Principal) -> ApiResult<Manager> {
-    if !matches!(
-        principal.subject_type,
-        SubjectType::Owner | SubjectType::User
-    ) {
-        return Err(ApiError::forbidden(
-            "not_manager",
-            "only the account owner, or a user with the API_ACCESS permission, may do this",
-        ));
-    }
-    let user_id = crate::ids::UserId::parse(&principal.subject_id)
-        .map_err(|_| ApiError::forbidden("not_manager", "the session speaks for no user"))?;
-    acting_as(services, principal, |_| Ok(user_id)).await
 }

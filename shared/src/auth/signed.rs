@@ -219,6 +219,9 @@ pub async fn verify(
     }
     let mut p = verified.principal();
     p.auth_method = CredentialKind::SignedRequest;
+    p.origin = Some(crate::principal::Origin::of(
+        crate::policy::Kind::SignedRequest,
+    ));
     Ok(p)
 }
 
@@ -373,6 +376,7 @@ mod tests {
             sid: client.current_secret_id(NOW).map(str::to_owned),
             fam: None,
             cnf: None,
+            crt: None,
         };
         let bearer = ring.sign_jwt(&claims, NOW).unwrap();
         let date = (NOW + 250).to_string();

@@ -281,7 +281,7 @@ pub async fn event_notifications(s: &Services, req: &Request) -> ApiResult<Respo
         .filter(|e| !e.primary)
         .cloned()
         .collect();
-    let owner = c.m.user.owner;
+    let owner = c.m.may(keygate::policy::Action::Owner);
     let key = primary.and_then(|e| e.open_key(peppers)).map(|k| {
         if owner {
             k.expose().to_owned()

@@ -6,10 +6,12 @@
 //! - **No second implementation**: every action calls the same functions as the REST routes
 //!   (`crate::apps::add`, `crate::oauth::add`, `crate::callback::set_primary`, …), so rules,
 //!   validation, audit records and owner-only checks are one.
-//! - **Sessions**: the `kg_session` cookie of a *user* session; who may manage is checked on every
-//!   request ([`keygate::auth::session_manager`]), so a user who loses `API_ACCESS` is out at
-//!   once. Without a session a page answers `401` with how to sign in; a sender's or signer's
-//!   session `403`.
+//! - **Sessions**: the session cookie of a *console* session (its token minted with an API key);
+//!   every page and form declares its action in the route registry, and the one policy decides
+//!   on every request ([`keygate::auth::authorize_principal`]), so a user who loses `API_ACCESS`
+//!   is out at once. Without a session (or with one whose chain stopped) a page answers `401`
+//!   with how to sign in; a sender's or signer's session, or a user who may not manage, `403`; a
+//!   session an integration's token opened `403` with a page that says why.
 //! - **Forms**: server-rendered, usable without JavaScript, POST-redirect-GET (`303`). Every form
 //!   carries the session's CSRF token ([`keygate::auth::csrf`]); a POST without it is `403`. A
 //!   secret shown once (a new client app's, an OAuth client's, a regenerated API key) travels
@@ -29,6 +31,7 @@ pub mod words;
 
 use http::{header, HeaderValue, StatusCode};
 use keygate::auth::{self, csrf, Manager};
+use keygate::routes::{Access, Action};
 use keygate::{ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
@@ -50,8 +53,16 @@ pub struct Console {
 pub struct Refused(pub Response<Body>);
 
 impl Console {
-    /// The session behind a console request, or the page that says why there is none.
-    async fn open(s: &Services, req: &Request, lang: Lang) -> ApiResult<Result<Self, Refused>> {
+    /// The session behind a console request, allowed the action its route declares
+    /// ([`Access::Console`], asked of the one policy by [`auth::authorize_principal`]), or the
+    /// page that says why not. `form_csrf`: a form post carried this session's CSRF token (a
+    /// page view, which changes nothing, needs none).
+    async fn open(
+        s: &Services,
+        req: &Request,
+        lang: Lang,
+        form_csrf: Option<&str>,
+    ) -> ApiResult<Result<Self, Refused>> {
         let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
             return Ok(Err(Refused(pages::sign_in_page(lang, 401))));
         };
@@ -60,12 +71,27 @@ impl Console {
             Err(e) if e.is_outage() => return Err(e),
             Err(_) => return Ok(Err(Refused(pages::sign_in_page(lang, 401)))),
         };
-        let m = match auth::session_manager(s, principal).await {
+        let ring = s.keys.ring().await;
+        if let Some(presented) = form_csrf {
+            if !csrf::verify(ring.peppers(), &session, presented) {
+                return Ok(Err(Refused(pages::csrf_page(lang))));
+            }
+        }
+        let action = match req.extensions().get::<Access>() {
+            Some(Access::Console(action)) => *action,
+            _ => Action::Manage,
+        };
+        let m = match auth::authorize_principal(s, principal, action, true).await {
             Ok(m) => m,
             Err(e) if e.is_outage() => return Err(e),
+            Err(e) if e.reason == "integration_session" => {
+                return Ok(Err(Refused(pages::integration_session_page(lang))))
+            }
+            Err(e) if e.kind == keygate::error::Kind::Unauthorized => {
+                return Ok(Err(Refused(pages::sign_in_page(lang, 401))))
+            }
             Err(_) => return Ok(Err(Refused(pages::not_allowed_page(lang)))),
         };
-        let ring = s.keys.ring().await;
         let csrf = csrf::token(ring.peppers(), &session);
         Ok(Ok(Self {
             m,
@@ -81,7 +107,7 @@ impl Console {
         req: &Request,
     ) -> ApiResult<Result<(Self, Option<Flash>), Refused>> {
         let lang = Lang::of(req);
-        let c = match Self::open(s, req, lang).await? {
+        let c = match Self::open(s, req, lang, None).await? {
             Ok(c) => c,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -100,15 +126,11 @@ impl Console {
             .get("lang")
             .and_then(Lang::parse)
             .unwrap_or_else(|| Lang::of(req));
-        let c = match Self::open(s, req, lang).await? {
+        let presented = form.get("csrf").unwrap_or_default().to_owned();
+        let c = match Self::open(s, req, lang, Some(&presented)).await? {
             Ok(c) => c,
             Err(refused) => return Ok(Err(refused)),
         };
-        let ring = s.keys.ring().await;
-        let presented = form.get("csrf").unwrap_or_default();
-        if !csrf::verify(ring.peppers(), &c.session, presented) {
-            return Ok(Err(Refused(pages::csrf_page(lang))));
-        }
         Ok(Ok((c, form)))
     }
 

@@ -196,7 +196,7 @@ pub struct ApiAccessView<'a> {
 
 pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> Response<Body> {
     let w = c.lang.words();
-    let owner = c.m.user.owner;
+    let owner = c.m.may(keygate::policy::Action::Owner);
     let body = html! {
         p.lead { (w.api_access_intro) }
         section aria-labelledby="api-key" {
@@ -368,7 +368,7 @@ fn oauth_row(c: &Console, oc: &Client) -> Markup {
 pub fn authentication(c: &Console, flash: Option<&Flash>) -> Response<Body> {
     let w = c.lang.words();
     let method = c.m.account.settings.method;
-    let owner = c.m.user.owner;
+    let owner = c.m.may(keygate::policy::Action::Owner);
     let body = html! {
         p.lead { (w.settings_intro) }
         form method="post" action="/admin/authentication" {
@@ -505,7 +505,7 @@ pub fn event_notifications(
     v: &EventsView<'_>,
 ) -> Response<Body> {
     let w = c.lang.words();
-    let owner = c.m.user.owner;
+    let owner = c.m.may(keygate::policy::Action::Owner);
     let chosen: Vec<String> = v.primary.map(|e| e.events.clone()).unwrap_or_default();
     let body = html! {
         p.lead { (w.events_intro) }
@@ -666,6 +666,22 @@ pub fn not_allowed_page(lang: Lang) -> Response<Body> {
     resp.headers_mut().insert(
         "x-keygate-reason",
         http::HeaderValue::from_static("not_manager"),
+    );
+    resp
+}
+
+/// `403`: a session an integration's token opened, which reaches the platform only.
+pub fn integration_session_page(lang: Lang) -> Response<Body> {
+    let w = lang.words();
+    let mut resp = plain(
+        lang,
+        403,
+        w.integration_session_title,
+        w.integration_session_body,
+    );
+    resp.headers_mut().insert(
+        "x-keygate-reason",
+        http::HeaderValue::from_static("integration_session"),
     );
     resp
 }

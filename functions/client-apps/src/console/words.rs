@@ -208,6 +208,8 @@ pub struct Words {
     pub sign_in_body: &'static str,
     pub not_allowed_title: &'static str,
     pub not_allowed_body: &'static str,
+    pub integration_session_title: &'static str,
+    pub integration_session_body: &'static str,
     pub csrf_title: &'static str,
     pub csrf_body: &'static str,
     pub signed_out: &'static str,
@@ -346,6 +348,8 @@ pub static EN: Words = Words {
     sign_in_body: "Open the console with a sign-in link: ask keygate for a user authentication token (POST /api/authenticationTokens/user) and open /auth?authenticationToken=<token>&target=/admin/api-access.", // not in the seeds
     not_allowed_title: "You cannot use the console", // not in the seeds
     not_allowed_body: "The console is for the account owner, and for users whose role grants API Access when roles and permissions are on.", // not in the seeds
+    integration_session_title: "This session cannot open the console", // not in the seeds
+    integration_session_body: "This session was opened with an authentication token that an integration (a client app or an OAuth client) minted. Such a session reaches the platform only: it cannot open the console, manage the account or mint tokens. Sign in with a token minted with your API key.", // not in the seeds
     csrf_title: "This form has expired", // not in the seeds
     csrf_body: "The form was not sent from this session's page. Go back, reload the page and try again.", // not in the seeds
     signed_out: "You are signed out.", // not in the seeds
@@ -484,6 +488,8 @@ pub static FR: Words = Words {
     sign_in_body: "Ouvrez la console avec un lien de connexion\u{a0}: demandez à keygate un jeton d'authentification d'utilisateur (POST /api/authenticationTokens/user) et ouvrez /auth?authenticationToken=<jeton>&target=/admin/api-access.", // not in the seeds
     not_allowed_title: "Vous ne pouvez pas utiliser la console", // not in the seeds
     not_allowed_body: "La console est réservée au propriétaire du compte et, lorsque les rôles et autorisations sont activés, aux utilisateurs dont le rôle accorde l'accès à l'API.", // not in the seeds
+    integration_session_title: "Cette session ne peut pas ouvrir la console", // not in the seeds
+    integration_session_body: "Cette session a été ouverte avec un jeton d'authentification émis par une intégration (une application cliente ou un client OAuth). Une telle session n'accède qu'à la plateforme : elle ne peut ni ouvrir la console, ni gérer le compte, ni émettre de jetons. Connectez-vous avec un jeton émis avec votre clé API.", // not in the seeds
     csrf_title: "Ce formulaire a expiré", // not in the seeds
     csrf_body: "Le formulaire n'a pas été envoyé depuis la page de cette session. Revenez en arrière, rechargez la page et réessayez.", // not in the seeds
     signed_out: "Vous êtes déconnecté.", // not in the seeds

@@ -3,7 +3,6 @@
 //! so it is bound to this user and this exact request).
 
 use keygate::auth::credentials::SESSION_COOKIE;
-use keygate::auth::SubjectType;
 use keygate::clients::Client;
 use keygate::crypto::{Secret, SecretHash};
 use keygate::error::Kind;
@@ -56,15 +55,25 @@ pub(super) async fn user(
             Kind::Unavailable | Kind::Internal => Refusal::Failed(e),
             _ => no_session(),
         })?;
-    if !matches!(
-        principal.subject_type,
-        SubjectType::Owner | SubjectType::User
-    ) {
-        return Err(page(
-            403,
-            "Not allowed",
-            "This session cannot authorize applications.",
-        ));
+    // The route's access (`Access::Consent`): a console session. A token a user delegates
+    // outlives the session and escapes the revocation of an integration that opened one, so an
+    // integration's session may not consent (attenuation, DESIGN.md "Authorization").
+    match principal.kind() {
+        Some(keygate::policy::Kind::ConsoleSession { .. }) => {}
+        Some(keygate::policy::Kind::IntegrationSession) => {
+            return Err(page(
+                403,
+                "Not allowed",
+                "This session was opened with a token an integration minted: it reaches the platform only, and cannot authorize applications.",
+            ))
+        }
+        _ => {
+            return Err(page(
+                403,
+                "Not allowed",
+                "This session cannot authorize applications.",
+            ))
+        }
     }
     if principal.account_id != client.account_id {
         return Err(page(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs schemathesis (PyPI, pinned below) against the local API server with infra/openapi.yaml:
-# no response may be a 5xx, and every response's status, content type, headers and body must be
-# what the spec says (DESIGN.md "Local"). Exits non-zero on any failure.
+# no response may be a 5xx, every response's status, content type, headers and body must be what
+# the spec says (DESIGN.md "Local"), and every operation that declares a credential must refuse a
+# request without it or with an invalid one (`ignored_auth`: 401 or 403, never a 2xx and never
+# the 400 a malformed Authorization header once got). Exits non-zero on any failure.
 #
 # It installs schemathesis into its own virtualenv in the cache (idempotent), builds and starts
 # keygate-local on a free loopback port on the embedded default (in-memory, whatever stack
@@ -125,12 +127,14 @@ oauth_client=$(sed -n 2p <<<"$creds"):$(sed -n 3p <<<"$creds")
 log "keygate-local on $base (log: $work/server.log)"
 
 # --- schemathesis -------------------------------------------------------------------------------
-# Checks: no 5xx, and status, content type, headers and body as documented. Security parameters
-# are not generated: the API key is the credential, and a generated Authorization header would
-# replace it. No example database: nothing is written outside $work.
+# Checks: no 5xx; credentials enforced (`ignored_auth`: after an answer that took the credential,
+# the same request without it and with an invalid one of each declared scheme must be refused);
+# and status, content type, headers and body as documented. Security parameters are not
+# generated: the API key is the credential, and a generated Authorization header would replace
+# it. No example database: nothing is written outside $work.
 args=(
     --url "$base"
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+    --checks not_a_server_error,ignored_auth,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
     --max-examples "$max_examples"
     --workers "$workers"
     --request-timeout 10

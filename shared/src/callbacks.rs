@@ -97,7 +97,8 @@ pub struct OAuth2Credentials {
 }
 
 /// A change of how deliveries authenticate, as a request asks for it (already validated).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` prints `***` for the callback key and the OAuth client secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum AuthChange {
     None,
     Basic(String),
@@ -109,6 +110,27 @@ pub enum AuthChange {
         authorization_server_url: String,
         scope: Option<String>,
     },
+}
+
+impl std::fmt::Debug for AuthChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthChange::None => f.write_str("None"),
+            AuthChange::Basic(_) => f.write_str("Basic(***)"),
+            AuthChange::OAuth2 {
+                client_id,
+                client_secret,
+                authorization_server_url,
+                scope,
+            } => f
+                .debug_struct("OAuth2")
+                .field("client_id", client_id)
+                .field("client_secret", &client_secret.as_ref().map(|_| "***"))
+                .field("authorization_server_url", authorization_server_url)
+                .field("scope", scope)
+                .finish(),
+        }
+    }
 }
 
 pub fn endpoint_key(account: &AccountId, id: &EndpointId) -> Key {
@@ -500,6 +522,38 @@ pub async fn delete(
 mod tests {
     use super::*;
     use crate::crypto::Pepper;
+
+    #[test]
+    fn auth_changes_never_debug_print_their_secrets() {
+        for change in [
+            AuthChange::Basic("cb-k3y-value".into()),
+            AuthChange::OAuth2 {
+                client_id: "kg-events".into(),
+                client_secret: Some("cb-k3y-value".into()),
+                authorization_server_url: "https://auth.example.com/token".into(),
+                scope: None,
+            },
+        ] {
+            let shown = format!("{change:?} {change:#?}");
+            assert!(
+                !shown.contains("cb-k3y-value") && shown.contains("***"),
+                "{shown}"
+            );
+        }
+        let kept = format!(
+            "{:?}",
+            AuthChange::OAuth2 {
+                client_id: "kg-events".into(),
+                client_secret: None,
+                authorization_server_url: "https://auth.example.com/token".into(),
+                scope: Some("events.write".into()),
+            }
+        );
+        assert!(
+            kept.contains("kg-events") && kept.contains("events.write"),
+            "{kept}"
+        );
+    }
 
     fn peppers() -> Peppers {
         Peppers::new(vec![Pepper::generate("p1")])

@@ -201,3 +201,39 @@ pub async fn check(
     }
     Ok(Held { root_user: user })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> Chain {
+        Chain::from(Root::ApiKey {
+            user_id: UserId::generate(),
+            key: SecretHash("p1$k".into()),
+        })
+    }
+
+    #[test]
+    fn what_a_session_mints_never_outlives_it() {
+        let c = root();
+        assert_eq!(c.clamp(500), 500);
+        let one = c.through(SecretHash("p1$a".into()), 300).unwrap();
+        assert_eq!(one.clamp(500), 300);
+        assert_eq!(one.clamp(200), 200);
+        // A later session minted through an earlier one keeps the earlier end.
+        let two = one.through(SecretHash("p1$b".into()), 400).unwrap();
+        assert_eq!(two.not_after, Some(300));
+        assert_eq!(two.sessions.len(), 2);
+        assert!(!two.from_integration());
+    }
+
+    #[test]
+    fn chains_are_bounded() {
+        let mut c = root();
+        for i in 0..MAX_DEPTH {
+            c = c.through(SecretHash(format!("p1${i}")), 1000).unwrap();
+        }
+        let e = c.through(SecretHash("p1$x".into()), 1000).unwrap_err();
+        assert_eq!(e.reason, "chain_too_long");
+    }
+}

@@ -179,6 +179,19 @@ impl Config {
 }
 
 impl Config {
+    /// Whether keygate is served over https here: the scheme of its public base URL, as
+    /// [`Config::issuer_for`] makes it — the configured issuer (which must be https outside
+    /// local mode), or, when none is configured, API Gateway's own URL, which is https only. So
+    /// every Lambda deployment is https, and plain http is the local server on an http issuer
+    /// alone. Taken from the configuration, never from a request (whose `Host` or
+    /// `X-Forwarded-Proto` a client writes): it names the session cookie
+    /// ([`crate::auth::credentials::set_session_cookie`]), and the local server passes it on to
+    /// the handlers as API Gateway does, in `X-Forwarded-Proto`
+    /// ([`crate::auth::credentials::over_https`]).
+    pub fn serves_https(&self) -> bool {
+        self.issuer.is_empty() || self.issuer.starts_with("https://")
+    }
+
     /// The issuer for a request: the configured one, or `https://<Host>` (API Gateway's domain
     /// name; the `$default` stage has no path prefix).
     pub fn issuer_for(&self, headers: &http::HeaderMap) -> String {
@@ -306,6 +319,17 @@ mod tests {
         );
         h.insert("host", "evil/path".parse().unwrap());
         assert_eq!(c.issuer_for(&h), "https://localhost");
+        assert!(c.serves_https(), "API Gateway's URL is https");
+    }
+
+    #[test]
+    fn only_a_plain_http_issuer_serves_plain_http() {
+        assert!(!cfg(&[]).unwrap().serves_https(), "the local default");
+        assert!(cfg(&[("KEYGATE_ISSUER", "https://kg.example.com")])
+            .unwrap()
+            .serves_https());
+        assert!(!Config::local("http://127.0.0.1:3000").serves_https());
+        assert!(Config::local("https://api.example.com").serves_https());
     }
 
     #[test]

@@ -32,19 +32,26 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-    /// The last four characters, for masked display (`****abcd`).
+    /// For masked display: `****` and the last characters ([`mask`]).
     pub fn masked(&self) -> String {
-        let tail: String = self
-            .0
-            .chars()
-            .rev()
-            .take(4)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("****{tail}")
+        mask(&self.0)
     }
+}
+
+/// How many trailing characters of a secret of `len` characters a masked display may show: a
+/// quarter of it at most (rounded down), and never more than 4 (DESIGN.md "Authorization") —
+/// so a 43-character key shows 4, an 8-character callback key 2, a 3-character one none.
+pub fn visible_tail(len: usize) -> usize {
+    (len / 4).min(4)
+}
+
+/// A secret as masked values show it: `****` and its last [`visible_tail`] characters
+/// (`****abcd` for a generated secret). The prefix is fixed, so the mask does not tell the
+/// secret's length either.
+pub fn mask(secret: &str) -> String {
+    let len = secret.chars().count();
+    let tail: String = secret.chars().skip(len - visible_tail(len)).collect();
+    format!("****{tail}")
 }
 
 impl std::fmt::Debug for Secret {
@@ -251,9 +258,33 @@ mod tests {
     }
 
     #[test]
-    fn masked_shows_last_four_only() {
-        let s = Secret::new("abcdefgh");
-        assert_eq!(s.masked(), "****efgh");
+    fn masked_shows_at_most_a_quarter_and_four() {
+        assert_eq!(Secret::new("abcdefgh").masked(), "****gh");
+        assert_eq!(Secret::new("abc").masked(), "****");
+        assert_eq!(Secret::new("").masked(), "****");
+        assert_eq!(Secret::new("abcdefghijklmnop").masked(), "****mnop");
+        let s = Secret::generate();
+        assert_eq!(s.masked(), format!("****{}", &s.expose()[39..]));
+        // Characters, not bytes: a multi-byte secret is never cut inside a character.
+        assert_eq!(mask("ééééééé\u{1F511}"), "****é\u{1F511}");
+    }
+
+    /// The rule for every length a secret could have (0..=64), over distinct characters so the
+    /// tail shown can be told apart: the mask is `****` and a suffix of the secret of at most a
+    /// quarter of its length and at most 4 characters — as much as the rule allows.
+    #[test]
+    fn masks_never_show_more_than_a_quarter_or_four() {
+        let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+        for len in 0..=64usize {
+            let secret: String = (0..len).map(|i| alphabet[i % alphabet.len()]).collect();
+            let shown = mask(&secret);
+            let tail = shown.strip_prefix("****").expect("a fixed prefix");
+            let n = tail.chars().count();
+            assert!(n * 4 <= len && n <= 4, "len {len}: {shown}");
+            assert_eq!(n, (len / 4).min(4), "len {len}: as much as the rule allows");
+            assert!(secret.ends_with(tail), "len {len}: the secret's own tail");
+            assert_eq!(Secret::new(secret.clone()).masked(), shown);
+        }
     }
 
     #[test]

@@ -134,8 +134,8 @@ impl Refused {
     }
 }
 
-/// What the proof must be for.
-#[derive(Debug, Clone, Copy)]
+/// What the proof must be for. `Debug` prints the access token as `***`.
+#[derive(Clone, Copy)]
 pub struct Expected<'a> {
     /// `htm`: the request's method.
     pub method: &'a str,
@@ -143,6 +143,16 @@ pub struct Expected<'a> {
     pub url: &'a str,
     /// The access token presented with it (`ath` required); `None` at the token endpoint.
     pub access_token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Expected<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expected")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("access_token", &self.access_token.map(|_| "***"))
+            .finish()
+    }
 }
 
 /// A checked proof: the key's thumbprint and the `jti` still to be claimed.
@@ -359,6 +369,18 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
     const URL: &str = "https://kg.test/api/oauth2/token";
+
+    #[test]
+    fn expected_never_debug_prints_the_access_token() {
+        let e = Expected {
+            method: "GET",
+            url: URL,
+            access_token: Some("acc3ss-t0ken-value"),
+        };
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("acc3ss-t0ken-value"), "{shown}");
+        assert!(shown.contains("***") && shown.contains(URL), "{shown}");
+    }
 
     fn expected() -> Expected<'static> {
         Expected {

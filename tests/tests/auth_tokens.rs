@@ -266,7 +266,8 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     let mut event: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request =
         serde_json::from_str(include_str!("../../events/verify.json")).unwrap();
     event.headers.clear();
-    event.cookies = vec![cookie];
+    // Deployed, API Gateway is https: the browser sends the `__Host-` cookie.
+    event.cookies = vec![format!("__Host-kg_session={}", opened.session())];
     let answer = keygate_verify::authorize(s.services(), event).await;
     assert!(answer.is_authorized);
     let passed = answer.context["sessionFields"]

@@ -438,7 +438,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     submit(&b, "main form button[type=submit]").await;
     let (_, cb) = s.api("GET", "/api/callback", Some(&owner_key), None).await;
     assert_eq!(cb["authentication"]["type"], "OAUTH2", "{cb}");
-    assert_eq!(cb["authentication"]["clientSecret"], "****cret");
+    assert_eq!(cb["authentication"]["clientSecret"], "****ret");
     assert_eq!(cb["key"], Value::Null);
     let source = b.source().await.unwrap();
     assert!(!source.contains("oauth-s3cret"), "never shown again");

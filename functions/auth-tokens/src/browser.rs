@@ -2,7 +2,7 @@
 //! redeem it, set the session cookie and redirect; any refusal is a plain HTML page with no
 //! `Location` (never a redirect, so an off-list target can never be reached through keygate).
 
-use keygate::auth::credentials::SESSION_COOKIE;
+use keygate::auth::credentials;
 use keygate::authtokens::{self, Redeemed, Redemption};
 use keygate::http::query_param;
 use keygate::{ApiError, ApiResult, Services};
@@ -47,15 +47,13 @@ fn required(req: &Request, name: &'static str, reason: &'static str) -> ApiResul
         .ok_or_else(|| ApiError::bad_request(reason, format!("the {name} parameter is required")))
 }
 
-/// `kg_session=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax`. `Secure` is left out only
-/// in local mode on a plain-http issuer (`Config::local_mode`), where a browser would drop it.
+/// `__Host-kg_session=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax` wherever keygate is
+/// served over https (every Lambda deployment); `kg_session=…` without `Secure` only on a
+/// plain-http issuer (the local server), where a browser would refuse the prefix and `Secure`.
+/// Which one is the configuration's fact ([`keygate::config::Config::serves_https`]), never
+/// the request's; the session routes read the same name ([`credentials::over_https`]).
 pub fn session_cookie(services: &Services, value: &str, max_age: i64) -> String {
-    let config = &services.config;
-    let secure = !(config.local_mode && config.issuer.starts_with("http://"));
-    format!(
-        "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly{}; SameSite=Lax",
-        if secure { "; Secure" } else { "" }
-    )
+    credentials::set_session_cookie(services.config.serves_https(), value, max_age)
 }
 
 fn redirect(services: &Services, location: &str, redeemed: &Redeemed) -> ApiResult<Response<Body>> {
@@ -93,7 +91,8 @@ mod tests {
 
     fn cookie_value(r: &lambda_http::Response<lambda_http::Body>) -> String {
         let c = r.headers()["set-cookie"].to_str().unwrap();
-        c.strip_prefix("kg_session=")
+        c.strip_prefix("__Host-kg_session=")
+            .or_else(|| c.strip_prefix("kg_session="))
             .and_then(|c| c.split(';').next())
             .unwrap()
             .to_owned()
@@ -118,6 +117,9 @@ mod tests {
             "https://app.example.com/a/dashboard"
         );
         let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        // Over https the `__Host-` cookie: Secure, Path=/, no Domain (no sibling host can toss
+        // one in).
+        assert!(cookie.starts_with("__Host-kg_session="), "{cookie}");
         for part in [
             "HttpOnly",
             "Secure",
@@ -130,6 +132,7 @@ mod tests {
                 "{cookie} lacks {part}"
             );
         }
+        assert!(!cookie.to_ascii_lowercase().contains("domain"), "{cookie}");
         let p = authtokens::authenticate_session(&f.services, &cookie_value(&r))
             .await
             .unwrap();
@@ -154,10 +157,10 @@ mod tests {
                 r.headers()["location"],
                 "http://127.0.0.1:3000/signing?packageId=5vjLRY5MWrDJ6MzRAEyCKOy5IH0%3D"
             );
-            assert!(!r.headers()["set-cookie"]
-                .to_str()
-                .unwrap()
-                .contains("Secure"));
+            let cookie = r.headers()["set-cookie"].to_str().unwrap();
+            // Over the local server's plain http, the plain name without `Secure`.
+            assert!(cookie.starts_with("kg_session="), "{cookie}");
+            assert!(!cookie.contains("Secure"), "{cookie}");
         }
     }
 

@@ -6,15 +6,18 @@ use keygate::{ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 
 use crate::client_auth::{self, Methods};
+use keygate::dpop::Refused;
 use keygate::error::OAuthError;
 use keygate::http::Form;
 use keygate::oauth;
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
 /// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing. A public
-/// client's DPoP-bound refresh token is revoked only with a proof of its key (`htu` this
-/// endpoint's URL), as it is refreshed: without the key, a thief holding the token cannot end
-/// its owner's grant. An answer to a request with a proof carries a fresh `DPoP-Nonce`.
+/// client's DPoP-bound refresh or access token is revoked only with a proof of its key (`htu`
+/// this endpoint's URL), as it is refreshed or used: a public client authenticates with nothing
+/// but its id, so without the key a thief holding either token cannot end its owner's grant or
+/// session. (A confidential client's own authentication is its authority to revoke.) An answer
+/// to a request with a proof carries a fresh `DPoP-Nonce`.
 pub async fn revoke(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let answer = run_revoke(s, req)
         .await
@@ -58,6 +61,10 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let issuer = s.config.issuer_for(req.headers());
     if let Ok(claims) = tokens::decode(&ring, token, &issuer, now) {
         if claims.client_id == authed.client.id {
+            if let Some(bound) = claims.jkt().filter(|_| public(&authed.client)) {
+                let jkt = crate::grants::proof_for(s, req, &authed.client, REVOKE_PATH).await?;
+                access_token_binding(bound, jkt.as_deref())?;
+            }
             keygate::clients::revoke(
                 &*s.table,
                 &authed.client.id,
@@ -68,6 +75,27 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// A public client: it authenticates with its id alone, so only its DPoP key tells its tokens'
+/// holder from a thief.
+fn public(client: &keygate::clients::Client) -> bool {
+    client.oauth.as_ref().is_some_and(|o| o.public)
+}
+
+/// A public client's DPoP-bound access token is revoked only with a proof of its key (`jkt`,
+/// the thumbprint of the request's checked proof): refused as its refresh token is
+/// ([`oauth::check_binding`]), `invalid_dpop_proof`.
+fn access_token_binding(bound: &str, jkt: Option<&str>) -> ApiResult<()> {
+    match jkt {
+        Some(j) if j == bound => Ok(()),
+        Some(_) => {
+            Err(Refused("the access token is bound to another DPoP key").at_token_endpoint())
+        }
+        None => Err(
+            Refused("the access token is DPoP-bound: send a proof of its key").at_token_endpoint(),
+        ),
+    }
 }
 
 /// Tells a confidential client of the same account whether a token is active, with its claims.

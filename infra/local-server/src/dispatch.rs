@@ -69,6 +69,26 @@ fn with_source(req: lambda_http::Request, peer: SocketAddr) -> lambda_http::Requ
     req.with_request_context(RequestContext::ApiGatewayV2(ctx))
 }
 
+/// `X-Forwarded-Proto` as a front door sets it (API Gateway always `https`): the scheme of this
+/// server's issuer ([`keygate::config::Config::serves_https`]), replacing whatever the client
+/// sent, so the handlers read the session cookie by the name it was set with
+/// ([`keygate::auth::credentials::over_https`]): `kg_session` over the default plain http.
+fn with_forwarded_proto(
+    services: &Services,
+    mut req: lambda_http::Request,
+) -> lambda_http::Request {
+    let proto = if services.config.serves_https() {
+        "https"
+    } else {
+        "http"
+    };
+    req.headers_mut().insert(
+        http::header::HeaderName::from_static("x-forwarded-proto"),
+        http::HeaderValue::from_static(proto),
+    );
+    req
+}
+
 /// The request's API Gateway context (as [`with_source`] made it), or a default one.
 fn context(req: &lambda_http::Request) -> ApiGatewayV2httpRequestContext {
     match req.request_context_ref() {
@@ -83,6 +103,7 @@ pub async fn route(
     queues: &Queues,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
+    let req = with_forwarded_proto(services, req);
     let path = req.uri().path().to_owned();
     if path.starts_with("/_local/") {
         return crate::operator::handle(services, queues, req).await;

@@ -22,8 +22,9 @@ use crate::store::{Condition, Item, Key, StoreError};
 /// Longest nonce.
 pub const MAX_NONCE: usize = 32;
 
-/// The parts of a signed request that need no lookup, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The parts of a signed request that need no lookup, checked. `Debug` shows the key id, date,
+/// nonce and Referer host (all travel in clear), never the signature or the Bearer token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Checked<'a> {
     pub key: &'a str,
     pub date: UnixSeconds,
@@ -31,6 +32,19 @@ pub struct Checked<'a> {
     pub signature: [u8; 32],
     pub bearer: &'a str,
     pub referer_host: String,
+}
+
+impl std::fmt::Debug for Checked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("key", &self.key)
+            .field("date", &self.date)
+            .field("nonce", &self.nonce)
+            .field("signature", &"***")
+            .field("bearer", &"***")
+            .field("referer_host", &self.referer_host)
+            .finish()
+    }
 }
 
 /// The string that is signed.
@@ -251,6 +265,18 @@ mod tests {
         let h = headers(&NOW.to_string(), "n-1", &sig());
         let c = check(&h, NOW, 300).unwrap();
         assert_eq!(c.referer_host, "app.example.com");
+    }
+
+    #[test]
+    fn checked_never_debug_prints_the_token_or_signature() {
+        let mut h = headers(&NOW.to_string(), "n-1", &sig());
+        h.bearer = Some("b3arer-t0ken-value".into());
+        let c = check(&h, NOW, 300).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("b3arer-t0ken-value"), "{shown}");
+        // The signature's bytes ([7; 32]) are not listed either.
+        assert!(!shown.contains("7, 7"), "{shown}");
+        assert!(shown.contains("***") && shown.contains("n-1"), "{shown}");
     }
 
     #[test]

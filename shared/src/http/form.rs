@@ -11,9 +11,21 @@ fn invalid_request(msg: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
     ApiError::oauth(OAuthError::InvalidRequest, msg)
 }
 
-/// A form; a repeated parameter is refused (RFC 6749 §3.1, §3.2).
-#[derive(Debug, Default)]
+/// A form; a repeated parameter is refused (RFC 6749 §3.1, §3.2). Its values are client
+/// secrets, codes, verifiers, refresh tokens and assertions as often as not: `Debug` prints the
+/// parameter names only, each value as `***`.
+#[derive(Default)]
 pub struct Form(HashMap<String, String>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_map()
+            .entries(names.into_iter().map(|n| (n, "***")))
+            .finish()
+    }
+}
 
 impl Form {
     /// The body of a form route: sent as `application/x-www-form-urlencoded` (else `415`), at
@@ -66,5 +78,19 @@ mod tests {
         assert_eq!(f.get("a"), Some("1"));
         assert_eq!(f.get("b"), None);
         assert_eq!(f.get("c"), Some("x y"));
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let f = Form::parse_str(
+            "grant_type=refresh_token&client_secret=s3cr3t-value&refresh_token=s3cr3t-value",
+        )
+        .unwrap();
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(
+            shown.contains("client_secret") && shown.contains("***"),
+            "{shown}"
+        );
     }
 }

@@ -158,7 +158,10 @@ fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
     resp
 }
 
-/// The platform error body: `{"messageKey","message","code","reason"}`.
+/// The platform error body: `{"messageKey","message","code","reason"}`. A `401` always carries
+/// `WWW-Authenticate` (RFC 7235 §3.1, DESIGN.md "Authorization"): the error's own challenge
+/// (DPoP's), else the schemes the shared authenticator takes
+/// ([`crate::auth::credentials::CHALLENGE`]).
 pub fn error_response(e: &ApiError) -> Response<Body> {
     log(e);
     let body = serde_json::json!({
@@ -167,7 +170,14 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
         "code": e.status().as_u16(),
         "reason": e.reason,
     });
-    with_retry_after(json(e.status().as_u16(), &body), e)
+    let mut resp = json(e.status().as_u16(), &body);
+    if e.kind == Kind::Unauthorized {
+        resp.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static(crate::auth::credentials::CHALLENGE),
+        );
+    }
+    with_retry_after(resp, e)
 }
 
 /// The OAuth error body (RFC 6749 §5.2); `invalid_client` gets `401` and `WWW-Authenticate`.
@@ -369,6 +379,26 @@ mod tests {
         assert!(r.headers().contains_key("www-authenticate"));
         let Body::Text(t) = r.body() else { panic!() };
         assert!(t.contains("\"invalid_client\""));
+    }
+
+    #[test]
+    fn platform_401s_always_challenge() {
+        let r = error_response(&ApiError::unauthorized("api_key_unknown", "x"));
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            crate::auth::credentials::CHALLENGE
+        );
+        let dpop = ApiError::unauthorized("dpop_proof_invalid", "x")
+            .with_challenge(crate::dpop::TOKEN_CHALLENGE);
+        let r = error_response(&dpop);
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            crate::dpop::TOKEN_CHALLENGE
+        );
+        assert_eq!(r.headers().get_all("www-authenticate").iter().count(), 1);
+        let r = error_response(&ApiError::forbidden("not_manager", "x"));
+        assert!(!r.headers().contains_key("www-authenticate"));
     }
 
     #[test]

@@ -86,8 +86,9 @@ pub fn pkce_ok(verifier: &str, challenge: &str) -> bool {
         )
 }
 
-/// What the token request presents besides the code.
-#[derive(Debug, Clone, Copy)]
+/// What the token request presents besides the code. `Debug` prints the PKCE verifier (the
+/// code's proof of possession) as `***`.
+#[derive(Clone, Copy)]
 pub struct Binding<'a> {
     /// The authenticated client.
     pub client_id: &'a str,
@@ -95,6 +96,17 @@ pub struct Binding<'a> {
     pub code_verifier: Option<&'a str>,
     /// The thumbprint of the token request's checked DPoP proof, if any.
     pub jkt: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Binding<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Binding")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &self.code_verifier.map(|_| "***"))
+            .field("jkt", &self.jkt)
+            .finish()
+    }
 }
 
 /// The code's bindings against the token request (pure): its client, its redirect URI
@@ -212,6 +224,22 @@ async fn reused(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binding_never_debug_prints_the_verifier() {
+        let b = Binding {
+            client_id: "oc_abcdefghijklmnop",
+            redirect_uri: None,
+            code_verifier: Some("pkce-v3rifier-value"),
+            jkt: None,
+        };
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("pkce-v3rifier-value"), "{shown}");
+        assert!(
+            shown.contains("***") && shown.contains("oc_abcdefghijklmnop"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn pkce_s256_matches_the_rfc_example() {

@@ -5,8 +5,18 @@ use keygate::http::{body_bytes, require_content_type, MAX_BODY};
 use keygate::{ApiError, ApiResult};
 use lambda_http::Request;
 
-#[derive(Debug, Default)]
+/// Its values include the CSRF token, a callback key and an OAuth client secret: `Debug` prints
+/// the field names only, each value as `***`.
+#[derive(Default)]
 pub struct ConsoleForm(Vec<(String, String)>);
+
+impl std::fmt::Debug for ConsoleForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, _)| (n, "***")))
+            .finish()
+    }
+}
 
 impl ConsoleForm {
     pub fn parse(req: &Request) -> ApiResult<Self> {
@@ -61,5 +71,21 @@ mod tests {
         assert_eq!(f.get("name"), Some("x"));
         assert_eq!(f.get("blank"), None);
         assert!(!f.checked("missing"));
+    }
+
+    #[test]
+    fn debug_never_shows_a_value() {
+        let req = http::Request::builder()
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(lambda_http::Body::from(
+                "csrf=csrf-t0ken-value&key=cb-k3y-value&clientSecret=0auth-s3cret-value",
+            ))
+            .unwrap();
+        let f = ConsoleForm::parse(&req).unwrap();
+        let shown = format!("{f:?} {f:#?}");
+        for secret in ["csrf-t0ken-value", "cb-k3y-value", "0auth-s3cret-value"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("csrf") && shown.contains("***"), "{shown}");
     }
 }

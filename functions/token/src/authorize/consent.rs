@@ -2,7 +2,6 @@
 //! token (an HMAC under the pepper of the session and every request parameter, with an expiry,
 //! so it is bound to this user and this exact request).
 
-use keygate::auth::credentials::SESSION_COOKIE;
 use keygate::clients::Client;
 use keygate::crypto::{Secret, SecretHash};
 use keygate::error::Kind;
@@ -17,26 +16,11 @@ pub(super) const CSRF_DOMAIN: &str = "oauth-consent";
 /// How long a consent page may stay open.
 pub(super) const CONSENT_TTL: i64 = 600;
 
+/// The session cookie of the request, whatever else it carries (an `Authorization` header
+/// alongside does not hide it here): the one name keygate reads where it is served
+/// ([`keygate::auth::credentials::session_cookie_value`]).
 fn session_cookie(req: &Request) -> Option<String> {
-    keygate::auth::credentials::extract(req.headers())
-        .ok()
-        .and_then(|p| match p {
-            keygate::auth::Presented::Session(v) => Some(v),
-            _ => None,
-        })
-        .or_else(|| {
-            // Alongside another credential, the cookie alone counts here.
-            req.headers()
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix(&format!("{SESSION_COOKIE}="))
-                        .map(str::to_owned)
-                })
-        })
+    keygate::auth::credentials::session_cookie_value(req.headers())
 }
 
 /// The signed-in user of this client's account.

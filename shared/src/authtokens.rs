@@ -685,9 +685,10 @@ pub async fn authenticate_session(services: &Services, token: &str) -> ApiResult
         .ok_or_else(|| ApiError::unauthorized("session_unknown", "the session is not valid"))?;
     let held = chain::check(table, &account, chain, session_key, services.now()).await?;
     let mut p = session.principal(&account);
+    let acts_for_itself = held.root_user.owner || p.subject_id == held.root_user.id.as_str();
     if let Some(origin) = p.origin.as_mut() {
         origin.session = Some((hash, session.expires_at));
-        origin.root_may_manage = held.root_user.may_manage(&account.settings);
+        origin.acts_for_itself = acts_for_itself;
     }
     Ok(p)
 }

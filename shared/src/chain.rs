@@ -120,8 +120,8 @@ fn stopped(reason: &'static str, message: &'static str) -> ApiError {
 
 /// Checks that every link of `chain` still holds in `account`, in one batched read; `401` with
 /// the reason of the first broken link: `api_key_regenerated`, `client_revoked`,
-/// `secret_rotated_out`, `creator_lost_access`, `auth_method_refused`, `user_unknown`,
-/// `session_ended`. `session_key` names a session's record (the sessions module owns them).
+/// `secret_rotated_out`, `creator_lost_access`, `source_lost_access`, `auth_method_refused`,
+/// `user_unknown`, `session_ended`. `session_key` names a session's record (the sessions module owns them).
 pub async fn check(
     table: &dyn Table,
     account: &Account,
@@ -152,6 +152,14 @@ pub async fn check(
                 return Err(stopped(
                     "api_key_regenerated",
                     "the API key this was minted with has been regenerated",
+                ));
+            }
+            // Only a key that could manage minted anything: when its user loses the right
+            // (`API_ACCESS` removed, roles turned off), what it minted stops too.
+            if !user.may_manage(&account.settings) {
+                return Err(stopped(
+                    "source_lost_access",
+                    "the user whose API key minted this may no longer manage the account",
                 ));
             }
         }

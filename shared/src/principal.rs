@@ -79,8 +79,10 @@ pub struct Origin {
     pub chain: Option<Chain>,
     /// A session's own keyed hash and expiry: what it mints goes through it.
     pub session: Option<(SecretHash, UnixSeconds)>,
-    /// A session: whether the user of the API key at its root may still manage.
-    pub root_may_manage: bool,
+    /// A session: whether it may act for its own user — the credential at its root is that
+    /// user's own, or the owner's (a session minted by a manager for another user reaches the
+    /// platform only: never act for another subject).
+    pub acts_for_itself: bool,
     /// An integration token: the client secret it was obtained with.
     pub sid: Option<String>,
 }
@@ -92,7 +94,7 @@ impl Origin {
             kind,
             chain: None,
             session: None,
-            root_may_manage: false,
+            acts_for_itself: false,
             sid: None,
         }
     }

@@ -24,6 +24,8 @@ on_both_backends!(
     revocation_flows_down_from_a_client,
     client_credentials_tokens_stop_with_their_creator,
     sign_out_ends_what_a_session_minted,
+    a_session_minted_for_another_user_reaches_the_platform_only,
+    regeneration_and_sign_out_from_any_session,
     the_table_on_a_slice_of_routes,
 );
 
@@ -501,11 +503,152 @@ async fn revocation_flows_down_from_an_api_key(b: Backend) {
     let (status, v) = manage_with_session(&s, "GET", "/api/clientApps", &cookie, None).await;
     assert_eq!(
         (status, v["reason"].as_str()),
-        (403, Some("not_manager")),
+        (401, Some("source_lost_access")),
         "{v}"
     );
-    let (status, _) = whoami_session(&s, &cookie).await;
+    let (status, v) = whoami_session(&s, &cookie).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("source_lost_access")),
+        "{v}"
+    );
+}
+
+/// A manager may mint a user token for another (non-owner) user, but the session it opens acts
+/// for no one else: the platform as that user, never the console, management, minting or
+/// consent. The owner's key may open another user's console session (it could do all of it).
+async fn a_session_minted_for_another_user_reaches_the_platform_only(b: Backend) {
+    let s = Server::start(b).await;
+    let (account, _, owner_key) = s.create_account("Acme", "owner@acme.test").await;
+    let (_, a_key) = manager_user(&s, &account, &owner_key, "a@acme.test").await;
+    let (c_id, c_key) = manager_user(&s, &account, &owner_key, "c@acme.test").await;
+    let (c_app, _) = client_app(&s, &c_key).await;
+    let (status, v) = post_as(
+        &s,
+        "/api/authenticationTokens/user",
+        &format!("Basic {a_key}"),
+        json!({"userId": c_id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let cookie = open_session(&s, v["value"].as_str().unwrap()).await;
+    let (status, me) = whoami_session(&s, &cookie).await;
+    assert_eq!(
+        (status, me["subjectId"].as_str()),
+        (200, Some(c_id.as_str())),
+        "{me}"
+    );
+    for (method, path, body) in [
+        ("POST", format!("/api/clientApps/{c_app}/rotate"), None),
+        (
+            "POST",
+            "/api/clientApps".to_owned(),
+            Some(json!({"name": "As C"})),
+        ),
+        (
+            "POST",
+            "/api/authenticationTokens/user".to_owned(),
+            Some(json!({})),
+        ),
+    ] {
+        let (status, v) = manage_with_session(&s, method, &path, &cookie, body).await;
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (403, Some("not_manager")),
+            "{path} {v}"
+        );
+    }
+    let page = s
+        .http
+        .get(s.url("/admin/api-access"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    // The owner's key minting for C: C's console session manages as C.
+    let (status, v) = post_as(
+        &s,
+        "/api/authenticationTokens/user",
+        &format!("Basic {owner_key}"),
+        json!({"userId": c_id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let cookie = open_session(&s, v["value"].as_str().unwrap()).await;
+    let (status, v) = manage_with_session(&s, "GET", "/api/clientApps", &cookie, None).await;
+    assert_eq!(status, 200, "{v}");
+}
+
+/// Regenerating the key from a session minted through another session would lose the new key
+/// with the session: refused, nothing changed. Any session, a signer's too, may sign out.
+async fn regeneration_and_sign_out_from_any_session(b: Backend) {
+    let s = Server::start(b).await;
+    let (_, _, owner_key) = s.create_account("Acme", "owner@acme.test").await;
+    let console = sign_in(&s, &owner_key).await;
+    let (status, v) = manage_with_session(
+        &s,
+        "POST",
+        "/api/authenticationTokens/user",
+        &console,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let child = open_session(&s, v["value"].as_str().unwrap()).await;
+    let (status, v) =
+        manage_with_session(&s, "POST", "/api/account/apiKey/regenerate", &child, None).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (409, Some("regenerate_from_own_session")),
+        "{v}"
+    );
+    let (status, _) = s.whoami(&owner_key).await;
+    assert_eq!(status, 200, "the key is unchanged");
+    // From the session the key opened itself: the session goes on with the new key.
+    let (status, v) =
+        manage_with_session(&s, "POST", "/api/account/apiKey/regenerate", &console, None).await;
+    assert_eq!(status, 200, "{v}");
+    let new_key = v["apiKey"].as_str().unwrap().to_owned();
+    let (status, _) = whoami_session(&s, &console).await;
     assert_eq!(status, 200);
+    let (status, v) = whoami_session(&s, &child).await;
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("api_key_regenerated")),
+        "{v}"
+    );
+
+    // A signer's session signs out.
+    let (status, v) = post_as(
+        &s,
+        "/api/authenticationTokens/signer/multiUse",
+        &format!("Basic {new_key}"),
+        json!({"packageId": "pkg1", "signerId": "s@x.test"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let resp = s
+        .http
+        .get(s.url("/access"))
+        .query(&[("sessionToken", v["value"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302, "{}", resp.text().await.unwrap());
+    let signer = set_cookie(&resp);
+    let csrf = csrf_of(&s, &signer).await;
+    let resp = s
+        .http
+        .post(s.url("/admin/sign-out"))
+        .header("cookie", &signer)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let (status, _) = whoami_session(&s, &signer).await;
+    assert_eq!(status, 401);
 }
 
 /// Rotating an app's secret out (no grace) ends the sessions its tokens' minted tokens opened;

@@ -14,6 +14,33 @@ use keygate::{accounts, ApiError, ApiResult, Services};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
+/// The answers hold a token's value: their `Debug` prints `***` in its place.
+macro_rules! redacted_debug {
+    ($($t:ident { $($f:ident),* }),* $(,)?) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    $(.field(stringify!($f), &self.$f))*
+                    .field("value", &"***")
+                    .finish()
+            }
+        }
+    )*};
+}
+
+redacted_debug!(
+    TokenOut {},
+    SignerTokenOut {
+        package_id,
+        signer_id
+    },
+    SingleUseSignerTokenOut {
+        package_id,
+        session_fields,
+        signer_id
+    },
+);
+
 /// `POST /api/authenticationTokens/user`: no body (or `{}`) for the caller itself, or
 /// `{"userId"}` for another user of the account.
 #[derive(Debug, Default, Deserialize)]
@@ -54,13 +81,13 @@ pub struct SingleUseSignerTokenIn {
 }
 
 /// `{"value"}`: user and sender tokens.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct TokenOut {
     pub value: String,
 }
 
 /// `{"packageId","signerId","value"}`: multi-use signer tokens.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignerTokenOut {
     pub package_id: String,
@@ -70,7 +97,7 @@ pub struct SignerTokenOut {
 
 /// `{"packageId","sessionFields","signerId","value"}`: single-use signer tokens
 /// (`sessionFields` is `null` when none were given).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SingleUseSignerTokenOut {
     pub package_id: String,
@@ -209,6 +236,39 @@ mod tests {
     use keygate::config::Config;
 
     const SINGLE: &str = "/api/authenticationTokens/signer/singleUse";
+
+    #[test]
+    fn answers_print_no_token_in_debug() {
+        let value = "tok_value_that_must_not_print".to_owned();
+        let shown = [
+            format!(
+                "{:?}",
+                super::TokenOut {
+                    value: value.clone()
+                }
+            ),
+            format!(
+                "{:?}",
+                super::SignerTokenOut {
+                    package_id: "p".into(),
+                    signer_id: "s".into(),
+                    value: value.clone(),
+                }
+            ),
+            format!(
+                "{:?}",
+                super::SingleUseSignerTokenOut {
+                    package_id: "p".into(),
+                    session_fields: None,
+                    signer_id: "s".into(),
+                    value: value.clone(),
+                }
+            ),
+        ];
+        for s in shown {
+            assert!(!s.contains(&value) && s.contains("***"), "{s}");
+        }
+    }
 
     #[tokio::test]
     async fn each_route_answers_onespans_shape() {

@@ -70,18 +70,29 @@ pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secre
     let now = s.now();
     let ring = s.keys.ring().await;
     // A console session regenerating its own user's key moves onto the new key in the same
-    // transaction; everything else the old key minted stops (revocation flows down).
+    // transaction; everything else the old key minted stops (revocation flows down). A session
+    // that could not move (one minted through another session, or gone meanwhile) would lose the
+    // new key with itself: it is refused, and nothing changes.
     let session = match m.principal.origin.as_ref().and_then(|o| o.session.as_ref()) {
-        Some((hash, _)) => keygate::authtokens::session_item(&*s.table, hash).await?,
+        Some((hash, _)) => Some(keygate::authtokens::session_item(&*s.table, hash).await?),
         None => None,
+    };
+    let cannot_move = || {
+        ApiError::conflict(
+            "regenerate_from_own_session",
+            "regenerate the API key from a session opened with a token that key minted, or with the key itself",
+        )
     };
     let audit = audit(m, "apiKey.regenerate", Some(m.user.id.as_str()), now)?;
     let (_, key) = accounts::regenerate_api_key(&*s.table, ring.peppers(), &m.user, |new_key| {
         let mut ops = vec![audit];
-        if let Some(item) = &session {
-            ops.extend(keygate::authtokens::rekeyed_session(
-                item, &m.user.id, new_key,
-            )?);
+        match &session {
+            None => {}
+            Some(None) => return Err(cannot_move()),
+            Some(Some(item)) => ops.push(
+                keygate::authtokens::rekeyed_session(item, &m.user.id, new_key)?
+                    .ok_or_else(cannot_move)?,
+            ),
         }
         Ok(ops)
     })

@@ -407,7 +407,7 @@ pub async fn authorize_principal(
     let is_session = origin.session.is_some();
     let standing = Standing {
         kind: origin.kind,
-        may_manage: user.may_manage(&account.settings) && (!is_session || origin.root_may_manage),
+        may_manage: user.may_manage(&account.settings) && (!is_session || origin.acts_for_itself),
         csrf,
     };
     policy::decide(&standing, action)?;

@@ -421,22 +421,21 @@ pub async fn delete_endpoint(
 
 // ------------------------------------------------------------------------- sign-out, assets
 
-/// Ends the session and clears its cookie; then the sign-in page.
+/// Ends the session (and so every session minted through it) and clears its cookie; then the
+/// sign-in page. Any session may sign out (`Access::Console(Platform)`): the form's CSRF token
+/// proves the session, no user or right is needed.
 pub async fn sign_out(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    let (c, _) = post!(s, req);
-    c.end(s).await?;
-    let mut resp = super::see_other(&c.lang.link(Page::ApiAccess.path()));
-    // As `/auth` set it: without `Secure` only in local mode on a plain-http issuer.
-    let config = &s.config;
-    let clear = if config.local_mode && config.issuer.starts_with("http://") {
-        "kg_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
-    } else {
-        "kg_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+    let (session, lang) = match Console::signing_out(s, req).await? {
+        Ok(v) => v,
+        Err(refused) => return Ok(refused.0),
     };
-    resp.headers_mut().insert(
-        http::header::SET_COOKIE,
-        http::HeaderValue::from_static(clear),
-    );
+    keygate::authtokens::end_session(s, &session).await?;
+    let mut resp = super::see_other(&lang.link(Page::ApiAccess.path()));
+    // As `/auth` set it: `__Host-kg_session` wherever keygate is served over https.
+    let clear = keygate::auth::credentials::clear_session_cookie(s.config.serves_https());
+    if let Ok(v) = http::HeaderValue::from_str(&clear) {
+        resp.headers_mut().insert(http::header::SET_COOKIE, v);
+    }
     Ok(resp)
 }
 

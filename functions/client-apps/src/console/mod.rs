@@ -6,7 +6,8 @@
 //! - **No second implementation**: every action calls the same functions as the REST routes
 //!   (`crate::apps::add`, `crate::oauth::add`, `crate::callback::set_primary`, …), so rules,
 //!   validation, audit records and owner-only checks are one.
-//! - **Sessions**: the session cookie of a *console* session (its token minted with an API key);
+//! - **Sessions**: the session cookie (`__Host-kg_session` over https, `kg_session` on the
+//!   local server over http) of a *console* session (its token minted with an API key);
 //!   every page and form declares its action in the route registry, and the one policy decides
 //!   on every request ([`keygate::auth::authorize_principal`]), so a user who loses `API_ACCESS`
 //!   is out at once. Without a session (or with one whose chain stopped) a page answers `401`
@@ -68,7 +69,11 @@ impl Console {
         };
         let principal = match keygate::authtokens::authenticate_session(s, &session).await {
             Ok(p) => p,
-            Err(e) if e.is_outage() => return Err(e),
+            Err(e) if e.is_outage() || e.kind == keygate::error::Kind::Internal => return Err(e),
+            // The session stopped because its user may no longer manage: say so.
+            Err(e) if e.reason == "source_lost_access" => {
+                return Ok(Err(Refused(pages::not_allowed_page(lang))))
+            }
             Err(_) => return Ok(Err(Refused(pages::sign_in_page(lang, 401)))),
         };
         let ring = s.keys.ring().await;
@@ -83,7 +88,7 @@ impl Console {
         };
         let m = match auth::authorize_principal(s, principal, action, true).await {
             Ok(m) => m,
-            Err(e) if e.is_outage() => return Err(e),
+            Err(e) if e.is_outage() || e.kind == keygate::error::Kind::Internal => return Err(e),
             Err(e) if e.reason == "integration_session" => {
                 return Ok(Err(Refused(pages::integration_session_page(lang))))
             }
@@ -134,6 +139,31 @@ impl Console {
         Ok(Ok((c, form)))
     }
 
+    /// A sign-out form: the session's cookie value once the form's CSRF token is the session's
+    /// (else a `403` page; without a session, the sign-in page).
+    pub async fn signing_out(
+        s: &Services,
+        req: &Request,
+    ) -> ApiResult<Result<(String, Lang), Refused>> {
+        let form = ConsoleForm::parse(req)?;
+        let lang = form
+            .get("lang")
+            .and_then(Lang::parse)
+            .unwrap_or_else(|| Lang::of(req));
+        let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
+            return Ok(Err(Refused(pages::sign_in_page(lang, 401))));
+        };
+        let ring = s.keys.ring().await;
+        if !csrf::verify(
+            ring.peppers(),
+            &session,
+            form.get("csrf").unwrap_or_default(),
+        ) {
+            return Ok(Err(Refused(pages::csrf_page(lang))));
+        }
+        Ok(Ok((session, lang)))
+    }
+
     /// After an action: its flash (a secret to show once, or the error to show), then `303` back
     /// to `page`. An outage is not a form error: it is answered `503`.
     pub async fn done(
@@ -157,11 +187,6 @@ impl Console {
             flash::put(s, &self.session, &f).await?;
         }
         Ok(see_other(&self.lang.link(page)))
-    }
-
-    /// Ends the session (sign-out).
-    pub async fn end(&self, s: &Services) -> ApiResult<()> {
-        keygate::authtokens::end_session(s, &self.session).await
     }
 }
 

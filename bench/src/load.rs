@@ -438,14 +438,14 @@ pub async fn authorizer_calls(
             );
         }
         let before = metered.meter();
-        let target = keygate::auth::Target {
+        let target = keygate_core::auth::Target {
             method: "GET",
             path: "/api/whoami",
         };
         keygate_verify::decide(
             s.services(),
             &headers,
-            keygate::lockout::Source::UNKNOWN,
+            keygate_core::lockout::Source::UNKNOWN,
             target,
         )
         .await

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate::store::MemoryTable;
+use keygate_core::store::MemoryTable;
 
 use crate::calls::Metered;
 use crate::load::{Credential, Flow, Probe, Target};
@@ -243,7 +243,7 @@ async fn run(opts: Options) -> Result<(), String> {
         cpu,
         counts,
         uncached,
-        read_cache: keygate::config::Config::local("http://127.0.0.1").read_cache,
+        read_cache: keygate_core::config::Config::local("http://127.0.0.1").read_cache,
         ddb_ms: opts.ddb_ms,
         hot_paths,
         options: opts.describe(),
@@ -266,7 +266,7 @@ fn quiet_telemetry() {
         .without_time()
         .with_writer(std::io::sink)
         .try_init();
-    keygate::metrics::set_sink(|line| {
+    keygate_core::metrics::set_sink(|line| {
         std::hint::black_box(line);
     });
 }
@@ -310,7 +310,7 @@ async fn stack_env(root: &Path) -> Result<HashMap<String, String>, String> {
     eprintln!("keygate-bench: starting or reusing the local stack (infra/local/start.sh)");
     tokio::task::spawn_blocking(|| {
         std::panic::catch_unwind(|| {
-            keygate::testing::Stack::get();
+            keygate_aws::testing::Stack::get();
         })
     })
     .await
@@ -323,7 +323,7 @@ async fn stack_env(root: &Path) -> Result<HashMap<String, String>, String> {
         .unwrap_or_else(|| root.join(".cache"));
     let file = cache.join("stack/env");
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let vars = keygate::testing::parse_env_file(&text);
+    let vars = keygate_aws::testing::parse_env_file(&text);
     match NEEDED.iter().find(|k| !vars.contains_key(**k)) {
         Some(k) => Err(format!("{} has no {k}", file.display())),
         None => Ok(vars),

@@ -306,7 +306,7 @@ impl Results {
         let (method, path) = c.probe.route();
         let behind_authorizer = keygate_local::dispatch::FUNCTIONS
             .iter()
-            .find_map(|f| keygate::routes::find(f.routes, method, path).ok())
+            .find_map(|f| keygate_http::routes::find(f.routes, method, path).ok())
             .is_some_and(|(r, _)| r.authorizer);
         let invocations = 1 + usize::from(behind_authorizer);
         let calls = per_req(c.meter.calls as f64, c.n);

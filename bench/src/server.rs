@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use keygate::clock::SystemClock;
-use keygate::config::Config;
-use keygate::store::{CachedTable, Table};
-use keygate::Services;
+use keygate_core::clock::SystemClock;
+use keygate_core::config::Config;
+use keygate_core::store::{CachedTable, Table};
+use keygate_core::Services;
 use keygate_local::Running;
 use serde_json::json;
 use sha2::Sha256;
@@ -52,9 +52,12 @@ impl Server {
         } else {
             Arc::new(CachedTable::new(table, ttl))
         };
-        let running =
-            keygate_local::serve(listener, services, keygate::services::Queues::in_memory())
-                .map_err(|e| format!("serve: {e}"))?;
+        let running = keygate_local::serve(
+            listener,
+            services,
+            keygate_core::services::Queues::in_memory(),
+        )
+        .map_err(|e| format!("serve: {e}"))?;
         Ok(Self { running })
     }
 

@@ -9,11 +9,11 @@
 //!   losing `API_ACCESS`, switching the account's method and signing out each stop what was
 //!   derived from them at the next request.
 
-use keygate::routes::{Access, Action, Route};
 use keygate_e2e::{
     approved_code, oauth_account, on_both_backends, sign_in, signature, token_request, Backend,
     Server,
 };
+use keygate_http::routes::{Access, Action, Route};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -99,7 +99,7 @@ async fn user_token(s: &Server, authorization: &str) -> String {
 async fn csrf_of(s: &Server, cookie: &str) -> String {
     let value = cookie.split_once('=').unwrap().1;
     let ring = s.services().keys.ring().await;
-    keygate::auth::csrf::token(ring.peppers(), value)
+    keygate_core::auth::csrf::token(ring.peppers(), value)
 }
 
 /// `whoami` with a session cookie.
@@ -1007,7 +1007,7 @@ async fn world(s: &Server, who: Who) -> World {
             w.authorization = Some(format!("Bearer {access}"));
             if who == Who::SignedRequest {
                 let date = s.services().now().to_string();
-                let nonce = keygate::crypto::Secret::generate().expose()[..24].to_owned();
+                let nonce = keygate_core::crypto::Secret::generate().expose()[..24].to_owned();
                 let sig = signature(&oauth_secret, &oauth_client, &date, &nonce);
                 w.headers = vec![
                     ("x-custom-api-key".into(), oauth_client.clone()),

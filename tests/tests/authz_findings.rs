@@ -9,10 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::http::Dialect;
-use keygate::routes::{Access, Route};
-use keygate::testing::dpop::ProofKey;
+use keygate_core::testing::dpop::ProofKey;
 use keygate_e2e::{consent, oauth_account, oauth_client, on_both_backends, param, sign_in, Server};
+use keygate_http::routes::{Access, Route};
+use keygate_http::Dialect;
 use oauth2::{CsrfToken, PkceCodeChallenge, Scope};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};

@@ -17,9 +17,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::attempts::{AttemptStatus, ErrorClass};
-use keygate::ids::AccountId;
-use keygate::services::Queues;
+use keygate_core::attempts::{AttemptStatus, ErrorClass};
+use keygate_core::ids::AccountId;
+use keygate_core::services::Queues;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
 use keygate_webhooks::{Settings, Webhooks};
@@ -366,7 +366,7 @@ async fn oauth_callbacks(backend: Backend) {
         ]
     );
     let account_id = AccountId::parse(&account).unwrap();
-    let tries = keygate::attempts::list(&*s.services().table, &account_id, "evt_f")
+    let tries = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_f")
         .await
         .unwrap();
     assert_eq!(tries.len(), 1);
@@ -381,7 +381,7 @@ async fn oauth_callbacks(backend: Backend) {
         before + 1,
         "one fresh token, not more"
     );
-    let g = keygate::attempts::list(&*s.services().table, &account_id, "evt_g")
+    let g = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_g")
         .await
         .unwrap();
     assert_eq!((g.len(), g[0].response_code), (1, Some(401)));
@@ -399,7 +399,7 @@ async fn oauth_callbacks(backend: Backend) {
         sent_before,
         "no delivery without a token"
     );
-    let t = keygate::attempts::list(&*s.services().table, &account_id, "evt_h")
+    let t = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_h")
         .await
         .unwrap();
     assert_eq!(t.len(), 1);

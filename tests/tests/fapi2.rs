@@ -3,11 +3,11 @@
 //! `fapi2` client profile — with the attacks each is there to stop, on both backends.
 //!
 //! The plain flows run through the `oauth2` crate; DPoP proofs are built as a client builds them
-//! (`keygate::testing::dpop::ProofKey`: a fresh P-256 or Ed25519 key, signed with jsonwebtoken).
+//! (`keygate_core::testing::dpop::ProofKey`: a fresh P-256 or Ed25519 key, signed with jsonwebtoken).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keygate::testing::dpop::ProofKey;
+use keygate_core::testing::dpop::ProofKey;
 use keygate_e2e::{
     consent, http_client, oauth_account, oauth_client, on_both_backends, param, sign_in,
     token_request, Server,
@@ -719,7 +719,7 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
             "alg none",
             unsigned(
                 &key,
-                &json!({"jti": "none-1", "htm": "GET", "htu": url, "iat": now, "ath": keygate::dpop::ath(&token)}),
+                &json!({"jti": "none-1", "htm": "GET", "htu": url, "iat": now, "ath": keygate_core::dpop::ath(&token)}),
             ),
         ),
         ("another typ", key.proof_with_typ("JWT", "GET", &url, now)),

@@ -15,9 +15,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use keygate::clients::{self, ClientKind};
-use keygate::ids::AccountId;
-use keygate::testing::Stack;
+use keygate_aws::testing::Stack;
+use keygate_core::clients::{self, ClientKind};
+use keygate_core::ids::AccountId;
 use keygate_e2e::{Backend, Server};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -238,7 +238,7 @@ impl Receiver {
 /// broke comes back within seconds.
 async fn short_visibility_queue() -> String {
     let sqs = Stack::get().sqs().await;
-    let name = format!("kg-fault-{}", keygate::ids::AccountId::generate());
+    let name = format!("kg-fault-{}", keygate_core::ids::AccountId::generate());
     sqs.create_queue()
         .queue_name(name)
         .attributes(aws_sdk_sqs_attr("VisibilityTimeout"), "3")
@@ -278,7 +278,7 @@ async fn an_sqs_outage_under_webhooks_loses_nothing_and_sends_nothing_twice() {
     let sqs = Stack::get().sqs().await;
     let queue_url = url.clone();
     let s = Server::start_with(Backend::Stack, move |_, queues| {
-        queues.events = Arc::new(keygate::queue::SqsQueue::new(sqs, queue_url));
+        queues.events = Arc::new(keygate_aws::SqsQueue::new(sqs, queue_url));
     })
     .await;
     let receiver = Receiver::start().await;

@@ -316,7 +316,7 @@ async fn revocations_hold_however_many_follow(b: Backend) {
         let (table, id) = (table.clone(), id.clone());
         tasks.spawn(async move {
             for i in 0..100 {
-                keygate::clients::revoke(&*table, &id, &format!("t-later-{chunk}-{i}"), until)
+                keygate_core::clients::revoke(&*table, &id, &format!("t-later-{chunk}-{i}"), until)
                     .await
                     .expect("revoke");
             }

@@ -222,8 +222,8 @@ async fn client_credentials_tokens_mint_authentication_tokens(b: Backend) {
                 .header("authorization", &bearer),
         )
         .await;
-    let account = keygate::ids::AccountId::parse(me["accountId"].as_str().unwrap()).unwrap();
-    let owner_id = keygate::accounts::get_account(&*s.services().table, &account)
+    let account = keygate_core::ids::AccountId::parse(me["accountId"].as_str().unwrap()).unwrap();
+    let owner_id = keygate_core::accounts::get_account(&*s.services().table, &account)
         .await
         .unwrap()
         .unwrap()

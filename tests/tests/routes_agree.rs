@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use keygate::routes::Route;
+use keygate_http::routes::Route;
 use keygate_local::dispatch::FUNCTIONS;
 use serde_yaml_ng::Value;
 
@@ -295,7 +295,7 @@ fn the_spec_names_every_oauth_error_code() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let code: BTreeSet<&str> = keygate::error::OAuthError::ALL
+    let code: BTreeSet<&str> = keygate_core::error::OAuthError::ALL
         .iter()
         .map(|e| e.as_str())
         .collect();

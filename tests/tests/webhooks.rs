@@ -16,15 +16,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use keygate::attempts::{self, Attempt, AttemptStatus, ErrorClass};
-use keygate::callbacks::{self, Disabled, Endpoint};
-use keygate::clock::{Clock, ManualClock};
-use keygate::config::Config;
-use keygate::crypto::Secret;
-use keygate::ids::AccountId;
-use keygate::queue::{Queue, QueueError, Received};
-use keygate::services::Queues;
-use keygate::Services;
+use keygate_core::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate_core::callbacks::{self, Disabled, Endpoint};
+use keygate_core::clock::{Clock, ManualClock};
+use keygate_core::config::Config;
+use keygate_core::crypto::Secret;
+use keygate_core::ids::AccountId;
+use keygate_core::queue::{Queue, QueueError, Received};
+use keygate_core::services::Queues;
+use keygate_core::Services;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
 use keygate_webhooks::{Settings, Webhooks};
@@ -232,7 +232,7 @@ impl Rig {
                 Queues::in_memory(),
             ),
             Backend::Stack => {
-                let stack = keygate::testing::Stack::get();
+                let stack = keygate_aws::testing::Stack::get();
                 (stack.services(config, shared).await, stack.queues().await)
             }
         };
@@ -260,7 +260,7 @@ impl Rig {
         let s = self.services();
         let ring = s.keys.ring().await;
         let name = format!("Acme {}", AccountId::generate());
-        keygate::accounts::create_account(
+        keygate_core::accounts::create_account(
             &*s.table,
             ring.peppers(),
             &s.config,
@@ -537,7 +537,7 @@ async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
     assert_eq!((ok.count(), flaky.count()), (1, 3));
 
     let tries = rig.attempts(&acc, "evt_idem").await;
-    let of = |id: &keygate::ids::EndpointId| -> Vec<(u32, AttemptStatus)> {
+    let of = |id: &keygate_core::ids::EndpointId| -> Vec<(u32, AttemptStatus)> {
         let mut v: Vec<_> = tries
             .iter()
             .filter(|t| &t.endpoint_id == id)
@@ -650,14 +650,14 @@ async fn redirects_fail_and_gone_disables(backend: Backend) {
     );
     let disabled = rig.stored(&eg).await.disabled.expect("410 disabled it");
     assert!(disabled.reason.contains("410"), "{}", disabled.reason);
-    let audit = keygate::audit::list(&*rig.services().table, &acc, 10)
+    let audit = keygate_core::audit::list(&*rig.services().table, &acc, 10)
         .await
         .unwrap();
     assert!(audit
         .iter()
         .any(|e| e.action == "callback.disable" && e.target.as_deref() == Some(eg.id.as_str())));
     let tries = rig.attempts(&acc, "evt_3xx").await;
-    let class_of = |id: &keygate::ids::EndpointId| {
+    let class_of = |id: &keygate_core::ids::EndpointId| {
         tries
             .iter()
             .find(|t| &t.endpoint_id == id)
@@ -752,7 +752,7 @@ async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
     anonymous.as_object_mut().unwrap().remove("accountId");
     q.send(&anonymous.to_string(), &[]).await.unwrap();
     let mut large = message(&acc, "evt_p", "PACKAGE_CREATE");
-    large["comment"] = json!("x".repeat(keygate::events::MAX_MESSAGE_BYTES));
+    large["comment"] = json!("x".repeat(keygate_core::events::MAX_MESSAGE_BYTES));
     q.send(&large.to_string(), &[]).await.unwrap();
     let batch = rig.receive(6).await;
     let resp = rig.run(&batch).await;

@@ -1,5 +1,5 @@
 //! The `auth-tokens` function: OneSpan-style authentication tokens and the sessions they open
-//! (DESIGN.md "Functions", "Credentials"; the domain is `keygate::authtokens`).
+//! (DESIGN.md "Functions", "Credentials"; the domain is `keygate_core::authtokens`).
 //!
 //! - [`mint`]: `POST /api/authenticationTokens/{user,sender,signer/multiUse,signer/singleUse}`,
 //!   for a manager of the account; errors are the platform's JSON body.
@@ -22,13 +22,13 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
 pub mod browser;
 pub mod mint;
 
-use keygate::handler;
-use keygate::http::Dialect::{Html, Platform};
-use keygate::routes::{route, Access, Action, Function, Route};
-use keygate::Services;
+use keygate_core::Services;
+use keygate_http::handler;
+use keygate_http::routes::{route, Access, Action, Function, Route};
+use keygate_http::Dialect::{Html, Platform};
 use lambda_http::{Body, Request, Response};
 
-/// The function's routes (see `keygate::routes`).
+/// The function's routes (see `keygate_http::routes`).
 pub const ROUTES: &[Route] = &[
     route(
         "POST",
@@ -85,7 +85,7 @@ pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
+    Ok(keygate_http::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 #[cfg(test)]
@@ -94,11 +94,11 @@ pub(crate) mod testing {
 
     use std::sync::Arc;
 
-    use keygate::accounts;
-    use keygate::clock::ManualClock;
-    use keygate::config::Config;
-    use keygate::store::MemoryTable;
-    use keygate::Services;
+    use keygate_core::accounts;
+    use keygate_core::clock::ManualClock;
+    use keygate_core::config::Config;
+    use keygate_core::store::MemoryTable;
+    use keygate_core::Services;
     use lambda_http::{Body, Request, Response};
 
     pub const T0: i64 = 1_800_000_000;
@@ -176,7 +176,7 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::testing::*;
-    use keygate::config::Config;
+    use keygate_core::config::Config;
 
     #[tokio::test]
     async fn unknown_paths_are_404_and_other_methods_405() {

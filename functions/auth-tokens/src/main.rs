@@ -1,3 +1,3 @@
 //! `keygate-auth-tokens` Lambda: its services once per cold start, lent to every request.
 
-keygate::http_main!("keygate-auth-tokens", keygate_auth_tokens::handle);
+keygate_http::http_main!("keygate-auth-tokens", keygate_auth_tokens::handle);

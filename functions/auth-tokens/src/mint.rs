@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use keygate::auth::{self, Manager};
-use keygate::authtokens::{self, Grant, PackageId, SessionFields, SignerId};
-use keygate::http::{body_bytes, json, read_json};
-use keygate::ids::UserId;
-use keygate::{accounts, ApiError, ApiResult, Services};
+use keygate_core::auth::Manager;
+use keygate_core::authtokens::{self, Grant, PackageId, SessionFields, SignerId};
+use keygate_core::ids::UserId;
+use keygate_core::{accounts, ApiError, ApiResult, Services};
+use keygate_http::{body_bytes, json, read_json};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -106,13 +106,13 @@ pub struct SingleUseSignerTokenOut {
     pub value: String,
 }
 
-/// The caller the dispatcher authorized for [`keygate::policy::Action::Mint`]: a manager's API
+/// The caller the dispatcher authorized for [`keygate_core::policy::Action::Mint`]: a manager's API
 /// key, an integration (a client app's API token or a client-credentials OAuth token) acting as
 /// its client's creator, or a console session with its CSRF header — each while its user may
 /// manage. What it mints records its chain ([`Manager::chain`]), so it stops when the caller's
 /// source does, and never outlives a session that minted it.
 fn caller(req: &Request) -> ApiResult<&Manager> {
-    auth::caller(req)
+    keygate_http::auth::caller(req)
 }
 
 /// The user named by `userId`, or the caller. Only the owner may have a token minted for the
@@ -232,8 +232,8 @@ pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<
 #[cfg(test)]
 mod tests {
     use crate::testing::*;
-    use keygate::accounts;
-    use keygate::config::Config;
+    use keygate_core::accounts;
+    use keygate_core::config::Config;
 
     const SINGLE: &str = "/api/authenticationTokens/signer/singleUse";
 

@@ -1,11 +1,11 @@
 //! The account's API key (`GET /api/account/apiKey`, `POST /api/account/apiKey/regenerate`) and
 //! authentication settings (`GET/PUT /api/account/authSettings`).
 
-use keygate::accounts::{self, AuthMethod, AuthSettings};
-use keygate::auth::Manager;
-use keygate::crypto::Secret;
-use keygate::http::{json, query_param, read_json};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::accounts::{self, AuthMethod, AuthSettings};
+use keygate_core::auth::Manager;
+use keygate_core::crypto::Secret;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{json, query_param, read_json};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -44,7 +44,7 @@ pub(crate) fn masked_key(m: &Manager) -> String {
 
 /// The caller's API key in clear: the owner only (`403 reveal_owner_only`).
 pub(crate) async fn reveal_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
-    if !m.may(keygate::policy::Action::Owner) {
+    if !m.may(keygate_core::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "reveal_owner_only",
             "only the account owner may reveal the API key",
@@ -74,7 +74,7 @@ pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secre
     // that could not move (one minted through another session, or gone meanwhile) would lose the
     // new key with itself: it is refused, and nothing changes.
     let session = match m.principal.origin.as_ref().and_then(|o| o.session.as_ref()) {
-        Some((hash, _)) => Some(keygate::authtokens::session_item(&*s.table, hash).await?),
+        Some((hash, _)) => Some(keygate_core::authtokens::session_item(&*s.table, hash).await?),
         None => None,
     };
     let cannot_move = || {
@@ -90,7 +90,7 @@ pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secre
             None => {}
             Some(None) => return Err(cannot_move()),
             Some(Some(item)) => ops.push(
-                keygate::authtokens::rekeyed_session(item, &m.user.id, new_key)?
+                keygate_core::authtokens::rekeyed_session(item, &m.user.id, new_key)?
                     .ok_or_else(cannot_move)?,
             ),
         }
@@ -181,7 +181,7 @@ pub(crate) async fn change_settings(
     m: &Manager,
     input: SettingsIn,
 ) -> ApiResult<AuthSettings> {
-    if !m.may(keygate::policy::Action::Owner) {
+    if !m.may(keygate_core::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "settings_owner_only",
             "only the account owner may change authentication settings",

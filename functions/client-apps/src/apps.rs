@@ -1,13 +1,13 @@
 //! Client apps: `POST/GET /api/clientApps`, `GET/DELETE /api/clientApps/{clientId}`,
 //! `POST /api/clientApps/{clientId}/rotate`.
 
-use keygate::accounts::validate_name;
-use keygate::auth::Manager;
-use keygate::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
-use keygate::crypto::Secret;
-use keygate::http::{empty, json, read_json};
-use keygate::policy::Action;
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::accounts::validate_name;
+use keygate_core::auth::Manager;
+use keygate_core::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
+use keygate_core::crypto::Secret;
+use keygate_core::policy::Action;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,7 @@ impl From<&Client> for ClientAppOut {
 struct ClientAppSecretOut {
     #[serde(flatten)]
     app: ClientAppOut,
-    secret: keygate::crypto::Secret,
+    secret: keygate_core::crypto::Secret,
 }
 
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {

@@ -8,16 +8,16 @@
 //! managers see the key masked and no secret; the OAuth client secret is write-only, shown
 //! masked to everyone.
 
-use keygate::auth::Manager;
-use keygate::callbacks::{
+use keygate_core::auth::Manager;
+use keygate_core::callbacks::{
     self, validate_events, validate_key, validate_oauth, validate_url, AuthChange, AuthType,
     Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS,
 };
-use keygate::crypto::Peppers;
-use keygate::http::{empty, json, read_json};
-use keygate::ids::EndpointId;
-use keygate::store::{Condition, WriteOp};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::crypto::Peppers;
+use keygate_core::ids::EndpointId;
+use keygate_core::store::{Condition, WriteOp};
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -109,9 +109,9 @@ struct CallbackOut {
     key: Option<String>,
     events: Vec<String>,
     authentication: AuthenticationOut,
-    signing_secret: Option<keygate::crypto::Secret>,
+    signing_secret: Option<keygate_core::crypto::Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    disabled: Option<keygate::callbacks::Disabled>,
+    disabled: Option<keygate_core::callbacks::Disabled>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,7 +120,7 @@ struct CallbackOut {
 
 fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> CallbackOut {
     let key = ep.open_key(peppers).map(|k| {
-        if m.may(keygate::policy::Action::Owner) {
+        if m.may(keygate_core::policy::Action::Owner) {
             k.expose().to_owned()
         } else {
             k.masked()
@@ -132,7 +132,7 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
         key,
         events: ep.events.clone(),
         authentication: AuthenticationOut::of(ep, peppers),
-        signing_secret: if m.may(keygate::policy::Action::Owner) {
+        signing_secret: if m.may(keygate_core::policy::Action::Owner) {
             ep.current_secret(peppers)
         } else {
             None
@@ -251,7 +251,7 @@ fn authentication(
     requested: Option<AuthChange>,
 ) -> ApiResult<AuthChange> {
     let requested = requested.map(|c| unmasked(c, current, peppers));
-    if m.may(keygate::policy::Action::Owner) {
+    if m.may(keygate_core::policy::Action::Owner) {
         return Ok(requested.unwrap_or(AuthChange::None));
     }
     let refused = || {
@@ -329,7 +329,7 @@ async fn save(
     rev: Option<u64>,
     action: &str,
 ) -> ApiResult<()> {
-    keygate::error::conflict_on_race(
+    keygate_core::error::conflict_on_race(
         s.table
             .transact(vec![
                 ep.write(rev)?,
@@ -341,7 +341,7 @@ async fn save(
 }
 
 async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str) -> ApiResult<()> {
-    keygate::error::conflict_on_race(
+    keygate_core::error::conflict_on_race(
         s.table
             .transact(vec![
                 WriteOp::Delete(
@@ -476,8 +476,8 @@ pub(crate) async fn rotate_signing_secret(
     mut ep: Endpoint,
     rev: u64,
     grace: i64,
-) -> ApiResult<(Endpoint, keygate::crypto::Secret)> {
-    if !m.may(keygate::policy::Action::Owner) {
+) -> ApiResult<(Endpoint, keygate_core::crypto::Secret)> {
+    if !m.may(keygate_core::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "secret_owner_only",
             "only the account owner may rotate signing secrets",
@@ -581,7 +581,7 @@ pub async fn rotate(
 /// `GET /api/callback/attempts?eventId=…`: every delivery attempt of one of the account's
 /// events (status, latency, response code), oldest first.
 pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let event_id = keygate::http::query_param(req, "eventId")?.ok_or_else(|| {
+    let event_id = keygate_http::query_param(req, "eventId")?.ok_or_else(|| {
         ApiError::bad_request(
             "event_id_missing",
             "the eventId query parameter is required",
@@ -596,15 +596,15 @@ pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Res
             "eventId must be 1-128 visible characters",
         ));
     }
-    let found = keygate::attempts::list(&*s.table, &m.account.id, &event_id).await?;
+    let found = keygate_core::attempts::list(&*s.table, &m.account.id, &event_id).await?;
     Ok(list_of(found))
 }
 
 /// `GET /api/callback/events` (no credential): the event catalog — the 24 types, where each comes
-/// from, and its label and description in English and French (`keygate::events::catalog`).
+/// from, and its label and description in English and French (`keygate_core::events::catalog`).
 pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    use keygate::events::catalog::{Origin, CATALOG};
-    let origin = match keygate::http::query_param(req, "origin")?.as_deref() {
+    use keygate_core::events::catalog::{Origin, CATALOG};
+    let origin = match keygate_http::query_param(req, "origin")?.as_deref() {
         None => None,
         Some("ACCOUNT") => Some(Origin::Account),
         Some("PARTICIPANT") => Some(Origin::Participant),

@@ -27,15 +27,16 @@ mod callback;
 pub mod console;
 mod oauth;
 
-use keygate::auth::Manager;
-use keygate::http::Dialect::{Html, Platform};
-use keygate::http::{authorizer_principal, json};
-use keygate::routes::{route, Access, Action, Function, Params, Route};
-use keygate::{handler, ApiError, ApiResult, Services};
+use keygate_core::auth::Manager;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::handler;
+use keygate_http::routes::{route, Access, Action, Function, Params, Route};
+use keygate_http::Dialect::{Html, Platform};
+use keygate_http::{authorizer_principal, json};
 use lambda_http::{Body, Request, Response};
 
 /// A management route's handler: the dispatcher has authorized its caller for the route's
-/// declared [`Access::Api`] action ([`keygate::auth::authorize`]); `managed!(f)` calls `f(s, m)`
+/// declared [`Access::Api`] action ([`keygate_core::auth::authorize`]); `managed!(f)` calls `f(s, m)`
 /// with it, with `req` passing the request, with `id = "param"` the path parameter.
 macro_rules! managed {
     ($f:path) => { managed!(@h |s, m, _r, _p| $f(s, m)) };
@@ -46,14 +47,14 @@ macro_rules! managed {
     };
     (@h |$s:ident, $m:ident, $r:ident, $p:ident| $call:expr) => {{
         async fn managed($s: &Services, $r: &Request, $p: Params<'_>) -> ApiResult<Response<Body>> {
-            let $m = keygate::auth::caller($r)?;
+            let $m = keygate_http::auth::caller($r)?;
             $call.await
         }
         handler!(managed)
     }};
 }
 
-/// The function's routes (see `keygate::routes`).
+/// The function's routes (see `keygate_http::routes`).
 pub const ROUTES: &[Route] = &[
     route(
         "GET",
@@ -405,7 +406,7 @@ pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
+    Ok(keygate_http::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 /// `GET /api/whoami`: the principal the `verify` authorizer passed on, like
@@ -426,10 +427,16 @@ fn audit(
     action: &str,
     target: Option<&str>,
     now: i64,
-) -> ApiResult<keygate::store::WriteOp> {
+) -> ApiResult<keygate_core::store::WriteOp> {
     Ok(
-        keygate::audit::AuditEntry::new(&m.account.id, m.user.id.as_str(), action, target, now)
-            .write()?,
+        keygate_core::audit::AuditEntry::new(
+            &m.account.id,
+            m.user.id.as_str(),
+            action,
+            target,
+            now,
+        )
+        .write()?,
     )
 }
 
@@ -452,13 +459,13 @@ struct RotateIn {
 }
 
 fn read_rotate(req: &Request, default: i64, max: i64) -> ApiResult<i64> {
-    let input: RotateIn = if keygate::http::body_bytes(req)
+    let input: RotateIn = if keygate_http::body_bytes(req)
         .iter()
         .all(u8::is_ascii_whitespace)
     {
         RotateIn::default()
     } else {
-        keygate::http::read_json(req)?
+        keygate_http::read_json(req)?
     };
     let grace = input.grace_period_seconds.unwrap_or(default);
     if !(0..=max).contains(&grace) {

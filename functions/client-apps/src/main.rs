@@ -1,3 +1,3 @@
 //! `keygate-client-apps` Lambda: its services once per cold start, lent to every request.
 
-keygate::http_main!("keygate-client-apps", keygate_client_apps::handle);
+keygate_http::http_main!("keygate-client-apps", keygate_client_apps::handle);

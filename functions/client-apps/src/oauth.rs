@@ -2,15 +2,15 @@
 //! scopes, the registered domain, public clients (PKCE, no secret), the implicit switch, and the
 //! security profile (`standard`, or `fapi2`: PAR, DPoP, no implicit, confidential only).
 
-use keygate::accounts::validate_name;
-use keygate::auth::Manager;
-use keygate::clients::{
+use keygate_core::accounts::validate_name;
+use keygate_core::auth::Manager;
+use keygate_core::clients::{
     self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
     OAuthSettings, Profile, MAX_GRACE_SECONDS,
 };
-use keygate::crypto::Secret;
-use keygate::http::{empty, json, read_json};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::crypto::Secret;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -88,10 +88,10 @@ struct OAuthClientOut {
     previous_secret_expires_at: Option<i64>,
     /// Creation and rotation only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<keygate::crypto::Secret>,
+    client_secret: Option<keygate_core::crypto::Secret>,
 }
 
-fn out(c: &Client, secret: Option<keygate::crypto::Secret>) -> OAuthClientOut {
+fn out(c: &Client, secret: Option<keygate_core::crypto::Secret>) -> OAuthClientOut {
     let o = c.oauth.clone().unwrap_or_default();
     let (profile, par) = (o.profile.as_str(), o.requires_par());
     OAuthClientOut {

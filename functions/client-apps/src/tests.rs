@@ -3,7 +3,7 @@
 use super::*;
 
 async fn services() -> Services {
-    keygate::testing::memory_services().await
+    keygate_core::testing::memory_services().await
 }
 
 fn body(resp: &Response<Body>) -> serde_json::Value {
@@ -50,7 +50,7 @@ async fn management_needs_a_credential() {
 #[tokio::test]
 async fn create_then_list_client_app() {
     let s = services().await;
-    let acc = keygate::testing::account(&s).await;
+    let acc = keygate_core::testing::account(&s).await;
     let auth = format!("Basic {}", acc.api_key.expose());
     let req = http::Request::builder()
         .method("POST")

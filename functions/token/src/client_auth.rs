@@ -4,14 +4,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::accounts::{self, Account, AuthMethod};
-use keygate::client_auth::Authenticated;
-use keygate::clients::{Client, ClientKind};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::accounts::{self, Account, AuthMethod};
+use keygate_core::client_auth::Authenticated;
+use keygate_core::clients::{Client, ClientKind};
+use keygate_core::{ApiError, ApiResult, Services};
 use lambda_http::Request;
 
-use keygate::error::OAuthError;
-use keygate::http::Form;
+use keygate_core::error::OAuthError;
+use keygate_http::Form;
 
 pub fn invalid_client(reason: &'static str, msg: &'static str) -> ApiError {
     // `oauth_error_code` maps 401s to `invalid_client`.
@@ -94,7 +94,7 @@ impl Methods {
 }
 
 /// Authenticates the calling OAuth client (the shared check with lockout,
-/// [`keygate::client_auth::authenticate`]) by one of the `methods`: two client authentications
+/// [`keygate_core::client_auth::authenticate`]) by one of the `methods`: two client authentications
 /// in one request (Basic and a body secret) are `invalid_request` (RFC 6749 §2.3), and so is a
 /// body secret where the route takes Basic only; a `fapi2` client's body secret is
 /// `invalid_client` (it authenticates by Basic only).
@@ -143,13 +143,13 @@ pub async fn authenticate(
             ))
         }
     };
-    let Authenticated { client, secret_id } = keygate::client_auth::authenticate(
+    let Authenticated { client, secret_id } = keygate_core::client_auth::authenticate(
         s,
         ClientKind::OAuth,
         &id,
         secret.as_deref().filter(|x| !x.is_empty()),
         methods.public,
-        keygate::http::source(req),
+        keygate_http::source(req),
     )
     .await?;
     // DESIGN "a FAPI 2.0 profile": a fapi2 client authenticates by `client_secret_basic` only,
@@ -166,7 +166,7 @@ pub async fn authenticate(
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;
     if account.settings.method != AuthMethod::OAuth2 {
-        return Err(keygate::auth::method_refused(
+        return Err(keygate_core::auth::method_refused(
             account.settings.method,
             "OAuth 2.0",
         ));

@@ -1,22 +1,22 @@
 //! `POST /api/oauth2/token`: the client credentials, authorization code (+ PKCE) and refresh
 //! token grants, answered per RFC 6749 §5.1/§5.2. Each grant parses its form, authenticates the
 //! client ([`crate::client_auth`]), checks the DPoP proof when one comes or the client needs one
-//! ([`token_proof`]), and calls the domain (`keygate::oauth`, `keygate::tokens`, `keygate::dpop`).
+//! ([`token_proof`]), and calls the domain (`keygate_core::oauth`, `keygate_core::tokens`, `keygate_core::dpop`).
 //!
 //! A token request with a valid proof gets a DPoP-bound access token (`cnf.jkt`, `token_type:
 //! DPoP`); a public client's refresh token is bound to the key too. A `fapi2` client must send a
 //! proof with every token request, and its refresh tokens are not rotated.
 
-use keygate::accounts::Account;
-use keygate::clients::Client;
-use keygate::dpop::{self, Expected, Refused};
-use keygate::error::OAuthError;
-use keygate::http::{json, Form};
-use keygate::keys::KeyRing;
-use keygate::oauth::{self, Binding, CodeGrant, RefreshRecord, TokenResponse, REFRESH_TTL};
-use keygate::principal::SubjectType;
-use keygate::tokens::{self, Mint, TokenKind};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::accounts::Account;
+use keygate_core::clients::Client;
+use keygate_core::dpop::{self, Expected, Refused};
+use keygate_core::error::OAuthError;
+use keygate_core::keys::KeyRing;
+use keygate_core::oauth::{self, Binding, CodeGrant, RefreshRecord, TokenResponse, REFRESH_TTL};
+use keygate_core::principal::SubjectType;
+use keygate_core::tokens::{self, Mint, TokenKind};
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{json, Form};
 use lambda_http::{Body, Request, Response};
 
 use crate::client_auth::{self, Authed, Methods};
@@ -70,7 +70,7 @@ async fn grant(s: &Services, req: &Request) -> ApiResult<TokenResponse> {
                 OAuthError::UnsupportedGrantType,
                 format!(
                     "grant_type '{}' is not supported",
-                    keygate::ids::printable(other)
+                    keygate_core::ids::printable(other)
                 ),
             ))
         }

@@ -31,14 +31,14 @@ mod grants;
 mod metadata;
 mod revoke;
 
-use keygate::handler;
-use keygate::http::json;
-use keygate::http::Dialect::{Html, OAuth, Platform};
-use keygate::routes::{route, Access, Function, Route};
-use keygate::{ApiResult, Services};
+use keygate_core::{ApiResult, Services};
+use keygate_http::handler;
+use keygate_http::json;
+use keygate_http::routes::{route, Access, Function, Route};
+use keygate_http::Dialect::{Html, OAuth, Platform};
 use lambda_http::{Body, Request, Response};
 
-/// The function's routes (see `keygate::routes`).
+/// The function's routes (see `keygate_http::routes`).
 pub const ROUTES: &[Route] = &[
     route(
         "GET",
@@ -116,7 +116,7 @@ pub async fn handle(
     services: &Services,
     req: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(keygate::routes::dispatch(&FUNCTION, services, req).await)
+    Ok(keygate_http::routes::dispatch(&FUNCTION, services, req).await)
 }
 
 /// `GET /.well-known/jwks.json`: every public key that can still verify a token.

@@ -1,3 +1,3 @@
 //! `keygate-token` Lambda: its services once per cold start, lent to every request.
 
-keygate::http_main!("keygate-token", keygate_token::handle);
+keygate_http::http_main!("keygate-token", keygate_token::handle);

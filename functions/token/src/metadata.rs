@@ -1,10 +1,10 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), with what RFC 9207 (`iss` on
 //! authorization responses), RFC 9126 (pushed authorization requests) and RFC 9449 (DPoP) add.
 
-use keygate::clients::SCOPES;
-use keygate::dpop;
-use keygate::http::json;
-use keygate::{ApiResult, Services};
+use keygate_core::clients::SCOPES;
+use keygate_core::dpop;
+use keygate_core::{ApiResult, Services};
+use keygate_http::json;
 use lambda_http::{Body, Request, Response};
 
 pub async fn document(s: &Services, req: &Request) -> ApiResult<Response<Body>> {

@@ -1,15 +1,15 @@
 //! `POST /api/oauth2/revoke` (RFC 7009) and `POST /api/oauth2/introspect` (RFC 7662).
 
-use keygate::http::json;
-use keygate::tokens;
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::tokens;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::json;
 use lambda_http::{Body, Request, Response};
 
 use crate::client_auth::{self, Methods};
-use keygate::dpop::Refused;
-use keygate::error::OAuthError;
-use keygate::http::Form;
-use keygate::oauth;
+use keygate_core::dpop::Refused;
+use keygate_core::error::OAuthError;
+use keygate_core::oauth;
+use keygate_http::Form;
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
 /// foreign tokens are answered `200` too (RFC 7009 §2.2), so the route tells nothing. A public
@@ -48,7 +48,7 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
                 let jkt = crate::grants::proof_for(s, req, &authed.client, REVOKE_PATH).await?;
                 oauth::check_binding(&record, jkt.as_deref())?;
             }
-            keygate::clients::revoke(
+            keygate_core::clients::revoke(
                 &*s.table,
                 &record.client_id,
                 &record.family,
@@ -65,7 +65,7 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
                 let jkt = crate::grants::proof_for(s, req, &authed.client, REVOKE_PATH).await?;
                 access_token_binding(bound, jkt.as_deref())?;
             }
-            keygate::clients::revoke(
+            keygate_core::clients::revoke(
                 &*s.table,
                 &authed.client.id,
                 &claims.jti,
@@ -79,7 +79,7 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
 
 /// A public client: it authenticates with its id alone, so only its DPoP key tells its tokens'
 /// holder from a thief.
-fn public(client: &keygate::clients::Client) -> bool {
+fn public(client: &keygate_core::clients::Client) -> bool {
     client.oauth.as_ref().is_some_and(|o| o.public)
 }
 
@@ -114,10 +114,10 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
     if let Some(found) = oauth::find_refresh(&*s.table, ring.peppers(), token, now).await? {
         let record = found.record;
         let live = record.used_at.is_none() && record.account_id == authed.account.id;
-        let revoked = keygate::clients::get(&*s.table, &record.client_id)
+        let revoked = keygate_core::clients::get(&*s.table, &record.client_id)
             .await?
             .is_none()
-            || keygate::clients::is_revoked(&*s.table, &record.client_id, &record.family, now)
+            || keygate_core::clients::is_revoked(&*s.table, &record.client_id, &record.family, now)
                 .await?;
         if !live || revoked {
             return Ok(inactive);
@@ -162,7 +162,7 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
             Ok(v)
         }
         Ok(_) => Ok(inactive),
-        Err(e) if e.kind == keygate::error::Kind::Internal => Err(e),
+        Err(e) if e.kind == keygate_core::error::Kind::Internal => Err(e),
         Err(_) => Ok(inactive),
     }
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 async fn services() -> Services {
-    keygate::testing::memory_services().await
+    keygate_core::testing::memory_services().await
 }
 
 fn body(resp: &Response<Body>) -> serde_json::Value {

@@ -16,9 +16,9 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use http::HeaderMap;
-use keygate::auth::{Authenticator, Principal, Target};
-use keygate::lockout::Source;
-use keygate::{ApiResult, Services};
+use keygate_core::auth::{Authenticator, Principal, Target};
+use keygate_core::lockout::Source;
+use keygate_core::{ApiResult, Services};
 
 /// Authenticates a request from its headers, source address (API Gateway's
 /// `requestContext.http.sourceIp`) and method and path (what a DPoP proof names); the local API
@@ -43,11 +43,11 @@ pub async fn decide(
         // Fails closed either way; an outage is logged and counted as one, not as a refusal.
         Err(e) if e.is_outage() => {
             tracing::warn!(reason = e.reason, error = ?e.source, at = ?e.at, "outage: refused");
-            keygate::metrics::outage(e.reason);
+            keygate_core::metrics::outage(e.reason);
         }
         Err(e) => {
             tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
-            keygate::metrics::refused(e.reason);
+            keygate_core::metrics::refused(e.reason);
         }
     }
     result
@@ -93,7 +93,7 @@ mod tests {
     use super::*;
 
     async fn services() -> Services {
-        keygate::testing::memory_services().await
+        keygate_core::testing::memory_services().await
     }
 
     fn sample() -> ApiGatewayV2CustomAuthorizerV2Request {
@@ -104,7 +104,7 @@ mod tests {
     #[tokio::test]
     async fn a_real_api_key_is_authorized_with_its_principal() {
         let s = services().await;
-        let acc = keygate::testing::account(&s).await;
+        let acc = keygate_core::testing::account(&s).await;
         let mut event = sample();
         event.headers.insert(
             http::header::AUTHORIZATION,
@@ -129,11 +129,11 @@ mod tests {
     /// another route — the authorizer enforces the binding, not only `whoami`.
     #[tokio::test]
     async fn a_dpop_token_is_authorized_only_with_its_proof_for_this_route() {
-        use keygate::testing::dpop::ProofKey;
+        use keygate_core::testing::dpop::ProofKey;
         let s = services().await;
         let key = ProofKey::es256();
         let jkt = key.jkt();
-        let (acc, client, token) = keygate::testing::oauth_client_token(&s, Some(&jkt)).await;
+        let (acc, client, token) = keygate_core::testing::oauth_client_token(&s, Some(&jkt)).await;
         let now = s.now();
         let with = |scheme: &str, proof: Option<String>| {
             let mut event = sample();

@@ -1,7 +1,7 @@
 //! `keygate-verify` Lambda authorizer: its services once per cold start, then a decision per
 //! request.
 
-keygate::event_main!(
+keygate_http::event_main!(
     "keygate-verify",
     aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request,
     keygate_verify::start,

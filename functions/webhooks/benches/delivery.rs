@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use keygate::callbacks::{self, Endpoint};
-use keygate::clock::SystemClock;
-use keygate::config::Config;
-use keygate::ids::AccountId;
-use keygate::Services;
+use keygate_core::callbacks::{self, Endpoint};
+use keygate_core::clock::SystemClock;
+use keygate_core::config::Config;
+use keygate_core::ids::AccountId;
+use keygate_core::Services;
 use keygate_webhooks::{handle_batch, Settings, Webhooks};
 
 struct Counting;
@@ -153,7 +153,7 @@ impl Bench {
         )
         .await;
         let ring = services.keys.ring().await;
-        let account = keygate::accounts::create_account(
+        let account = keygate_core::accounts::create_account(
             &*services.table,
             ring.peppers(),
             &services.config,
@@ -184,8 +184,12 @@ impl Bench {
             ..Settings::default()
         };
         Self {
-            state: Webhooks::new(services, keygate::services::Queues::in_memory(), settings)
-                .expect("client"),
+            state: Webhooks::new(
+                services,
+                keygate_core::services::Queues::in_memory(),
+                settings,
+            )
+            .expect("client"),
             account,
             next_event: 0,
         }

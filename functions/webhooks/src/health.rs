@@ -6,10 +6,10 @@
 //! saves with the revision it read, retrying on a concurrent change (ten messages of one batch
 //! failing on the same endpoint race here; only the first finds anything to write).
 
-use keygate::audit::AuditEntry;
-use keygate::callbacks::{self, Disabled, Endpoint};
-use keygate::clock::UnixSeconds;
-use keygate::store::{Condition, Item, StoreError, Table, WriteOp};
+use keygate_core::audit::AuditEntry;
+use keygate_core::callbacks::{self, Disabled, Endpoint};
+use keygate_core::clock::UnixSeconds;
+use keygate_core::store::{Condition, Item, StoreError, Table, WriteOp};
 
 use crate::send::Verdict;
 
@@ -139,9 +139,9 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keygate::crypto::{Pepper, Peppers};
-    use keygate::ids::AccountId;
-    use keygate::store::MemoryTable;
+    use keygate_core::crypto::{Pepper, Peppers};
+    use keygate_core::ids::AccountId;
+    use keygate_core::store::MemoryTable;
 
     #[test]
     fn the_policy() {
@@ -199,7 +199,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(stored.disabled.is_some());
-        let audit = keygate::audit::list(&t, &ep.account_id, 10).await.unwrap();
+        let audit = keygate_core::audit::list(&t, &ep.account_id, 10)
+            .await
+            .unwrap();
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].action, DISABLE_ACTION);
         assert_eq!(audit[0].target.as_deref(), Some(ep.id.as_str()));

@@ -6,7 +6,7 @@
 //!   dead-letter queue at once with its reason and is acknowledged;
 //! - otherwise every endpoint of the account that wants the event type gets it ([`fanout`]),
 //!   at most once per (event, endpoint) ([`ledger`]), every try recorded
-//!   ([`keygate::attempts`]);
+//!   ([`keygate_core::attempts`]);
 //! - if any endpoint failed, the message is made invisible for [`retry_delay`] seconds (from its
 //!   receive count) and reported in `batchItemFailures`, so SQS brings it back alone — and then
 //!   only the endpoints that have not taken it are tried again. After the template's
@@ -38,10 +38,10 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
-use keygate::config::ConfigError;
-use keygate::events::{self, EventMessage, Poison};
-use keygate::services::Queues;
-use keygate::Services;
+use keygate_core::config::ConfigError;
+use keygate_core::events::{self, EventMessage, Poison};
+use keygate_core::services::Queues;
+use keygate_core::Services;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -85,7 +85,7 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
         let num = |name: &'static str, default: i64, min: i64, max: i64| {
-            keygate::config::bounded(&get, name, default, min, max)
+            keygate_core::config::bounded(&get, name, default, min, max)
         };
         Ok(Self {
             timeout: d.timeout,
@@ -142,7 +142,7 @@ impl Webhooks {
 
     /// The Lambda's cold start: the queues the environment names, the settings, the client.
     pub async fn start(services: Services) -> Result<Self, StartError> {
-        let queues = Queues::from_config(&services.config).await;
+        let queues = keygate_aws::queues_from_config(&services.config).await;
         Self::from_env(services, queues)
     }
 }
@@ -221,7 +221,7 @@ impl std::fmt::Display for Unsettled {
 
 impl Unsettled {
     /// A store failure while doing `what`, logged here with its cause.
-    fn store(what: &'static str, e: &keygate::store::StoreError) -> Self {
+    fn store(what: &'static str, e: &keygate_core::store::StoreError) -> Self {
         tracing::warn!(error = %e, what, "webhooks: store");
         Unsettled::Backend {
             what,
@@ -325,13 +325,16 @@ async fn handle_message(
         Err(Err(why)) => return retry(why, Pushback::None),
         Err(Ok(poison)) => return dead_letter(&state.queues, body, &poison).await,
     };
-    let endpoints =
-        match keygate::callbacks::subscribed(&*services.table, &message.account_id, &message.name)
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => return retry(Unsettled::store("endpoints", &e), Pushback::None),
-        };
+    let endpoints = match keygate_core::callbacks::subscribed(
+        &*services.table,
+        &message.account_id,
+        &message.name,
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(e) => return retry(Unsettled::store("endpoints", &e), Pushback::None),
+    };
     if endpoints.is_empty() {
         return Outcome::Done {
             delivered: 0,
@@ -380,7 +383,7 @@ async fn handle_message(
 /// when it could not be checked now.
 async fn check(services: &Services, body: &str) -> Result<EventMessage, Result<Poison, Unsettled>> {
     let m = events::parse(body).map_err(Ok)?;
-    match keygate::accounts::get_account(&*services.table, &m.account_id).await {
+    match keygate_core::accounts::get_account(&*services.table, &m.account_id).await {
         Ok(Some(_)) => Ok(m),
         Ok(None) => Err(Ok(Poison::UnknownAccount(m.account_id.to_string()))),
         Err(e) => Err(Err(Unsettled::store("account", &e))),

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::callbacks::OAuth2Credentials;
-use keygate::clock::UnixSeconds;
-use keygate::crypto::Secret;
+use keygate_core::callbacks::OAuth2Credentials;
+use keygate_core::clock::UnixSeconds;
+use keygate_core::crypto::Secret;
 use serde::Deserialize;
 
 use crate::ssrf;

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
 use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, State};
-use keygate::http::{error_response, MAX_BODY};
-use keygate::routes::{self, Function};
-use keygate::services::Queues;
-use keygate::{ApiError, Services};
+use keygate_core::services::Queues;
+use keygate_core::{ApiError, Services};
+use keygate_http::routes::{self, Function};
+use keygate_http::{error_response, MAX_BODY};
 
 /// The functions behind API Gateway, as `template.yaml` deploys them.
 pub const FUNCTIONS: [&Function; 3] = [
@@ -70,9 +70,9 @@ fn with_source(req: lambda_http::Request, peer: SocketAddr) -> lambda_http::Requ
 }
 
 /// `X-Forwarded-Proto` as a front door sets it (API Gateway always `https`): the scheme of this
-/// server's issuer ([`keygate::config::Config::serves_https`]), replacing whatever the client
+/// server's issuer ([`keygate_core::config::Config::serves_https`]), replacing whatever the client
 /// sent, so the handlers read the session cookie by the name it was set with
-/// ([`keygate::auth::credentials::over_https`]): `kg_session` over the default plain http.
+/// ([`keygate_core::auth::credentials::over_https`]): `kg_session` over the default plain http.
 fn with_forwarded_proto(
     services: &Services,
     mut req: lambda_http::Request,
@@ -123,8 +123,8 @@ pub async fn route(
         return routes::unrouted(known);
     };
     let req = if authorizer {
-        let source = keygate::http::source(&req);
-        let target = keygate::auth::Target {
+        let source = keygate_http::source(&req);
+        let target = keygate_core::auth::Target {
             method: req.method().as_str(),
             path: req.uri().path(),
         };

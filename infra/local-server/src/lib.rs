@@ -9,8 +9,8 @@ pub mod operator;
 
 use std::net::SocketAddr;
 
-use keygate::services::Queues;
-use keygate::Services;
+use keygate_core::services::Queues;
+use keygate_core::Services;
 use tokio::net::TcpListener;
 
 /// The listen address: `KEYGATE_LISTEN` or `127.0.0.1:3000`.

@@ -2,11 +2,11 @@
 //! with the local stack's variables (`source .cache/stack/env`) it runs on DynamoDB Local and
 //! moto instead.
 
-use keygate::accounts;
+use keygate_core::accounts;
 
 #[tokio::main]
 async fn main() {
-    keygate::telemetry::init();
+    keygate_http::telemetry::init();
     if let Err(e) = run().await {
         eprintln!("keygate-local: {e}");
         std::process::exit(1);
@@ -15,15 +15,15 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let addr = keygate_local::listen_addr()?;
-    let mut config = keygate::config::Config::from_env().map_err(|e| e.to_string())?;
+    let mut config = keygate_core::config::Config::from_env().map_err(|e| e.to_string())?;
     if std::env::var("KEYGATE_ISSUER").is_err() {
         // Local mode: the issuer is the server's own base URL.
         config.issuer = format!("http://{addr}");
         config.redirect_allowlist.push(config.issuer.clone());
     }
-    let memory = config.backend == keygate::config::Backend::Memory;
-    let queues = keygate::services::Queues::from_config(&config).await;
-    let services = keygate::Services::from_config(config)
+    let memory = config.backend == keygate_core::config::Backend::Memory;
+    let queues = keygate_aws::queues_from_config(&config).await;
+    let services = keygate_aws::services_from_config(config)
         .await
         .map_err(|e| e.to_string())?;
     if !memory {
@@ -63,13 +63,13 @@ async fn run() -> Result<(), String> {
     );
     // A ready sign-in link to the console: a user authentication token of the demo owner
     // (single use, valid for the account's authentication-token lifetime).
-    let token = keygate::authtokens::mint(
+    let token = keygate_core::authtokens::mint(
         &services,
         &demo.account,
-        keygate::authtokens::Grant::User {
+        keygate_core::authtokens::Grant::User {
             user_id: demo.owner.id.clone(),
         },
-        keygate::chain::Chain::from(keygate::chain::Root::ApiKey {
+        keygate_core::chain::Chain::from(keygate_core::chain::Root::ApiKey {
             user_id: demo.owner.id.clone(),
             key: demo.owner.api_key_hash.clone(),
         }),
@@ -80,7 +80,7 @@ async fn run() -> Result<(), String> {
         "console: {}/auth?authenticationToken={}&target=/admin/api-access (single use, {} min)",
         running.base_url(),
         token.value.expose(),
-        keygate::authtokens::token_ttl(&demo.account.settings) / 60
+        keygate_core::authtokens::token_ttl(&demo.account.settings) / 60
     );
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     Ok(())

@@ -1,11 +1,11 @@
 //! The `/_local/*` operator routes (DESIGN.md "Local"): served by the local server only, never
 //! by a Lambda, never in `template.yaml`.
 
-use keygate::accounts::{self, Permission};
-use keygate::http::{error_response, json, read_json_any_type as read_json};
-use keygate::ids::AccountId;
-use keygate::services::Queues;
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::accounts::{self, Permission};
+use keygate_core::ids::AccountId;
+use keygate_core::services::Queues;
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{error_response, json, read_json_any_type as read_json};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 

@@ -1,11 +1,11 @@
 //! The console's routes: each page view reads through the domain, each form post calls the same
 //! function as its REST route, then answers `303` back to its page (see [`super::Console::done`]).
 
-use keygate::attempts;
-use keygate::callbacks::{self, AuthType};
-use keygate::clients::{self, ClientKind, Profile};
-use keygate::routes::Params;
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::attempts;
+use keygate_core::callbacks::{self, AuthType};
+use keygate_core::clients::{self, ClientKind, Profile};
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::routes::Params;
 use lambda_http::{Body, Request, Response};
 
 use super::pages::{self, ApiAccessView, EventsView, Page};
@@ -47,7 +47,7 @@ fn done(what: &'static str) -> Option<Flash> {
 
 pub async fn api_access(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let (c, flash) = view!(s, req);
-    let reveal = keygate::http::query_param(req, "reveal")?.as_deref() == Some("true");
+    let reveal = keygate_http::query_param(req, "reveal")?.as_deref() == Some("true");
     let (api_key, revealed) = if reveal {
         match account::reveal_key(s, &c.m).await {
             Ok(k) => (k.expose().to_owned(), true),
@@ -241,8 +241,8 @@ pub async fn authentication(s: &Services, req: &Request) -> ApiResult<Response<B
 pub async fn save_authentication(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let (c, form) = post!(s, req);
     let method = match form.get("method") {
-        Some("API_KEY") => Ok(keygate::accounts::AuthMethod::ApiKey),
-        Some("OAUTH2") => Ok(keygate::accounts::AuthMethod::OAuth2),
+        Some("API_KEY") => Ok(keygate_core::accounts::AuthMethod::ApiKey),
+        Some("OAUTH2") => Ok(keygate_core::accounts::AuthMethod::OAuth2),
         _ => Err(ApiError::bad_request(
             "method_invalid",
             "choose an authentication method",
@@ -281,7 +281,7 @@ pub async fn event_notifications(s: &Services, req: &Request) -> ApiResult<Respo
         .filter(|e| !e.primary)
         .cloned()
         .collect();
-    let owner = c.m.may(keygate::policy::Action::Owner);
+    let owner = c.m.may(keygate_core::policy::Action::Owner);
     let key = primary.and_then(|e| e.open_key(peppers)).map(|k| {
         if owner {
             k.expose().to_owned()
@@ -429,10 +429,10 @@ pub async fn sign_out(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         Ok(v) => v,
         Err(refused) => return Ok(refused.0),
     };
-    keygate::authtokens::end_session(s, &session).await?;
+    keygate_core::authtokens::end_session(s, &session).await?;
     let mut resp = super::see_other(&lang.link(Page::ApiAccess.path()));
     // As `/auth` set it: `__Host-kg_session` wherever keygate is served over https.
-    let clear = keygate::auth::credentials::clear_session_cookie(s.config.serves_https());
+    let clear = keygate_core::auth::credentials::clear_session_cookie(s.config.serves_https());
     if let Ok(v) = http::HeaderValue::from_str(&clear) {
         resp.headers_mut().insert(http::header::SET_COOKIE, v);
     }

@@ -1,8 +1,8 @@
 //! A console form: `application/x-www-form-urlencoded`, at most 64 KiB, where a field may repeat
 //! (the event toggles, the scopes) — unlike the OAuth routes' forms.
 
-use keygate::http::{body_bytes, require_content_type, MAX_BODY};
-use keygate::{ApiError, ApiResult};
+use keygate_core::{ApiError, ApiResult};
+use keygate_http::{body_bytes, require_content_type, MAX_BODY};
 use lambda_http::Request;
 
 /// Its values include the CSRF token, a callback key and an OAuth client secret: `Debug` prints

@@ -4,7 +4,7 @@
 //! Settings" (001, English only). Where the seeds have no wording (the French of 001's pages,
 //! sign-out, the API key's regeneration that keygate adds, the delivery log), it is written in
 //! the same register; those lines say `// not in the seeds`. "OneSpan Sign" reads "keygate".
-//! The event labels and descriptions come from the event catalog (`keygate::events::catalog`).
+//! The event labels and descriptions come from the event catalog (`keygate_core::events::catalog`).
 
 use lambda_http::Request;
 
@@ -18,7 +18,7 @@ pub enum Lang {
 impl Lang {
     /// `?lang=fr` / `?lang=en` first, then an `Accept-Language` whose first language is French.
     pub fn of(req: &Request) -> Self {
-        if let Some(l) = keygate::http::query_param(req, "lang")
+        if let Some(l) = keygate_http::query_param(req, "lang")
             .ok()
             .flatten()
             .as_deref()

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::accounts::{self, AuthMethod, AuthSettings};
-use keygate::clients::{Client, OAuthSettings};
-use keygate::clock::ManualClock;
-use keygate::config::Config;
-use keygate::keys::KeyRing;
-use keygate::testing::dpop::ProofKey;
-use keygate::Services;
+use keygate_core::accounts::{self, AuthMethod, AuthSettings};
+use keygate_core::clients::{Client, OAuthSettings};
+use keygate_core::clock::ManualClock;
+use keygate_core::config::Config;
+use keygate_core::keys::KeyRing;
+use keygate_core::testing::dpop::ProofKey;
+use keygate_core::Services;
 use lambda_http::{Body, Request};
 
 pub struct Bench {
@@ -132,7 +132,7 @@ impl Bench {
 
     /// The full bearer check: signature, claims, and the one read of the client's record.
     pub async fn verify(&self, token: &str) {
-        keygate::tokens::verify(
+        keygate_core::tokens::verify(
             &*self.services.table,
             &self.ring,
             token,

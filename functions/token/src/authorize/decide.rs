@@ -1,21 +1,21 @@
 //! The user's decision on the consent form: approve (a code, or with the implicit flow a token,
 //! sent to the verified redirect URI), deny (`access_denied`), or a refused form.
 
-use keygate::accounts::AuthMethod;
-use keygate::clients::Client;
-use keygate::http::{body_bytes, html, Form};
-use keygate::keys::KeyRing;
-use keygate::oauth::CodeGrant;
-use keygate::principal::Principal;
-use keygate::tokens::Mint;
-use keygate::{ApiResult, Services};
+use keygate_core::accounts::AuthMethod;
+use keygate_core::clients::Client;
+use keygate_core::keys::KeyRing;
+use keygate_core::oauth::CodeGrant;
+use keygate_core::principal::Principal;
+use keygate_core::tokens::Mint;
+use keygate_core::{ApiResult, Services};
+use keygate_http::{body_bytes, html, Form};
 use lambda_http::{Body, Request, Response};
 
 use super::request::{self, client_and_redirect, AuthzRequest};
 use super::{consent, no_request, page, redirect, respond, Refusal, Reply};
 
 pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    if body_bytes(req).len() > keygate::http::MAX_BODY {
+    if body_bytes(req).len() > keygate_http::MAX_BODY {
         return Ok(html(413, "Too large", "The form is too large."));
     }
     let form = Form::parse(req)?;
@@ -97,7 +97,7 @@ async fn approve(
         scope,
         implicit,
     } = a;
-    let account = keygate::accounts::get_account(&*s.table, &client.account_id)
+    let account = keygate_core::accounts::get_account(&*s.table, &client.account_id)
         .await
         .map_err(|e| Refusal::Failed(e.into()))?
         .ok_or_else(|| {
@@ -141,10 +141,10 @@ async fn approve(
         redirect_uri_given: r.redirect_uri.is_some(),
         code_challenge: r.code_challenge.clone(),
         scope,
-        family: format!("f{}", keygate::tokens::new_jti()),
+        family: format!("f{}", keygate_core::tokens::new_jti()),
         dpop_jkt: r.dpop_jkt.clone(),
     };
-    let code = keygate::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
+    let code = keygate_core::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)
         .await
         .map_err(|e| Refusal::Failed(e.into()))?;
     Ok(vec![("code", code.expose().to_owned())])

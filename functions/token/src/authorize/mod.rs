@@ -20,8 +20,8 @@ mod decide;
 mod par;
 mod request;
 
-use keygate::http::{html, Form};
-use keygate::{ApiError, ApiResult, Services};
+use keygate_core::{ApiError, ApiResult, Services};
+use keygate_http::{html, Form};
 use lambda_http::{Body, Request, Response};
 
 pub use decide::decide;
@@ -65,7 +65,7 @@ fn respond(r: Result<Response<Body>, Refusal>, reply: &Reply<'_>) -> Response<Bo
     match r {
         Ok(resp) => resp,
         Err(Refusal::Page(status, title, msg)) => html(status, title, &msg),
-        Err(Refusal::Failed(e)) => keygate::http::html_error_response(&e),
+        Err(Refusal::Failed(e)) => keygate_http::html_error_response(&e),
         Err(Refusal::Redirect(uri, error, description)) => {
             let mut params = vec![
                 ("error", error.to_owned()),

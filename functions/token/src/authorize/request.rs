@@ -2,10 +2,10 @@
 //! and named by `request_uri` — and the checks that decide whether an error may be sent back to
 //! the client's redirect URI (only once the client and that URI are verified).
 
-use keygate::clients::{self, Client, ClientKind};
-use keygate::http::{escape_html, Form};
-use keygate::oauth::par;
-use keygate::Services;
+use keygate_core::clients::{self, Client, ClientKind};
+use keygate_core::oauth::par;
+use keygate_core::Services;
+use keygate_http::{escape_html, Form};
 use serde::{Deserialize, Serialize};
 
 use super::{page, Refusal};
@@ -273,7 +273,7 @@ pub(super) fn check_flow(
                 "dpop_jkt binds an authorization code: it does not apply to the implicit flow",
             ))
         }
-        Some(j) if !keygate::dpop::is_thumbprint(j) => {
+        Some(j) if !keygate_core::dpop::is_thumbprint(j) => {
             return Err(to_client(
                 "invalid_request",
                 "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
@@ -281,7 +281,7 @@ pub(super) fn check_flow(
         }
         _ => {}
     }
-    let scope = keygate::oauth::granted_scope(client, r.scope.as_deref()).map_err(|_| {
+    let scope = keygate_core::oauth::granted_scope(client, r.scope.as_deref()).map_err(|_| {
         to_client(
             "invalid_scope",
             "a requested scope is not allowed for this client",

@@ -12,11 +12,12 @@
 
 use std::collections::HashMap;
 
-use keygate::accounts::{self, Permission};
-use keygate::clock::{Clock, SystemClock};
-use keygate::config::{Backend, Config};
-use keygate::ids::AccountId;
-use keygate::keys::{KeyDocument, KeySource, SecretsManagerKeySource};
+use keygate_aws::SecretsManagerKeySource;
+use keygate_core::accounts::{self, Permission};
+use keygate_core::clock::{Clock, SystemClock};
+use keygate_core::config::{Backend, Config};
+use keygate_core::ids::AccountId;
+use keygate_core::keys::{KeyDocument, KeySource};
 
 const USAGE: &str = "usage:
   keygate-admin init-keys [--force]
@@ -27,7 +28,7 @@ const USAGE: &str = "usage:
 
 #[tokio::main]
 async fn main() {
-    keygate::telemetry::init();
+    keygate_http::telemetry::init();
     if let Err(e) = run(std::env::args().skip(1).collect()).await {
         eprintln!("keygate-admin: {e}");
         std::process::exit(1);
@@ -119,14 +120,14 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 None => 600,
             };
             rotate(|doc, now| {
-                let kid = keygate::keys::rotate_signing_key(doc, now, activate_in);
+                let kid = keygate_core::keys::rotate_signing_key(doc, now, activate_in);
                 format!("signing key {kid} is published now and signs from {} (unix); older keys verify until their tokens expire", now + activate_in)
             })
             .await
         }
         "rotate-pepper" => {
             rotate(|doc, now| {
-                let id = keygate::keys::rotate_pepper(doc, now);
+                let id = keygate_core::keys::rotate_pepper(doc, now);
                 format!(
                     "pepper {id} hashes new secrets from now on; secrets issued before stay valid"
                 )
@@ -137,12 +138,12 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     }
 }
 
-async fn services() -> Result<keygate::Services, String> {
+async fn services() -> Result<keygate_core::Services, String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     if config.backend == Backend::Memory {
         return Err("KEYGATE_TABLE is not set: the admin command works on a real table (AWS, or the local stack: source .cache/stack/env)".into());
     }
-    keygate::Services::from_config(config)
+    keygate_aws::services_from_config(config)
         .await
         .map_err(|e| e.to_string())
 }
@@ -157,7 +158,7 @@ async fn rotate(change: impl FnOnce(&mut KeyDocument, i64) -> String) -> Result<
     let source = SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id);
     let mut doc = source.load().await.map_err(|e| e.to_string())?;
     let said = change(&mut doc, SystemClock.now());
-    keygate::keys::KeyRing::from_document(&doc).map_err(|e| e.to_string())?;
+    keygate_core::keys::KeyRing::from_document(&doc).map_err(|e| e.to_string())?;
     source.store(&doc).await.map_err(|e| e.to_string())?;
     println!("{said}");
     Ok(())
@@ -172,7 +173,7 @@ async fn init_keys(force: bool) -> Result<(), String> {
     let source =
         SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id.clone());
     if let Ok(doc) = source.load().await {
-        if keygate::keys::KeyRing::from_document(&doc).is_ok() && !force {
+        if keygate_core::keys::KeyRing::from_document(&doc).is_ok() && !force {
             return Err(format!("secret '{secret_id}' already holds keys (use --force to replace them, which invalidates every issued secret)"));
         }
     }
@@ -184,12 +185,12 @@ async fn init_keys(force: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn aws_config_load() -> keygate::services::SdkConfig {
-    keygate::services::load_sdk_config().await
+async fn aws_config_load() -> keygate_aws::start::SdkConfig {
+    keygate_aws::load_sdk_config().await
 }
 
 fn aws_sdk_secretsmanager_client(
-    sdk: &keygate::services::SdkConfig,
-) -> keygate::services::SecretsManagerClient {
-    keygate::services::SecretsManagerClient::new(sdk)
+    sdk: &keygate_aws::start::SdkConfig,
+) -> keygate_aws::start::SecretsManagerClient {
+    keygate_aws::start::SecretsManagerClient::new(sdk)
 }

@@ -1,0 +1,22 @@
+//! keygate's AWS adapters: the DynamoDB [`Table`](keygate_core::store::Table), the SQS
+//! [`Queue`](keygate_core::queue::Queue) and the Secrets Manager
+//! [`KeySource`](keygate_core::keys::KeySource), the SDK configuration with its timeouts,
+//! retries and error classification ([`sdk`]), the cold start that builds them from the
+//! environment ([`start`]), and — behind the `testing` feature — the local stack (DynamoDB
+//! Local, moto) as tests reach it. Nothing here decides anything: the domain is `keygate_core`.
+
+pub mod dynamo;
+pub mod sdk;
+pub mod secrets_manager;
+pub mod sqs;
+pub mod start;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use dynamo::DynamoDbTable;
+pub use secrets_manager::SecretsManagerKeySource;
+pub use sqs::SqsQueue;
+pub use start::{
+    load_sdk_config, or_exit, queues_from_config, services_from_config, services_from_env,
+    StartError,
+};

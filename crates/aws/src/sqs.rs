@@ -1,0 +1,151 @@
+//! The SQS adapter of [`Queue`](keygate_core::queue::Queue). Every SDK error is classified ([`keygate_core::fault`]); a long
+//! poll gets an attempt timeout of its own wait plus the usual bound.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use keygate_core::queue::{Queue, QueueError, Received};
+
+/// SQS adapter.
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+fn sqs_err<E>(op: &'static str, url: &str, e: aws_sdk_sqs::error::SdkError<E>) -> QueueError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    QueueError::Service(crate::sdk::service_error(
+        keygate_core::fault::Service::Sqs,
+        op,
+        url,
+        e,
+    ))
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+        use aws_sdk_sqs::types::MessageAttributeValue;
+        let mut req = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body);
+        for (k, v) in attributes {
+            let attr = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*v)
+                .build()
+                .map_err(|_| QueueError::Refused("a message attribute could not be built"))?;
+            req = req.message_attributes(*k, attr);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| sqs_err("SendMessage", &self.url, e))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let wait_secs = wait.as_secs().min(20);
+        // A long poll waits on purpose: its attempt may last the wait plus the usual bound.
+        let long_poll = aws_sdk_sqs::config::Builder::default().timeout_config(
+            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(
+                    Duration::from_secs(wait_secs) + crate::sdk::ATTEMPT_TIMEOUT,
+                )
+                .operation_timeout(Duration::from_secs(wait_secs) + crate::sdk::OPERATION_TIMEOUT)
+                .build(),
+        );
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(wait_secs as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names("All")
+            .customize()
+            .config_override(long_poll)
+            .send()
+            .await
+            .map_err(|e| sqs_err("ReceiveMessage", &self.url, e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| Received {
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                receipt_handle: m.receipt_handle().unwrap_or_default().to_owned(),
+                body: m.body().unwrap_or_default().to_owned(),
+                receive_count: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+                attributes: m
+                    .message_attributes()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|(k, v)| {
+                                v.string_value().map(|s| (k.clone(), s.to_owned()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_err("DeleteMessage", &self.url, e))
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds.min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_err("ChangeMessageVisibility", &self.url, e))
+    }
+
+    async fn probe(&self) -> Result<(), QueueError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sqs_err("GetQueueAttributes", &self.url, e))
+    }
+}

@@ -1,0 +1,291 @@
+//! Tracing, set up once per process: JSON lines in Lambda (CloudWatch reads them), compact text
+//! locally. `RUST_LOG` filters.
+//!
+//! The JSON lines are written by [`JsonLines`], a small event formatter of our own: each line is
+//! the event's level, target and fields, then `spans` — every span in scope, root first (the
+//! Lambda runtime's invocation span with the `requestId`, then keygate's `request` span with
+//! function, method, route, account, client and grant). `tracing-subscriber`'s JSON formatter
+//! writes the same, but parses each span's stored fields back from JSON and serialises them again
+//! at every event — the largest cost of a token request after its signature. Here the span
+//! fields, kept as JSON by `JsonFields`, are copied into the line as they are.
+//!
+//! What becomes known during a request (the account, an issued token's client and grant) is not
+//! recorded on the span — `JsonFields` would parse and re-serialise the span's fields at each
+//! record — but kept beside the request ([`record_account`], [`record_issued`]) and written on its
+//! `response` line.
+
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Installs the global subscriber; a second call is a no-op.
+pub fn init() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
+        || std::env::var("KEYGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+/// One JSON object per event (see the module doc).
+pub struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        w.write_str("{\"level\":\"")?;
+        w.write_str(meta.level().as_str())?;
+        w.write_str("\",\"target\":")?;
+        json_str(&mut w, meta.target())?;
+        let mut fields = Fields {
+            w: &mut w,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        if let Some(scope) = ctx.event_scope() {
+            w.write_str(",\"spans\":[")?;
+            for (i, span) in scope.from_root().enumerate() {
+                if i > 0 {
+                    w.write_char(',')?;
+                }
+                w.write_str("{\"name\":")?;
+                json_str(&mut w, span.name())?;
+                let ext = span.extensions();
+                let stored = ext
+                    .get::<FormattedFields<N>>()
+                    .map(|f| f.fields.as_str())
+                    .unwrap_or("");
+                // The span's fields as `JsonFields` stored them: `{"k":v,…}`, or empty.
+                let inner = stored
+                    .trim()
+                    .strip_prefix('{')
+                    .and_then(|s| s.strip_suffix('}'))
+                    .unwrap_or("");
+                if !inner.trim().is_empty() {
+                    w.write_char(',')?;
+                    w.write_str(inner)?;
+                }
+                w.write_char('}')?;
+            }
+            w.write_char(']')?;
+        }
+        w.write_str("}\n")
+    }
+}
+
+/// Writes an event's fields as `,"name":value` pairs.
+struct Fields<'a, 'w> {
+    w: &'a mut Writer<'w>,
+    result: fmt::Result,
+}
+
+impl Fields<'_, '_> {
+    fn key(&mut self, field: &Field) -> fmt::Result {
+        self.w.write_char(',')?;
+        json_str(self.w, field.name())?;
+        self.w.write_char(':')
+    }
+}
+
+impl Visit for Fields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| json_str(self.w, value));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| write!(self.w, "{value}"));
+        }
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| write!(self.w, "{value}"));
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| write!(self.w, "{value}"));
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.result.is_ok() {
+            let text = format!("{value:?}");
+            self.result = self.key(field).and_then(|()| json_str(self.w, &text));
+        }
+    }
+}
+
+/// `s` as a JSON string.
+fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        w.write_str(&s[start..i])?;
+        if escape.is_empty() {
+            write!(w, "\\u{b:04x}")?;
+        } else {
+            w.write_str(escape)?;
+        }
+        start = i + 1;
+    }
+    w.write_str(&s[start..])?;
+    w.write_char('"')
+}
+
+/// Runs one HTTP request inside a `request` span (function, method, route; the account, client
+/// and grant once known) and logs its outcome. The query string is never logged: it can carry
+/// tokens.
+pub async fn observe<F>(
+    function: &'static str,
+    method: &str,
+    path: &str,
+    fut: F,
+) -> lambda_http::Response<lambda_http::Body>
+where
+    F: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", function, method = %method, route = %path);
+    keygate_core::request_log::scope(async move {
+        let (resp, known) = keygate_core::request_log::observed(fut).await;
+        tracing::info!(
+            status = resp.status().as_u16(),
+            account = known.account.as_deref(),
+            client = known.client.as_deref(),
+            grant = known.grant,
+            "response"
+        );
+        resp
+    })
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn lines_are_json_with_fields_and_spans() {
+        let buf = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .with_writer(buf.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let outer = tracing::info_span!("Lambda runtime invoke", requestId = "r-1");
+            let _o = outer.enter();
+            let span = tracing::info_span!("request", route = "/api/oauth2/token");
+            let _s = span.enter();
+            tracing::info!(
+                status = 200u64,
+                account = "acc_1",
+                note = "a \"quoted\"\n\\ line",
+                ok = true,
+                "response"
+            );
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["message"], "response");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["note"], "a \"quoted\"\n\\ line");
+        assert_eq!(v["spans"][0]["name"], "Lambda runtime invoke");
+        assert_eq!(v["spans"][0]["requestId"], "r-1");
+        assert_eq!(v["spans"][1]["route"], "/api/oauth2/token");
+        assert_eq!(v["account"], "acc_1", "{text}");
+    }
+
+    #[tokio::test]
+    async fn what_a_request_learns_reaches_its_response_line() {
+        let buf = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .with_writer(buf.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        observe("token", "POST", "/api/oauth2/token", async {
+            keygate_core::request_log::record_account("acc_2");
+            keygate_core::request_log::record_issued("oc_x", "client_credentials");
+            lambda_http::Response::new(lambda_http::Body::Empty)
+        })
+        .await;
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["message"], "response");
+        assert_eq!(
+            (v["account"].as_str(), v["client"].as_str()),
+            (Some("acc_2"), Some("oc_x"))
+        );
+        assert_eq!(v["grant"], "client_credentials");
+        assert_eq!(v["spans"][0]["function"], "token");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut s = String::new();
+        json_str(&mut s, "a\u{1}b").unwrap();
+        assert_eq!(s, "\"a\\u0001b\"");
+        assert_eq!(serde_json::from_str::<String>(&s).unwrap(), "a\u{1}b");
+    }
+}

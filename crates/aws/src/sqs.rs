@@ -1,4 +1,4 @@
-//! The SQS adapter of [`Queue`](keygate_core::queue::Queue). Every SDK error is classified ([`keygate_core::fault`]); a long
+//! The SQS adapter of [`Queue`]. Every SDK error is classified ([`keygate_core::fault`]); a long
 //! poll gets an attempt timeout of its own wait plus the usual bound.
 
 use std::time::Duration;

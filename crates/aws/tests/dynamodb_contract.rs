@@ -1,5 +1,8 @@
 //! The table contract against DynamoDB Local, over HTTP with the real AWS SDK.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use keygate_aws::testing::Stack;

@@ -2,6 +2,9 @@
 //! tokens of key A verify after the rotation to B, new tokens carry B's kid, the JWKS shows both,
 //! and A disappears once every token it signed has expired.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

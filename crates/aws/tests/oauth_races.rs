@@ -2,6 +2,9 @@
 //! request's `consume` — and of `keygate_core::dpop::claim` (a proof's `jti`), raced on the in-memory
 //! table and on DynamoDB Local (over HTTP, with the real SDK).
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use keygate_aws::testing::Stack;

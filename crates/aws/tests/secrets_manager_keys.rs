@@ -1,5 +1,8 @@
 //! Keys from moto's Secrets Manager: the stack's secret loads, and a stored document reads back.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,5 +1,8 @@
 //! The SQS adapter against moto: send, receive with counts and attributes, visibility, delete.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use keygate_aws::testing::Stack;

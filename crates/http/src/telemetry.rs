@@ -11,7 +11,7 @@
 //!
 //! What becomes known during a request (the account, an issued token's client and grant) is not
 //! recorded on the span — `JsonFields` would parse and re-serialise the span's fields at each
-//! record — but kept beside the request ([`record_account`], [`record_issued`]) and written on its
+//! record — but kept beside the request ([`keygate_core::request_log`]) and written on its
 //! `response` line.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! `POST /api/authenticationTokens/*`: minting, for a manager of the account (the owner, or a
 //! user whose role grants `API_ACCESS`) with an API key, or for an integration acting as one with
-//! a client app's API token or a client-credentials OAuth token ([`auth::authorize`] for `Action::Mint`). Tokens
+//! a client app's API token or a client-credentials OAuth token ([`keygate_http::auth::authorize`] for `Action::Mint`). Tokens
 //! are always for the caller's own account.
 //! Request and response bodies are OneSpan's (seed 003); unknown fields are refused.
 

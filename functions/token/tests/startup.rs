@@ -1,6 +1,9 @@
 //! A Lambda function started without its configuration exits at cold start with one line naming
 //! what is missing (the runtime's init error), not a panic.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 #[test]

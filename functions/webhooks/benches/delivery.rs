@@ -10,6 +10,9 @@
 //! peak of live heap bytes while every delivery of a batch is held open by a slow receiver, less
 //! the live bytes before, divided by the deliveries in flight.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};

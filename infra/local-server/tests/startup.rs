@@ -1,6 +1,9 @@
 //! Bad configuration stops the server at start with one clear line naming the problem — never a
 //! panic backtrace, never a failure on the first request.
 
+// Test and measurement code: a failed expectation is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn run(envs: &[(&str, &str)]) -> (i32, String) {

@@ -1,5 +1,5 @@
 //! Who is calling: the one piece of code `verify` and every HTTP handler share; and, for the
-//! routes that need more than the platform, whether they may ([`authorize`], which asks the one
+//! routes that need more than the platform, whether they may (`keygate_http::auth::authorize`, which asks the one
 //! policy of [`crate::policy`]).
 //!
 //! [`credentials::extract`] turns headers into one [`credentials::Presented`] credential (or a

@@ -4,7 +4,7 @@
 //! - [`document`]: the secret's JSON document and the pure rotation policies;
 //! - [`ring`]: the keys in force, parsed once per load (sign, verify, JWKS, peppers);
 //! - [`source`]: the port the document comes from, and its in-memory twin;
-//! - [`secrets_manager`]: the Secrets Manager adapter;
+//! - `keygate_aws::secrets_manager`: the Secrets Manager adapter;
 //! - [`provider`]: `jsonwebtoken`'s `aws_lc_rs` backend with signers kept per key;
 //! - [`Keys`] (here): the ring in force, re-read at most every TTL.
 //!

@@ -1,4 +1,4 @@
-//! The in-memory twin of [`super::SqsQueue`].
+//! The in-memory twin of the SQS queue (`keygate_aws::SqsQueue`).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

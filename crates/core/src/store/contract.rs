@@ -3,6 +3,9 @@
 //!
 //! `ns` prefixes every key so runs can share one table.
 
+// A test suite: a broken contract is a panic with the reason.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use super::{Condition, Item, Key, StoreError, Table, WriteOp};

@@ -1,4 +1,4 @@
-//! In-memory twin of [`super::DynamoDbTable`]: the embedded default and the unit-test store.
+//! In-memory twin of the DynamoDB table (`keygate_aws::DynamoDbTable`): the embedded default and the unit-test store.
 //! One mutex makes every operation atomic, as DynamoDB's conditions do per item.
 
 use std::collections::BTreeMap;

@@ -426,3 +426,34 @@ pub async fn approved_code(s: &Server, cookie: &str, id: &str, scope: &str) -> S
     let back = consent(s, url.as_str(), cookie, "approve").await;
     param(&back, "code").expect("a code")
 }
+
+/// A client app of `key`'s user, named CRM: (id, secret).
+pub async fn client_app(s: &Server, key: &str) -> (String, String) {
+    let (status, app) = s
+        .api(
+            "POST",
+            "/api/clientApps",
+            Some(key),
+            Some(json!({"name": "CRM"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    (
+        app["clientId"].as_str().unwrap().to_owned(),
+        app["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A client app's API token (`POST /apitoken/clientApp/accessToken`), as `Bearer …`.
+pub async fn app_bearer(s: &Server, id: &str, secret: &str) -> String {
+    let (status, tok) = s
+        .api(
+            "POST",
+            "/apitoken/clientApp/accessToken",
+            None,
+            Some(json!({"clientId": id, "secret": secret, "type": "OWNER"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{tok}");
+    format!("Bearer {}", tok["accessToken"].as_str().unwrap())
+}

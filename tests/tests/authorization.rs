@@ -10,8 +10,8 @@
 //!   derived from them at the next request.
 
 use keygate_e2e::{
-    approved_code, oauth_account, on_both_backends, sign_in, signature, token_request, Backend,
-    Server,
+    app_bearer, approved_code, client_app, oauth_account, on_both_backends, sign_in, signature,
+    token_request, Backend, Server,
 };
 use keygate_http::routes::{Access, Action, Route};
 use serde_json::{json, Value};
@@ -102,6 +102,25 @@ async fn csrf_of(s: &Server, cookie: &str) -> String {
     keygate_core::auth::csrf::token(ring.peppers(), value)
 }
 
+/// `PUT /api/account/authSettings` by the owner, which succeeds.
+async fn set_settings(s: &Server, owner_key: &str, body: Value) {
+    let (status, v) = s
+        .api(
+            "PUT",
+            "/api/account/authSettings",
+            Some(owner_key),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+}
+
+/// `whoami` refuses the session with `401` and `reason`.
+async fn session_refused(s: &Server, cookie: &str, reason: &str) {
+    let (status, v) = whoami_session(s, cookie).await;
+    assert_eq!((status, v["reason"].as_str()), (401, Some(reason)), "{v}");
+}
+
 /// `whoami` with a session cookie.
 async fn whoami_session(s: &Server, cookie: &str) -> (u16, Value) {
     s.call(s.http.get(s.url("/api/whoami")).header("cookie", cookie))
@@ -130,15 +149,7 @@ async fn manage_with_session(
 
 /// Roles on, and a user with `API_ACCESS`: its API key.
 async fn manager_user(s: &Server, account: &str, owner_key: &str, email: &str) -> (String, String) {
-    let (status, v) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(owner_key),
-            Some(json!({"rolesAndPermissions": true})),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
+    set_settings(s, owner_key, json!({"rolesAndPermissions": true})).await;
     let (status, v) = s
         .call(
             s.http
@@ -151,37 +162,6 @@ async fn manager_user(s: &Server, account: &str, owner_key: &str, email: &str) -
         v["userId"].as_str().unwrap().to_owned(),
         v["apiKey"].as_str().unwrap().to_owned(),
     )
-}
-
-/// A client app of `key`'s user: (id, secret).
-async fn client_app(s: &Server, key: &str) -> (String, String) {
-    let (status, app) = s
-        .api(
-            "POST",
-            "/api/clientApps",
-            Some(key),
-            Some(json!({"name": "CRM"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
-    (
-        app["clientId"].as_str().unwrap().to_owned(),
-        app["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// A client app's API token, as `Bearer …`.
-async fn app_bearer(s: &Server, id: &str, secret: &str) -> String {
-    let (status, tok) = s
-        .api(
-            "POST",
-            "/apitoken/clientApp/accessToken",
-            None,
-            Some(json!({"clientId": id, "secret": secret, "type": "OWNER"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{tok}");
-    format!("Bearer {}", tok["accessToken"].as_str().unwrap())
 }
 
 // ------------------------------------------------------------------------- finding 1: clients
@@ -257,15 +237,7 @@ async fn a_manager_cannot_take_over_the_owners_clients(b: Backend) {
     assert!(s.dump_table().await.contains("clientApp.revoke"));
 
     // OAuth clients, on an OAUTH2 account.
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"method": "OAUTH2"})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_settings(&s, &owner_key, json!({"method": "OAUTH2"})).await;
     let (status, c) = s
         .api(
             "POST",
@@ -386,12 +358,7 @@ async fn an_integration_session_reaches_the_platform_only(b: Backend) {
         )
         .await;
     assert_eq!(status, 204);
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("client_revoked")),
-        "{v}"
-    );
+    session_refused(&s, &cookie, "client_revoked").await;
 }
 
 async fn a_client_credentials_session_reaches_the_platform_only(b: Backend) {
@@ -410,27 +377,14 @@ async fn a_client_credentials_session_reaches_the_platform_only(b: Backend) {
     let cookie = open_session(&s, &user_token(&s, &bearer).await).await;
     platform_only(&s, &cookie, "OAUTH2").await;
     // It stops when the account switches method back.
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"method": "API_KEY"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("auth_method_refused")),
-        "{v}"
-    );
+    set_settings(&s, &owner_key, json!({"method": "API_KEY"})).await;
+    session_refused(&s, &cookie, "auth_method_refused").await;
 }
 
 // ------------------------------------------------------------------ revocation flows down
 
 /// Regenerating an API key ends the console sessions and the unredeemed tokens it minted; a
-/// user who loses `API_ACCESS` keeps the platform but loses the console and management.
+/// user who loses `API_ACCESS` loses what their key minted (the key itself keeps the platform).
 async fn revocation_flows_down_from_an_api_key(b: Backend) {
     let s = Server::start(b).await;
     let (account, _, owner_key) = s.create_account("Acme", "owner@acme.test").await;
@@ -459,12 +413,7 @@ async fn revocation_flows_down_from_an_api_key(b: Backend) {
         .await;
     assert_eq!(status, 200, "{v}");
     let owner_key = v["apiKey"].as_str().unwrap().to_owned();
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("api_key_regenerated")),
-        "{v}"
-    );
+    session_refused(&s, &cookie, "api_key_regenerated").await;
     let resp = s
         .http
         .get(s.url("/auth"))
@@ -491,27 +440,14 @@ async fn revocation_flows_down_from_an_api_key(b: Backend) {
     let cookie = open_session(&s, &user_token(&s, &format!("Basic {manager_key}")).await).await;
     let (status, _) = manage_with_session(&s, "GET", "/api/clientApps", &cookie, None).await;
     assert_eq!(status, 200);
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"rolesAndPermissions": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_settings(&s, &owner_key, json!({"rolesAndPermissions": false})).await;
     let (status, v) = manage_with_session(&s, "GET", "/api/clientApps", &cookie, None).await;
     assert_eq!(
         (status, v["reason"].as_str()),
         (401, Some("source_lost_access")),
         "{v}"
     );
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("source_lost_access")),
-        "{v}"
-    );
+    session_refused(&s, &cookie, "source_lost_access").await;
 }
 
 /// A manager may mint a user token for another (non-owner) user, but the session it opens acts
@@ -612,12 +548,7 @@ async fn regeneration_and_sign_out_from_any_session(b: Backend) {
     let new_key = v["apiKey"].as_str().unwrap().to_owned();
     let (status, _) = whoami_session(&s, &console).await;
     assert_eq!(status, 200);
-    let (status, v) = whoami_session(&s, &child).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("api_key_regenerated")),
-        "{v}"
-    );
+    session_refused(&s, &child, "api_key_regenerated").await;
 
     // A signer's session signs out.
     let (status, v) = post_as(
@@ -668,12 +599,7 @@ async fn revocation_flows_down_from_a_client(b: Backend) {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("secret_rotated_out")),
-        "{v}"
-    );
+    session_refused(&s, &cookie, "secret_rotated_out").await;
 
     // A manager's app: its sessions stop when roles go off.
     let (_, manager_key) = manager_user(&s, &account, &owner_key, "dev@acme.test").await;
@@ -682,21 +608,8 @@ async fn revocation_flows_down_from_a_client(b: Backend) {
     let cookie = open_session(&s, &user_token(&s, &bearer).await).await;
     let (status, _) = whoami_session(&s, &cookie).await;
     assert_eq!(status, 200);
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"rolesAndPermissions": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, v) = whoami_session(&s, &cookie).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("creator_lost_access")),
-        "{v}"
-    );
+    set_settings(&s, &owner_key, json!({"rolesAndPermissions": false})).await;
+    session_refused(&s, &cookie, "creator_lost_access").await;
 }
 
 /// A client-credentials token speaks for its client and mints as its creator: it stops when
@@ -705,15 +618,7 @@ async fn client_credentials_tokens_stop_with_their_creator(b: Backend) {
     let s = Server::start(b).await;
     let (account, _, owner_key) = s.create_account("Acme", "owner@acme.test").await;
     let (_, manager_key) = manager_user(&s, &account, &owner_key, "dev@acme.test").await;
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"method": "OAUTH2"})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_settings(&s, &owner_key, json!({"method": "OAUTH2"})).await;
     let (status, c) = s
         .api(
             "POST",
@@ -750,15 +655,7 @@ async fn client_credentials_tokens_stop_with_their_creator(b: Backend) {
         (200, Some("client")),
         "{me}"
     );
-    let (status, _) = s
-        .api(
-            "PUT",
-            "/api/account/authSettings",
-            Some(&owner_key),
-            Some(json!({"rolesAndPermissions": false})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    set_settings(&s, &owner_key, json!({"rolesAndPermissions": false})).await;
     let (status, v) = whoami().await;
     assert_eq!(
         (status, v["reason"].as_str()),
@@ -820,12 +717,7 @@ async fn sign_out_ends_what_a_session_minted(b: Backend) {
     );
     let (status, _) = whoami_session(&s, &console).await;
     assert_eq!(status, 401);
-    let (status, v) = whoami_session(&s, &child).await;
-    assert_eq!(
-        (status, v["reason"].as_str()),
-        (401, Some("session_ended")),
-        "{v}"
-    );
+    session_refused(&s, &child, "session_ended").await;
 }
 
 // --------------------------------------------------------------------------------- the table
@@ -979,15 +871,7 @@ async fn world(s: &Server, who: Who) -> World {
         Who::Delegated | Who::SignedRequest => {
             // Delegated tokens and signed requests are OAuth 2.0 credentials: the account
             // switches method (its management stays the API key's).
-            let (status, _) = s
-                .api(
-                    "PUT",
-                    "/api/account/authSettings",
-                    Some(&owner_key),
-                    Some(json!({"method": "OAUTH2"})),
-                )
-                .await;
-            assert_eq!(status, 200);
+            set_settings(s, &owner_key, json!({"method": "OAUTH2"})).await;
             let console = sign_in(s, &owner_key).await;
             let code = approved_code(s, &console, &oauth_client, "Basic").await;
             let (status, tok) = token_request(

@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_e2e::{
-    approved_code, client_from, consent, fresh_loopback, oauth_account, on_both_backends, sign_in,
-    signature, token_request, Backend, Server,
+    approved_code, client_app, client_from, consent, fresh_loopback, oauth_account,
+    on_both_backends, sign_in, signature, token_request, Backend, Server,
 };
 use serde_json::{json, Value};
 
@@ -89,22 +89,6 @@ async fn exchange_from(s: &Server, http: &reqwest::Client, id: &str, secret: &st
         Some(json!({"clientId": id, "secret": secret, "type": "OWNER"})),
     )
     .await
-}
-
-async fn client_app(s: &Server, key: &str) -> (String, String) {
-    let (status, app) = s
-        .api(
-            "POST",
-            "/api/clientApps",
-            Some(key),
-            Some(json!({"name": "CRM"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
-    (
-        app["clientId"].as_str().unwrap().to_owned(),
-        app["secret"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn nobody_locks_out_a_client_app_of_someone_else(b: Backend) {

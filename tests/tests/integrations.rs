@@ -4,8 +4,8 @@
 //! and no token reaches the credential-management routes. On both backends.
 
 use keygate_e2e::{
-    approved_code, oauth_account, on_both_backends, sign_in, signature, token_request, Backend,
-    Server,
+    app_bearer, approved_code, client_app, oauth_account, on_both_backends, sign_in, signature,
+    token_request, Backend, Server,
 };
 use serde_json::{json, Value};
 
@@ -51,25 +51,8 @@ async fn session_of(s: &Server, token: &str) -> Value {
 }
 
 async fn client_app_token(s: &Server, key: &str) -> String {
-    let (status, app) = s
-        .api(
-            "POST",
-            "/api/clientApps",
-            Some(key),
-            Some(json!({"name": "CRM"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
-    let (status, tok) = s
-        .api(
-            "POST",
-            "/apitoken/clientApp/accessToken",
-            None,
-            Some(json!({"clientId": app["clientId"], "secret": app["secret"], "type": "OWNER"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{tok}");
-    format!("Bearer {}", tok["accessToken"].as_str().unwrap())
+    let (id, secret) = client_app(s, key).await;
+    app_bearer(s, &id, &secret).await
 }
 
 async fn client_app_tokens_mint_authentication_tokens(b: Backend) {

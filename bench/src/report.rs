@@ -306,8 +306,13 @@ impl Results {
         let (method, path) = c.probe.route();
         let behind_authorizer = keygate_local::dispatch::FUNCTIONS
             .iter()
-            .find_map(|f| keygate_http::routes::find(f.routes, method, path).ok())
-            .is_some_and(|(r, _)| r.authorizer);
+            .find_map(
+                |f| match keygate_http::routes::find(f.routes, method, path) {
+                    keygate_http::routes::Found::Route(r, _) => Some(r.authorizer),
+                    _ => None,
+                },
+            )
+            .unwrap_or(false);
         let invocations = 1 + usize::from(behind_authorizer);
         let calls = per_req(c.meter.calls as f64, c.n);
         let rru = per_req(c.meter.rru, c.n);

@@ -1,5 +1,4 @@
-//! Authorization as one model (DESIGN.md "Authorization: who may call what, and what a
-//! credential can yield"), driven from outside through the public API:
+//! Authorization as one model (docs/CREDENTIALS.md), driven from outside through the public API:
 //! - **the table**: every route of every registry × every principal kind, allowed or refused as
 //!   DESIGN's table says — generated from the registries, so a route added without its access
 //!   (or with one this test does not know) fails here;

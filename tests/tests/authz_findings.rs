@@ -420,7 +420,7 @@ fn body_for(route: &Route) -> Option<&'static str> {
 /// Finding 7: a malformed `Authorization` header was `400` (`authorization_malformed`,
 /// `authorization_scheme`, `header_not_ascii`) on the routes that authenticate with the shared
 /// code, and `401` without `WWW-Authenticate` where the key lookup refused it. RFC 7235 and
-/// DESIGN.md: `401` naming the schemes the route takes. Every route of the three functions'
+/// docs/CREDENTIALS.md: `401` naming the schemes the route takes. Every route of the three functions'
 /// registries that authenticates is sent every form.
 async fn a_malformed_authorization_is_401_on_every_route(b: keygate_e2e::Backend) {
     let s = Server::start(b).await;

@@ -1,5 +1,4 @@
-//! Callbacks authenticated with OAuth 2.0 (OneSpan, French edition; DESIGN.md "Event
-//! notifications"), end to end: the owner configures `authentication: OAUTH2` through the API,
+//! Callbacks authenticated with OAuth 2.0 (OneSpan, French edition; docs/EVENTS.md), end to end: the owner configures `authentication: OAUTH2` through the API,
 //! and the webhook handler gets a token from a real token server on loopback (client credentials,
 //! Basic client authentication, the scope), keeps it until shortly before it expires, sends it as
 //! `Bearer` to a real receiver that checks it, refreshes it once on a `401`, and records a token

@@ -1,4 +1,4 @@
-//! Faults: an outage of a backing service is an answer, not a hang (DESIGN.md "Errors"). The
+//! Faults: an outage of a backing service is an answer, not a hang (docs/ERRORS.md). The
 //! local stack's DynamoDB Local or moto is paused (`SIGSTOP`) while requests run, then resumed
 //! (`SIGCONT`); a watchdog resumes it after a bounded time whatever happens to the test. Every
 //! answer during the outage is a `503` with `Retry-After` (within the SDK's operation timeout),

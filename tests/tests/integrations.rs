@@ -1,4 +1,4 @@
-//! What an integration mints authentication tokens with (DESIGN.md "Who may call what"): the API
+//! What an integration mints authentication tokens with (docs/CREDENTIALS.md): the API
 //! key of a manager, a client app's API token (accounts on `API_KEY`), or a client-credentials
 //! OAuth token (accounts on `OAUTH2`) — never a delegated token, a session or a signed request;
 //! and no token reaches the credential-management routes. On both backends.

@@ -1,4 +1,4 @@
-//! DESIGN.md "Local": the operator routes and `GET /api/whoami`, as outside tests drive them,
+//! docs/LOCAL.md: the operator routes and `GET /api/whoami`, as outside tests drive them,
 //! on the embedded default and on the local stack.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! DESIGN.md "Local": the spec and `template.yaml` never disagree about the routes. Three lists
+//! docs/LOCAL.md: the spec and `template.yaml` never disagree about the routes. Three lists
 //! name keygate's HTTP routes — each function's route registry (`keygate_token::ROUTES`, …: the
 //! Lambda and the local API server both dispatch from it), the `HttpApi` events of
 //! `template.yaml` (API Gateway routes with them, per function) and the paths of
@@ -222,7 +222,7 @@ fn authorizer_and_function_of_each_route_agree() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The operator routes are the local server's own (DESIGN.md "Local"): never deployed, never
+/// The operator routes are the local server's own (docs/LOCAL.md): never deployed, never
 /// documented as the API.
 #[test]
 fn operator_routes_are_in_neither_file() {

@@ -398,7 +398,7 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
     }
     let mut won = 0;
     while let Some(r) = set.join_next().await {
-        won += usize::from(r.unwrap().is_ok());
+        won += usize::from(r.unwrap() == keygate_core::dpop::Claim::Claimed);
     }
     assert_eq!(won, 1, "exactly one use of a jti wins");
     // The same jti under another key is another proof.
@@ -406,10 +406,12 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
         jkt: format!("k{}", keygate_core::tokens::new_jti()),
         ..proof
     };
-    assert!(keygate_core::dpop::claim(&*table, &other, NOW)
-        .await
-        .unwrap()
-        .is_ok());
+    assert_eq!(
+        keygate_core::dpop::claim(&*table, &other, NOW)
+            .await
+            .unwrap(),
+        keygate_core::dpop::Claim::Claimed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -15,7 +15,7 @@ use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 /// Hash domain of API keys.
 pub const API_KEY_DOMAIN: &str = "apikey";
 
-/// Which credentials an account's integrations use (DESIGN.md "Credentials").
+/// Which credentials an account's integrations use (docs/CREDENTIALS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuthMethod {
@@ -92,7 +92,7 @@ pub struct User {
 }
 
 impl User {
-    /// May manage the account's API access (DESIGN.md "Functions"): the owner always; another
+    /// May manage the account's API access (docs/CREDENTIALS.md): the owner always; another
     /// user only with roles and permissions on and `API_ACCESS` granted.
     pub fn may_manage(&self, settings: &AuthSettings) -> bool {
         self.owner

@@ -1,4 +1,4 @@
-//! Webhook delivery attempts (DESIGN.md "Event notifications": every attempt is recorded).
+//! Webhook delivery attempts (docs/EVENTS.md: every attempt is recorded).
 //!
 //! The `webhooks` function writes one [`Attempt`] per HTTP try of an (event, endpoint) pair; the
 //! account's owner reads them back by event id (`GET /api/callback/attempts?eventId=…`), and the

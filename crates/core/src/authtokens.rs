@@ -1,5 +1,5 @@
 //! Authentication tokens (OneSpan's user, sender, multi-use and single-use signer tokens) and the
-//! browser sessions they open (DESIGN.md "Credentials").
+//! browser sessions they open (docs/CREDENTIALS.md).
 //!
 //! Layout (single table):
 //! - `AUTHTOK#<keyed hash>/AUTHTOK`: a token not yet consumed ([`Scope`] and times), `ttl` = its

@@ -1,4 +1,4 @@
-//! Event-notification endpoints (DESIGN.md "Event notifications").
+//! Event-notification endpoints (docs/EVENTS.md).
 //!
 //! The OneSpan callback (`/api/callback`: url, key, events) is the account's *primary* endpoint;
 //! `/api/callback/endpoints` adds more. Each endpoint has its own event filter and its own

@@ -1,4 +1,4 @@
-//! Provenance: what a derived credential came from (DESIGN.md "Authorization": "the chain is
+//! Provenance: what a derived credential came from (docs/CREDENTIALS.md: "the chain is
 //! recorded on what is derived"), stored on authentication tokens and the sessions they open,
 //! and checked again on every use of them ([`check`]) — so **revocation flows down**: when the
 //! credential at the root stops (API key regenerated, client deleted, its secret rotated out, its

@@ -68,7 +68,7 @@ impl ClientSecret {
     }
 }
 
-/// An OAuth client's security profile (DESIGN.md "Beyond the seeds: a FAPI 2.0 profile").
+/// An OAuth client's security profile (docs/FAPI.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
@@ -154,8 +154,7 @@ pub struct Client {
     pub secrets: Vec<ClientSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthSettings>,
-    /// The user who created it: a client app speaks for that user (DESIGN.md "Who may call
-    /// what"), and its tokens stop when the user may no longer manage; an OAuth client's
+    /// The user who created it: a client app speaks for that user (docs/CREDENTIALS.md), and its tokens stop when the user may no longer manage; an OAuth client's
     /// client-credentials tokens act as that user when they mint authentication tokens. `None`
     /// on records made before creators were kept: they speak for the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]

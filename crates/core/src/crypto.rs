@@ -39,7 +39,7 @@ impl Secret {
 }
 
 /// How many trailing characters of a secret of `len` characters a masked display may show: a
-/// quarter of it at most (rounded down), and never more than 4 (DESIGN.md "Authorization") —
+/// quarter of it at most (rounded down), and never more than 4 (docs/CREDENTIALS.md) —
 /// so a 43-character key shows 4, an 8-character callback key 2, a 3-character one none.
 pub fn visible_tail(len: usize) -> usize {
     (len / 4).min(4)

@@ -334,16 +334,31 @@ fn jti_key(p: &Proof) -> Key {
 /// **At most once**: of any number of requests with one proof, concurrent or not, exactly one
 /// claims it (a conditional put); every other gets `Refused("… already used")`. The claim lives
 /// as long as [`check`] could still accept the proof.
-pub async fn claim(
-    table: &dyn Table,
-    p: &Proof,
-    now: UnixSeconds,
-) -> ApiResult<Result<(), Refused>> {
+pub async fn claim(table: &dyn Table, p: &Proof, now: UnixSeconds) -> ApiResult<Claim> {
     let item = Item::new(jti_key(p), &p.iat)?.with_ttl(p.iat.max(now) + MAX_AGE + MAX_AHEAD);
     match table.put(item, Condition::Vacant { now }).await {
-        Ok(()) => Ok(Ok(())),
-        Err(StoreError::ConditionFailed) => Ok(Err(Refused("the DPoP proof was already used"))),
+        Ok(()) => Ok(Claim::Claimed),
+        Err(StoreError::ConditionFailed) => Ok(Claim::AlreadyUsed),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`claim`] did with a proof's `jti`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This request claimed it.
+    Claimed,
+    /// Another request had: the proof is replayed.
+    AlreadyUsed,
+}
+
+impl Claim {
+    /// `Ok` when claimed; a replayed proof's refusal otherwise.
+    pub fn refused(self) -> Result<(), Refused> {
+        match self {
+            Claim::Claimed => Ok(()),
+            Claim::AlreadyUsed => Err(Refused("the DPoP proof was already used")),
+        }
     }
 }
 
@@ -591,14 +606,17 @@ mod tests {
         let key = ProofKey::es256();
         let proof = key.proof("POST", URL, NOW, None);
         let p = check(&proof, &expected(), NOW).unwrap();
-        assert_eq!(claim(&table, &p, NOW).await.unwrap(), Ok(()));
-        assert!(claim(&table, &p, NOW + 1).await.unwrap().is_err());
+        assert_eq!(claim(&table, &p, NOW).await.unwrap(), Claim::Claimed);
+        assert_eq!(
+            claim(&table, &p, NOW + 1).await.unwrap(),
+            Claim::AlreadyUsed
+        );
         // The same jti under another key is another proof.
         let q = Proof {
             jkt: ProofKey::es256().jkt(),
             ..p
         };
-        assert_eq!(claim(&table, &q, NOW).await.unwrap(), Ok(()));
+        assert_eq!(claim(&table, &q, NOW).await.unwrap(), Claim::Claimed);
     }
 
     #[test]

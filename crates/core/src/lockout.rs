@@ -1,4 +1,4 @@
-//! Lockout: repeated failures slow down whoever fails, never the credential's owner (DESIGN.md
+//! Lockout: repeated failures slow down whoever fails, never the credential's owner (docs/CREDENTIALS.md
 //! "Credentials").
 //!
 //! Failures are counted per (credential, source address) and per source address, in the table so

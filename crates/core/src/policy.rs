@@ -1,5 +1,4 @@
-//! Authorization as one model (DESIGN.md "Authorization: who may call what, and what a
-//! credential can yield"): **one pure function**, [`decide`], answers whether a caller may take
+//! Authorization as one model (docs/CREDENTIALS.md): **one pure function**, [`decide`], answers whether a caller may take
 //! an [`Action`]. Every route of every function declares the access it needs in its registry
 //! (`keygate_http::routes::Access`); the dispatcher (or, for console pages, the console's session
 //! opener) authenticates the caller, loads the facts [`decide`] needs into a [`Standing`], and
@@ -205,7 +204,7 @@ mod tests {
         Kind::PackageSession,
     ];
 
-    /// DESIGN's table, written out independently of `decide`: (kind, action) → allowed, for a
+    /// The table (docs/CREDENTIALS.md), written out independently of `decide`: (kind, action) → allowed, for a
     /// caller that may manage and carries its CSRF token.
     fn table(kind: Kind, action: Action) -> bool {
         use Action::*;

@@ -171,7 +171,7 @@ fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
 }
 
 /// The platform error body: `{"messageKey","message","code","reason"}`. A `401` always carries
-/// `WWW-Authenticate` (RFC 7235 §3.1, DESIGN.md "Authorization"): the error's own challenge
+/// `WWW-Authenticate` (RFC 7235 §3.1, docs/CREDENTIALS.md): the error's own challenge
 /// (DPoP's), else the schemes the shared authenticator takes
 /// ([`keygate_core::auth::credentials::CHALLENGE`]).
 pub fn error_response(e: &ApiError) -> Response<Body> {
@@ -220,7 +220,7 @@ pub fn oauth_error_response(e: &ApiError) -> Response<Body> {
     with_retry_after(resp, e)
 }
 
-/// How a route answers its errors (DESIGN.md "Errors").
+/// How a route answers its errors (docs/ERRORS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// `{"messageKey","message","code","reason"}`.

@@ -126,29 +126,39 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// The route of `routes` for a method and path: `Ok`, or `Err(true)` when the path exists with
-/// other methods (`405`), `Err(false)` when it does not (`404`).
-pub fn find<'r, 'p>(
-    routes: &'r [Route],
-    method: &str,
-    path: &'p str,
-) -> Result<(&'r Route, Params<'p>), bool> {
+/// What [`find`] found for a method and path.
+#[derive(Debug)]
+pub enum Found<'r, 'p> {
+    /// The route, with the path's parameters.
+    Route(&'r Route, Params<'p>),
+    /// The path exists with other methods (`405`).
+    OtherMethod,
+    /// No route has this path (`404`).
+    Unknown,
+}
+
+/// The route of `routes` for a method and path.
+pub fn find<'r, 'p>(routes: &'r [Route], method: &str, path: &'p str) -> Found<'r, 'p> {
     let mut path_known = false;
     for route in routes {
         if matches(route.path, path) {
             if route.method.eq_ignore_ascii_case(method) {
-                return Ok((
+                return Found::Route(
                     route,
                     Params {
                         pattern: route.path,
                         path,
                     },
-                ));
+                );
             }
             path_known = true;
         }
     }
-    Err(path_known)
+    if path_known {
+        Found::OtherMethod
+    } else {
+        Found::Unknown
+    }
 }
 
 /// The answer to a path no route of the function serves.
@@ -176,11 +186,12 @@ pub async fn dispatch(function: &Function, services: &Services, req: Request) ->
     let path = req.uri().path().to_owned();
     let fut = async {
         match find(function.routes, &method, &path) {
-            Ok((route, params)) => {
+            Found::Route(route, params) => {
                 let result = serve(route, services, req, params).await;
                 crate::respond(route.dialect, result)
             }
-            Err(known) => unrouted(known),
+            Found::OtherMethod => unrouted(true),
+            Found::Unknown => unrouted(false),
         }
     };
     crate::telemetry::observe(function.name, &method, &path, fut).await
@@ -293,12 +304,17 @@ mod tests {
 
     #[test]
     fn find_tells_404_from_405_and_reads_params() {
-        let (r, p) = find(ROUTES, "GET", "/api/clientApps/app_1").unwrap();
+        let Found::Route(r, p) = find(ROUTES, "GET", "/api/clientApps/app_1") else {
+            panic!("the route is found");
+        };
         assert_eq!(r.path, "/api/clientApps/{clientId}");
         assert_eq!(p.get("clientId"), Some("app_1"));
         assert_eq!(p.get("other"), None);
-        assert!(find(ROUTES, "POST", "/api/whoami").unwrap_err());
-        assert!(!find(ROUTES, "GET", "/nope").unwrap_err());
+        assert!(matches!(
+            find(ROUTES, "POST", "/api/whoami"),
+            Found::OtherMethod
+        ));
+        assert!(matches!(find(ROUTES, "GET", "/nope"), Found::Unknown));
     }
 
     #[tokio::test]

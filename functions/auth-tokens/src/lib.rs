@@ -1,5 +1,5 @@
 //! The `auth-tokens` function: OneSpan-style authentication tokens and the sessions they open
-//! (DESIGN.md "Functions", "Credentials"; the domain is `keygate_core::authtokens`).
+//! (docs/CREDENTIALS.md; the domain is `keygate_core::authtokens`).
 //!
 //! - [`mint`]: `POST /api/authenticationTokens/{user,sender,signer/multiUse,signer/singleUse}`,
 //!   for a manager of the account; errors are the platform's JSON body.

@@ -65,7 +65,7 @@ pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Respo
     ))
 }
 
-/// A new client app named `name`, speaking for its creator (DESIGN.md "Who may call what"),
+/// A new client app named `name`, speaking for its creator (docs/CREDENTIALS.md),
 /// with its secret in clear (shown once). The REST route and the console both call this.
 pub(crate) async fn add(s: &Services, m: &Manager, name: &str) -> ApiResult<(Client, Secret)> {
     let name = validate_name("name", name)?;
@@ -103,7 +103,7 @@ pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<B
     Ok(empty(204))
 }
 
-/// A client of the account that `m` may change: **a client belongs to its creator** (DESIGN.md
+/// A client of the account that `m` may change: **a client belongs to its creator** (docs/CREDENTIALS.md
 /// "Authorization"). Rotating its secret, asking for new credentials or changing its settings
 /// is for its creator or the owner — a client speaks for its creator, so a lesser manager who
 /// could rotate the owner's client would obtain a secret that speaks as the owner. Clients made

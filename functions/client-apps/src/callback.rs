@@ -237,8 +237,7 @@ fn unmasked(change: AuthChange, current: Option<&Endpoint>, peppers: &Peppers) -
     }
 }
 
-/// Where events go and how they authenticate is the owner's to change (DESIGN.md "Who may call
-/// what"): a manager who could point the callback at their own server, or its token requests at
+/// Where events go and how they authenticate is the owner's to change (docs/CREDENTIALS.md): a manager who could point the callback at their own server, or its token requests at
 /// theirs, would receive events signed with the owner's secret. Another manager may change the
 /// event filter only: the URL must be the current one, and the authentication left out or sent
 /// back as it was shown. Returns the authentication to store (for the owner, saying nothing

@@ -25,7 +25,7 @@ mod account;
 mod apps;
 mod callback;
 pub mod console;
-mod oauth;
+mod oauth_clients;
 
 use keygate_core::auth::Manager;
 use keygate_core::{ApiError, ApiResult, Services};
@@ -103,42 +103,42 @@ pub const ROUTES: &[Route] = &[
         "/api/oauth2/clients",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::list),
+        managed!(oauth_clients::list),
     ),
     route(
         "POST",
         "/api/oauth2/clients",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::create, req),
+        managed!(oauth_clients::create, req),
     ),
     route(
         "GET",
         "/api/oauth2/clients/{clientId}",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::get, id = "clientId"),
+        managed!(oauth_clients::get, id = "clientId"),
     ),
     route(
         "PUT",
         "/api/oauth2/clients/{clientId}",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::update, id = "clientId", req),
+        managed!(oauth_clients::update, id = "clientId", req),
     ),
     route(
         "DELETE",
         "/api/oauth2/clients/{clientId}",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::delete, id = "clientId"),
+        managed!(oauth_clients::delete, id = "clientId"),
     ),
     route(
         "POST",
         "/api/oauth2/clients/{clientId}/rotate",
         Access::Api(Action::Manage),
         Platform,
-        managed!(oauth::rotate, id = "clientId", req),
+        managed!(oauth_clients::rotate, id = "clientId", req),
     ),
     route(
         "GET",

@@ -1,6 +1,6 @@
 //! `POST /api/oauth2/token`: the client credentials, authorization code (+ PKCE) and refresh
 //! token grants, answered per RFC 6749 §5.1/§5.2. Each grant parses its form, authenticates the
-//! client ([`crate::client_auth`]), checks the DPoP proof when one comes or the client needs one
+//! client ([`crate::client_methods`]), checks the DPoP proof when one comes or the client needs one
 //! ([`token_proof`]), and calls the domain (`keygate_core::oauth`, `keygate_core::tokens`, `keygate_core::dpop`).
 //!
 //! A token request with a valid proof gets a DPoP-bound access token (`cnf.jkt`, `token_type:
@@ -19,7 +19,7 @@ use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{json, Form};
 use lambda_http::{Body, Request, Response};
 
-use crate::client_auth::{self, Authed, Methods};
+use crate::client_methods::{self, Authed, Methods};
 
 pub fn token_response(body: &TokenResponse) -> Response<Body> {
     let mut resp = json(200, body);
@@ -159,6 +159,7 @@ pub async fn proof_for(
     }
     dpop::claim(&*s.table, &checked, now)
         .await?
+        .refused()
         .map_err(Refused::at_token_endpoint)?;
     Ok(Some(checked.jkt))
 }
@@ -171,7 +172,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
         client,
         account,
         secret_id,
-    } = client_auth::authenticate(s, req, form, Methods::BASIC).await?;
+    } = client_methods::authenticate(s, req, form, Methods::BASIC).await?;
     let scope = oauth::granted_scope(&client, form.get("scope"))?;
     let jkt = token_proof(s, req, &client).await?;
     let ring = s.keys.ring().await;
@@ -192,7 +193,7 @@ async fn client_credentials(s: &Services, req: &Request, form: &Form) -> ApiResu
 }
 
 async fn authorization_code(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
-    let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
+    let authed = client_methods::authenticate(s, req, form, Methods::ANY).await?;
     let code = form.require("code")?;
     let jkt = token_proof(s, req, &authed.client).await?;
     let now = s.now();
@@ -243,7 +244,7 @@ fn refresh_record(grant: &CodeGrant, now: i64) -> RefreshRecord {
 }
 
 async fn refresh(s: &Services, req: &Request, form: &Form) -> ApiResult<TokenResponse> {
-    let authed = client_auth::authenticate(s, req, form, Methods::ANY).await?;
+    let authed = client_methods::authenticate(s, req, form, Methods::ANY).await?;
     let presented = form.require("refresh_token")?;
     let jkt = token_proof(s, req, &authed.client).await?;
     let now = s.now();

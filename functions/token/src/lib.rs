@@ -26,7 +26,7 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
 
 mod apitoken;
 mod authorize;
-mod client_auth;
+mod client_methods;
 mod grants;
 mod metadata;
 mod revoke;

@@ -5,7 +5,7 @@ use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::json;
 use lambda_http::{Body, Request, Response};
 
-use crate::client_auth::{self, Methods};
+use crate::client_methods::{self, Methods};
 use keygate_core::dpop::Refused;
 use keygate_core::error::OAuthError;
 use keygate_core::oauth;
@@ -30,7 +30,7 @@ pub const REVOKE_PATH: &str = "/api/oauth2/revoke";
 
 async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
     let form = Form::parse(req)?;
-    let authed = client_auth::authenticate(s, req, &form, Methods::BASIC_OR_PUBLIC).await?;
+    let authed = client_methods::authenticate(s, req, &form, Methods::BASIC_OR_PUBLIC).await?;
     let token = form.require("token")?;
     let hint = form.get("token_type_hint");
     if !matches!(hint, None | Some("access_token") | Some("refresh_token")) {
@@ -105,7 +105,7 @@ pub async fn introspect(s: &Services, req: &Request) -> ApiResult<Response<Body>
 
 async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Value> {
     let form = Form::parse(req)?;
-    let authed = client_auth::authenticate(s, req, &form, Methods::BASIC).await?;
+    let authed = client_methods::authenticate(s, req, &form, Methods::BASIC).await?;
     let token = form.require("token")?;
     let inactive = serde_json::json!({ "active": false });
     let now = s.now();

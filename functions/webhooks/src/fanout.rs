@@ -1,5 +1,5 @@
 //! One event to every endpoint that wants it, concurrently, each endpoint on its own: claim,
-//! sign, authenticate (an OAuth 2.0 callback's token, [`crate::oauth`]), send, record the
+//! sign, authenticate (an OAuth 2.0 callback's token, [`crate::callback_tokens`]), send, record the
 //! attempt, settle the claim, update the endpoint's health.
 
 use std::sync::Arc;

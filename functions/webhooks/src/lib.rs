@@ -1,5 +1,5 @@
 //! The `webhooks` function: event messages off SQS, signed HTTP POSTs to the callback endpoints
-//! of the event's account (DESIGN.md "Event notifications").
+//! of the event's account (docs/EVENTS.md).
 //!
 //! Per message of a batch, all concurrently (at most [`Settings::concurrency`] sends at a time):
 //! - a message that can never succeed (malformed, unknown event, unknown account) goes to the
@@ -23,10 +23,10 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:Query",
 ];
 
+pub mod callback_tokens;
 pub mod fanout;
 pub mod health;
 pub mod ledger;
-pub mod oauth;
 pub mod schedule;
 pub mod send;
 pub mod sign;
@@ -51,7 +51,7 @@ pub use crate::schedule::{retry_delay, Pushback};
 /// The webhooks function's own settings (the shared `Config` holds what every function reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
-    /// Whole-request timeout of one send (DESIGN.md: 10 s).
+    /// Whole-request timeout of one send (docs/EVENTS.md: 10 s).
     pub timeout: Duration,
     /// An endpoint whose every delivery failed for this long is disabled
     /// (`KEYGATE_WEBHOOK_DISABLE_AFTER_SECONDS`, default 5 days).
@@ -119,7 +119,7 @@ pub struct Webhooks {
     pub queues: Queues,
     pub client: reqwest::Client,
     /// OAuth 2.0 callbacks' tokens, shared by the instance's concurrent deliveries.
-    pub tokens: Arc<oauth::Tokens>,
+    pub tokens: Arc<callback_tokens::Tokens>,
     pub settings: Settings,
 }
 
@@ -321,9 +321,9 @@ async fn handle_message(
     };
     let body = record.body.as_deref().unwrap_or("");
     let message = match check(services, body).await {
-        Ok(m) => m,
-        Err(Err(why)) => return retry(why, Pushback::None),
-        Err(Ok(poison)) => return dead_letter(&state.queues, body, &poison).await,
+        Checked::Deliver(m) => m,
+        Checked::Later(why) => return retry(why, Pushback::None),
+        Checked::Poison(poison) => return dead_letter(&state.queues, body, &poison).await,
     };
     let endpoints = match keygate_core::callbacks::subscribed(
         &*services.table,
@@ -379,14 +379,25 @@ async fn handle_message(
     }
 }
 
-/// `Ok(message)`, or `Err(Ok(poison))` for a message that can never succeed, or `Err(Err(why))`
-/// when it could not be checked now.
-async fn check(services: &Services, body: &str) -> Result<EventMessage, Result<Poison, Unsettled>> {
-    let m = events::parse(body).map_err(Ok)?;
+/// What a queue message turned out to be.
+enum Checked {
+    /// An event of a known account: deliver it.
+    Deliver(EventMessage),
+    /// A message that can never succeed: to the dead-letter queue with its reason.
+    Poison(Poison),
+    /// It could not be checked now: retry later.
+    Later(Unsettled),
+}
+
+async fn check(services: &Services, body: &str) -> Checked {
+    let m = match events::parse(body) {
+        Ok(m) => m,
+        Err(poison) => return Checked::Poison(poison),
+    };
     match keygate_core::accounts::get_account(&*services.table, &m.account_id).await {
-        Ok(Some(_)) => Ok(m),
-        Ok(None) => Err(Ok(Poison::UnknownAccount(m.account_id.to_string()))),
-        Err(e) => Err(Err(Unsettled::store("account", &e))),
+        Ok(Some(_)) => Checked::Deliver(m),
+        Ok(None) => Checked::Poison(Poison::UnknownAccount(m.account_id.to_string())),
+        Err(e) => Checked::Later(Unsettled::store("account", &e)),
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! A message with a failed endpoint is made invisible for [`retry_delay`] seconds, so SQS brings
 //! it back then; the template's `maxReceiveCount` (8) sends it to the DLQ after the eighth try.
-//! The delays grow like Svix's (DESIGN.md's yardstick: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)
+//! The delays grow like Svix's (docs/EVENTS.md's yardstick: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)
 //! with one more early step, since most failures are blips: 5 s, 1 min, 5 min, 30 min, 2 h, 5 h,
 //! 10 h — about 17.6 h from first try to the DLQ, well inside the queue's 4-day retention.
 

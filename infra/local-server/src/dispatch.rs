@@ -112,11 +112,12 @@ pub async fn route(
     let found =
         FUNCTIONS.iter().find_map(
             |f| match routes::find(f.routes, req.method().as_str(), &path) {
-                Ok((route, _)) => Some((*f, route.authorizer)),
-                Err(k) => {
-                    known |= k;
+                routes::Found::Route(route, _) => Some((*f, route.authorizer)),
+                routes::Found::OtherMethod => {
+                    known = true;
                     None
                 }
+                routes::Found::Unknown => None,
             },
         );
     let Some((function, authorizer)) = found else {

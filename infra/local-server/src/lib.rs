@@ -1,6 +1,6 @@
 //! The local API server: every HTTP route of `template.yaml`, served by the very handler functions
 //! the Lambdas run, with the `verify` authorizer in front of the routes that have it, the
-//! `/_local/*` operator routes (DESIGN.md "Local"), and an in-process event source feeding the
+//! `/_local/*` operator routes (docs/LOCAL.md), and an in-process event source feeding the
 //! webhooks handler as Lambda's SQS event source mapping would.
 
 pub mod dispatch;

@@ -1,4 +1,4 @@
-//! The `/_local/*` operator routes (DESIGN.md "Local"): served by the local server only, never
+//! The `/_local/*` operator routes (docs/LOCAL.md): served by the local server only, never
 //! by a Lambda, never in `template.yaml`.
 
 use keygate_core::accounts::{self, Permission};

@@ -2,7 +2,7 @@
 //! gives a [`Presented`] or a refusal, never a panic (a property test and a fuzz target hold it
 //! to that). A malformed credential (an `Authorization` header without a credential, of an
 //! unknown scheme or not visible ASCII; a signed request without all its headers) is `401` with
-//! [`CHALLENGE`], as RFC 7235 and DESIGN.md ("Authorization") want it; only what is ambiguous —
+//! [`CHALLENGE`], as RFC 7235 and docs/CREDENTIALS.md want it; only what is ambiguous —
 //! a repeated header, two credentials at once — is `400`.
 //!
 //! **The session cookie** is `__Host-kg_session` ([`HOST_SESSION_COOKIE`]) wherever keygate is
@@ -133,7 +133,7 @@ impl std::fmt::Debug for Presented {
 }
 
 /// A credential of a malformed form: `401` with the authenticator's challenge (never `400`,
-/// DESIGN.md "Authorization": it is a credential that does not authenticate).
+/// docs/CREDENTIALS.md: it is a credential that does not authenticate).
 fn malformed(reason: &'static str, msg: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
     ApiError::unauthorized(reason, msg).with_challenge(CHALLENGE)
 }
@@ -390,7 +390,7 @@ mod tests {
         }
     }
 
-    /// RFC 7235 §3.1 and DESIGN.md: a malformed `Authorization` (or an incomplete signed
+    /// RFC 7235 §3.1 and docs/CREDENTIALS.md: a malformed `Authorization` (or an incomplete signed
     /// request) does not authenticate — `401` naming the schemes, never `400`.
     #[test]
     fn a_malformed_credential_is_401_with_a_challenge() {

@@ -1,4 +1,4 @@
-//! The console's CSRF token (DESIGN.md "Console"): bound to the session, derived rather than
+//! The console's CSRF token (docs/CONSOLE.md): bound to the session, derived rather than
 //! stored — a keyed hash of the session cookie's value under the pepper, in its own domain — so
 //! no write is needed to issue one and a token of one session is worthless for another. Every
 //! console form carries it (`csrf`); a management call made with a console session carries it in

@@ -85,7 +85,7 @@ impl<'a> Authenticator<'a> {
     }
 
     /// For the platform's routes (the `verify` authorizer): also refuses a credential of the
-    /// method the account does not use (DESIGN.md "Credentials"), judged against the account's
+    /// method the account does not use (docs/CREDENTIALS.md), judged against the account's
     /// **current** method for every credential — API keys through their index entry (rewritten
     /// with the account), tokens and signed requests through the account read with their
     /// client — so a token minted before a switch is refused from the next request on.
@@ -172,6 +172,7 @@ impl<'a> Authenticator<'a> {
             })?;
         dpop::claim(&*s.table, &checked, now)
             .await?
+            .refused()
             .map_err(Refused::at_resource)?;
         let mut p = verified.principal();
         p.auth_method = CredentialKind::Dpop;
@@ -225,7 +226,7 @@ pub fn bound_as_bearer() -> ApiError {
     .with_challenge(crate::dpop::TOKEN_CHALLENGE)
 }
 
-/// The account's authentication method refuses this credential (DESIGN.md "Credentials").
+/// The account's authentication method refuses this credential (docs/CREDENTIALS.md).
 pub fn method_refused(account_method: AuthMethod, presented: &str) -> ApiError {
     ApiError::unauthorized(
         "auth_method_refused",

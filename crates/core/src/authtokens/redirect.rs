@@ -20,7 +20,7 @@ fn origin_of(u: &url::Url) -> Option<(String, String, u16)> {
     ))
 }
 
-/// Where `/auth` may send the browser (DESIGN.md: no open redirect): the `Location` for
+/// Where `/auth` may send the browser (docs/CREDENTIALS.md: no open redirect): the `Location` for
 /// `target`, or `400 target_not_allowed`.
 ///
 /// Allowed are a relative path starting with a single `/` (keygate's own paths), and an

@@ -1,4 +1,4 @@
-//! Platform events as producers put them on the queue (DESIGN.md "Event notifications"), and
+//! Platform events as producers put them on the queue (docs/EVENTS.md), and
 //! their catalog ([`catalog`]).
 
 pub mod catalog;

@@ -1,5 +1,5 @@
 //! A read cache in front of a [`Table`], for the few records every verified request reads:
-//! clients (which carry revocations) and lockout counters. DESIGN.md allows the revocation check
+//! clients (which carry revocations) and lockout counters. docs/CREDENTIALS.md allows the revocation check
 //! to be "cached for seconds, not minutes": another instance's revocation reaches this one within
 //! `ttl`, while this instance's own writes invalidate at once, so a revocation made through this
 //! process is seen by its very next request. Everything else passes straight through, and writes

@@ -11,8 +11,8 @@ use lambda_http::{Body, Request, Response};
 use super::pages::{self, ApiAccessView, EventsView, Page};
 use super::{Console, ConsoleForm, Flash};
 use crate::callback::{AuthenticationIn, CallbackIn};
-use crate::oauth::{OAuthClientIn, OAuthClientUpdateIn};
-use crate::{account, apps, callback, oauth};
+use crate::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
+use crate::{account, apps, callback, oauth_clients};
 
 /// How many delivery attempts the Event Notification page lists.
 const RECENT_ATTEMPTS: usize = 50;
@@ -21,8 +21,8 @@ const RECENT_ATTEMPTS: usize = 50;
 macro_rules! view {
     ($s:expr, $req:expr) => {
         match Console::get($s, $req).await? {
-            Ok(v) => v,
-            Err(refused) => return Ok(refused.0),
+            super::Opened::Ready(v) => v,
+            super::Opened::Refused(page) => return Ok(page),
         }
     };
 }
@@ -31,8 +31,8 @@ macro_rules! view {
 macro_rules! post {
     ($s:expr, $req:expr) => {
         match Console::post($s, $req).await? {
-            Ok(v) => v,
-            Err(refused) => return Ok(refused.0),
+            super::Opened::Ready(v) => v,
+            super::Opened::Refused(page) => return Ok(page),
         }
     };
 }
@@ -166,12 +166,14 @@ pub async fn add_oauth_client(s: &Services, req: &Request) -> ApiResult<Response
         require_pushed_authorization_requests: false,
         require_dpop_nonce: false,
     };
-    let result = oauth::add(s, &c.m, input).await.map(|(client, secret)| {
-        Some(Flash::OAuthClient {
-            client_id: client.id,
-            secret: secret.map(|x| x.expose().to_owned()),
-        })
-    });
+    let result = oauth_clients::add(s, &c.m, input)
+        .await
+        .map(|(client, secret)| {
+            Some(Flash::OAuthClient {
+                client_id: client.id,
+                secret: secret.map(|x| x.expose().to_owned()),
+            })
+        });
     c.done(s, Page::ApiAccess.path(), result).await
 }
 
@@ -187,7 +189,7 @@ pub async fn update_oauth_client(
         domain: Some(form.get("domain").map(str::to_owned)),
         ..OAuthClientUpdateIn::default()
     };
-    let result = oauth::change(s, &c.m, p.require("clientId")?, input).await;
+    let result = oauth_clients::change(s, &c.m, p.require("clientId")?, input).await;
     let w = c.lang.words();
     c.done(
         s,
@@ -203,7 +205,7 @@ pub async fn new_oauth_credentials(
     p: Params<'_>,
 ) -> ApiResult<Response<Body>> {
     let (c, _) = post!(s, req);
-    let result = oauth::new_credentials(s, &c.m, p.require("clientId")?, 0)
+    let result = oauth_clients::new_credentials(s, &c.m, p.require("clientId")?, 0)
         .await
         .map(|(client, secret)| {
             Some(Flash::OAuthClient {
@@ -426,8 +428,8 @@ pub async fn delete_endpoint(
 /// proves the session, no user or right is needed.
 pub async fn sign_out(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let (session, lang) = match Console::signing_out(s, req).await? {
-        Ok(v) => v,
-        Err(refused) => return Ok(refused.0),
+        super::Opened::Ready(v) => v,
+        super::Opened::Refused(page) => return Ok(page),
     };
     keygate_core::authtokens::end_session(s, &session).await?;
     let mut resp = super::see_other(&lang.link(Page::ApiAccess.path()));

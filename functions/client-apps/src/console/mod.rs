@@ -1,10 +1,10 @@
-//! The console (DESIGN.md "Console"): the seeds' Admin pages — API Access, Authentication, Event
+//! The console (docs/CONSOLE.md): the seeds' Admin pages — API Access, Authentication, Event
 //! Notification — served as HTML by this function under `/admin/*`, for the account's owner (and
 //! `API_ACCESS` users when roles and permissions are on), signed in through
 //! `/auth?authenticationToken=<user token>&target=/admin/api-access`.
 //!
 //! - **No second implementation**: every action calls the same functions as the REST routes
-//!   (`crate::apps::add`, `crate::oauth::add`, `crate::callback::set_primary`, …), so rules,
+//!   (`crate::apps::add`, `crate::oauth_clients::add`, `crate::callback::set_primary`, …), so rules,
 //!   validation, audit records and owner-only checks are one.
 //! - **Sessions**: the session cookie (`__Host-kg_session` over https, `kg_session` on the
 //!   local server over http) of a *console* session (its token minted with an API key);
@@ -50,8 +50,11 @@ pub struct Console {
     session: String,
 }
 
-/// A console request that cannot go on: the page to answer instead.
-pub struct Refused(pub Response<Body>);
+/// A console request: ready to serve, or the page to answer instead (one that says why not).
+pub enum Opened<T> {
+    Ready(T),
+    Refused(Response<Body>),
+}
 
 impl Console {
     /// The session behind a console request, allowed the action its route declares
@@ -63,9 +66,9 @@ impl Console {
         req: &Request,
         lang: Lang,
         form_csrf: Option<&str>,
-    ) -> ApiResult<Result<Self, Refused>> {
+    ) -> ApiResult<Opened<Self>> {
         let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
-            return Ok(Err(Refused(pages::sign_in_page(lang, 401))));
+            return Ok(Opened::Refused(pages::sign_in_page(lang, 401)));
         };
         let principal = match keygate_core::authtokens::authenticate_session(s, &session).await {
             Ok(p) => p,
@@ -74,14 +77,14 @@ impl Console {
             }
             // The session stopped because its user may no longer manage: say so.
             Err(e) if e.reason == "source_lost_access" => {
-                return Ok(Err(Refused(pages::not_allowed_page(lang))))
+                return Ok(Opened::Refused(pages::not_allowed_page(lang)))
             }
-            Err(_) => return Ok(Err(Refused(pages::sign_in_page(lang, 401)))),
+            Err(_) => return Ok(Opened::Refused(pages::sign_in_page(lang, 401))),
         };
         let ring = s.keys.ring().await;
         if let Some(presented) = form_csrf {
             if !csrf::verify(ring.peppers(), &session, presented) {
-                return Ok(Err(Refused(pages::csrf_page(lang))));
+                return Ok(Opened::Refused(pages::csrf_page(lang)));
             }
         }
         let action = match req.extensions().get::<Access>() {
@@ -94,15 +97,15 @@ impl Console {
                 return Err(e)
             }
             Err(e) if e.reason == "integration_session" => {
-                return Ok(Err(Refused(pages::integration_session_page(lang))))
+                return Ok(Opened::Refused(pages::integration_session_page(lang)))
             }
             Err(e) if e.kind == keygate_core::error::Kind::Unauthorized => {
-                return Ok(Err(Refused(pages::sign_in_page(lang, 401))))
+                return Ok(Opened::Refused(pages::sign_in_page(lang, 401)))
             }
-            Err(_) => return Ok(Err(Refused(pages::not_allowed_page(lang)))),
+            Err(_) => return Ok(Opened::Refused(pages::not_allowed_page(lang))),
         };
         let csrf = csrf::token(ring.peppers(), &session);
-        Ok(Ok(Self {
+        Ok(Opened::Ready(Self {
             m,
             lang,
             csrf,
@@ -111,25 +114,19 @@ impl Console {
     }
 
     /// A page view: the session, and the flash the previous POST left (taken: shown once).
-    pub async fn get(
-        s: &Services,
-        req: &Request,
-    ) -> ApiResult<Result<(Self, Option<Flash>), Refused>> {
+    pub async fn get(s: &Services, req: &Request) -> ApiResult<Opened<(Self, Option<Flash>)>> {
         let lang = Lang::of(req);
         let c = match Self::open(s, req, lang, None).await? {
-            Ok(c) => c,
-            Err(refused) => return Ok(Err(refused)),
+            Opened::Ready(c) => c,
+            Opened::Refused(page) => return Ok(Opened::Refused(page)),
         };
         let flash = flash::take(s, &c.session).await?;
-        Ok(Ok((c, flash)))
+        Ok(Opened::Ready((c, flash)))
     }
 
     /// A form post: the session, and the form once its CSRF token is the session's (else a
     /// `403` page).
-    pub async fn post(
-        s: &Services,
-        req: &Request,
-    ) -> ApiResult<Result<(Self, ConsoleForm), Refused>> {
+    pub async fn post(s: &Services, req: &Request) -> ApiResult<Opened<(Self, ConsoleForm)>> {
         let form = ConsoleForm::parse(req)?;
         let lang = form
             .get("lang")
@@ -137,25 +134,22 @@ impl Console {
             .unwrap_or_else(|| Lang::of(req));
         let presented = form.get("csrf").unwrap_or_default().to_owned();
         let c = match Self::open(s, req, lang, Some(&presented)).await? {
-            Ok(c) => c,
-            Err(refused) => return Ok(Err(refused)),
+            Opened::Ready(c) => c,
+            Opened::Refused(page) => return Ok(Opened::Refused(page)),
         };
-        Ok(Ok((c, form)))
+        Ok(Opened::Ready((c, form)))
     }
 
     /// A sign-out form: the session's cookie value once the form's CSRF token is the session's
     /// (else a `403` page; without a session, the sign-in page).
-    pub async fn signing_out(
-        s: &Services,
-        req: &Request,
-    ) -> ApiResult<Result<(String, Lang), Refused>> {
+    pub async fn signing_out(s: &Services, req: &Request) -> ApiResult<Opened<(String, Lang)>> {
         let form = ConsoleForm::parse(req)?;
         let lang = form
             .get("lang")
             .and_then(Lang::parse)
             .unwrap_or_else(|| Lang::of(req));
         let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
-            return Ok(Err(Refused(pages::sign_in_page(lang, 401))));
+            return Ok(Opened::Refused(pages::sign_in_page(lang, 401)));
         };
         let ring = s.keys.ring().await;
         if !csrf::verify(
@@ -163,9 +157,9 @@ impl Console {
             &session,
             form.get("csrf").unwrap_or_default(),
         ) {
-            return Ok(Err(Refused(pages::csrf_page(lang))));
+            return Ok(Opened::Refused(pages::csrf_page(lang)));
         }
-        Ok(Ok((session, lang)))
+        Ok(Opened::Ready((session, lang)))
     }
 
     /// After an action: its flash (a secret to show once, or the error to show), then `303` back

@@ -41,7 +41,7 @@ pub(super) async fn user(
         })?;
     // The route's access (`Access::Consent`): a console session. A token a user delegates
     // outlives the session and escapes the revocation of an integration that opened one, so an
-    // integration's session may not consent (attenuation, DESIGN.md "Authorization").
+    // integration's session may not consent (attenuation, docs/CREDENTIALS.md).
     let own = principal.origin.as_ref().is_some_and(|o| {
         o.acts_for_itself && o.chain.as_ref().is_some_and(|c| c.sessions.is_empty())
     });

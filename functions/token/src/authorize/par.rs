@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, Response};
 
 use super::request::{check_flow, client_and_redirect, AuthzRequest};
 use super::Refusal;
-use crate::client_auth::{self, Methods};
+use crate::client_methods::{self, Methods};
 
 /// A refusal `/authorize` would show or redirect, as the OAuth error a pushing client reads.
 fn as_error(refusal: Refusal) -> ApiError {
@@ -46,7 +46,7 @@ pub async fn push(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
 
 async fn pushed(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let form = Form::parse(req)?;
-    let authed = client_auth::authenticate(s, req, &form, Methods::ANY).await?;
+    let authed = client_methods::authenticate(s, req, &form, Methods::ANY).await?;
     if form.get("request_uri").is_some() {
         return Err(ApiError::oauth(
             OAuthError::InvalidRequest,

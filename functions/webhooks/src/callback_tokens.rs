@@ -1,5 +1,4 @@
-//! Tokens for callbacks authenticated with OAuth 2.0 (OneSpan, French edition; DESIGN.md "Event
-//! notifications"): obtained from the integrator's authorization server by the client
+//! Tokens for callbacks authenticated with OAuth 2.0 (OneSpan, French edition; docs/EVENTS.md): obtained from the integrator's authorization server by the client
 //! credentials grant (Basic client authentication, `scope` when set), kept until shortly before
 //! their `expires_in`, and shared by an instance's concurrent deliveries — one fetch at a time
 //! per endpoint credential. A receiver's `401` drops the kept token ([`Tokens::forget`]).

@@ -152,9 +152,9 @@ pub async fn authenticate(
         keygate_http::source(req),
     )
     .await?;
-    // DESIGN "a FAPI 2.0 profile": a fapi2 client authenticates by `client_secret_basic` only,
+    // docs/FAPI.md: a fapi2 client authenticates by `client_secret_basic` only,
     // refused before anything is issued. A departure from FAPI 2.0 §5.3.2.1, which allows only
-    // `private_key_jwt` or mutual TLS (DESIGN: a later step); the body secret, the weaker of the
+    // `private_key_jwt` or mutual TLS (a later step); the body secret, the weaker of the
     // two secret methods, is at least ruled out.
     if body_secret.is_some() && client.oauth.as_ref().is_some_and(|o| o.fapi2()) {
         return Err(invalid_client(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs Debian's headless browser for the consent-page test (tests/tests/consent_browser.rs):
+# Installs Debian's headless browser for the consent-page test (tests/tests/it/consent_browser.rs):
 # `chromium` and `chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver), and the tools the
-# README's integrator flows use (`curl`, `jq`, `openssl`; tests/tests/readme_flows.rs runs them).
+# README's integrator flows use (`curl`, `jq`, `openssl`; tests/tests/it/readme_flows.rs runs them).
 # Idempotent: does nothing when all are present, and runs `apt-get update` at most once per call.
 set -euo pipefail
 

@@ -79,7 +79,7 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
-    /// Every code (the spec's `OAuthError` enum must list each: `tests/tests/routes_agree.rs`).
+    /// Every code (the spec's `OAuthError` enum must list each: `tests/tests/it/routes_agree.rs`).
     pub const ALL: [OAuthError; 13] = [
         OAuthError::InvalidRequest,
         OAuthError::InvalidClient,

@@ -1,5 +1,5 @@
 //! Handler tests on in-memory adapters with the sample event of `events/` (the end-to-end ones,
-//! with real receivers and the local stack, are in `tests/tests/webhooks.rs`).
+//! with real receivers and the local stack, are in `tests/tests/it/webhooks.rs`).
 
 use super::*;
 use keygate_core::clock::ManualClock;

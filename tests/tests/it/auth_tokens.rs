@@ -265,7 +265,7 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["sessionFields"], fields, "{me}");
     let mut event: aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request =
-        serde_json::from_str(include_str!("../../events/verify.json")).unwrap();
+        serde_json::from_str(include_str!("../../../events/verify.json")).unwrap();
     event.headers.clear();
     // Deployed, API Gateway is https: the browser sends the `__Host-` cookie.
     event.cookies = vec![format!("__Host-kg_session={}", opened.session())];

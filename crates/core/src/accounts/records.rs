@@ -1,104 +1,6 @@
-//! Accounts, their users and API keys.
-//!
-//! Layout: `ACC#<id>/ACCOUNT` (the account and its settings), `ACC#<id>/USER#<id>` (a user),
-//! `ACC#<id>/EMAIL#<email>` (one user per email per account), `APIKEY#<keyed hash>/APIKEY` (the
-//! index from an API key to its user). Every multi-item change is one transaction.
+//! How accounts are stored: the table keys and the reads and writes (one transaction per change).
 
-use serde::{Deserialize, Serialize};
-
-use crate::clock::UnixSeconds;
-use crate::crypto::{Peppers, Sealed, Secret, SecretHash};
-use crate::error::{ApiError, ApiResult};
-use crate::ids::{AccountId, UserId};
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
-
-/// Hash domain of API keys.
-pub const API_KEY_DOMAIN: &str = "apikey";
-
-/// Which credentials an account's integrations use (docs/CREDENTIALS.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AuthMethod {
-    /// API key and client apps.
-    #[default]
-    ApiKey,
-    #[serde(rename = "OAUTH2")]
-    OAuth2,
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ApiKey => "API_KEY",
-            AuthMethod::OAuth2 => "OAUTH2",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthSettings {
-    pub method: AuthMethod,
-    pub api_token_ttl_seconds: i64,
-    pub oauth_token_ttl_seconds: i64,
-    pub auth_token_ttl_seconds: i64,
-    pub roles_and_permissions: bool,
-}
-
-impl AuthSettings {
-    pub fn defaults(config: &crate::config::Config) -> Self {
-        Self {
-            method: AuthMethod::ApiKey,
-            api_token_ttl_seconds: config.api_token_ttl,
-            oauth_token_ttl_seconds: config.oauth_token_ttl,
-            auth_token_ttl_seconds: config.auth_token_ttl,
-            roles_and_permissions: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Account {
-    pub id: AccountId,
-    pub name: String,
-    pub owner_user_id: UserId,
-    pub settings: AuthSettings,
-    pub created_at: UnixSeconds,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Permission {
-    ApiAccess,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct User {
-    pub id: UserId,
-    pub account_id: AccountId,
-    pub email: String,
-    pub owner: bool,
-    pub permissions: Vec<Permission>,
-    pub api_key_hash: SecretHash,
-    /// The key sealed under the pepper, only so the owner can reveal it (OneSpan shows the key to
-    /// the owner); lookups use the keyed hash.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key_sealed: Option<Sealed>,
-    /// Last four characters of the API key, for masked display.
-    pub api_key_last4: String,
-    pub created_at: UnixSeconds,
-}
-
-impl User {
-    /// May manage the account's API access (docs/CREDENTIALS.md): the owner always; another
-    /// user only with roles and permissions on and `API_ACCESS` granted.
-    pub fn may_manage(&self, settings: &AuthSettings) -> bool {
-        self.owner
-            || (settings.roles_and_permissions && self.permissions.contains(&Permission::ApiAccess))
-    }
-}
+use super::*;
 
 /// The index from an API key's keyed hash to its user. It also carries what authenticating
 /// needs (owner or not, the account's method), so checking an API key is **one read**; the
@@ -118,7 +20,11 @@ pub struct ApiKeyIndex {
 /// item in one transaction (DynamoDB allows 100 items per transaction).
 pub const MAX_USERS: usize = 90;
 
-fn index_write(user: &User, method: AuthMethod, cond: Condition) -> Result<WriteOp, StoreError> {
+pub(super) fn index_write(
+    user: &User,
+    method: AuthMethod,
+    cond: Condition,
+) -> Result<WriteOp, StoreError> {
     Ok(WriteOp::Put(
         Item::new(
             api_key_index_key(&user.api_key_hash),
@@ -157,55 +63,15 @@ pub fn user_key(account: &AccountId, user: &UserId) -> Key {
     Key::new(format!("ACC#{account}"), format!("USER#{user}"))
 }
 
-fn email_key(account: &AccountId, email: &str) -> Key {
+pub(super) fn email_key(account: &AccountId, email: &str) -> Key {
     Key::new(
         format!("ACC#{account}"),
         format!("EMAIL#{}", email.to_ascii_lowercase()),
     )
 }
 
-fn api_key_index_key(hash: &SecretHash) -> Key {
+pub(super) fn api_key_index_key(hash: &SecretHash) -> Key {
     Key::new(format!("APIKEY#{}", hash.0), "APIKEY")
-}
-
-/// Validates an account or app name: 1–200 characters, no control characters.
-pub fn validate_name(field: &'static str, name: &str) -> ApiResult<String> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(ApiError::bad_request(
-            "name_empty",
-            format!("{field} must not be empty"),
-        ));
-    }
-    if trimmed.chars().count() > 200 {
-        return Err(ApiError::bad_request(
-            "name_too_long",
-            format!("{field} must be at most 200 characters"),
-        ));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "name_control_chars",
-            format!("{field} must not contain control characters"),
-        ));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// A plausible email: one `@`, non-empty parts, a dot in the domain, at most 254 characters.
-pub fn validate_email(email: &str) -> ApiResult<String> {
-    let e = email.trim();
-    let ok = e.len() <= 254
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@'));
-    if ok {
-        Ok(e.to_owned())
-    } else {
-        Err(ApiError::bad_request(
-            "email_invalid",
-            "email is not a valid address",
-        ))
-    }
 }
 
 /// The result of creating an account: the API key appears here only.
@@ -223,7 +89,7 @@ pub struct NewUser {
     pub api_key: Secret,
 }
 
-fn new_user(
+pub(super) fn new_user(
     peppers: &Peppers,
     account_id: &AccountId,
     email: String,
@@ -247,17 +113,8 @@ fn new_user(
     (user, api_key)
 }
 
-fn api_key_aad(user: &UserId) -> String {
+pub(super) fn api_key_aad(user: &UserId) -> String {
     format!("apikey:{user}")
-}
-
-impl User {
-    /// The API key in clear, for the owner's reveal.
-    pub fn reveal_api_key(&self, peppers: &Peppers) -> Option<Secret> {
-        self.api_key_sealed
-            .as_ref()
-            .and_then(|s| peppers.open(&api_key_aad(&self.id), s))
-    }
 }
 
 /// Replaces a user's API key: the old one stops working at once, the new one is returned once.
@@ -342,7 +199,7 @@ pub async fn update_settings(
     .map(|()| acc)
 }
 
-fn user_writes(user: &User, method: AuthMethod) -> Result<Vec<WriteOp>, StoreError> {
+pub(super) fn user_writes(user: &User, method: AuthMethod) -> Result<Vec<WriteOp>, StoreError> {
     Ok(vec![
         WriteOp::Put(
             Item::new(user_key(&user.account_id, &user.id), user)?,
@@ -493,133 +350,4 @@ pub async fn find_by_api_key(
         return Ok(None);
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::Pepper;
-    use crate::store::MemoryTable;
-
-    fn setup() -> (MemoryTable, Peppers, crate::config::Config) {
-        (
-            MemoryTable::new(),
-            Peppers::new(vec![Pepper::generate("p1")]),
-            crate::config::Config::local("http://127.0.0.1:3000"),
-        )
-    }
-
-    #[tokio::test]
-    async fn created_account_is_found_by_its_key_only() {
-        let (t, p, c) = setup();
-        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
-            .await
-            .unwrap();
-        let (acc, user) = find_by_api_key(&t, &p, a.api_key.expose())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(acc.id, a.account.id);
-        assert!(user.owner && user.may_manage(&acc.settings));
-        assert!(find_by_api_key(&t, &p, Secret::generate().expose())
-            .await
-            .unwrap()
-            .is_none());
-        for item in t.dump() {
-            assert!(
-                !item.data.to_string().contains(a.api_key.expose()),
-                "no plaintext key stored"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn users_need_api_access_and_roles_on_to_manage() {
-        let (t, p, c) = setup();
-        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
-            .await
-            .unwrap();
-        let u = add_user(
-            &t,
-            &p,
-            &a.account.id,
-            "dev@acme.test",
-            vec![Permission::ApiAccess],
-            11,
-        )
-        .await
-        .unwrap();
-        let mut s = a.account.settings.clone();
-        assert!(!u.user.may_manage(&s));
-        s.roles_and_permissions = true;
-        assert!(u.user.may_manage(&s));
-        let plain = add_user(&t, &p, &a.account.id, "plain@acme.test", vec![], 12)
-            .await
-            .unwrap();
-        assert!(!plain.user.may_manage(&s));
-    }
-
-    #[tokio::test]
-    async fn duplicate_email_conflicts_and_writes_nothing() {
-        let (t, p, c) = setup();
-        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
-            .await
-            .unwrap();
-        let before = t.dump().len();
-        let e = add_user(&t, &p, &a.account.id, "OWNER@acme.test", vec![], 11)
-            .await
-            .unwrap_err();
-        assert_eq!(e.status(), 409);
-        assert_eq!(t.dump().len(), before);
-    }
-
-    #[tokio::test]
-    async fn bad_names_and_emails_are_refused() {
-        let (t, p, c) = setup();
-        for (name, email) in [
-            ("", "a@b.co"),
-            (&"x".repeat(201)[..], "a@b.co"),
-            ("ok", "nope"),
-            ("ok", "a@b"),
-        ] {
-            let e = create_account(&t, &p, &c, name, email, 1)
-                .await
-                .unwrap_err();
-            assert_eq!(e.status(), 400, "{name:?} {email:?}");
-        }
-        assert!(t.dump().is_empty());
-    }
-
-    #[tokio::test]
-    async fn regenerated_key_replaces_the_old_one_and_owner_can_reveal() {
-        let (t, p, c) = setup();
-        let a = create_account(&t, &p, &c, "Acme", "owner@acme.test", 10)
-            .await
-            .unwrap();
-        assert_eq!(a.owner.reveal_api_key(&p).unwrap(), a.api_key);
-        let (user, fresh) = regenerate_api_key(&t, &p, &a.owner, |_| Ok(vec![]))
-            .await
-            .unwrap();
-        assert!(find_by_api_key(&t, &p, a.api_key.expose())
-            .await
-            .unwrap()
-            .is_none());
-        assert!(find_by_api_key(&t, &p, fresh.expose())
-            .await
-            .unwrap()
-            .is_some());
-        assert_eq!(user.reveal_api_key(&p).unwrap(), fresh);
-        for item in t.dump() {
-            assert!(!item.data.to_string().contains(fresh.expose()));
-        }
-    }
-
-    #[tokio::test]
-    async fn unknown_account_gets_404() {
-        let (t, p, _) = setup();
-        let e = add_user(&t, &p, &AccountId::generate(), "a@b.co", vec![], 1)
-            .await
-            .unwrap_err();
-        assert_eq!(e.status(), 404);
-    }
 }

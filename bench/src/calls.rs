@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keygate_core::clock::UnixSeconds;
-use keygate_core::store::{Condition, Item, Key, MemoryTable, StoreError, Table, WriteOp};
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::ports::store::{Condition, Item, Key, MemoryTable, StoreError, Table, WriteOp};
 
 /// On-demand prices and the assumptions behind the unit counts (us-east-1, standard table class).
 pub struct Prices;

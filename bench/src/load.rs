@@ -438,14 +438,14 @@ pub async fn authorizer_calls(
             );
         }
         let before = metered.meter();
-        let target = keygate_core::auth::Target {
+        let target = keygate_core::identity::Target {
             method: "GET",
             path: "/api/whoami",
         };
         keygate_verify::decide(
             s.services(),
             &headers,
-            keygate_core::lockout::Source::UNKNOWN,
+            keygate_core::identity::lockout::Source::UNKNOWN,
             target,
         )
         .await

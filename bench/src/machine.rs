@@ -87,7 +87,7 @@ pub fn utc(t: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let (y, m, d, hh, mm, _) = keygate_core::clock::civil(secs);
+    let (y, m, d, hh, mm, _) = keygate_core::kernel::clock::civil(secs);
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
 }
 

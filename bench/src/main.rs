@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate_core::store::MemoryTable;
+use keygate_core::ports::store::MemoryTable;
 
 use crate::calls::Metered;
 use crate::load::{Credential, Flow, Probe, Target};
@@ -243,7 +243,7 @@ async fn run(opts: Options) -> Result<(), String> {
         cpu,
         counts,
         uncached,
-        read_cache: keygate_core::config::Config::local("http://127.0.0.1").read_cache,
+        read_cache: keygate_core::kernel::config::Config::local("http://127.0.0.1").read_cache,
         ddb_ms: opts.ddb_ms,
         hot_paths,
         options: opts.describe(),
@@ -266,7 +266,7 @@ fn quiet_telemetry() {
         .without_time()
         .with_writer(std::io::sink)
         .try_init();
-    keygate_core::metrics::set_sink(|line| {
+    keygate_core::kernel::metrics::set_sink(|line| {
         std::hint::black_box(line);
     });
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use keygate_core::clock::SystemClock;
-use keygate_core::config::Config;
-use keygate_core::store::{CachedTable, Table};
+use keygate_core::kernel::clock::SystemClock;
+use keygate_core::kernel::config::Config;
+use keygate_core::ports::store::{CachedTable, Table};
 use keygate_core::Services;
 use keygate_local::Running;
 use serde_json::json;
@@ -55,7 +55,7 @@ impl Server {
         let running = keygate_local::serve(
             listener,
             services,
-            keygate_core::services::Queues::in_memory(),
+            keygate_core::ports::services::Queues::in_memory(),
         )
         .map_err(|e| format!("serve: {e}"))?;
         Ok(Self { running })

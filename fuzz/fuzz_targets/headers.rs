@@ -3,7 +3,7 @@
 #![no_main]
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use keygate_core::auth::credentials::{extract, Presented};
+use keygate_core::identity::credentials::{extract, Presented};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     match extract(&headers) {
         Ok(Presented::Signed(signed)) => {
             for now in [0, 1_800_000_000, i64::MAX / 2] {
-                let _ = keygate_core::auth::signed::check(&signed, now, 300);
+                let _ = keygate_core::identity::signed::check(&signed, now, 300);
             }
         }
         Ok(_) => {}

@@ -6,9 +6,9 @@ pub mod browser;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use keygate_core::clock::{Clock, ManualClock};
-use keygate_core::config::Config;
-use keygate_core::services::Queues;
+use keygate_core::kernel::clock::{Clock, ManualClock};
+use keygate_core::kernel::config::Config;
+use keygate_core::ports::services::Queues;
 use keygate_core::Services;
 use keygate_local::Running;
 use oauth2::basic::BasicClient;
@@ -36,7 +36,7 @@ macro_rules! on_both_backends {
 pub struct Server {
     pub backend: Backend,
     /// The in-memory table, when the server runs on one.
-    memory: Option<Arc<keygate_core::store::MemoryTable>>,
+    memory: Option<Arc<keygate_core::ports::store::MemoryTable>>,
     pub running: Running,
     /// Requests from this server's own loopback address ([`Server::source`]).
     pub http: reqwest::Client,
@@ -48,7 +48,7 @@ pub struct Server {
 
 /// A loopback address of its own (`127.x.y.z`; the whole /8 is loopback on Linux).
 pub fn fresh_loopback() -> IpAddr {
-    let n = keygate_core::crypto::Secret::generate();
+    let n = keygate_core::kernel::crypto::Secret::generate();
     let b = n.expose().as_bytes();
     IpAddr::V4(Ipv4Addr::new(127, 1 + b[0] % 250, b[1], 1 + b[2] % 250))
 }
@@ -91,7 +91,7 @@ impl Server {
         let services: Services = match backend {
             Backend::Memory => {
                 let mut s = Services::in_memory(config, shared).await;
-                let table = Arc::new(keygate_core::store::MemoryTable::new());
+                let table = Arc::new(keygate_core::ports::store::MemoryTable::new());
                 s.table = table.clone();
                 memory = Some(table);
                 s

@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use keygate_aws::testing::Stack;
 use keygate_core::clients::{self, ClientKind};
-use keygate_core::ids::AccountId;
+use keygate_core::kernel::ids::AccountId;
 use keygate_e2e::{Backend, Server};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -238,7 +238,10 @@ impl Receiver {
 /// broke comes back within seconds.
 async fn short_visibility_queue() -> String {
     let sqs = Stack::get().sqs().await;
-    let name = format!("kg-fault-{}", keygate_core::ids::AccountId::generate());
+    let name = format!(
+        "kg-fault-{}",
+        keygate_core::kernel::ids::AccountId::generate()
+    );
     sqs.create_queue()
         .queue_name(name)
         .attributes(aws_sdk_sqs_attr("VisibilityTimeout"), "3")

@@ -51,7 +51,7 @@ async fn no_secret_reaches_the_logs() {
         .with_writer(capture.clone())
         .init();
     let metrics = capture.clone();
-    keygate_core::metrics::set_sink(move |line| {
+    keygate_core::kernel::metrics::set_sink(move |line| {
         let mut m = metrics.clone();
         let _ = writeln!(m, "{line}");
     });

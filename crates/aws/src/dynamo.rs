@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use keygate_core::clock::UnixSeconds;
-use keygate_core::fault::Service;
-use keygate_core::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::kernel::fault::Service;
+use keygate_core::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -223,7 +223,7 @@ impl Table for DynamoDbTable {
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        if keys.len() > keygate_core::store::MAX_BATCH_GET {
+        if keys.len() > keygate_core::ports::store::MAX_BATCH_GET {
             return Err(StoreError::Refused("BatchGetItem takes at most 100 keys"));
         }
         // BatchGetItem refuses a key named twice: ask for each once, answer in `keys` order.
@@ -267,13 +267,15 @@ impl Table for DynamoDbTable {
             }
         }
         if !pending.is_empty() {
-            return Err(StoreError::Service(keygate_core::fault::ServiceError::new(
-                Service::DynamoDb,
-                "BatchGetItem",
-                &self.table,
-                keygate_core::fault::Fault::Throttled,
-                "keys left unprocessed after 4 rounds",
-            )));
+            return Err(StoreError::Service(
+                keygate_core::kernel::fault::ServiceError::new(
+                    Service::DynamoDb,
+                    "BatchGetItem",
+                    &self.table,
+                    keygate_core::kernel::fault::Fault::Throttled,
+                    "keys left unprocessed after 4 rounds",
+                ),
+            ));
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }

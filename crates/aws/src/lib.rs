@@ -1,6 +1,6 @@
-//! keygate's AWS adapters: the DynamoDB [`Table`](keygate_core::store::Table), the SQS
-//! [`Queue`](keygate_core::queue::Queue) and the Secrets Manager
-//! [`KeySource`](keygate_core::keys::KeySource), the SDK configuration with its timeouts,
+//! keygate's AWS adapters: the DynamoDB [`Table`](keygate_core::ports::store::Table), the SQS
+//! [`Queue`](keygate_core::ports::queue::Queue) and the Secrets Manager
+//! [`KeySource`](keygate_core::ports::keys::KeySource), the SDK configuration with its timeouts,
 //! retries and error classification ([`sdk`]), the cold start that builds them from the
 //! environment ([`start`]), and — behind the `testing` feature — the local stack (DynamoDB
 //! Local, moto) as tests reach it. Nothing here decides anything: the domain is `keygate_core`.

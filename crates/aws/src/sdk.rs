@@ -1,6 +1,6 @@
 //! What every AWS adapter shares: the SDK configuration, loaded once per cold start with explicit
 //! timeouts and retries, and the classification of SDK errors into [`Fault`]s. Only adapters use
-//! this module; the domain sees [`keygate_core::fault`] alone.
+//! this module; the domain sees [`keygate_core::kernel::fault`] alone.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-use keygate_core::fault::{Fault, Service, ServiceError};
+use keygate_core::kernel::fault::{Fault, Service, ServiceError};
 
 /// Time to open a connection to a service endpoint.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);

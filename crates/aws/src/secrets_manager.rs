@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use keygate_core::fault::Service;
-use keygate_core::keys::{KeyDocument, KeyError, KeySource, Malformed};
+use keygate_core::kernel::fault::Service;
+use keygate_core::ports::keys::{KeyDocument, KeyError, KeySource, Malformed};
 
 /// Secrets Manager adapter.
 pub struct SecretsManagerKeySource {

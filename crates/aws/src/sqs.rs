@@ -1,11 +1,11 @@
-//! The SQS adapter of [`Queue`]. Every SDK error is classified ([`keygate_core::fault`]); a long
+//! The SQS adapter of [`Queue`]. Every SDK error is classified ([`keygate_core::kernel::fault`]); a long
 //! poll gets an attempt timeout of its own wait plus the usual bound.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use keygate_core::queue::{Queue, QueueError, Received};
+use keygate_core::ports::queue::{Queue, QueueError, Received};
 
 /// SQS adapter.
 pub struct SqsQueue {
@@ -30,7 +30,7 @@ where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     QueueError::Service(crate::sdk::service_error(
-        keygate_core::fault::Service::Sqs,
+        keygate_core::kernel::fault::Service::Sqs,
         op,
         url,
         e,

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use keygate_core::clock::SystemClock;
-use keygate_core::config::{Backend, Config, ConfigError};
-use keygate_core::keys::{KeyError, Keys};
-use keygate_core::queue::{Queue, QueueError, Received};
-use keygate_core::services::{cached, Queues, Services};
-use keygate_core::store::StoreError;
+use keygate_core::kernel::clock::SystemClock;
+use keygate_core::kernel::config::{Backend, Config, ConfigError};
+use keygate_core::ports::keys::{KeyError, Keys};
+use keygate_core::ports::queue::{Queue, QueueError, Received};
+use keygate_core::ports::services::{cached, Queues, Services};
+use keygate_core::ports::store::StoreError;
 
 use crate::{DynamoDbTable, SecretsManagerKeySource, SqsQueue};
 

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use keygate_core::clock::Clock;
-use keygate_core::config::{Backend, Config};
-use keygate_core::keys::Keys;
-use keygate_core::services::{Queues, Services};
+use keygate_core::kernel::clock::Clock;
+use keygate_core::kernel::config::{Backend, Config};
+use keygate_core::ports::keys::Keys;
+use keygate_core::ports::services::{Queues, Services};
 
 use crate::{DynamoDbTable, SecretsManagerKeySource, SqsQueue};
 
@@ -157,7 +157,7 @@ impl Stack {
 
     /// A fresh SQS queue of its own (isolates a test's messages); returns its URL.
     pub async fn fresh_queue(&self, prefix: &str) -> String {
-        let name = format!("{prefix}-{}", keygate_core::ids::random_suffix());
+        let name = format!("{prefix}-{}", keygate_core::kernel::ids::random_suffix());
         self.sqs()
             .await
             .create_queue()

@@ -6,12 +6,15 @@
 use std::sync::Arc;
 
 use keygate_aws::testing::Stack;
-use keygate_core::store::contract;
+use keygate_core::ports::store::contract;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_table_meets_the_contract() {
     let table = Stack::get().table().await;
-    let ns = format!("contract-{}", keygate_core::ids::AccountId::generate());
+    let ns = format!(
+        "contract-{}",
+        keygate_core::kernel::ids::AccountId::generate()
+    );
     contract::run_all(Arc::new(table), &ns).await;
 }
 

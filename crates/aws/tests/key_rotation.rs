@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use keygate_aws::testing::Stack;
 use keygate_aws::SecretsManagerKeySource;
-use keygate_core::keys::{self, KeyDocument, KeySource, Keys, MAX_TOKEN_LIFETIME};
+use keygate_core::ports::keys::{self, KeyDocument, KeySource, Keys, MAX_TOKEN_LIFETIME};
 
 fn kid(token: &str) -> String {
     use base64::Engine;
@@ -30,7 +30,7 @@ async fn signing_keys_rotate_without_downtime() {
     let sm = stack.secrets_manager().await;
     let name = format!(
         "keygate/rotation-{}",
-        keygate_core::ids::AccountId::generate()
+        keygate_core::kernel::ids::AccountId::generate()
     );
     let t0 = 1_800_000_000;
     let doc = KeyDocument::generate(t0);
@@ -89,7 +89,7 @@ async fn pepper_rotation_keeps_issued_secrets_valid() {
     let sm = stack.secrets_manager().await;
     let name = format!(
         "keygate/pepper-{}",
-        keygate_core::ids::AccountId::generate()
+        keygate_core::kernel::ids::AccountId::generate()
     );
     let doc = KeyDocument::generate(1_800_000_000);
     sm.create_secret()
@@ -102,7 +102,7 @@ async fn pepper_rotation_keeps_issued_secrets_valid() {
     let keys = Keys::load(source.clone(), Duration::ZERO).await.unwrap();
 
     let table = stack.table().await;
-    let config = keygate_core::config::Config::local("http://127.0.0.1:3000");
+    let config = keygate_core::kernel::config::Config::local("http://127.0.0.1:3000");
     let before = keygate_core::accounts::create_account(
         &table,
         keys.ring().await.peppers(),

@@ -1,5 +1,5 @@
 //! The at-most-once contracts of `keygate_core::oauth` — `redeem_code`, `rotate_refresh`, a pushed
-//! request's `consume` — and of `keygate_core::dpop::claim` (a proof's `jti`), raced on the in-memory
+//! request's `consume` — and of `keygate_core::oauth::dpop::claim` (a proof's `jti`), raced on the in-memory
 //! table and on DynamoDB Local (over HTTP, with the real SDK).
 
 // Test and measurement code: a failed expectation is a panic with the reason.
@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use keygate_aws::testing::Stack;
-use keygate_core::crypto::{Pepper, Peppers};
-use keygate_core::ids::AccountId;
+use keygate_core::identity::principal::SubjectType;
+use keygate_core::kernel::crypto::{Pepper, Peppers};
+use keygate_core::kernel::ids::AccountId;
 use keygate_core::oauth::{self, Binding, CodeGrant, RefreshRecord, TokenResponse, REFRESH_GRACE};
-use keygate_core::principal::SubjectType;
-use keygate_core::store::{MemoryTable, Table};
+use keygate_core::ports::store::{MemoryTable, Table};
 
 const NOW: i64 = 1_800_000_000;
 const RACERS: usize = 16;
@@ -27,13 +27,13 @@ fn grant(client: &str) -> CodeGrant {
         redirect_uri_given: true,
         code_challenge: None,
         scope: "Basic".into(),
-        family: format!("f{}", keygate_core::tokens::new_jti()),
+        family: format!("f{}", keygate_core::oauth::tokens::new_jti()),
         dpop_jkt: None,
     }
 }
 
 fn client_id() -> String {
-    keygate_core::ids::OAuthClientId::generate().to_string()
+    keygate_core::kernel::ids::OAuthClientId::generate().to_string()
 }
 
 async fn codes_are_redeemed_at_most_once(table: Arc<dyn Table>) {
@@ -149,7 +149,7 @@ fn record(client: &str) -> RefreshRecord {
         sub: "usr_x".into(),
         sub_type: SubjectType::Owner,
         scope: "Basic".into(),
-        family: format!("f{}", keygate_core::tokens::new_jti()),
+        family: format!("f{}", keygate_core::oauth::tokens::new_jti()),
         expires_at: NOW + 3600,
         used_at: None,
         answer: None,
@@ -167,7 +167,7 @@ fn presented<'a>(token: &'a str, client: &'a str) -> oauth::Presented<'a> {
     }
 }
 
-fn answer_for(next: &keygate_core::crypto::Secret) -> TokenResponse {
+fn answer_for(next: &keygate_core::kernel::crypto::Secret) -> TokenResponse {
     TokenResponse {
         access_token: format!("access-for-{}", &next.expose()[..8]),
         token_type: "Bearer".into(),
@@ -381,9 +381,9 @@ async fn pushed_requests_are_consumed_at_most_once(table: Arc<dyn Table>) {
 }
 
 async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
-    let proof = keygate_core::dpop::Proof {
-        jkt: format!("k{}", keygate_core::tokens::new_jti()),
-        jti: keygate_core::tokens::new_jti(),
+    let proof = keygate_core::oauth::dpop::Proof {
+        jkt: format!("k{}", keygate_core::oauth::tokens::new_jti()),
+        jti: keygate_core::oauth::tokens::new_jti(),
         iat: NOW,
         nonce: None,
     };
@@ -391,26 +391,26 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
     for _ in 0..RACERS {
         let (table, proof) = (table.clone(), proof.clone());
         set.spawn(async move {
-            keygate_core::dpop::claim(&*table, &proof, NOW)
+            keygate_core::oauth::dpop::claim(&*table, &proof, NOW)
                 .await
                 .unwrap()
         });
     }
     let mut won = 0;
     while let Some(r) = set.join_next().await {
-        won += usize::from(r.unwrap() == keygate_core::dpop::Claim::Claimed);
+        won += usize::from(r.unwrap() == keygate_core::oauth::dpop::Claim::Claimed);
     }
     assert_eq!(won, 1, "exactly one use of a jti wins");
     // The same jti under another key is another proof.
-    let other = keygate_core::dpop::Proof {
-        jkt: format!("k{}", keygate_core::tokens::new_jti()),
+    let other = keygate_core::oauth::dpop::Proof {
+        jkt: format!("k{}", keygate_core::oauth::tokens::new_jti()),
         ..proof
     };
     assert_eq!(
-        keygate_core::dpop::claim(&*table, &other, NOW)
+        keygate_core::oauth::dpop::claim(&*table, &other, NOW)
             .await
             .unwrap(),
-        keygate_core::dpop::Claim::Claimed
+        keygate_core::oauth::dpop::Claim::Claimed
     );
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use keygate_aws::testing::Stack;
 use keygate_aws::SecretsManagerKeySource;
-use keygate_core::keys::{KeyDocument, KeySource, Keys};
+use keygate_core::ports::keys::{KeyDocument, KeySource, Keys};
 
 #[tokio::test]
 async fn the_stack_secret_signs_and_verifies() {
@@ -32,7 +32,10 @@ async fn the_stack_secret_signs_and_verifies() {
 async fn a_stored_document_is_read_back_and_a_missing_secret_is_named() {
     let stack = Stack::get();
     let sm = stack.secrets_manager().await;
-    let name = format!("keygate/test-{}", keygate_core::ids::AccountId::generate());
+    let name = format!(
+        "keygate/test-{}",
+        keygate_core::kernel::ids::AccountId::generate()
+    );
     sm.create_secret()
         .name(&name)
         .secret_string("{}")

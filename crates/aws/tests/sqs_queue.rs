@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use keygate_aws::testing::Stack;
 use keygate_aws::SqsQueue;
-use keygate_core::queue::Queue;
+use keygate_core::ports::queue::Queue;
 
 #[tokio::test]
 async fn sqs_queue_round_trip_with_visibility_and_redelivery() {

@@ -5,35 +5,15 @@
 //! and nothing in this crate's `Cargo.toml` lets them in.
 
 pub mod accounts;
-pub mod attempts;
-pub mod audit;
-pub mod auth;
 pub mod authtokens;
-pub mod callbacks;
-pub mod chain;
-pub mod client_auth;
 pub mod clients;
-pub mod clock;
-pub mod config;
-pub mod crypto;
-pub mod dpop;
-pub mod error;
-pub mod events;
-pub mod fault;
-pub mod ids;
-pub mod keys;
-pub mod lockout;
-pub mod metrics;
+pub mod identity;
+pub mod kernel;
+pub mod notify;
 pub mod oauth;
-pub mod policy;
-pub mod principal;
-pub mod queue;
-pub mod request_log;
-pub mod services;
-pub mod store;
+pub mod ports;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod tokens;
 
-pub use error::{ApiError, ApiResult};
-pub use services::Services;
+pub use kernel::error::{ApiError, ApiResult};
+pub use ports::services::Services;

@@ -3,18 +3,18 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::services::Services;
+use crate::kernel::config::Config;
+use crate::ports::services::Services;
 
 pub mod dpop;
 
-pub const TEST_NOW: crate::clock::UnixSeconds = 1_800_000_000;
+pub const TEST_NOW: crate::kernel::clock::UnixSeconds = 1_800_000_000;
 
 /// In-memory services with a manual clock at [`TEST_NOW`], as handler unit tests use them.
 pub async fn memory_services() -> Services {
     Services::in_memory(
         Config::local("http://127.0.0.1:3000"),
-        Arc::new(crate::clock::ManualClock::new(TEST_NOW)),
+        Arc::new(crate::kernel::clock::ManualClock::new(TEST_NOW)),
     )
     .await
 }
@@ -67,13 +67,13 @@ pub async fn oauth_client_token(
         .await
         .expect("store the client");
     let issuer = services.config.issuer.clone();
-    let mint = crate::tokens::Mint {
+    let mint = crate::oauth::tokens::Mint {
         issuer: &issuer,
         account: &acc.account.id,
         subject: &client.id,
-        subject_type: crate::principal::SubjectType::Client,
+        subject_type: crate::identity::principal::SubjectType::Client,
         client_id: &client.id,
-        kind: crate::tokens::TokenKind::Oauth,
+        kind: crate::oauth::tokens::TokenKind::Oauth,
         scope: "Basic",
         ttl: 300,
         sid: Some(client.secrets[0].id.clone()),
@@ -82,6 +82,6 @@ pub async fn oauth_client_token(
         jkt,
         creator: None,
     };
-    let (jwt, _) = crate::tokens::mint(&ring, &mint, now).expect("a token");
+    let (jwt, _) = crate::oauth::tokens::mint(&ring, &mint, now).expect("a token");
     (acc, client, jwt)
 }

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use keygate_core::auth::Authenticator;
-use keygate_core::clock::ManualClock;
-use keygate_core::config::Config;
+use keygate_core::identity::Authenticator;
+use keygate_core::kernel::clock::ManualClock;
+use keygate_core::kernel::config::Config;
 use keygate_core::Services;
 use proptest::prelude::*;
 

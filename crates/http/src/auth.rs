@@ -3,10 +3,10 @@
 //! route's declared action ([`authorize`]), and the authorized caller a handler finds in its
 //! request ([`caller`]). The decisions themselves are `keygate_core`'s (`auth`, `policy`).
 
-use keygate_core::auth::{
+use keygate_core::identity::policy::Action;
+use keygate_core::identity::{
     authorize_principal, credentials, csrf, Authenticator, CredentialKind, Manager,
 };
-use keygate_core::policy::Action;
 use keygate_core::{ApiError, ApiResult, Services};
 use lambda_http::Request;
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use lambda_http::Request;
 
 use super::{body_bytes, require_content_type, MAX_BODY};
-use keygate_core::error::{ApiError, ApiResult, OAuthError};
+use keygate_core::kernel::error::{ApiError, ApiResult, OAuthError};
 
 fn invalid_request(msg: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
     ApiError::oauth(OAuthError::InvalidRequest, msg)

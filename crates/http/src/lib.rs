@@ -18,8 +18,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use keygate_core::auth::Principal;
-use keygate_core::error::{oauth_error_code, ApiError, ApiResult, Kind, OAuthError};
+use keygate_core::identity::Principal;
+use keygate_core::kernel::error::{oauth_error_code, ApiError, ApiResult, Kind, OAuthError};
 
 pub use form::Form;
 
@@ -138,10 +138,10 @@ fn log(e: &ApiError) {
     } else if e.is_outage() {
         // An outage is an outage: counted apart, never as a refusal of the caller.
         tracing::warn!(reason = e.reason, error = ?e.source, at = ?e.at, "backing service unavailable");
-        keygate_core::metrics::outage(e.reason);
+        keygate_core::kernel::metrics::outage(e.reason);
     } else {
         tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
-        keygate_core::metrics::refused(e.reason);
+        keygate_core::kernel::metrics::refused(e.reason);
     }
 }
 
@@ -154,7 +154,7 @@ fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
         .and_then(|n| http::HeaderValue::from_str(n).ok())
     {
         resp.headers_mut()
-            .insert(keygate_core::dpop::NONCE_HEADER, v);
+            .insert(keygate_core::oauth::dpop::NONCE_HEADER, v);
     }
     if let Some(c) = e.challenge {
         resp.headers_mut().insert(
@@ -173,7 +173,7 @@ fn with_retry_after(mut resp: Response<Body>, e: &ApiError) -> Response<Body> {
 /// The platform error body: `{"messageKey","message","code","reason"}`. A `401` always carries
 /// `WWW-Authenticate` (RFC 7235 §3.1, docs/CREDENTIALS.md): the error's own challenge
 /// (DPoP's), else the schemes the shared authenticator takes
-/// ([`keygate_core::auth::credentials::CHALLENGE`]).
+/// ([`keygate_core::identity::credentials::CHALLENGE`]).
 pub fn error_response(e: &ApiError) -> Response<Body> {
     log(e);
     let body = serde_json::json!({
@@ -186,7 +186,7 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     if e.kind == Kind::Unauthorized {
         resp.headers_mut().insert(
             http::header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static(keygate_core::auth::credentials::CHALLENGE),
+            http::HeaderValue::from_static(keygate_core::identity::credentials::CHALLENGE),
         );
     }
     with_retry_after(resp, e)
@@ -265,13 +265,13 @@ pub fn respond(dialect: Dialect, result: ApiResult<Response<Body>>) -> Response<
 
 /// The source address API Gateway saw (`requestContext.http.sourceIp`; the local server sets it
 /// to the peer address), for lockout.
-pub fn source(req: &Request) -> keygate_core::lockout::Source {
+pub fn source(req: &Request) -> keygate_core::identity::lockout::Source {
     use lambda_http::request::RequestContext;
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            keygate_core::lockout::Source::parse(ctx.http.source_ip.as_deref())
+            keygate_core::identity::lockout::Source::parse(ctx.http.source_ip.as_deref())
         }
-        _ => keygate_core::lockout::Source::UNKNOWN,
+        _ => keygate_core::identity::lockout::Source::UNKNOWN,
     }
 }
 
@@ -399,14 +399,14 @@ mod tests {
         assert_eq!(r.status(), 401);
         assert_eq!(
             r.headers()["www-authenticate"],
-            keygate_core::auth::credentials::CHALLENGE
+            keygate_core::identity::credentials::CHALLENGE
         );
         let dpop = ApiError::unauthorized("dpop_proof_invalid", "x")
-            .with_challenge(keygate_core::dpop::TOKEN_CHALLENGE);
+            .with_challenge(keygate_core::oauth::dpop::TOKEN_CHALLENGE);
         let r = error_response(&dpop);
         assert_eq!(
             r.headers()["www-authenticate"],
-            keygate_core::dpop::TOKEN_CHALLENGE
+            keygate_core::oauth::dpop::TOKEN_CHALLENGE
         );
         assert_eq!(r.headers().get_all("www-authenticate").iter().count(), 1);
         let r = error_response(&ApiError::forbidden("not_manager", "x"));
@@ -424,15 +424,17 @@ mod tests {
 
     #[test]
     fn outages_are_503_with_retry_after_in_both_dialects() {
-        use keygate_core::fault::{Fault, Service, ServiceError};
+        use keygate_core::kernel::fault::{Fault, Service, ServiceError};
         let outage = || {
-            ApiError::from(keygate_core::store::StoreError::Service(ServiceError::new(
-                Service::DynamoDb,
-                "GetItem",
-                "t",
-                Fault::Unavailable,
-                "timed out",
-            )))
+            ApiError::from(keygate_core::ports::store::StoreError::Service(
+                ServiceError::new(
+                    Service::DynamoDb,
+                    "GetItem",
+                    "t",
+                    Fault::Unavailable,
+                    "timed out",
+                ),
+            ))
         };
         let r = error_response(&outage());
         assert_eq!(r.status(), 503);
@@ -442,13 +444,15 @@ mod tests {
         assert!(r.headers().contains_key("retry-after"));
         let Body::Text(t) = r.body() else { panic!() };
         assert!(t.contains("temporarily_unavailable") && !t.contains("timed out"));
-        let denied = ApiError::from(keygate_core::store::StoreError::Service(ServiceError::new(
-            Service::DynamoDb,
-            "GetItem",
-            "t",
-            Fault::AccessDenied,
-            "denied",
-        )));
+        let denied = ApiError::from(keygate_core::ports::store::StoreError::Service(
+            ServiceError::new(
+                Service::DynamoDb,
+                "GetItem",
+                "t",
+                Fault::AccessDenied,
+                "denied",
+            ),
+        ));
         assert_eq!(denied.status(), 500, "a deployment error is not an outage");
         assert!(denied
             .at

@@ -2,7 +2,7 @@
 //! ([`Access`]), the error dialect, and the handler — and both the Lambda and the local API
 //! server dispatch from that list ([`dispatch`]). The registries are the one place to read who
 //! may call what: a route cannot be registered without its access, the dispatcher authorizes
-//! [`Access::Api`] routes through the one policy ([`keygate_core::policy`]) before their handler runs,
+//! [`Access::Api`] routes through the one policy ([`keygate_core::identity::policy`]) before their handler runs,
 //! and console pages ask the same policy for their declared action. The routes test checks
 //! that these lists, `template.yaml` (per function) and `infra/openapi.yaml` name the same
 //! routes.
@@ -16,9 +16,9 @@ use std::pin::Pin;
 use lambda_http::{Body, Request, Response};
 
 use crate::{render, Dialect};
-use keygate_core::error::{ApiError, ApiResult, Kind};
-pub use keygate_core::policy::Action;
-use keygate_core::services::Services;
+pub use keygate_core::identity::policy::Action;
+use keygate_core::kernel::error::{ApiError, ApiResult, Kind};
+use keygate_core::ports::services::Services;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 //!
 //! What becomes known during a request (the account, an issued token's client and grant) is not
 //! recorded on the span — `JsonFields` would parse and re-serialise the span's fields at each
-//! record — but kept beside the request ([`keygate_core::request_log`]) and written on its
+//! record — but kept beside the request ([`keygate_core::kernel::request_log`]) and written on its
 //! `response` line.
 
 use std::fmt;
@@ -180,8 +180,8 @@ where
 {
     use tracing::Instrument;
     let span = tracing::info_span!("request", function, method = %method, route = %path);
-    keygate_core::request_log::scope(async move {
-        let (resp, known) = keygate_core::request_log::observed(fut).await;
+    keygate_core::kernel::request_log::scope(async move {
+        let (resp, known) = keygate_core::kernel::request_log::observed(fut).await;
         tracing::info!(
             status = resp.status().as_u16(),
             account = known.account.as_deref(),
@@ -265,8 +265,8 @@ mod tests {
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
         observe("token", "POST", "/api/oauth2/token", async {
-            keygate_core::request_log::record_account("acc_2");
-            keygate_core::request_log::record_issued("oc_x", "client_credentials");
+            keygate_core::kernel::request_log::record_account("acc_2");
+            keygate_core::kernel::request_log::record_issued("oc_x", "client_credentials");
             lambda_http::Response::new(lambda_http::Body::Empty)
         })
         .await;

@@ -2,8 +2,8 @@
 //! redeem it, set the session cookie and redirect; any refusal is a plain HTML page with no
 //! `Location` (never a redirect, so an off-list target can never be reached through keygate).
 
-use keygate_core::auth::credentials;
 use keygate_core::authtokens::{self, Redeemed, Redemption};
+use keygate_core::identity::credentials;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::query_param;
 use lambda_http::http::{header, HeaderValue};
@@ -50,7 +50,7 @@ fn required(req: &Request, name: &'static str, reason: &'static str) -> ApiResul
 /// `__Host-kg_session=…; Path=/; Max-Age=…; HttpOnly; Secure; SameSite=Lax` wherever keygate is
 /// served over https (every Lambda deployment); `kg_session=…` without `Secure` only on a
 /// plain-http issuer (the local server), where a browser would refuse the prefix and `Secure`.
-/// Which one is the configuration's fact ([`keygate_core::config::Config::serves_https`]), never
+/// Which one is the configuration's fact ([`keygate_core::kernel::config::Config::serves_https`]), never
 /// the request's; the session routes read the same name ([`credentials::over_https`]).
 pub fn session_cookie(services: &Services, value: &str, max_age: i64) -> String {
     credentials::set_session_cookie(services.config.serves_https(), value, max_age)
@@ -81,7 +81,7 @@ fn redirect(services: &Services, location: &str, redeemed: &Redeemed) -> ApiResu
 mod tests {
     use crate::testing::*;
     use keygate_core::authtokens;
-    use keygate_core::config::Config;
+    use keygate_core::kernel::config::Config;
 
     async fn mint(f: &Fixture, path: &str, body: &str) -> String {
         let r = f.call(f.post(path, body)).await;

@@ -95,9 +95,9 @@ pub(crate) mod testing {
     use std::sync::Arc;
 
     use keygate_core::accounts;
-    use keygate_core::clock::ManualClock;
-    use keygate_core::config::Config;
-    use keygate_core::store::MemoryTable;
+    use keygate_core::kernel::clock::ManualClock;
+    use keygate_core::kernel::config::Config;
+    use keygate_core::ports::store::MemoryTable;
     use keygate_core::Services;
     use lambda_http::{Body, Request, Response};
 
@@ -176,7 +176,7 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::testing::*;
-    use keygate_core::config::Config;
+    use keygate_core::kernel::config::Config;
 
     #[tokio::test]
     async fn unknown_paths_are_404_and_other_methods_405() {

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use keygate_core::auth::Manager;
 use keygate_core::authtokens::{self, Grant, PackageId, SessionFields, SignerId};
-use keygate_core::ids::UserId;
+use keygate_core::identity::Manager;
+use keygate_core::kernel::ids::UserId;
 use keygate_core::{accounts, ApiError, ApiResult, Services};
 use keygate_http::{body_bytes, json, read_json};
 use lambda_http::{Body, Request, Response};
@@ -106,7 +106,7 @@ pub struct SingleUseSignerTokenOut {
     pub value: String,
 }
 
-/// The caller the dispatcher authorized for [`keygate_core::policy::Action::Mint`]: a manager's API
+/// The caller the dispatcher authorized for [`keygate_core::identity::policy::Action::Mint`]: a manager's API
 /// key, an integration (a client app's API token or a client-credentials OAuth token) acting as
 /// its client's creator, or a console session with its CSRF header — each while its user may
 /// manage. What it mints records its chain ([`Manager::chain`]), so it stops when the caller's
@@ -233,7 +233,7 @@ pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<
 mod tests {
     use crate::testing::*;
     use keygate_core::accounts;
-    use keygate_core::config::Config;
+    use keygate_core::kernel::config::Config;
 
     const SINGLE: &str = "/api/authenticationTokens/signer/singleUse";
 

@@ -2,8 +2,8 @@
 //! authentication settings (`GET/PUT /api/account/authSettings`).
 
 use keygate_core::accounts::{self, AuthMethod, AuthSettings};
-use keygate_core::auth::Manager;
-use keygate_core::crypto::Secret;
+use keygate_core::identity::Manager;
+use keygate_core::kernel::crypto::Secret;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{json, query_param, read_json};
 use lambda_http::{Body, Request, Response};
@@ -44,7 +44,7 @@ pub(crate) fn masked_key(m: &Manager) -> String {
 
 /// The caller's API key in clear: the owner only (`403 reveal_owner_only`).
 pub(crate) async fn reveal_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
-    if !m.may(keygate_core::policy::Action::Owner) {
+    if !m.may(keygate_core::identity::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "reveal_owner_only",
             "only the account owner may reveal the API key",
@@ -181,7 +181,7 @@ pub(crate) async fn change_settings(
     m: &Manager,
     input: SettingsIn,
 ) -> ApiResult<AuthSettings> {
-    if !m.may(keygate_core::policy::Action::Owner) {
+    if !m.may(keygate_core::identity::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "settings_owner_only",
             "only the account owner may change authentication settings",

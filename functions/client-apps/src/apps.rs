@@ -2,10 +2,10 @@
 //! `POST /api/clientApps/{clientId}/rotate`.
 
 use keygate_core::accounts::validate_name;
-use keygate_core::auth::Manager;
 use keygate_core::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
-use keygate_core::crypto::Secret;
-use keygate_core::policy::Action;
+use keygate_core::identity::policy::Action;
+use keygate_core::identity::Manager;
+use keygate_core::kernel::crypto::Secret;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
@@ -50,7 +50,7 @@ impl From<&Client> for ClientAppOut {
 struct ClientAppSecretOut {
     #[serde(flatten)]
     app: ClientAppOut,
-    secret: keygate_core::crypto::Secret,
+    secret: keygate_core::kernel::crypto::Secret,
 }
 
 pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {

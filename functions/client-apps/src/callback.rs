@@ -8,14 +8,14 @@
 //! managers see the key masked and no secret; the OAuth client secret is write-only, shown
 //! masked to everyone.
 
-use keygate_core::auth::Manager;
-use keygate_core::callbacks::{
+use keygate_core::identity::Manager;
+use keygate_core::kernel::crypto::Peppers;
+use keygate_core::kernel::ids::EndpointId;
+use keygate_core::notify::endpoints::{
     self, validate_events, validate_key, validate_oauth, validate_url, AuthChange, AuthType,
     Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS,
 };
-use keygate_core::crypto::Peppers;
-use keygate_core::ids::EndpointId;
-use keygate_core::store::{Condition, WriteOp};
+use keygate_core::ports::store::{Condition, WriteOp};
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
@@ -109,9 +109,9 @@ struct CallbackOut {
     key: Option<String>,
     events: Vec<String>,
     authentication: AuthenticationOut,
-    signing_secret: Option<keygate_core::crypto::Secret>,
+    signing_secret: Option<keygate_core::kernel::crypto::Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    disabled: Option<keygate_core::callbacks::Disabled>,
+    disabled: Option<keygate_core::notify::endpoints::Disabled>,
     #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,7 +120,7 @@ struct CallbackOut {
 
 fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> CallbackOut {
     let key = ep.open_key(peppers).map(|k| {
-        if m.may(keygate_core::policy::Action::Owner) {
+        if m.may(keygate_core::identity::policy::Action::Owner) {
             k.expose().to_owned()
         } else {
             k.masked()
@@ -132,7 +132,7 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
         key,
         events: ep.events.clone(),
         authentication: AuthenticationOut::of(ep, peppers),
-        signing_secret: if m.may(keygate_core::policy::Action::Owner) {
+        signing_secret: if m.may(keygate_core::identity::policy::Action::Owner) {
             ep.current_secret(peppers)
         } else {
             None
@@ -250,7 +250,7 @@ fn authentication(
     requested: Option<AuthChange>,
 ) -> ApiResult<AuthChange> {
     let requested = requested.map(|c| unmasked(c, current, peppers));
-    if m.may(keygate_core::policy::Action::Owner) {
+    if m.may(keygate_core::identity::policy::Action::Owner) {
         return Ok(requested.unwrap_or(AuthChange::None));
     }
     let refused = || {
@@ -269,7 +269,7 @@ fn authentication(
 
 /// The account's primary (OneSpan) callback, if set.
 pub(crate) async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endpoint, u64)>> {
-    Ok(callbacks::list(&*s.table, &m.account.id)
+    Ok(endpoints::list(&*s.table, &m.account.id)
         .await?
         .into_iter()
         .find(|(e, _)| e.primary))
@@ -278,7 +278,7 @@ pub(crate) async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endp
 async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)> {
     let unknown = || ApiError::not_found("endpoint_unknown", "no such endpoint");
     let id = EndpointId::parse(id).map_err(|_| unknown())?;
-    match callbacks::get(&*s.table, &m.account.id, &id).await? {
+    match endpoints::get(&*s.table, &m.account.id, &id).await? {
         Some((ep, rev)) if !ep.primary => Ok((ep, rev)),
         _ => Err(unknown()),
     }
@@ -300,7 +300,7 @@ async fn create_endpoint(
     new: NewEndpoint,
     action: &str,
 ) -> ApiResult<Endpoint> {
-    if callbacks::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
+    if endpoints::list(&*s.table, &m.account.id).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::conflict(
             "endpoints_limit",
             "the account has too many endpoints",
@@ -328,7 +328,7 @@ async fn save(
     rev: Option<u64>,
     action: &str,
 ) -> ApiResult<()> {
-    keygate_core::error::conflict_on_race(
+    keygate_core::kernel::error::conflict_on_race(
         s.table
             .transact(vec![
                 ep.write(rev)?,
@@ -340,11 +340,11 @@ async fn save(
 }
 
 async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str) -> ApiResult<()> {
-    keygate_core::error::conflict_on_race(
+    keygate_core::kernel::error::conflict_on_race(
         s.table
             .transact(vec![
                 WriteOp::Delete(
-                    callbacks::endpoint_key(&ep.account_id, &ep.id),
+                    endpoints::endpoint_key(&ep.account_id, &ep.id),
                     Condition::Revision(rev),
                 ),
                 audit(m, action, Some(ep.id.as_str()), s.now())?,
@@ -475,8 +475,8 @@ pub(crate) async fn rotate_signing_secret(
     mut ep: Endpoint,
     rev: u64,
     grace: i64,
-) -> ApiResult<(Endpoint, keygate_core::crypto::Secret)> {
-    if !m.may(keygate_core::policy::Action::Owner) {
+) -> ApiResult<(Endpoint, keygate_core::kernel::crypto::Secret)> {
+    if !m.may(keygate_core::identity::policy::Action::Owner) {
         return Err(ApiError::forbidden(
             "secret_owner_only",
             "only the account owner may rotate signing secrets",
@@ -498,7 +498,7 @@ pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResu
 
 pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
     let ring = s.keys.ring().await;
-    let all = callbacks::list(&*s.table, &m.account.id).await?;
+    let all = endpoints::list(&*s.table, &m.account.id).await?;
     Ok(list_of(
         all.iter()
             .filter(|(e, _)| !e.primary)
@@ -595,14 +595,14 @@ pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Res
             "eventId must be 1-128 visible characters",
         ));
     }
-    let found = keygate_core::attempts::list(&*s.table, &m.account.id, &event_id).await?;
+    let found = keygate_core::notify::attempts::list(&*s.table, &m.account.id, &event_id).await?;
     Ok(list_of(found))
 }
 
 /// `GET /api/callback/events` (no credential): the event catalog — the 24 types, where each comes
-/// from, and its label and description in English and French (`keygate_core::events::catalog`).
+/// from, and its label and description in English and French (`keygate_core::notify::events::catalog`).
 pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    use keygate_core::events::catalog::{Origin, CATALOG};
+    use keygate_core::notify::events::catalog::{Origin, CATALOG};
     let origin = match keygate_http::query_param(req, "origin")?.as_deref() {
         None => None,
         Some("ACCOUNT") => Some(Origin::Account),

@@ -27,7 +27,7 @@ mod callback;
 pub mod console;
 mod oauth_clients;
 
-use keygate_core::auth::Manager;
+use keygate_core::identity::Manager;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::handler;
 use keygate_http::routes::{route, Access, Action, Function, Params, Route};
@@ -36,7 +36,7 @@ use keygate_http::{authorizer_principal, json};
 use lambda_http::{Body, Request, Response};
 
 /// A management route's handler: the dispatcher has authorized its caller for the route's
-/// declared [`Access::Api`] action ([`keygate_core::auth::authorize`]); `managed!(f)` calls `f(s, m)`
+/// declared [`Access::Api`] action ([`keygate_core::identity::authorize`]); `managed!(f)` calls `f(s, m)`
 /// with it, with `req` passing the request, with `id = "param"` the path parameter.
 macro_rules! managed {
     ($f:path) => { managed!(@h |s, m, _r, _p| $f(s, m)) };
@@ -427,17 +427,15 @@ fn audit(
     action: &str,
     target: Option<&str>,
     now: i64,
-) -> ApiResult<keygate_core::store::WriteOp> {
-    Ok(
-        keygate_core::audit::AuditEntry::new(
-            &m.account.id,
-            m.user.id.as_str(),
-            action,
-            target,
-            now,
-        )
-        .write()?,
+) -> ApiResult<keygate_core::ports::store::WriteOp> {
+    Ok(keygate_core::kernel::audit::AuditEntry::new(
+        &m.account.id,
+        m.user.id.as_str(),
+        action,
+        target,
+        now,
     )
+    .write()?)
 }
 
 /// `{"results": [...], "count": n}`, OneSpan's list shape.

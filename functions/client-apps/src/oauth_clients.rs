@@ -3,12 +3,12 @@
 //! security profile (`standard`, or `fapi2`: PAR, DPoP, no implicit, confidential only).
 
 use keygate_core::accounts::validate_name;
-use keygate_core::auth::Manager;
 use keygate_core::clients::{
     self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
     OAuthSettings, Profile, MAX_GRACE_SECONDS,
 };
-use keygate_core::crypto::Secret;
+use keygate_core::identity::Manager;
+use keygate_core::kernel::crypto::Secret;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{empty, json, read_json};
 use lambda_http::{Body, Request, Response};
@@ -88,10 +88,10 @@ struct OAuthClientOut {
     previous_secret_expires_at: Option<i64>,
     /// Creation and rotation only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<keygate_core::crypto::Secret>,
+    client_secret: Option<keygate_core::kernel::crypto::Secret>,
 }
 
-fn out(c: &Client, secret: Option<keygate_core::crypto::Secret>) -> OAuthClientOut {
+fn out(c: &Client, secret: Option<keygate_core::kernel::crypto::Secret>) -> OAuthClientOut {
     let o = c.oauth.clone().unwrap_or_default();
     let (profile, par) = (o.profile.as_str(), o.requires_par());
     OAuthClientOut {

@@ -5,7 +5,7 @@
 //!   (client authentication, account method, lockout check, ES256 signing, JSON).
 //! - `dpop_bound_issue`: the same with a DPoP proof (RFC 9449): one more ES256 verify, the proof's
 //!   `jti` claimed in the store, a token bound with `cnf.jkt`.
-//! - `jwt_verify`: `keygate_core::tokens::verify` (signature, claims, one read of the client).
+//! - `jwt_verify`: `keygate_core::oauth::tokens::verify` (signature, claims, one read of the client).
 //!
 //! Criterion reports means with confidence intervals; the median and p99 the issue asks for come
 //! from the `token_percentiles` bench beside this one. Targets: issue < 200 µs, verify < 100 µs.

@@ -1,13 +1,13 @@
 //! `POST /apitoken/clientApp/accessToken {clientId, secret, type:"OWNER"}` → `{accessToken,
 //! expiresAt}`: a client app's short-lived API token (OneSpan). The token speaks for the user who
 //! created the app (`subjectType` `owner` only when the owner did), and stops working when that
-//! user loses `API_ACCESS` (checked again on every use, see `keygate_core::tokens::still_honoured`).
+//! user loses `API_ACCESS` (checked again on every use, see `keygate_core::oauth::tokens::still_honoured`).
 
 use keygate_core::accounts::{self, AuthMethod};
-use keygate_core::auth::SubjectType;
-use keygate_core::client_auth::Authenticated;
 use keygate_core::clients::ClientKind;
-use keygate_core::tokens::{self, Mint, TokenKind};
+use keygate_core::identity::client_auth::Authenticated;
+use keygate_core::identity::SubjectType;
+use keygate_core::oauth::tokens::{self, Mint, TokenKind};
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{json, read_json};
 use lambda_http::{Body, Request, Response};
@@ -55,7 +55,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
     }
     let now = s.now();
     let refused = |e: ApiError| match e.kind {
-        keygate_core::error::Kind::Unauthorized => ApiError::unauthorized(
+        keygate_core::kernel::error::Kind::Unauthorized => ApiError::unauthorized(
             "client_credentials_wrong",
             "the client id or secret is not valid",
         ),
@@ -64,7 +64,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
     let Authenticated {
         client: app,
         secret_id,
-    } = keygate_core::client_auth::authenticate(
+    } = keygate_core::identity::client_auth::authenticate(
         s,
         ClientKind::App,
         &input.client_id,
@@ -78,7 +78,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         .await?
         .ok_or_else(|| refused(ApiError::unauthorized("account_unknown", "")))?;
     if account.settings.method != AuthMethod::ApiKey {
-        return Err(keygate_core::auth::method_refused(
+        return Err(keygate_core::identity::method_refused(
             account.settings.method,
             "client app",
         ));
@@ -109,6 +109,6 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
     let (jwt, claims) = tokens::mint(&ring, &mint, now)?;
     Ok(json(
         200,
-        &serde_json::json!({ "accessToken": jwt, "expiresAt": keygate_core::clock::rfc3339(claims.exp), "expiresIn": ttl }),
+        &serde_json::json!({ "accessToken": jwt, "expiresAt": keygate_core::kernel::clock::rfc3339(claims.exp), "expiresIn": ttl }),
     ))
 }

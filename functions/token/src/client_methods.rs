@@ -5,12 +5,12 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_core::accounts::{self, Account, AuthMethod};
-use keygate_core::client_auth::Authenticated;
 use keygate_core::clients::{Client, ClientKind};
+use keygate_core::identity::client_auth::Authenticated;
 use keygate_core::{ApiError, ApiResult, Services};
 use lambda_http::Request;
 
-use keygate_core::error::OAuthError;
+use keygate_core::kernel::error::OAuthError;
 use keygate_http::Form;
 
 pub fn invalid_client(reason: &'static str, msg: &'static str) -> ApiError {
@@ -94,7 +94,7 @@ impl Methods {
 }
 
 /// Authenticates the calling OAuth client (the shared check with lockout,
-/// [`keygate_core::client_auth::authenticate`]) by one of the `methods`: two client authentications
+/// [`keygate_core::identity::client_auth::authenticate`]) by one of the `methods`: two client authentications
 /// in one request (Basic and a body secret) are `invalid_request` (RFC 6749 §2.3), and so is a
 /// body secret where the route takes Basic only; a `fapi2` client's body secret is
 /// `invalid_client` (it authenticates by Basic only).
@@ -143,7 +143,7 @@ pub async fn authenticate(
             ))
         }
     };
-    let Authenticated { client, secret_id } = keygate_core::client_auth::authenticate(
+    let Authenticated { client, secret_id } = keygate_core::identity::client_auth::authenticate(
         s,
         ClientKind::OAuth,
         &id,
@@ -166,7 +166,7 @@ pub async fn authenticate(
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;
     if account.settings.method != AuthMethod::OAuth2 {
-        return Err(keygate_core::auth::method_refused(
+        return Err(keygate_core::identity::method_refused(
             account.settings.method,
             "OAuth 2.0",
         ));

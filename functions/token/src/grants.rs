@@ -1,7 +1,7 @@
 //! `POST /api/oauth2/token`: the client credentials, authorization code (+ PKCE) and refresh
 //! token grants, answered per RFC 6749 §5.1/§5.2. Each grant parses its form, authenticates the
 //! client ([`crate::client_methods`]), checks the DPoP proof when one comes or the client needs one
-//! ([`token_proof`]), and calls the domain (`keygate_core::oauth`, `keygate_core::tokens`, `keygate_core::dpop`).
+//! ([`token_proof`]), and calls the domain (`keygate_core::oauth`, `keygate_core::oauth::tokens`, `keygate_core::oauth::dpop`).
 //!
 //! A token request with a valid proof gets a DPoP-bound access token (`cnf.jkt`, `token_type:
 //! DPoP`); a public client's refresh token is bound to the key too. A `fapi2` client must send a
@@ -9,12 +9,12 @@
 
 use keygate_core::accounts::Account;
 use keygate_core::clients::Client;
-use keygate_core::dpop::{self, Expected, Refused};
-use keygate_core::error::OAuthError;
-use keygate_core::keys::KeyRing;
+use keygate_core::identity::principal::SubjectType;
+use keygate_core::kernel::error::OAuthError;
+use keygate_core::oauth::dpop::{self, Expected, Refused};
+use keygate_core::oauth::tokens::{self, Mint, TokenKind};
 use keygate_core::oauth::{self, Binding, CodeGrant, RefreshRecord, TokenResponse, REFRESH_TTL};
-use keygate_core::principal::SubjectType;
-use keygate_core::tokens::{self, Mint, TokenKind};
+use keygate_core::ports::keys::KeyRing;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{json, Form};
 use lambda_http::{Body, Request, Response};
@@ -70,7 +70,7 @@ async fn grant(s: &Services, req: &Request) -> ApiResult<TokenResponse> {
                 OAuthError::UnsupportedGrantType,
                 format!(
                     "grant_type '{}' is not supported",
-                    keygate_core::ids::printable(other)
+                    keygate_core::kernel::ids::printable(other)
                 ),
             ))
         }

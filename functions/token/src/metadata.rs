@@ -2,7 +2,7 @@
 //! authorization responses), RFC 9126 (pushed authorization requests) and RFC 9449 (DPoP) add.
 
 use keygate_core::clients::SCOPES;
-use keygate_core::dpop;
+use keygate_core::oauth::dpop;
 use keygate_core::{ApiResult, Services};
 use keygate_http::json;
 use lambda_http::{Body, Request, Response};

@@ -1,14 +1,14 @@
 //! `POST /api/oauth2/revoke` (RFC 7009) and `POST /api/oauth2/introspect` (RFC 7662).
 
-use keygate_core::tokens;
+use keygate_core::oauth::tokens;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::json;
 use lambda_http::{Body, Request, Response};
 
 use crate::client_methods::{self, Methods};
-use keygate_core::dpop::Refused;
-use keygate_core::error::OAuthError;
+use keygate_core::kernel::error::OAuthError;
 use keygate_core::oauth;
+use keygate_core::oauth::dpop::Refused;
 use keygate_http::Form;
 
 /// Revokes a refresh token (its whole grant family) or an access token (its `jti`). Unknown or
@@ -162,7 +162,7 @@ async fn run_introspect(s: &Services, req: &Request) -> ApiResult<serde_json::Va
             Ok(v)
         }
         Ok(_) => Ok(inactive),
-        Err(e) if e.kind == keygate_core::error::Kind::Internal => Err(e),
+        Err(e) if e.kind == keygate_core::kernel::error::Kind::Internal => Err(e),
         Err(_) => Ok(inactive),
     }
 }

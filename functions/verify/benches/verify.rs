@@ -14,14 +14,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, HeaderValue};
 use keygate_core::accounts;
-use keygate_core::auth::Authenticator;
 use keygate_core::clients::{Client, OAuthSettings};
-use keygate_core::clock::ManualClock;
-use keygate_core::config::Config;
-use keygate_core::dpop::{self, Expected};
-use keygate_core::store::MemoryTable;
+use keygate_core::identity::Authenticator;
+use keygate_core::kernel::clock::ManualClock;
+use keygate_core::kernel::config::Config;
+use keygate_core::oauth::dpop::{self, Expected};
+use keygate_core::oauth::tokens::{self, Claims, Confirmation, TokenKind};
+use keygate_core::ports::store::MemoryTable;
 use keygate_core::testing::dpop::ProofKey;
-use keygate_core::tokens::{self, Claims, Confirmation, TokenKind};
 use keygate_core::Services;
 
 const N: usize = 20_000;
@@ -44,7 +44,7 @@ async fn main() {
     let mut s = Services::in_memory(Config::local("https://api.example.com"), clock.clone()).await;
     let table = Arc::new(MemoryTable::new());
     // As deployed: the read cache (2 s) in front of the table; store calls are counted behind it.
-    s.table = Arc::new(keygate_core::store::CachedTable::new(
+    s.table = Arc::new(keygate_core::ports::store::CachedTable::new(
         table.clone(),
         std::time::Duration::from_secs(2),
     ));
@@ -93,7 +93,7 @@ async fn main() {
         scope: "Basic".into(),
         acc: created.account.id.clone(),
         kind: TokenKind::Oauth,
-        sub_type: keygate_core::auth::SubjectType::Client,
+        sub_type: keygate_core::identity::SubjectType::Client,
         sid: Some(client.secrets[0].id.clone()),
         fam: None,
         cnf: None,
@@ -117,12 +117,15 @@ async fn main() {
     // Pure HMAC-SHA256 signature check (the signed-request signature alone).
     let msg = format!("{}\n{now}\nnonce", client.id);
     let expected =
-        keygate_core::crypto::hmac_sha256_b64(secret.expose().as_bytes(), msg.as_bytes());
+        keygate_core::kernel::crypto::hmac_sha256_b64(secret.expose().as_bytes(), msg.as_bytes());
     let mut t = Vec::with_capacity(N);
     for _ in 0..N {
         let start = Instant::now();
-        let got = keygate_core::crypto::hmac_sha256_b64(secret.expose().as_bytes(), msg.as_bytes());
-        let ok = keygate_core::crypto::ct_eq(got.as_bytes(), expected.as_bytes());
+        let got = keygate_core::kernel::crypto::hmac_sha256_b64(
+            secret.expose().as_bytes(),
+            msg.as_bytes(),
+        );
+        let ok = keygate_core::kernel::crypto::ct_eq(got.as_bytes(), expected.as_bytes());
         t.push(start.elapsed().as_nanos());
         assert!(ok);
     }

@@ -16,8 +16,8 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
 use http::HeaderMap;
-use keygate_core::auth::{Authenticator, Principal, Target};
-use keygate_core::lockout::Source;
+use keygate_core::identity::lockout::Source;
+use keygate_core::identity::{Authenticator, Principal, Target};
 use keygate_core::{ApiResult, Services};
 
 /// Authenticates a request from its headers, source address (API Gateway's
@@ -43,11 +43,11 @@ pub async fn decide(
         // Fails closed either way; an outage is logged and counted as one, not as a refusal.
         Err(e) if e.is_outage() => {
             tracing::warn!(reason = e.reason, error = ?e.source, at = ?e.at, "outage: refused");
-            keygate_core::metrics::outage(e.reason);
+            keygate_core::kernel::metrics::outage(e.reason);
         }
         Err(e) => {
             tracing::info!(reason = e.reason, status = e.status().as_u16(), "refused");
-            keygate_core::metrics::refused(e.reason);
+            keygate_core::kernel::metrics::refused(e.reason);
         }
     }
     result

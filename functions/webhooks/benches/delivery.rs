@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use keygate_core::callbacks::{self, Endpoint};
-use keygate_core::clock::SystemClock;
-use keygate_core::config::Config;
-use keygate_core::ids::AccountId;
+use keygate_core::kernel::clock::SystemClock;
+use keygate_core::kernel::config::Config;
+use keygate_core::kernel::ids::AccountId;
+use keygate_core::notify::endpoints::{self, Endpoint};
 use keygate_core::Services;
 use keygate_webhooks::{handle_batch, Settings, Webhooks};
 
@@ -178,7 +178,7 @@ impl Bench {
                 vec!["PACKAGE_CREATE".into()],
                 services.now(),
             );
-            callbacks::save(&*services.table, &ep, None)
+            endpoints::save(&*services.table, &ep, None)
                 .await
                 .expect("endpoint");
         }
@@ -189,7 +189,7 @@ impl Bench {
         Self {
             state: Webhooks::new(
                 services,
-                keygate_core::services::Queues::in_memory(),
+                keygate_core::ports::services::Queues::in_memory(),
                 settings,
             )
             .expect("client"),

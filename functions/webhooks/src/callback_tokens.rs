@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate_core::callbacks::OAuth2Credentials;
-use keygate_core::clock::UnixSeconds;
-use keygate_core::crypto::Secret;
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::kernel::crypto::Secret;
+use keygate_core::notify::endpoints::OAuth2Credentials;
 use serde::Deserialize;
 
 use crate::ssrf;

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use keygate_core::attempts::{self, Attempt, AttemptStatus, ErrorClass};
-use keygate_core::callbacks::Endpoint;
-use keygate_core::events::EventMessage;
-use keygate_core::keys::KeyRing;
+use keygate_core::notify::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate_core::notify::endpoints::Endpoint;
+use keygate_core::notify::events::EventMessage;
+use keygate_core::ports::keys::KeyRing;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -262,7 +262,7 @@ fn prepare<'a>(ep: &'a Endpoint, shared: &'a Shared, now: i64) -> Result<Outgoin
 }
 
 /// One line per attempt: ids and outcome, never the URL (it may hold a token), key or signature.
-fn log(a: &Attempt, account: &keygate_core::ids::AccountId, sent: &Sent) {
+fn log(a: &Attempt, account: &keygate_core::kernel::ids::AccountId, sent: &Sent) {
     let class = a.error_class.map(ErrorClass::as_str);
     // The alarm on the failure ratio watches these two outcomes (template.yaml).
     let outcome = if a.status == AttemptStatus::Succeeded {
@@ -270,7 +270,7 @@ fn log(a: &Attempt, account: &keygate_core::ids::AccountId, sent: &Sent) {
     } else {
         "failed"
     };
-    keygate_core::metrics::delivery(outcome, a.latency_ms as f64);
+    keygate_core::kernel::metrics::delivery(outcome, a.latency_ms as f64);
     if a.status == AttemptStatus::Succeeded {
         tracing::info!(
             event_id = %a.event_id, account = %account, endpoint_id = %a.endpoint_id,

@@ -6,10 +6,10 @@
 //! saves with the revision it read, retrying on a concurrent change (ten messages of one batch
 //! failing on the same endpoint race here; only the first finds anything to write).
 
-use keygate_core::audit::AuditEntry;
-use keygate_core::callbacks::{self, Disabled, Endpoint};
-use keygate_core::clock::UnixSeconds;
-use keygate_core::store::{Condition, Item, StoreError, Table, WriteOp};
+use keygate_core::kernel::audit::AuditEntry;
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::notify::endpoints::{self, Disabled, Endpoint};
+use keygate_core::ports::store::{Condition, Item, StoreError, Table, WriteOp};
 
 use crate::send::Verdict;
 
@@ -73,7 +73,7 @@ pub async fn apply(
         return Ok(Health::Active);
     }
     for _ in 0..4 {
-        let Some((mut ep, rev)) = callbacks::get(table, &seen.account_id, &seen.id).await? else {
+        let Some((mut ep, rev)) = endpoints::get(table, &seen.account_id, &seen.id).await? else {
             return Ok(Health::Disabled); // deleted: nothing to deliver to either
         };
         if ep.disabled.is_some() {
@@ -104,7 +104,7 @@ pub async fn apply(
                 audit = Some(entry.write()?);
             }
         }
-        let mut item = Item::new(callbacks::endpoint_key(&ep.account_id, &ep.id), &ep)?;
+        let mut item = Item::new(endpoints::endpoint_key(&ep.account_id, &ep.id), &ep)?;
         item.rev = rev + 1;
         let written = match audit {
             // The disable and its audit record: both or neither.
@@ -139,9 +139,9 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keygate_core::crypto::{Pepper, Peppers};
-    use keygate_core::ids::AccountId;
-    use keygate_core::store::MemoryTable;
+    use keygate_core::kernel::crypto::{Pepper, Peppers};
+    use keygate_core::kernel::ids::AccountId;
+    use keygate_core::ports::store::MemoryTable;
 
     #[test]
     fn the_policy() {
@@ -168,7 +168,7 @@ mod tests {
             vec!["PACKAGE_CREATE".into()],
             0,
         );
-        callbacks::save(t, &ep, None).await.unwrap();
+        endpoints::save(t, &ep, None).await.unwrap();
         ep
     }
 
@@ -180,7 +180,7 @@ mod tests {
             apply(&t, &ep, Verdict::Failed, 100, 60).await.unwrap(),
             Health::Active
         );
-        let (stored, _) = callbacks::get(&t, &ep.account_id, &ep.id)
+        let (stored, _) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .unwrap();
@@ -194,12 +194,12 @@ mod tests {
             apply(&t, &stored, Verdict::Failed, 160, 60).await.unwrap(),
             Health::Disabled
         );
-        let (stored, _) = callbacks::get(&t, &ep.account_id, &ep.id)
+        let (stored, _) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .unwrap();
         assert!(stored.disabled.is_some());
-        let audit = keygate_core::audit::list(&t, &ep.account_id, 10)
+        let audit = keygate_core::kernel::audit::list(&t, &ep.account_id, 10)
             .await
             .unwrap();
         assert_eq!(audit.len(), 1);
@@ -212,14 +212,14 @@ mod tests {
         let t = MemoryTable::new();
         let ep = endpoint(&t).await;
         apply(&t, &ep, Verdict::Failed, 100, 60).await.unwrap();
-        let (mut stored, rev) = callbacks::get(&t, &ep.account_id, &ep.id)
+        let (mut stored, rev) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .unwrap();
         apply(&t, &stored, Verdict::Succeeded, 120, 60)
             .await
             .unwrap();
-        let (fresh, _) = callbacks::get(&t, &ep.account_id, &ep.id)
+        let (fresh, _) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .unwrap();
@@ -227,12 +227,12 @@ mod tests {
         // The owner moves the endpoint; a 410 from the old URL must not disable the new one.
         stored.url = "https://y.test/h".into();
         stored.failing_since = None;
-        callbacks::save(&t, &stored, Some(rev + 1)).await.unwrap();
+        endpoints::save(&t, &stored, Some(rev + 1)).await.unwrap();
         assert_eq!(
             apply(&t, &ep, Verdict::Gone, 130, 60).await.unwrap(),
             Health::Active
         );
-        let (fresh, _) = callbacks::get(&t, &ep.account_id, &ep.id)
+        let (fresh, _) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .unwrap();

@@ -13,9 +13,9 @@
 //! winner failed, claims it). A delivery that crashes mid-send leaves a lease that simply expires.
 //! At-least-once still holds: a 2xx whose `delivered` write then fails is sent again on a retry.
 
-use keygate_core::clock::UnixSeconds;
-use keygate_core::ids::{AccountId, EndpointId};
-use keygate_core::store::{Condition, Item, Key, StoreError, Table};
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::kernel::ids::{AccountId, EndpointId};
+use keygate_core::ports::store::{Condition, Item, Key, StoreError, Table};
 use serde::{Deserialize, Serialize};
 
 /// How long a `delivered` mark is kept: past the queue's 4-day retention, by a day.
@@ -131,7 +131,7 @@ impl Pair<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keygate_core::store::MemoryTable;
+    use keygate_core::ports::store::MemoryTable;
 
     #[tokio::test]
     async fn a_pair_is_sent_by_one_delivery_at_a_time_and_once_delivered_never_again() {

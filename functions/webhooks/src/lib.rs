@@ -6,7 +6,7 @@
 //!   dead-letter queue at once with its reason and is acknowledged;
 //! - otherwise every endpoint of the account that wants the event type gets it ([`fanout`]),
 //!   at most once per (event, endpoint) ([`ledger`]), every try recorded
-//!   ([`keygate_core::attempts`]);
+//!   ([`keygate_core::notify::attempts`]);
 //! - if any endpoint failed, the message is made invisible for [`retry_delay`] seconds (from its
 //!   receive count) and reported in `batchItemFailures`, so SQS brings it back alone — and then
 //!   only the endpoints that have not taken it are tried again. After the template's
@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use bytes::Bytes;
-use keygate_core::events::{self, EventMessage, Poison};
-use keygate_core::services::Queues;
+use keygate_core::notify::events::{self, EventMessage, Poison};
+use keygate_core::ports::services::Queues;
 use keygate_core::Services;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -92,7 +92,7 @@ impl std::fmt::Display for Unsettled {
 
 impl Unsettled {
     /// A store failure while doing `what`, logged here with its cause.
-    fn store(what: &'static str, e: &keygate_core::store::StoreError) -> Self {
+    fn store(what: &'static str, e: &keygate_core::ports::store::StoreError) -> Self {
         tracing::warn!(error = %e, what, "webhooks: store");
         Unsettled::Backend {
             what,
@@ -196,7 +196,7 @@ async fn handle_message(
         Checked::Later(why) => return retry(why, Pushback::None),
         Checked::Poison(poison) => return dead_letter(&state.queues, body, &poison).await,
     };
-    let endpoints = match keygate_core::callbacks::subscribed(
+    let endpoints = match keygate_core::notify::endpoints::subscribed(
         &*services.table,
         &message.account_id,
         &message.name,

@@ -7,7 +7,7 @@
 //! with one more early step, since most failures are blips: 5 s, 1 min, 5 min, 30 min, 2 h, 5 h,
 //! 10 h — about 17.6 h from first try to the DLQ, well inside the queue's 4-day retention.
 
-use keygate_core::clock::UnixSeconds;
+use keygate_core::kernel::clock::UnixSeconds;
 
 /// Delay after the n-th failed receive (index n-1); the last entry repeats.
 pub const SCHEDULE: [u32; 7] = [5, 60, 300, 1_800, 7_200, 18_000, 36_000];

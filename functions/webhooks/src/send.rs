@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use keygate_core::attempts::ErrorClass;
-use keygate_core::clock::UnixSeconds;
-use keygate_core::crypto::Secret;
+use keygate_core::kernel::clock::UnixSeconds;
+use keygate_core::kernel::crypto::Secret;
+use keygate_core::notify::attempts::ErrorClass;
 use url::Url;
 
 use crate::schedule::{parse_retry_after, Pushback};

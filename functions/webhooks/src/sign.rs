@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate_core::crypto::{hmac_sha256_b64, Secret};
+use keygate_core::kernel::crypto::{hmac_sha256_b64, Secret};
 
 /// The `v1,…` signature of one message under one `whsec_` secret; `None` if the secret is not
 /// valid base64 (a corrupt record: it signs nothing rather than something unverifiable).

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keygate_core::config::ConfigError;
-use keygate_core::services::Queues;
+use keygate_core::kernel::config::ConfigError;
+use keygate_core::ports::services::Queues;
 use keygate_core::Services;
 
 use crate::{callback_tokens, ssrf};
@@ -47,7 +47,7 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
         let num = |name: &'static str, default: i64, min: i64, max: i64| {
-            keygate_core::config::bounded(&get, name, default, min, max)
+            keygate_core::kernel::config::bounded(&get, name, default, min, max)
         };
         Ok(Self {
             timeout: d.timeout,

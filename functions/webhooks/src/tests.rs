@@ -2,8 +2,8 @@
 //! with real receivers and the local stack, are in `tests/tests/it/webhooks.rs`).
 
 use super::*;
-use keygate_core::clock::ManualClock;
-use keygate_core::config::Config;
+use keygate_core::kernel::clock::ManualClock;
+use keygate_core::kernel::config::Config;
 use std::time::Duration;
 
 async fn state() -> Webhooks {
@@ -14,7 +14,7 @@ async fn state() -> Webhooks {
     .await;
     Webhooks::new(
         services,
-        keygate_core::services::Queues::in_memory(),
+        keygate_core::ports::services::Queues::in_memory(),
         Settings::default(),
     )
     .expect("client builds")
@@ -24,7 +24,7 @@ fn sample() -> SqsEvent {
     serde_json::from_str(include_str!("../../../events/webhooks.json")).expect("sample SQS event")
 }
 
-async fn account(s: &Services) -> keygate_core::ids::AccountId {
+async fn account(s: &Services) -> keygate_core::kernel::ids::AccountId {
     let ring = s.keys.ring().await;
     keygate_core::accounts::create_account(
         &*s.table,
@@ -40,7 +40,7 @@ async fn account(s: &Services) -> keygate_core::ids::AccountId {
     .id
 }
 
-fn for_account(mut event: SqsEvent, account: &keygate_core::ids::AccountId) -> SqsEvent {
+fn for_account(mut event: SqsEvent, account: &keygate_core::kernel::ids::AccountId) -> SqsEvent {
     let body = event.records[0].body.clone().unwrap_or_default();
     let mut v: serde_json::Value = serde_json::from_str(&body).expect("sample body is JSON");
     v["accountId"] = account.to_string().into();
@@ -147,7 +147,7 @@ async fn an_unreachable_endpoint_fails_the_message_with_a_scheduled_delay() {
     let acc = account(&s.services).await;
     let ring = s.services.keys.ring().await;
     // Loopback is allowed in local mode; port 9 (discard) has no listener here.
-    let (ep, _) = keygate_core::callbacks::Endpoint::new(
+    let (ep, _) = keygate_core::notify::endpoints::Endpoint::new(
         ring.peppers(),
         acc.clone(),
         true,
@@ -156,7 +156,7 @@ async fn an_unreachable_endpoint_fails_the_message_with_a_scheduled_delay() {
         vec!["PACKAGE_CREATE".into()],
         s.services.now(),
     );
-    keygate_core::callbacks::save(&*s.services.table, &ep, None)
+    keygate_core::notify::endpoints::save(&*s.services.table, &ep, None)
         .await
         .unwrap();
     let mut event = for_account(sample(), &acc);
@@ -167,13 +167,14 @@ async fn an_unreachable_endpoint_fails_the_message_with_a_scheduled_delay() {
         Outcome::Retry { delay, .. } => assert!((4..=6).contains(&delay), "{delay}"),
         other => panic!("expected a retry, got {other:?}"),
     }
-    let attempts = keygate_core::attempts::list(&*s.services.table, &acc, "evt_demodemodemodemo")
-        .await
-        .unwrap();
+    let attempts =
+        keygate_core::notify::attempts::list(&*s.services.table, &acc, "evt_demodemodemodemo")
+            .await
+            .unwrap();
     assert_eq!(attempts.len(), 1);
     assert_eq!(
         attempts[0].error_class,
-        Some(keygate_core::attempts::ErrorClass::Connect)
+        Some(keygate_core::notify::attempts::ErrorClass::Connect)
     );
     assert_eq!(attempts[0].attempt, 1);
     // The last receive: visible at once, so SQS dead-letters it now.

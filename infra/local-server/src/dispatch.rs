@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use aws_lambda_events::apigw::{ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext};
 use axum::body::Body as AxumBody;
 use axum::extract::{ConnectInfo, State};
-use keygate_core::services::Queues;
+use keygate_core::ports::services::Queues;
 use keygate_core::{ApiError, Services};
 use keygate_http::routes::{self, Function};
 use keygate_http::{error_response, MAX_BODY};
@@ -70,9 +70,9 @@ fn with_source(req: lambda_http::Request, peer: SocketAddr) -> lambda_http::Requ
 }
 
 /// `X-Forwarded-Proto` as a front door sets it (API Gateway always `https`): the scheme of this
-/// server's issuer ([`keygate_core::config::Config::serves_https`]), replacing whatever the client
+/// server's issuer ([`keygate_core::kernel::config::Config::serves_https`]), replacing whatever the client
 /// sent, so the handlers read the session cookie by the name it was set with
-/// ([`keygate_core::auth::credentials::over_https`]): `kg_session` over the default plain http.
+/// ([`keygate_core::identity::credentials::over_https`]): `kg_session` over the default plain http.
 fn with_forwarded_proto(
     services: &Services,
     mut req: lambda_http::Request,
@@ -125,7 +125,7 @@ pub async fn route(
     };
     let req = if authorizer {
         let source = keygate_http::source(&req);
-        let target = keygate_core::auth::Target {
+        let target = keygate_core::identity::Target {
             method: req.method().as_str(),
             path: req.uri().path(),
         };

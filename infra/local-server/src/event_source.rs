@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use keygate_core::queue::Received;
+use keygate_core::ports::queue::Received;
 use keygate_webhooks::Webhooks;
 
 /// The DLQ `reason` of a message that exhausted its receives.

@@ -9,7 +9,7 @@ pub mod operator;
 
 use std::net::SocketAddr;
 
-use keygate_core::services::Queues;
+use keygate_core::ports::services::Queues;
 use keygate_core::Services;
 use tokio::net::TcpListener;
 

@@ -15,13 +15,13 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let addr = keygate_local::listen_addr()?;
-    let mut config = keygate_core::config::Config::from_env().map_err(|e| e.to_string())?;
+    let mut config = keygate_core::kernel::config::Config::from_env().map_err(|e| e.to_string())?;
     if std::env::var("KEYGATE_ISSUER").is_err() {
         // Local mode: the issuer is the server's own base URL.
         config.issuer = format!("http://{addr}");
         config.redirect_allowlist.push(config.issuer.clone());
     }
-    let memory = config.backend == keygate_core::config::Backend::Memory;
+    let memory = config.backend == keygate_core::kernel::config::Backend::Memory;
     let queues = keygate_aws::queues_from_config(&config).await;
     let services = keygate_aws::services_from_config(config)
         .await
@@ -69,7 +69,7 @@ async fn run() -> Result<(), String> {
         keygate_core::authtokens::Grant::User {
             user_id: demo.owner.id.clone(),
         },
-        keygate_core::chain::Chain::from(keygate_core::chain::Root::ApiKey {
+        keygate_core::identity::chain::Chain::from(keygate_core::identity::chain::Root::ApiKey {
             user_id: demo.owner.id.clone(),
             key: demo.owner.api_key_hash.clone(),
         }),

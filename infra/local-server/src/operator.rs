@@ -2,8 +2,8 @@
 //! by a Lambda, never in `template.yaml`.
 
 use keygate_core::accounts::{self, Permission};
-use keygate_core::ids::AccountId;
-use keygate_core::services::Queues;
+use keygate_core::kernel::ids::AccountId;
+use keygate_core::ports::services::Queues;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{error_response, json, read_json_any_type as read_json};
 use lambda_http::{Body, Request, Response};

@@ -2,8 +2,8 @@
 //! in-memory adapters and on the local stack (DynamoDB Local): each kind, reuse, expiry (the
 //! server's manual clock, no sleeps), the race, the redirect allowlist and every bad input.
 
-use keygate_core::auth::SubjectType;
 use keygate_core::authtokens;
+use keygate_core::identity::SubjectType;
 use keygate_e2e::{Backend, Server};
 use serde_json::{json, Value};
 
@@ -121,16 +121,17 @@ async fn add_user(s: &Server, account: &str, email: &str) -> (String, String) {
 /// another function's).
 async fn roles_on(s: &Server, account: &str) {
     let table = &*s.services().table;
-    let id = keygate_core::ids::AccountId::parse(account).unwrap();
+    let id = keygate_core::kernel::ids::AccountId::parse(account).unwrap();
     let mut acc = keygate_core::accounts::get_account(table, &id)
         .await
         .unwrap()
         .unwrap();
     acc.settings.roles_and_permissions = true;
     let item =
-        keygate_core::store::Item::new(keygate_core::accounts::account_key(&id), &acc).unwrap();
+        keygate_core::ports::store::Item::new(keygate_core::accounts::account_key(&id), &acc)
+            .unwrap();
     table
-        .put(item, keygate_core::store::Condition::Always)
+        .put(item, keygate_core::ports::store::Condition::Always)
         .await
         .unwrap();
 }
@@ -682,9 +683,13 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
     .await
     .refused(400, "target_missing");
     auth(&s, &tampered, "/").await.refused(401, "token_unknown");
-    auth(&s, keygate_core::crypto::Secret::generate().expose(), "/")
-        .await
-        .refused(401, "token_unknown");
+    auth(
+        &s,
+        keygate_core::kernel::crypto::Secret::generate().expose(),
+        "/",
+    )
+    .await
+    .refused(401, "token_unknown");
     auth(&s, "not-a-token", "/")
         .await
         .refused(400, "token_malformed");

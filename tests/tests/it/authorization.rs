@@ -98,7 +98,7 @@ async fn user_token(s: &Server, authorization: &str) -> String {
 async fn csrf_of(s: &Server, cookie: &str) -> String {
     let value = cookie.split_once('=').unwrap().1;
     let ring = s.services().keys.ring().await;
-    keygate_core::auth::csrf::token(ring.peppers(), value)
+    keygate_core::identity::csrf::token(ring.peppers(), value)
 }
 
 /// `PUT /api/account/authSettings` by the owner, which succeeds.
@@ -890,7 +890,8 @@ async fn world(s: &Server, who: Who) -> World {
             w.authorization = Some(format!("Bearer {access}"));
             if who == Who::SignedRequest {
                 let date = s.services().now().to_string();
-                let nonce = keygate_core::crypto::Secret::generate().expose()[..24].to_owned();
+                let nonce =
+                    keygate_core::kernel::crypto::Secret::generate().expose()[..24].to_owned();
                 let sig = signature(&oauth_secret, &oauth_client, &date, &nonce);
                 w.headers = vec![
                     ("x-custom-api-key".into(), oauth_client.clone()),

@@ -16,9 +16,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate_core::attempts::{AttemptStatus, ErrorClass};
-use keygate_core::ids::AccountId;
-use keygate_core::services::Queues;
+use keygate_core::kernel::ids::AccountId;
+use keygate_core::notify::attempts::{AttemptStatus, ErrorClass};
+use keygate_core::ports::services::Queues;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
 use keygate_webhooks::{Settings, Webhooks};
@@ -365,7 +365,7 @@ async fn oauth_callbacks(backend: Backend) {
         ]
     );
     let account_id = AccountId::parse(&account).unwrap();
-    let tries = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_f")
+    let tries = keygate_core::notify::attempts::list(&*s.services().table, &account_id, "evt_f")
         .await
         .unwrap();
     assert_eq!(tries.len(), 1);
@@ -380,7 +380,7 @@ async fn oauth_callbacks(backend: Backend) {
         before + 1,
         "one fresh token, not more"
     );
-    let g = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_g")
+    let g = keygate_core::notify::attempts::list(&*s.services().table, &account_id, "evt_g")
         .await
         .unwrap();
     assert_eq!((g.len(), g[0].response_code), (1, Some(401)));
@@ -398,7 +398,7 @@ async fn oauth_callbacks(backend: Backend) {
         sent_before,
         "no delivery without a token"
     );
-    let t = keygate_core::attempts::list(&*s.services().table, &account_id, "evt_h")
+    let t = keygate_core::notify::attempts::list(&*s.services().table, &account_id, "evt_h")
         .await
         .unwrap();
     assert_eq!(t.len(), 1);

@@ -341,9 +341,9 @@ async fn who_may_manage(backend: Backend) {
     assert_eq!(got, settings);
 
     // Every change left an audit record, and none holds a secret.
-    let audit = keygate_core::audit::list(
+    let audit = keygate_core::kernel::audit::list(
         &*s.services().table,
-        &keygate_core::ids::AccountId::parse(&a.id).unwrap(),
+        &keygate_core::kernel::ids::AccountId::parse(&a.id).unwrap(),
         100,
     )
     .await
@@ -612,21 +612,21 @@ async fn delivery_attempts_are_listed_per_event_and_account() {
     let s = Server::start(Backend::Memory).await;
     let a = account(&s).await;
     let k = Some(a.key.as_str());
-    let account_id = keygate_core::ids::AccountId::parse(&a.id).unwrap();
-    let ep = keygate_core::ids::EndpointId::generate();
+    let account_id = keygate_core::kernel::ids::AccountId::parse(&a.id).unwrap();
+    let ep = keygate_core::kernel::ids::EndpointId::generate();
     for n in 1..=2 {
-        let attempt = keygate_core::attempts::Attempt {
+        let attempt = keygate_core::notify::attempts::Attempt {
             event_id: "evt_1".into(),
             event_name: "PACKAGE_CREATE".into(),
             endpoint_id: ep.clone(),
             attempt: n,
-            status: keygate_core::attempts::AttemptStatus::Failed,
+            status: keygate_core::notify::attempts::AttemptStatus::Failed,
             response_code: Some(503),
-            error_class: Some(keygate_core::attempts::ErrorClass::HttpStatus),
+            error_class: Some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
             latency_ms: 12,
             at: s.clock.now_for_tests() + i64::from(n),
         };
-        keygate_core::attempts::record(&*s.services().table, &account_id, &attempt)
+        keygate_core::notify::attempts::record(&*s.services().table, &account_id, &attempt)
             .await
             .unwrap();
     }

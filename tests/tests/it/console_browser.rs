@@ -449,25 +449,25 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     assert_eq!(kept["authentication"], cb["authentication"]);
 
     // The delivery log shows the account's recent attempts.
-    let account_id = keygate_core::ids::AccountId::parse(&account).unwrap();
-    let ep = keygate_core::callbacks::list(&*s.services().table, &account_id)
+    let account_id = keygate_core::kernel::ids::AccountId::parse(&account).unwrap();
+    let ep = keygate_core::notify::endpoints::list(&*s.services().table, &account_id)
         .await
         .unwrap()
         .into_iter()
         .find(|(e, _)| e.primary)
         .unwrap()
         .0;
-    keygate_core::attempts::record(
+    keygate_core::notify::attempts::record(
         &*s.services().table,
         &account_id,
-        &keygate_core::attempts::Attempt {
+        &keygate_core::notify::attempts::Attempt {
             event_id: "evt_browser_1".into(),
             event_name: "PACKAGE_CREATE".into(),
             endpoint_id: ep.id.clone(),
             attempt: 1,
-            status: keygate_core::attempts::AttemptStatus::Failed,
+            status: keygate_core::notify::attempts::AttemptStatus::Failed,
             response_code: Some(503),
-            error_class: Some(keygate_core::attempts::ErrorClass::HttpStatus),
+            error_class: Some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
             latency_ms: 42,
             at: s.clock.now_for_tests(),
         },

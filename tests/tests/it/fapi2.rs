@@ -719,7 +719,7 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
             "alg none",
             unsigned(
                 &key,
-                &json!({"jti": "none-1", "htm": "GET", "htu": url, "iat": now, "ath": keygate_core::dpop::ath(&token)}),
+                &json!({"jti": "none-1", "htm": "GET", "htu": url, "iat": now, "ath": keygate_core::oauth::dpop::ath(&token)}),
             ),
         ),
         ("another typ", key.proof_with_typ("JWT", "GET", &url, now)),

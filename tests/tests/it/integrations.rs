@@ -205,7 +205,8 @@ async fn client_credentials_tokens_mint_authentication_tokens(b: Backend) {
                 .header("authorization", &bearer),
         )
         .await;
-    let account = keygate_core::ids::AccountId::parse(me["accountId"].as_str().unwrap()).unwrap();
+    let account =
+        keygate_core::kernel::ids::AccountId::parse(me["accountId"].as_str().unwrap()).unwrap();
     let owner_id = keygate_core::accounts::get_account(&*s.services().table, &account)
         .await
         .unwrap()

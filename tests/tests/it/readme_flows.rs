@@ -53,7 +53,7 @@ fn the_readme_has_the_four_integrator_flows() {
 
 async fn run_the_flows(backend: Backend) {
     let s = Server::start_with(backend, |services, _| {
-        services.clock = std::sync::Arc::new(keygate_core::clock::SystemClock);
+        services.clock = std::sync::Arc::new(keygate_core::kernel::clock::SystemClock);
     })
     .await;
     let base = s.url("");

@@ -295,7 +295,7 @@ fn the_spec_names_every_oauth_error_code() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let code: BTreeSet<&str> = keygate_core::error::OAuthError::ALL
+    let code: BTreeSet<&str> = keygate_core::kernel::error::OAuthError::ALL
         .iter()
         .map(|e| e.as_str())
         .collect();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use keygate_core::config::Config;
+use keygate_core::kernel::config::Config;
 use keygate_e2e::{Backend, Server};
 use serde_json::json;
 use serde_yaml_ng::Value;

@@ -16,14 +16,14 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use keygate_core::attempts::{self, Attempt, AttemptStatus, ErrorClass};
-use keygate_core::callbacks::{self, Disabled, Endpoint};
-use keygate_core::clock::{Clock, ManualClock};
-use keygate_core::config::Config;
-use keygate_core::crypto::Secret;
-use keygate_core::ids::AccountId;
-use keygate_core::queue::{Queue, QueueError, Received};
-use keygate_core::services::Queues;
+use keygate_core::kernel::clock::{Clock, ManualClock};
+use keygate_core::kernel::config::Config;
+use keygate_core::kernel::crypto::Secret;
+use keygate_core::kernel::ids::AccountId;
+use keygate_core::notify::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate_core::notify::endpoints::{self, Disabled, Endpoint};
+use keygate_core::ports::queue::{Queue, QueueError, Received};
+use keygate_core::ports::services::Queues;
 use keygate_core::Services;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
@@ -305,12 +305,12 @@ impl Rig {
             events.iter().map(|e| (*e).to_owned()).collect(),
             s.now(),
         );
-        callbacks::save(&*s.table, &ep, None).await.unwrap();
+        endpoints::save(&*s.table, &ep, None).await.unwrap();
         (ep, secret)
     }
 
     async fn stored(&self, ep: &Endpoint) -> Endpoint {
-        callbacks::get(&*self.services().table, &ep.account_id, &ep.id)
+        endpoints::get(&*self.services().table, &ep.account_id, &ep.id)
             .await
             .unwrap()
             .expect("the endpoint exists")
@@ -435,7 +435,7 @@ async fn delivers_signed_events_to_every_subscribed_endpoint(backend: Backend) {
         s.now(),
     );
     let new = eb.rotate_secret(ring.peppers(), 3600, s.now());
-    callbacks::save(&*s.table, &eb, None).await.unwrap();
+    endpoints::save(&*s.table, &eb, None).await.unwrap();
     b.trust(&new);
     b.trust(&old);
     rig.endpoint(&acc, &c, None, &["PACKAGE_COMPLETE"]).await;
@@ -445,7 +445,7 @@ async fn delivers_signed_events_to_every_subscribed_endpoint(backend: Backend) {
         at: s.now(),
         reason: "test".into(),
     });
-    callbacks::save(&*s.table, &ed, Some(0)).await.unwrap();
+    endpoints::save(&*s.table, &ed, Some(0)).await.unwrap();
 
     let sent = rig.publish(&acc, "evt_fanout", "PACKAGE_CREATE").await;
     let batch = rig.receive(1).await;
@@ -537,7 +537,7 @@ async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
     assert_eq!((ok.count(), flaky.count()), (1, 3));
 
     let tries = rig.attempts(&acc, "evt_idem").await;
-    let of = |id: &keygate_core::ids::EndpointId| -> Vec<(u32, AttemptStatus)> {
+    let of = |id: &keygate_core::kernel::ids::EndpointId| -> Vec<(u32, AttemptStatus)> {
         let mut v: Vec<_> = tries
             .iter()
             .filter(|t| &t.endpoint_id == id)
@@ -650,14 +650,14 @@ async fn redirects_fail_and_gone_disables(backend: Backend) {
     );
     let disabled = rig.stored(&eg).await.disabled.expect("410 disabled it");
     assert!(disabled.reason.contains("410"), "{}", disabled.reason);
-    let audit = keygate_core::audit::list(&*rig.services().table, &acc, 10)
+    let audit = keygate_core::kernel::audit::list(&*rig.services().table, &acc, 10)
         .await
         .unwrap();
     assert!(audit
         .iter()
         .any(|e| e.action == "callback.disable" && e.target.as_deref() == Some(eg.id.as_str())));
     let tries = rig.attempts(&acc, "evt_3xx").await;
-    let class_of = |id: &keygate_core::ids::EndpointId| {
+    let class_of = |id: &keygate_core::kernel::ids::EndpointId| {
         tries
             .iter()
             .find(|t| &t.endpoint_id == id)
@@ -752,7 +752,7 @@ async fn poison_is_dead_lettered_with_its_reason(backend: Backend) {
     anonymous.as_object_mut().unwrap().remove("accountId");
     q.send(&anonymous.to_string(), &[]).await.unwrap();
     let mut large = message(&acc, "evt_p", "PACKAGE_CREATE");
-    large["comment"] = json!("x".repeat(keygate_core::events::MAX_MESSAGE_BYTES));
+    large["comment"] = json!("x".repeat(keygate_core::notify::events::MAX_MESSAGE_BYTES));
     q.send(&large.to_string(), &[]).await.unwrap();
     let batch = rig.receive(6).await;
     let resp = rig.run(&batch).await;
@@ -881,7 +881,7 @@ async fn the_local_server_delivers_and_retries(backend: Backend) {
         vec!["PACKAGE_COMPLETE".into()],
         services.now(),
     );
-    callbacks::save(&*services.table, &ep, None).await.unwrap();
+    endpoints::save(&*services.table, &ep, None).await.unwrap();
     r.trust(&secret);
 
     let m1 = message(&acc, "evt_local1", "PACKAGE_COMPLETE");

@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::UnixSeconds;
-use crate::crypto::{Peppers, Sealed, Secret, SecretHash};
-use crate::error::{ApiError, ApiResult};
-use crate::ids::{AccountId, UserId};
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{Peppers, Sealed, Secret, SecretHash};
+use crate::kernel::error::{ApiError, ApiResult};
+use crate::kernel::ids::{AccountId, UserId};
+use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 mod records;
 mod rules;
@@ -52,7 +52,7 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
-    pub fn defaults(config: &crate::config::Config) -> Self {
+    pub fn defaults(config: &crate::kernel::config::Config) -> Self {
         Self {
             method: AuthMethod::ApiKey,
             api_token_ttl_seconds: config.api_token_ttl,
@@ -118,14 +118,14 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Pepper;
-    use crate::store::MemoryTable;
+    use crate::kernel::crypto::Pepper;
+    use crate::ports::store::MemoryTable;
 
-    fn setup() -> (MemoryTable, Peppers, crate::config::Config) {
+    fn setup() -> (MemoryTable, Peppers, crate::kernel::config::Config) {
         (
             MemoryTable::new(),
             Peppers::new(vec![Pepper::generate("p1")]),
-            crate::config::Config::local("http://127.0.0.1:3000"),
+            crate::kernel::config::Config::local("http://127.0.0.1:3000"),
         )
     }
 

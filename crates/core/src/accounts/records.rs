@@ -154,7 +154,7 @@ pub async fn regenerate_api_key(
         ),
     ];
     ops.extend(extra(&next.api_key_hash)?);
-    crate::error::conflict_on_race(
+    crate::kernel::error::conflict_on_race(
         table.transact(ops).await,
         "the key changed meanwhile: try again",
     )
@@ -192,7 +192,7 @@ pub async fn update_settings(
         }
     }
     ops.extend(extra);
-    crate::error::conflict_on_race(
+    crate::kernel::error::conflict_on_race(
         table.transact(ops).await,
         "the settings changed meanwhile: try again",
     )
@@ -217,7 +217,7 @@ pub(super) fn user_writes(user: &User, method: AuthMethod) -> Result<Vec<WriteOp
 pub async fn create_account(
     table: &dyn Table,
     peppers: &Peppers,
-    config: &crate::config::Config,
+    config: &crate::kernel::config::Config,
     name: &str,
     owner_email: &str,
     now: UnixSeconds,

@@ -30,15 +30,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{self, Account, AuthSettings};
-use crate::chain::{self, Chain, Root};
-use crate::clock::UnixSeconds;
-use crate::crypto::{looks_like_secret, Secret, SecretHash};
-use crate::error::{ApiError, ApiResult, Kind};
-use crate::ids::{AccountId, UserId};
-use crate::policy::Kind as PrincipalKind;
-use crate::principal::{CredentialKind, Origin, Principal, SubjectType};
-use crate::services::Services;
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::identity::chain::{self, Chain, Root};
+use crate::identity::policy::Kind as PrincipalKind;
+use crate::identity::principal::{CredentialKind, Origin, Principal, SubjectType};
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{looks_like_secret, Secret, SecretHash};
+use crate::kernel::error::{ApiError, ApiResult, Kind};
+use crate::kernel::ids::{AccountId, UserId};
+use crate::ports::services::Services;
+use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 pub mod redirect;
 
@@ -168,7 +168,7 @@ pub struct Session {
     pub scope: Scope,
     pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
-    /// What minted the token that opened it ([`crate::chain`]), checked on every use; sessions
+    /// What minted the token that opened it ([`crate::identity::chain`]), checked on every use; sessions
     /// opened before chains were kept have none and are refused.
     #[serde(default)]
     pub chain: Option<Chain>,
@@ -272,9 +272,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::config::Config;
-    use crate::store::MemoryTable;
+    use crate::kernel::clock::ManualClock;
+    use crate::kernel::config::Config;
+    use crate::ports::store::MemoryTable;
 
     const T0: UnixSeconds = 1_800_000_000;
 

@@ -8,7 +8,7 @@ pub(super) struct TokenRecord {
     scope: Scope,
     created_at: UnixSeconds,
     expires_at: UnixSeconds,
-    /// What minted it ([`crate::chain`]); records made before chains were kept have none and
+    /// What minted it ([`crate::identity::chain`]); records made before chains were kept have none and
     /// are refused.
     #[serde(default)]
     chain: Option<Chain>,

@@ -1,7 +1,7 @@
 //! Where `/auth` and `/access` send the browser: pure policy, no I/O.
 
-use crate::config::Config;
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::config::Config;
+use crate::kernel::error::{ApiError, ApiResult};
 
 use super::PackageId;
 

@@ -19,11 +19,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::UnixSeconds;
-use crate::crypto::{ct_eq, Peppers, Sealed, Secret, SecretHash};
-use crate::error::{ApiError, ApiResult};
-use crate::ids::{AccountId, ClientAppId, OAuthClientId, UserId};
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{ct_eq, Peppers, Sealed, Secret, SecretHash};
+use crate::kernel::error::{ApiError, ApiResult};
+use crate::kernel::ids::{AccountId, ClientAppId, OAuthClientId, UserId};
+use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 mod records;
 mod rules;
@@ -201,7 +201,7 @@ fn new_secret(
     let plain = Secret::generate();
     (
         ClientSecret {
-            id: crate::ids::random_suffix()[..8].to_owned(),
+            id: crate::kernel::ids::random_suffix()[..8].to_owned(),
             hash: peppers.hash(CLIENT_SECRET_DOMAIN, &plain),
             sealed: seal.then(|| peppers.seal(&sealed_aad(client_id), plain.expose())),
             created_at: now,
@@ -351,7 +351,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Pepper;
+    use crate::kernel::crypto::Pepper;
 
     fn peppers() -> Peppers {
         Peppers::new(vec![Pepper::generate("p1")])

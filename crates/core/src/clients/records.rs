@@ -167,7 +167,7 @@ pub async fn save(
 ) -> ApiResult<()> {
     let mut ops = vec![client.write(Some(rev))?];
     ops.extend(extra);
-    crate::error::conflict_on_race(
+    crate::kernel::error::conflict_on_race(
         table.transact(ops).await,
         "the client changed meanwhile: try again",
     )

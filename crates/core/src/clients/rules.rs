@@ -17,7 +17,7 @@ pub fn validate_scopes(scopes: &[String]) -> ApiResult<Vec<String>> {
                 "scope_unknown",
                 format!(
                     "'{}' is not a scope (scopes are case-sensitive: {})",
-                    crate::ids::printable(s),
+                    crate::kernel::ids::printable(s),
                     SCOPES.join(" ")
                 ),
             ));
@@ -41,7 +41,7 @@ pub fn validate_redirect_uris(uris: &[String]) -> ApiResult<Vec<String>> {
     let mut out = Vec::new();
     for raw in uris {
         let bad = || {
-            ApiError::bad_request("redirect_uri_invalid", format!("'{}' is not an acceptable redirect URI (absolute https, no fragment; http only for localhost)", crate::ids::printable(raw)))
+            ApiError::bad_request("redirect_uri_invalid", format!("'{}' is not an acceptable redirect URI (absolute https, no fragment; http only for localhost)", crate::kernel::ids::printable(raw)))
         };
         if raw.len() > 2048 {
             return Err(bad());
@@ -55,8 +55,8 @@ pub fn validate_redirect_uris(uris: &[String]) -> ApiResult<Vec<String>> {
                 "redirect_uri_not_normalised",
                 format!(
                     "'{}' is not in normal form: send it as '{}'",
-                    crate::ids::printable(raw),
-                    crate::ids::printable(u.as_str())
+                    crate::kernel::ids::printable(raw),
+                    crate::kernel::ids::printable(u.as_str())
                 ),
             ));
         }

@@ -10,12 +10,12 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::clock::UnixSeconds;
-use crate::crypto::{ct_eq, Peppers, Secret};
-use crate::error::{ApiError, ApiResult, OAuthError};
-use crate::ids::AccountId;
-use crate::principal::SubjectType;
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::identity::principal::SubjectType;
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{ct_eq, Peppers, Secret};
+use crate::kernel::error::{ApiError, ApiResult, OAuthError};
+use crate::kernel::ids::AccountId;
+use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 /// Authorization codes live 60 s.
 pub const CODE_TTL: i64 = 60;
@@ -193,7 +193,7 @@ pub async fn redeem_code(
 /// The answer is the same `invalid_grant` either way.
 async fn reused(
     table: &dyn Table,
-    hashes: &[crate::crypto::SecretHash],
+    hashes: &[crate::kernel::crypto::SecretHash],
     binding: &Binding<'_>,
     now: UnixSeconds,
 ) -> ApiError {

@@ -12,9 +12,9 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::UnixSeconds;
-use crate::crypto::{looks_like_secret, Peppers, Secret};
-use crate::store::{Condition, Item, Key, StoreError, Table};
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{looks_like_secret, Peppers, Secret};
+use crate::ports::store::{Condition, Item, Key, StoreError, Table};
 
 /// How long a pushed request may be used (RFC 9126 §2.2 suggests 5 to 600 s; FAPI 2.0 asks for
 /// at most 600; keygate keeps it to a minute).
@@ -107,7 +107,7 @@ pub async fn consume<T>(
     found: &Found<T>,
     now: UnixSeconds,
 ) -> Result<bool, StoreError> {
-    crate::store::delete_live(table, &found.item.key, now).await
+    crate::ports::store::delete_live(table, &found.item.key, now).await
 }
 
 /// Keeps a pushed request found by [`find`] live until `until` (the consent form's expiry),
@@ -152,8 +152,8 @@ pub async fn hold<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::Pepper;
-    use crate::store::MemoryTable;
+    use crate::kernel::crypto::Pepper;
+    use crate::ports::store::MemoryTable;
 
     #[tokio::test]
     async fn a_pushed_request_is_its_clients_until_used_or_expired() {

@@ -8,13 +8,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::TokenResponse;
-use crate::clock::UnixSeconds;
-use crate::crypto::{looks_like_secret, Peppers, Sealed, Secret};
-use crate::dpop::Refused;
-use crate::error::{ApiError, ApiResult, OAuthError};
-use crate::ids::AccountId;
-use crate::principal::SubjectType;
-use crate::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use crate::identity::principal::SubjectType;
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::crypto::{looks_like_secret, Peppers, Sealed, Secret};
+use crate::kernel::error::{ApiError, ApiResult, OAuthError};
+use crate::kernel::ids::AccountId;
+use crate::oauth::dpop::Refused;
+use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 /// Refresh tokens live 30 days.
 pub const REFRESH_TTL: i64 = 30 * 24 * 3600;

@@ -2,7 +2,7 @@
 //! keeps.
 
 use crate::clients::Client;
-use crate::error::{ApiError, ApiResult, OAuthError};
+use crate::kernel::error::{ApiError, ApiResult, OAuthError};
 
 fn invalid_scope(msg: &'static str) -> ApiError {
     ApiError::oauth(OAuthError::InvalidScope, msg)
@@ -81,8 +81,8 @@ pub fn refreshed_scope(
 mod tests {
     use super::*;
     use crate::clients::OAuthSettings;
-    use crate::crypto::{Pepper, Peppers};
-    use crate::ids::AccountId;
+    use crate::kernel::crypto::{Pepper, Peppers};
+    use crate::kernel::ids::AccountId;
 
     fn client_with_scopes(scopes: &[&str]) -> Client {
         let peppers = Peppers::new(vec![Pepper::generate("p")]);

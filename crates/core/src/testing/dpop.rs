@@ -70,13 +70,13 @@ impl ProofKey {
 
     fn claims(method: &str, url: &str, iat: i64, access_token: Option<&str>) -> serde_json::Value {
         let mut claims = serde_json::json!({
-            "jti": format!("j{}", crate::ids::random_suffix()),
+            "jti": format!("j{}", crate::kernel::ids::random_suffix()),
             "htm": method,
             "htu": url,
             "iat": iat,
         });
         if let Some(t) = access_token {
-            claims["ath"] = serde_json::json!(crate::dpop::ath(t));
+            claims["ath"] = serde_json::json!(crate::oauth::dpop::ath(t));
         }
         claims
     }

@@ -1,9 +1,9 @@
 //! The console's routes: each page view reads through the domain, each form post calls the same
 //! function as its REST route, then answers `303` back to its page (see [`super::Console::done`]).
 
-use keygate_core::attempts;
-use keygate_core::callbacks::{self, AuthType};
 use keygate_core::clients::{self, ClientKind, Profile};
+use keygate_core::notify::attempts;
+use keygate_core::notify::endpoints::{self, AuthType};
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::routes::Params;
 use lambda_http::{Body, Request, Response};
@@ -275,7 +275,7 @@ pub async fn event_notifications(s: &Services, req: &Request) -> ApiResult<Respo
     let (c, flash) = view!(s, req);
     let ring = s.keys.ring().await;
     let peppers = ring.peppers();
-    let all = callbacks::list(&*s.table, &c.m.account.id).await?;
+    let all = endpoints::list(&*s.table, &c.m.account.id).await?;
     let primary = all.iter().map(|(e, _)| e).find(|e| e.primary);
     let extra: Vec<_> = all
         .iter()
@@ -283,7 +283,7 @@ pub async fn event_notifications(s: &Services, req: &Request) -> ApiResult<Respo
         .filter(|e| !e.primary)
         .cloned()
         .collect();
-    let owner = c.m.may(keygate_core::policy::Action::Owner);
+    let owner = c.m.may(keygate_core::identity::policy::Action::Owner);
     let key = primary.and_then(|e| e.open_key(peppers)).map(|k| {
         if owner {
             k.expose().to_owned()
@@ -376,7 +376,7 @@ pub async fn rotate_signing_secret(s: &Services, req: &Request) -> ApiResult<Res
         let grace = form
             .get("grace")
             .and_then(|g| g.parse::<i64>().ok())
-            .filter(|g| (0..=callbacks::MAX_GRACE_SECONDS).contains(g))
+            .filter(|g| (0..=endpoints::MAX_GRACE_SECONDS).contains(g))
             .ok_or_else(|| {
                 ApiError::bad_request("grace_period_invalid", "choose a grace period")
             })?;
@@ -434,7 +434,7 @@ pub async fn sign_out(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
     keygate_core::authtokens::end_session(s, &session).await?;
     let mut resp = super::see_other(&lang.link(Page::ApiAccess.path()));
     // As `/auth` set it: `__Host-kg_session` wherever keygate is served over https.
-    let clear = keygate_core::auth::credentials::clear_session_cookie(s.config.serves_https());
+    let clear = keygate_core::identity::credentials::clear_session_cookie(s.config.serves_https());
     if let Ok(v) = http::HeaderValue::from_str(&clear) {
         resp.headers_mut().insert(http::header::SET_COOKIE, v);
     }

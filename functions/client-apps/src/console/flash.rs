@@ -3,8 +3,8 @@
 //! per session: a newer flash replaces an older one), for at most five minutes, and deleted as it
 //! is read — so a shown-once secret is on exactly one page, and never in a URL.
 
-use keygate_core::crypto::{Sealed, Secret};
-use keygate_core::store::{Condition, Item, Key, StoreError};
+use keygate_core::kernel::crypto::{Sealed, Secret};
+use keygate_core::ports::store::{Condition, Item, Key, StoreError};
 use keygate_core::{ApiError, ApiResult, Services};
 use serde::{Deserialize, Serialize};
 

@@ -9,12 +9,12 @@
 //! - **Sessions**: the session cookie (`__Host-kg_session` over https, `kg_session` on the
 //!   local server over http) of a *console* session (its token minted with an API key);
 //!   every page and form declares its action in the route registry, and the one policy decides
-//!   on every request ([`keygate_core::auth::authorize_principal`]), so a user who loses `API_ACCESS`
+//!   on every request ([`keygate_core::identity::authorize_principal`]), so a user who loses `API_ACCESS`
 //!   is out at once. Without a session (or with one whose chain stopped) a page answers `401`
 //!   with how to sign in; a sender's or signer's session, or a user who may not manage, `403`; a
 //!   session an integration's token opened `403` with a page that says why.
 //! - **Forms**: server-rendered, usable without JavaScript, POST-redirect-GET (`303`). Every form
-//!   carries the session's CSRF token ([`keygate_core::auth::csrf`]); a POST without it is `403`. A
+//!   carries the session's CSRF token ([`keygate_core::identity::csrf`]); a POST without it is `403`. A
 //!   secret shown once (a new client app's, an OAuth client's, a regenerated API key) travels
 //!   from the POST to the GET in a *flash*: sealed in the table under the session for five
 //!   minutes and deleted as the page that shows it is read — never in a URL, a log or a later
@@ -31,7 +31,7 @@ pub mod pages;
 pub mod words;
 
 use http::{header, HeaderValue, StatusCode};
-use keygate_core::auth::{self, csrf, Manager};
+use keygate_core::identity::{self, csrf, Manager};
 use keygate_core::{ApiResult, Services};
 use keygate_http::routes::{Access, Action};
 use lambda_http::{Body, Request, Response};
@@ -58,7 +58,7 @@ pub enum Opened<T> {
 
 impl Console {
     /// The session behind a console request, allowed the action its route declares
-    /// ([`Access::Console`], asked of the one policy by [`auth::authorize_principal`]), or the
+    /// ([`Access::Console`], asked of the one policy by [`identity::authorize_principal`]), or the
     /// page that says why not. `form_csrf`: a form post carried this session's CSRF token (a
     /// page view, which changes nothing, needs none).
     async fn open(
@@ -67,12 +67,12 @@ impl Console {
         lang: Lang,
         form_csrf: Option<&str>,
     ) -> ApiResult<Opened<Self>> {
-        let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
+        let Some(session) = identity::credentials::session_cookie_value(req.headers()) else {
             return Ok(Opened::Refused(pages::sign_in_page(lang, 401)));
         };
         let principal = match keygate_core::authtokens::authenticate_session(s, &session).await {
             Ok(p) => p,
-            Err(e) if e.is_outage() || e.kind == keygate_core::error::Kind::Internal => {
+            Err(e) if e.is_outage() || e.kind == keygate_core::kernel::error::Kind::Internal => {
                 return Err(e)
             }
             // The session stopped because its user may no longer manage: say so.
@@ -91,15 +91,15 @@ impl Console {
             Some(Access::Console(action)) => *action,
             _ => Action::Manage,
         };
-        let m = match auth::authorize_principal(s, principal, action, true).await {
+        let m = match identity::authorize_principal(s, principal, action, true).await {
             Ok(m) => m,
-            Err(e) if e.is_outage() || e.kind == keygate_core::error::Kind::Internal => {
+            Err(e) if e.is_outage() || e.kind == keygate_core::kernel::error::Kind::Internal => {
                 return Err(e)
             }
             Err(e) if e.reason == "integration_session" => {
                 return Ok(Opened::Refused(pages::integration_session_page(lang)))
             }
-            Err(e) if e.kind == keygate_core::error::Kind::Unauthorized => {
+            Err(e) if e.kind == keygate_core::kernel::error::Kind::Unauthorized => {
                 return Ok(Opened::Refused(pages::sign_in_page(lang, 401)))
             }
             Err(_) => return Ok(Opened::Refused(pages::not_allowed_page(lang))),
@@ -148,7 +148,7 @@ impl Console {
             .get("lang")
             .and_then(Lang::parse)
             .unwrap_or_else(|| Lang::of(req));
-        let Some(session) = auth::credentials::session_cookie_value(req.headers()) else {
+        let Some(session) = identity::credentials::session_cookie_value(req.headers()) else {
             return Ok(Opened::Refused(pages::sign_in_page(lang, 401)));
         };
         let ring = s.keys.ring().await;

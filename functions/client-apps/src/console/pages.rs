@@ -5,10 +5,10 @@
 //! one bit of script (`/admin/assets/console.js`), hidden until it runs.
 
 use keygate_core::accounts::AuthMethod;
-use keygate_core::attempts::{Attempt, AttemptStatus};
-use keygate_core::callbacks::{AuthType, Endpoint};
 use keygate_core::clients::{Client, SCOPES};
-use keygate_core::events::catalog::{EventInfo, Origin, CATALOG};
+use keygate_core::notify::attempts::{Attempt, AttemptStatus};
+use keygate_core::notify::endpoints::{AuthType, Endpoint};
+use keygate_core::notify::events::catalog::{EventInfo, Origin, CATALOG};
 use maud::{html, Markup, DOCTYPE};
 
 use super::words::{Lang, Words};
@@ -196,7 +196,7 @@ pub struct ApiAccessView<'a> {
 
 pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> Response<Body> {
     let w = c.lang.words();
-    let owner = c.m.may(keygate_core::policy::Action::Owner);
+    let owner = c.m.may(keygate_core::identity::policy::Action::Owner);
     let body = html! {
         p.lead { (w.api_access_intro) }
         section aria-labelledby="api-key" {
@@ -368,7 +368,7 @@ fn oauth_row(c: &Console, oc: &Client) -> Markup {
 pub fn authentication(c: &Console, flash: Option<&Flash>) -> Response<Body> {
     let w = c.lang.words();
     let method = c.m.account.settings.method;
-    let owner = c.m.may(keygate_core::policy::Action::Owner);
+    let owner = c.m.may(keygate_core::identity::policy::Action::Owner);
     let body = html! {
         p.lead { (w.settings_intro) }
         form method="post" action="/admin/authentication" {
@@ -505,7 +505,7 @@ pub fn event_notifications(
     v: &EventsView<'_>,
 ) -> Response<Body> {
     let w = c.lang.words();
-    let owner = c.m.may(keygate_core::policy::Action::Owner);
+    let owner = c.m.may(keygate_core::identity::policy::Action::Owner);
     let chosen: Vec<String> = v.primary.map(|e| e.events.clone()).unwrap_or_default();
     let body = html! {
         p.lead { (w.events_intro) }

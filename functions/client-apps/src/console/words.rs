@@ -4,7 +4,7 @@
 //! Settings" (001, English only). Where the seeds have no wording (the French of 001's pages,
 //! sign-out, the API key's regeneration that keygate adds, the delivery log), it is written in
 //! the same register; those lines say `// not in the seeds`. "OneSpan Sign" reads "keygate".
-//! The event labels and descriptions come from the event catalog (`keygate_core::events::catalog`).
+//! The event labels and descriptions come from the event catalog (`keygate_core::notify::events::catalog`).
 
 use lambda_http::Request;
 

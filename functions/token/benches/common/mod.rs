@@ -8,9 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_core::accounts::{self, AuthMethod, AuthSettings};
 use keygate_core::clients::{Client, OAuthSettings};
-use keygate_core::clock::ManualClock;
-use keygate_core::config::Config;
-use keygate_core::keys::KeyRing;
+use keygate_core::kernel::clock::ManualClock;
+use keygate_core::kernel::config::Config;
+use keygate_core::ports::keys::KeyRing;
 use keygate_core::testing::dpop::ProofKey;
 use keygate_core::Services;
 use lambda_http::{Body, Request};
@@ -132,7 +132,7 @@ impl Bench {
 
     /// The full bearer check: signature, claims, and the one read of the client's record.
     pub async fn verify(&self, token: &str) {
-        keygate_core::tokens::verify(
+        keygate_core::oauth::tokens::verify(
             &*self.services.table,
             &self.ring,
             token,

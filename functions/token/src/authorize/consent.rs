@@ -3,8 +3,8 @@
 //! so it is bound to this user and this exact request).
 
 use keygate_core::clients::Client;
-use keygate_core::crypto::{Secret, SecretHash};
-use keygate_core::error::Kind;
+use keygate_core::kernel::crypto::{Secret, SecretHash};
+use keygate_core::kernel::error::Kind;
 use keygate_core::Services;
 use keygate_http::{escape_html, html};
 use lambda_http::{Body, Request, Response};
@@ -18,9 +18,9 @@ pub(super) const CONSENT_TTL: i64 = 600;
 
 /// The session cookie of the request, whatever else it carries (an `Authorization` header
 /// alongside does not hide it here): the one name keygate reads where it is served
-/// ([`keygate_core::auth::credentials::session_cookie_value`]).
+/// ([`keygate_core::identity::credentials::session_cookie_value`]).
 fn session_cookie(req: &Request) -> Option<String> {
-    keygate_core::auth::credentials::session_cookie_value(req.headers())
+    keygate_core::identity::credentials::session_cookie_value(req.headers())
 }
 
 /// The signed-in user of this client's account.
@@ -28,7 +28,7 @@ pub(super) async fn user(
     s: &Services,
     req: &Request,
     client: &Client,
-) -> Result<(keygate_core::auth::Principal, String), Refusal> {
+) -> Result<(keygate_core::identity::Principal, String), Refusal> {
     let no_session = || {
         page(401, "Sign in first", "There is no signed-in session: open this page through your platform sign-in (/auth), then try again.")
     };
@@ -47,8 +47,8 @@ pub(super) async fn user(
     });
     match principal.kind() {
         // A user consents for themselves, in a session their own key opened.
-        Some(keygate_core::policy::Kind::ConsoleSession { .. }) if own => {}
-        Some(keygate_core::policy::Kind::IntegrationSession) => {
+        Some(keygate_core::identity::policy::Kind::ConsoleSession { .. }) if own => {}
+        Some(keygate_core::identity::policy::Kind::IntegrationSession) => {
             return Err(page(
                 403,
                 "Not allowed",
@@ -128,7 +128,7 @@ pub(super) fn consent_page(
 
 /// A consent form's CSRF token for `session` and `r`, valid until `exp`.
 pub(super) fn csrf_token(
-    peppers: &keygate_core::crypto::Peppers,
+    peppers: &keygate_core::kernel::crypto::Peppers,
     session: &str,
     r: &AuthzRequest,
     exp: i64,
@@ -139,7 +139,7 @@ pub(super) fn csrf_token(
 
 /// Whether `token` is the CSRF token of `session` and `r`, unexpired at `now`.
 pub(super) fn csrf_ok(
-    peppers: &keygate_core::crypto::Peppers,
+    peppers: &keygate_core::kernel::crypto::Peppers,
     token: &str,
     session: &str,
     r: &AuthzRequest,

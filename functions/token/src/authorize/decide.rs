@@ -3,10 +3,10 @@
 
 use keygate_core::accounts::AuthMethod;
 use keygate_core::clients::Client;
-use keygate_core::keys::KeyRing;
+use keygate_core::identity::principal::Principal;
+use keygate_core::oauth::tokens::Mint;
 use keygate_core::oauth::CodeGrant;
-use keygate_core::principal::Principal;
-use keygate_core::tokens::Mint;
+use keygate_core::ports::keys::KeyRing;
 use keygate_core::{ApiResult, Services};
 use keygate_http::{body_bytes, html, Form};
 use lambda_http::{Body, Request, Response};
@@ -141,7 +141,7 @@ async fn approve(
         redirect_uri_given: r.redirect_uri.is_some(),
         code_challenge: r.code_challenge.clone(),
         scope,
-        family: format!("f{}", keygate_core::tokens::new_jti()),
+        family: format!("f{}", keygate_core::oauth::tokens::new_jti()),
         dpop_jkt: r.dpop_jkt.clone(),
     };
     let code = keygate_core::oauth::issue_code(&*s.table, ring.peppers(), &grant, now)

@@ -7,8 +7,8 @@
 //! becomes the request's `dpop_jkt` — the code it leads to is redeemed only with a proof of that
 //! key — and the answer carries a fresh `DPoP-Nonce`.
 
-use keygate_core::dpop::Refused;
-use keygate_core::error::OAuthError;
+use keygate_core::kernel::error::OAuthError;
+use keygate_core::oauth::dpop::Refused;
 use keygate_core::oauth::par::{self, PAR_TTL};
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::{json, Form};
@@ -64,7 +64,11 @@ async fn pushed(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     }
     let (client, _) = client_and_redirect(s, &r).await.map_err(as_error)?;
     let (implicit, _) = check_flow(&client, &r, "", true).map_err(as_error)?;
-    if implicit && req.headers().contains_key(keygate_core::dpop::HEADER) {
+    if implicit
+        && req
+            .headers()
+            .contains_key(keygate_core::oauth::dpop::HEADER)
+    {
         return Err(ApiError::oauth(
             OAuthError::InvalidRequest,
             "a DPoP proof here binds an authorization code: the implicit flow has none",

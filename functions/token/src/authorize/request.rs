@@ -273,7 +273,7 @@ pub(super) fn check_flow(
                 "dpop_jkt binds an authorization code: it does not apply to the implicit flow",
             ))
         }
-        Some(j) if !keygate_core::dpop::is_thumbprint(j) => {
+        Some(j) if !keygate_core::oauth::dpop::is_thumbprint(j) => {
             return Err(to_client(
                 "invalid_request",
                 "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",

@@ -14,10 +14,10 @@ use std::collections::HashMap;
 
 use keygate_aws::SecretsManagerKeySource;
 use keygate_core::accounts::{self, Permission};
-use keygate_core::clock::{Clock, SystemClock};
-use keygate_core::config::{Backend, Config};
-use keygate_core::ids::AccountId;
-use keygate_core::keys::{KeyDocument, KeySource};
+use keygate_core::kernel::clock::{Clock, SystemClock};
+use keygate_core::kernel::config::{Backend, Config};
+use keygate_core::kernel::ids::AccountId;
+use keygate_core::ports::keys::{KeyDocument, KeySource};
 
 const USAGE: &str = "usage:
   keygate-admin init-keys [--force]
@@ -120,14 +120,14 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 None => 600,
             };
             rotate(|doc, now| {
-                let kid = keygate_core::keys::rotate_signing_key(doc, now, activate_in);
+                let kid = keygate_core::ports::keys::rotate_signing_key(doc, now, activate_in);
                 format!("signing key {kid} is published now and signs from {} (unix); older keys verify until their tokens expire", now + activate_in)
             })
             .await
         }
         "rotate-pepper" => {
             rotate(|doc, now| {
-                let id = keygate_core::keys::rotate_pepper(doc, now);
+                let id = keygate_core::ports::keys::rotate_pepper(doc, now);
                 format!(
                     "pepper {id} hashes new secrets from now on; secrets issued before stay valid"
                 )
@@ -158,7 +158,7 @@ async fn rotate(change: impl FnOnce(&mut KeyDocument, i64) -> String) -> Result<
     let source = SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id);
     let mut doc = source.load().await.map_err(|e| e.to_string())?;
     let said = change(&mut doc, SystemClock.now());
-    keygate_core::keys::KeyRing::from_document(&doc).map_err(|e| e.to_string())?;
+    keygate_core::ports::keys::KeyRing::from_document(&doc).map_err(|e| e.to_string())?;
     source.store(&doc).await.map_err(|e| e.to_string())?;
     println!("{said}");
     Ok(())
@@ -173,7 +173,7 @@ async fn init_keys(force: bool) -> Result<(), String> {
     let source =
         SecretsManagerKeySource::new(aws_sdk_secretsmanager_client(&sdk), secret_id.clone());
     if let Ok(doc) = source.load().await {
-        if keygate_core::keys::KeyRing::from_document(&doc).is_ok() && !force {
+        if keygate_core::ports::keys::KeyRing::from_document(&doc).is_ok() && !force {
             return Err(format!("secret '{secret_id}' already holds keys (use --force to replace them, which invalidates every issued secret)"));
         }
     }

@@ -1,0 +1,224 @@
+//! Lockout: repeated failures slow down whoever fails, never the credential's owner (docs/CREDENTIALS.md
+//! "Credentials").
+//!
+//! Failures are counted per (credential, source address) and per source address, in the table so
+//! every Lambda instance sees the same count, in fixed windows that are part of the counter's key
+//! (old counts expire by TTL). A source that reaches a limit is answered `429` + `Retry-After`
+//! for the rest of the window:
+//! - per (credential, source): [`Policy::max_per_credential`] wrong secrets for one client from
+//!   one address lock that pair only — the same client from any other address is untouched, so
+//!   naming a victim's public client id can never lock the victim out;
+//! - per source: [`Policy::max_per_source`] failures from one address, on any credentials,
+//!   lock that address (credential stuffing across many ids).
+//!
+//! Only a presented secret that is wrong counts: a request that carries no secret is refused
+//! without counting.
+
+use std::net::IpAddr;
+
+use crate::kernel::clock::UnixSeconds;
+use crate::kernel::error::{ApiError, ApiResult};
+use crate::ports::store::{Key, Table};
+
+/// Failures allowed per window before the lock.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub window_seconds: i64,
+    pub max_per_credential: i64,
+    pub max_per_source: i64,
+}
+
+pub const POLICY: Policy = Policy {
+    window_seconds: 900,
+    max_per_credential: 5,
+    max_per_source: 50,
+};
+
+/// The address a request comes from: API Gateway's `requestContext.http.sourceIp` (the local
+/// server passes the peer address there). Unknown only outside API Gateway (a handler called
+/// directly); unknown sources share one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Source(Option<IpAddr>);
+
+impl Source {
+    pub const UNKNOWN: Source = Source(None);
+
+    pub fn new(ip: IpAddr) -> Self {
+        Self(Some(ip))
+    }
+
+    /// From the text API Gateway passes; anything that is not an address is unknown.
+    pub fn parse(raw: Option<&str>) -> Self {
+        Self(raw.and_then(|r| r.trim().parse().ok()))
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.0
+    }
+
+    /// The canonical text of the address, as it appears in counter keys.
+    fn label(&self) -> String {
+        match self.0 {
+            // `to_canonical` folds IPv4-mapped IPv6 onto IPv4: one address, one bucket.
+            Some(ip) => ip.to_canonical().to_string(),
+            None => "unknown".to_owned(),
+        }
+    }
+}
+
+/// One authentication attempt: the credential it names (a client id, a signed request's key),
+/// already checked for its shape, or `None` when the id was not even well formed, and where it
+/// comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub credential: Option<&'a str>,
+    pub source: Source,
+}
+
+impl<'a> Attempt<'a> {
+    pub fn new(credential: &'a str, source: Source) -> Self {
+        Self {
+            credential: Some(credential),
+            source,
+        }
+    }
+
+    /// An attempt whose credential id is malformed: only its source is counted.
+    pub fn anonymous(source: Source) -> Self {
+        Self {
+            credential: None,
+            source,
+        }
+    }
+
+    /// The counters this attempt touches, with their limits.
+    fn counters(&self, p: &Policy, window: i64) -> Vec<(Key, i64)> {
+        let src = self.source.label();
+        let mut out = vec![(
+            Key::new(format!("LOCK#src#{src}"), format!("W#{window}")),
+            p.max_per_source,
+        )];
+        if let Some(id) = self.credential {
+            out.push((
+                Key::new(format!("LOCK#cred#{id}#{src}"), format!("W#{window}")),
+                p.max_per_credential,
+            ));
+        }
+        out
+    }
+}
+
+/// Pure policy: the seconds left on the lock, if `failures` in the window starting at
+/// `window_start` reach the limit.
+pub fn locked_for(
+    failures: i64,
+    max: i64,
+    window_start: UnixSeconds,
+    window: i64,
+    now: UnixSeconds,
+) -> Option<u64> {
+    (failures >= max).then(|| (window_start + window - now).max(1) as u64)
+}
+
+/// `429` if the attempt's source, or its (credential, source) pair, is locked at `now`.
+pub async fn check(table: &dyn Table, attempt: Attempt<'_>, now: UnixSeconds) -> ApiResult<()> {
+    let p = POLICY;
+    let window = now.div_euclid(p.window_seconds);
+    for (key, max) in attempt.counters(&p, window) {
+        let failures = table.counter(&key).await?;
+        if let Some(retry) = locked_for(
+            failures,
+            max,
+            window * p.window_seconds,
+            p.window_seconds,
+            now,
+        ) {
+            return Err(ApiError::locked("locked_out", retry));
+        }
+    }
+    Ok(())
+}
+
+/// Counts one failure of the attempt (a wrong secret or signature was presented).
+pub async fn record_failure(
+    table: &dyn Table,
+    attempt: Attempt<'_>,
+    now: UnixSeconds,
+) -> ApiResult<()> {
+    let p = POLICY;
+    let window = now.div_euclid(p.window_seconds);
+    let ttl = (window + 1) * p.window_seconds + 60;
+    for (key, _) in attempt.counters(&p, window) {
+        table.increment(&key, 1, ttl).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::store::MemoryTable;
+
+    fn src(ip: &str) -> Source {
+        Source::parse(Some(ip))
+    }
+
+    #[test]
+    fn lock_lasts_until_the_window_ends() {
+        assert_eq!(locked_for(4, 5, 900, 900, 1000), None);
+        assert_eq!(locked_for(5, 5, 900, 900, 1000), Some(800));
+        assert_eq!(locked_for(9, 5, 900, 900, 1799), Some(1));
+    }
+
+    #[test]
+    fn sources_are_parsed_and_canonical() {
+        assert_eq!(src("127.0.0.1"), src(" 127.0.0.1 "));
+        assert_eq!(src("::ffff:127.0.0.1").label(), "127.0.0.1");
+        assert_eq!(src("not an ip"), Source::UNKNOWN);
+        assert_eq!(Source::parse(None).label(), "unknown");
+    }
+
+    #[tokio::test]
+    async fn failures_lock_the_pair_not_the_credential() {
+        let t = MemoryTable::new();
+        let now = 9_000;
+        let attacker = Attempt::new("c", src("10.0.0.1"));
+        for _ in 0..5 {
+            check(&t, attacker, now).await.unwrap();
+            record_failure(&t, attacker, now).await.unwrap();
+        }
+        let e = check(&t, attacker, now + 10).await.unwrap_err();
+        assert_eq!(e.status(), 429);
+        assert_eq!(e.retry_after, Some(890));
+        // The owner of "c", elsewhere, is not locked; nor is the attacker on another credential.
+        check(&t, Attempt::new("c", src("10.0.0.2")), now)
+            .await
+            .unwrap();
+        check(&t, Attempt::new("other", src("10.0.0.1")), now)
+            .await
+            .unwrap();
+        check(&t, attacker, now + 900).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn many_failures_from_one_source_lock_the_source() {
+        let t = MemoryTable::new();
+        let now = 9_000;
+        let ids: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
+        for id in &ids {
+            record_failure(&t, Attempt::new(id, src("10.0.0.9")), now)
+                .await
+                .unwrap();
+        }
+        let e = check(&t, Attempt::new("fresh", src("10.0.0.9")), now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 429);
+        check(&t, Attempt::anonymous(src("10.0.0.9")), now)
+            .await
+            .unwrap_err();
+        check(&t, Attempt::new("fresh", src("10.0.0.10")), now)
+            .await
+            .unwrap();
+    }
+}

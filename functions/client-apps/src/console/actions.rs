@@ -124,9 +124,20 @@ pub async fn revoke_client_app(
     req: &Request,
     p: Params<'_>,
 ) -> ApiResult<Response<Body>> {
+    revoke(s, req, p, ClientKind::App, "clientApp.revoke").await
+}
+
+/// Revokes (deletes) a client of `kind`, audited as `action`; back to API Access.
+async fn revoke(
+    s: &Services,
+    req: &Request,
+    p: Params<'_>,
+    kind: ClientKind,
+    action: &str,
+) -> ApiResult<Response<Body>> {
     let (c, _) = post!(s, req);
     let id = p.require("clientId")?;
-    let result = apps::delete_client(s, &c.m, ClientKind::App, id, "clientApp.revoke").await;
+    let result = apps::delete_client(s, &c.m, kind, id, action).await;
     let w = c.lang.words();
     c.done(
         s,
@@ -221,16 +232,7 @@ pub async fn delete_oauth_client(
     req: &Request,
     p: Params<'_>,
 ) -> ApiResult<Response<Body>> {
-    let (c, _) = post!(s, req);
-    let id = p.require("clientId")?;
-    let result = apps::delete_client(s, &c.m, ClientKind::OAuth, id, "oauthClient.revoke").await;
-    let w = c.lang.words();
-    c.done(
-        s,
-        Page::ApiAccess.path(),
-        result.map(|()| done(w.done_title)),
-    )
-    .await
+    revoke(s, req, p, ClientKind::OAuth, "oauthClient.revoke").await
 }
 
 // --------------------------------------------------------------------- Authentication

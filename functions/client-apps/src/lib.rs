@@ -21,13 +21,12 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:Query",
 ];
 
-mod account;
-mod apps;
-mod callback;
+mod api;
 pub mod console;
-mod oauth_clients;
+mod manage;
 
-use keygate_core::identity::Manager;
+use api::{account, apps, callback, oauth_clients};
+
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::handler;
 use keygate_http::routes::{route, Access, Action, Function, Params, Route};
@@ -419,23 +418,6 @@ async fn whoami(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
             "no authenticated principal: this route must sit behind the verify authorizer",
         )),
     }
-}
-
-/// The audit write for a change by `m`.
-fn audit(
-    m: &Manager,
-    action: &str,
-    target: Option<&str>,
-    now: i64,
-) -> ApiResult<keygate_core::ports::store::WriteOp> {
-    Ok(keygate_core::kernel::audit::AuditEntry::new(
-        &m.account.id,
-        m.user.id.as_str(),
-        action,
-        target,
-        now,
-    )
-    .write()?)
 }
 
 /// `{"results": [...], "count": n}`, OneSpan's list shape.

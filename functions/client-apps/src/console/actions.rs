@@ -10,9 +10,9 @@ use lambda_http::{Body, Request, Response};
 
 use super::pages::{self, ApiAccessView, EventsView, Page};
 use super::{Console, ConsoleForm, Flash};
-use crate::callback::{AuthenticationIn, CallbackIn};
-use crate::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
-use crate::{account, apps, callback, oauth_clients};
+use crate::manage::callback::{AuthenticationIn, CallbackIn};
+use crate::manage::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
+use crate::manage::{account, apps, callback, oauth_clients};
 
 /// How many delivery attempts the Event Notification page lists.
 const RECENT_ATTEMPTS: usize = 50;

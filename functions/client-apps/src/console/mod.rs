@@ -4,7 +4,7 @@
 //! `/auth?authenticationToken=<user token>&target=/admin/api-access`.
 //!
 //! - **No second implementation**: every action calls the same functions as the REST routes
-//!   (`crate::apps::add`, `crate::oauth_clients::add`, `crate::callback::set_primary`, …), so rules,
+//!   (`crate::manage::apps::add`, `crate::manage::oauth_clients::add`, `crate::manage::callback::set_primary`, …), so rules,
 //!   validation, audit records and owner-only checks are one.
 //! - **Sessions**: the session cookie (`__Host-kg_session` over https, `kg_session` on the
 //!   local server over http) of a *console* session (its token minted with an API key);

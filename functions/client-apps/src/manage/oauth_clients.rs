@@ -1,20 +1,17 @@
-//! OAuth 2.0 clients: the client-app verbs under `/api/oauth2/clients`, with redirect URIs,
-//! scopes, the registered domain, public clients (PKCE, no secret), the implicit switch, and the
-//! security profile (`standard`, or `fapi2`: PAR, DPoP, no implicit, confidential only).
+//! OAuth 2.0 clients, as both faces use them: what a creation or an update accepts, the flows a
+//! profile allows, create, change and new credentials (its creator or the owner), audited.
 
 use keygate_core::accounts::validate_name;
 use keygate_core::clients::{
     self, validate_domain, validate_redirect_uris, validate_scopes, Client, ClientKind,
-    OAuthSettings, Profile, MAX_GRACE_SECONDS,
+    OAuthSettings, Profile,
 };
 use keygate_core::identity::Manager;
 use keygate_core::kernel::crypto::Secret;
 use keygate_core::{ApiError, ApiResult, Services};
-use keygate_http::{empty, json, read_json};
-use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::{audit, list_of, read_rotate};
+use crate::manage::audit;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -62,57 +59,13 @@ pub(crate) struct OAuthClientUpdateIn {
     pub require_dpop_nonce: Option<bool>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn double_option<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OAuthClientOut {
-    client_id: String,
-    name: String,
-    redirect_uris: Vec<String>,
-    scopes: Vec<String>,
-    domain: Option<String>,
-    public: bool,
-    implicit: bool,
-    profile: &'static str,
-    /// In force: set on the client, or implied by `fapi2`.
-    require_pushed_authorization_requests: bool,
-    require_dpop_nonce: bool,
-    created_at: i64,
-    updated_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    previous_secret_expires_at: Option<i64>,
-    /// Creation and rotation only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<keygate_core::kernel::crypto::Secret>,
-}
-
-fn out(c: &Client, secret: Option<keygate_core::kernel::crypto::Secret>) -> OAuthClientOut {
-    let o = c.oauth.clone().unwrap_or_default();
-    let (profile, par) = (o.profile.as_str(), o.requires_par());
-    OAuthClientOut {
-        profile,
-        require_pushed_authorization_requests: par,
-        require_dpop_nonce: o.require_dpop_nonce,
-        client_id: c.id.clone(),
-        name: c.name.clone(),
-        redirect_uris: o.redirect_uris,
-        scopes: o.scopes,
-        domain: o.domain,
-        public: o.public,
-        implicit: o.implicit,
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-        previous_secret_expires_at: c.secrets.get(1).and_then(|s| s.expires_at),
-        client_secret: secret,
-    }
-}
-
-fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
+pub(crate) fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
     if let Some(conflict) = settings.profile_conflict() {
         return Err(ApiError::bad_request("profile_conflict", conflict));
     }
@@ -129,12 +82,6 @@ fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
         ));
     }
     Ok(())
-}
-
-pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let input: OAuthClientIn = read_json(req)?;
-    let (client, secret) = add(s, m, input).await?;
-    Ok(json(201, &out(&client, secret)))
 }
 
 /// A new OAuth client, with its secret in clear for a confidential one (shown once). The REST
@@ -171,27 +118,6 @@ pub(crate) async fn add(
     Ok((client, secret))
 }
 
-pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    let all = clients::list(&*s.table, &m.account.id, ClientKind::OAuth).await?;
-    Ok(list_of(all.iter().map(|c| out(c, None)).collect()))
-}
-
-pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    let (c, _) = clients::get_owned(&*s.table, &m.account.id, ClientKind::OAuth, id).await?;
-    Ok(json(200, &out(&c, None)))
-}
-
-pub async fn update(
-    s: &Services,
-    m: &Manager,
-    id: &str,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let input: OAuthClientUpdateIn = read_json(req)?;
-    let c = change(s, m, id, input).await?;
-    Ok(json(200, &out(&c, None)))
-}
-
 /// A partial update of an OAuth client (fields left out keep their value).
 pub(crate) async fn change(
     s: &Services,
@@ -199,7 +125,7 @@ pub(crate) async fn change(
     id: &str,
     input: OAuthClientUpdateIn,
 ) -> ApiResult<Client> {
-    let (mut c, rev) = crate::apps::changeable(s, m, ClientKind::OAuth, id).await?;
+    let (mut c, rev) = crate::manage::apps::changeable(s, m, ClientKind::OAuth, id).await?;
     let mut settings = c
         .oauth
         .clone()
@@ -237,23 +163,6 @@ pub(crate) async fn change(
     Ok(c)
 }
 
-pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    crate::apps::delete_client(s, m, ClientKind::OAuth, id, "oauthClient.revoke").await?;
-    Ok(empty(204))
-}
-
-/// `POST /api/oauth2/clients/{clientId}/rotate`.
-pub async fn rotate(
-    s: &Services,
-    m: &Manager,
-    id: &str,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let grace = read_rotate(req, 0, MAX_GRACE_SECONDS)?;
-    let (c, secret) = new_credentials(s, m, id, grace).await?;
-    Ok(json(200, &out(&c, Some(secret))))
-}
-
 /// "Get new credentials": a new secret, shown once; the old one works for `grace` seconds.
 pub(crate) async fn new_credentials(
     s: &Services,
@@ -261,7 +170,7 @@ pub(crate) async fn new_credentials(
     id: &str,
     grace: i64,
 ) -> ApiResult<(Client, Secret)> {
-    let (mut c, rev) = crate::apps::changeable(s, m, ClientKind::OAuth, id).await?;
+    let (mut c, rev) = crate::manage::apps::changeable(s, m, ClientKind::OAuth, id).await?;
     if c.oauth.as_ref().is_some_and(|o| o.public) {
         return Err(ApiError::conflict(
             "client_public",

@@ -1,41 +1,15 @@
-//! The account's API key (`GET /api/account/apiKey`, `POST /api/account/apiKey/regenerate`) and
-//! authentication settings (`GET/PUT /api/account/authSettings`).
+//! The account's API key and authentication settings, as both faces use them: masked, revealed
+//! (owner), regenerated (owner; a console session moves onto the new key), the settings changed
+//! (owner), audited.
 
 use keygate_core::accounts::{self, AuthMethod, AuthSettings};
 use keygate_core::identity::Manager;
 use keygate_core::kernel::crypto::Secret;
 use keygate_core::{ApiError, ApiResult, Services};
-use keygate_http::{json, query_param, read_json};
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::audit;
-
-/// The caller's own API key, masked (`****` + last 4) unless `?reveal=true`, which only the owner
-/// may ask for.
-pub async fn api_key(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let reveal = match query_param(req, "reveal")?.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "reveal_invalid",
-                "reveal must be true or false",
-            ))
-        }
-    };
-    if !reveal {
-        return Ok(json(
-            200,
-            &serde_json::json!({ "apiKey": masked_key(m), "masked": true }),
-        ));
-    }
-    let key = reveal_key(s, m).await?;
-    Ok(json(
-        200,
-        &serde_json::json!({ "apiKey": key, "masked": false }),
-    ))
-}
+use crate::manage::audit;
 
 /// The caller's API key as shown: `****` + its last 4 characters.
 pub(crate) fn masked_key(m: &Manager) -> String {
@@ -57,12 +31,6 @@ pub(crate) async fn reveal_key(s: &Services, m: &Manager) -> ApiResult<Secret> {
             "this key can no longer be revealed: regenerate it",
         )
     })
-}
-
-/// A new key for the caller, shown once; the old one stops working at once.
-pub async fn regenerate(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    let key = regenerate_key(s, m).await?;
-    Ok(json(200, &serde_json::json!({ "apiKey": key })))
 }
 
 /// The caller's new API key, in clear (shown once). The REST route and the console call this.
@@ -100,27 +68,9 @@ pub(crate) async fn regenerate_key(s: &Services, m: &Manager) -> ApiResult<Secre
     Ok(key)
 }
 
-/// The settings as shown: with `authorizationServerUrl`, read-only, the token endpoint
-/// integrators configure (OneSpan's "Authentication Server URL", visible at all times; the same
-/// as the discovery document's `token_endpoint`).
-fn settings_out(s: &Services, settings: &AuthSettings, req: &Request) -> ApiResult<Response<Body>> {
-    let mut v = serde_json::to_value(settings).map_err(ApiError::internal)?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "authorizationServerUrl".into(),
-            serde_json::Value::String(authorization_server_url(s, req)),
-        );
-    }
-    Ok(json(200, &v))
-}
-
 /// The token endpoint as integrators reach it.
 pub fn authorization_server_url(s: &Services, req: &Request) -> String {
     format!("{}/api/oauth2/token", s.config.issuer_for(req.headers()))
-}
-
-pub async fn settings(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    settings_out(s, &m.account.settings, req)
 }
 
 /// Partial update: fields left out keep their value.
@@ -142,7 +92,7 @@ pub(crate) struct SettingsIn {
     pub authorization_server_url: Option<String>,
 }
 
-fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
+pub(crate) fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
     if (min..=max).contains(&v) {
         Ok(v)
     } else {
@@ -151,27 +101,6 @@ fn bounded(field: &'static str, v: i64, min: i64, max: i64) -> ApiResult<i64> {
             format!("{field} must be between {min} and {max} seconds"),
         ))
     }
-}
-
-/// Settings decide who may manage the account, so only the owner changes them.
-pub async fn update_settings(
-    s: &Services,
-    m: &Manager,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let input: SettingsIn = read_json(req)?;
-    if input
-        .authorization_server_url
-        .as_deref()
-        .is_some_and(|u| u != authorization_server_url(s, req))
-    {
-        return Err(ApiError::bad_request(
-            "read_only_field",
-            "authorizationServerUrl is provided by keygate and cannot be changed",
-        ));
-    }
-    let settings = change_settings(s, m, input).await?;
-    settings_out(s, &settings, req)
 }
 
 /// A partial update of the settings, by the owner only (`403 settings_owner_only`); the REST

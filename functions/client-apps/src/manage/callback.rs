@@ -1,27 +1,19 @@
-//! Event notifications: OneSpan's `/api/callback` (`{url, key, events}`, all events off by
-//! default, `DELETE` reverts) is the account's primary endpoint; `/api/callback/endpoints` adds
-//! more, each with its own filter and Standard Webhooks signing secret.
-//!
-//! How deliveries authenticate (OneSpan's `authentication`: `NONE`, `BASIC` with the `key`, or
-//! `OAUTH2` with the integrator's client id, secret, authorization server URL and scope) is the
-//! owner's to set. Signing secrets and the callback key are shown to the owner only; other
-//! managers see the key masked and no secret; the OAuth client secret is write-only, shown
-//! masked to everyone.
+//! Event notification endpoints, as both faces use them: what a callback accepts, how its
+//! deliveries authenticate (owner-only changes, write-only secrets), the primary callback and the
+//! extra endpoints, signing secrets, audited.
 
 use keygate_core::identity::Manager;
 use keygate_core::kernel::crypto::Peppers;
 use keygate_core::kernel::ids::EndpointId;
 use keygate_core::notify::endpoints::{
     self, validate_events, validate_key, validate_oauth, validate_url, AuthChange, AuthType,
-    Endpoint, DEFAULT_GRACE_SECONDS, MAX_ENDPOINTS, MAX_GRACE_SECONDS,
+    Endpoint, MAX_ENDPOINTS,
 };
 use keygate_core::ports::store::{Condition, WriteOp};
 use keygate_core::{ApiError, ApiResult, Services};
-use keygate_http::{empty, json, read_json};
-use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::{audit, list_of, read_rotate};
+use crate::manage::audit;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -52,105 +44,20 @@ pub(crate) struct AuthenticationIn {
     pub scope: Option<String>,
 }
 
-/// How deliveries authenticate, as shown: the OAuth client secret always masked.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuthenticationOut {
-    #[serde(rename = "type")]
-    kind: AuthType,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authorization_server_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-}
-
-impl AuthenticationOut {
-    const NONE: Self = Self {
-        kind: AuthType::None,
-        client_id: None,
-        client_secret: None,
-        authorization_server_url: None,
-        scope: None,
-    };
-
-    fn of(ep: &Endpoint, peppers: &Peppers) -> Self {
-        let Some(c) = &ep.oauth else {
-            return Self {
-                kind: ep.auth_type(),
-                ..Self::NONE
-            };
-        };
-        Self {
-            kind: AuthType::OAuth2,
-            client_id: Some(c.client_id.clone()),
-            client_secret: Some(masked_oauth_secret(ep, peppers)),
-            authorization_server_url: Some(c.authorization_server_url.clone()),
-            scope: c.scope.clone(),
-        }
-    }
-}
-
 /// The OAuth client secret as `GET` shows it.
 pub(crate) fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
     ep.open_oauth_secret(peppers)
         .map_or_else(|| "****".to_owned(), |s| s.masked())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CallbackOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    url: Option<String>,
-    key: Option<String>,
-    events: Vec<String>,
-    authentication: AuthenticationOut,
-    signing_secret: Option<keygate_core::kernel::crypto::Secret>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disabled: Option<keygate_core::notify::endpoints::Disabled>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    created_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    updated_at: Option<i64>,
-}
-
-fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> CallbackOut {
-    let key = ep.open_key(peppers).map(|k| {
-        if m.may(keygate_core::identity::policy::Action::Owner) {
-            k.expose().to_owned()
-        } else {
-            k.masked()
-        }
-    });
-    CallbackOut {
-        id: with_id.then(|| ep.id.to_string()),
-        url: Some(ep.url.clone()),
-        key,
-        events: ep.events.clone(),
-        authentication: AuthenticationOut::of(ep, peppers),
-        signing_secret: if m.may(keygate_core::identity::policy::Action::Owner) {
-            ep.current_secret(peppers)
-        } else {
-            None
-        },
-        disabled: ep.disabled.clone(),
-        created_at: Some(ep.created_at),
-        updated_at: Some(ep.updated_at),
-    }
-}
-
-fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
+pub(crate) fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
     let url = validate_url(&input.url, s.config.local_mode)?;
     Ok((url, validate_events(&input.events)?))
 }
 
 /// What the request says about authentication (`None`: it says nothing — no `key`, no
 /// `authentication`). A `key` alone means `BASIC`; a type and fields that disagree are `400`.
-fn requested_auth(s: &Services, input: &CallbackIn) -> ApiResult<Option<AuthChange>> {
+pub(crate) fn requested_auth(s: &Services, input: &CallbackIn) -> ApiResult<Option<AuthChange>> {
     let key = input.key.as_deref();
     if let Some(k) = key {
         validate_key(k)?;
@@ -198,7 +105,7 @@ fn requested_auth(s: &Services, input: &CallbackIn) -> ApiResult<Option<AuthChan
 }
 
 /// The endpoint's current authentication as a change that keeps it.
-fn kept(ep: &Endpoint, peppers: &Peppers) -> AuthChange {
+pub(crate) fn kept(ep: &Endpoint, peppers: &Peppers) -> AuthChange {
     match (&ep.oauth, ep.open_key(peppers)) {
         (Some(c), _) => AuthChange::OAuth2 {
             client_id: c.client_id.clone(),
@@ -213,7 +120,11 @@ fn kept(ep: &Endpoint, peppers: &Peppers) -> AuthChange {
 
 /// A change with what `GET` showed sent back: the masked key or OAuth secret means the current
 /// one.
-fn unmasked(change: AuthChange, current: Option<&Endpoint>, peppers: &Peppers) -> AuthChange {
+pub(crate) fn unmasked(
+    change: AuthChange,
+    current: Option<&Endpoint>,
+    peppers: &Peppers,
+) -> AuthChange {
     let Some(ep) = current else { return change };
     match change {
         AuthChange::Basic(k) => match ep.open_key(peppers) {
@@ -242,7 +153,7 @@ fn unmasked(change: AuthChange, current: Option<&Endpoint>, peppers: &Peppers) -
 /// event filter only: the URL must be the current one, and the authentication left out or sent
 /// back as it was shown. Returns the authentication to store (for the owner, saying nothing
 /// means none, as a `PUT` replaces the callback).
-fn authentication(
+pub(crate) fn authentication(
     m: &Manager,
     peppers: &Peppers,
     current: Option<&Endpoint>,
@@ -275,7 +186,7 @@ pub(crate) async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endp
         .find(|(e, _)| e.primary))
 }
 
-async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)> {
+pub(crate) async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)> {
     let unknown = || ApiError::not_found("endpoint_unknown", "no such endpoint");
     let id = EndpointId::parse(id).map_err(|_| unknown())?;
     match endpoints::get(&*s.table, &m.account.id, &id).await? {
@@ -285,7 +196,7 @@ async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)
 }
 
 /// What a new endpoint is made of.
-struct NewEndpoint {
+pub(crate) struct NewEndpoint {
     primary: bool,
     url: String,
     auth: AuthChange,
@@ -293,7 +204,7 @@ struct NewEndpoint {
 }
 
 /// Creates an endpoint (the account's limit permitting) with its audit record.
-async fn create_endpoint(
+pub(crate) async fn create_endpoint(
     s: &Services,
     m: &Manager,
     peppers: &Peppers,
@@ -321,7 +232,7 @@ async fn create_endpoint(
 }
 
 /// Writes an endpoint and its audit record together; a lost race is a `409`.
-async fn save(
+pub(crate) async fn save(
     s: &Services,
     m: &Manager,
     ep: &Endpoint,
@@ -339,7 +250,13 @@ async fn save(
     )
 }
 
-async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str) -> ApiResult<()> {
+pub(crate) async fn remove(
+    s: &Services,
+    m: &Manager,
+    ep: &Endpoint,
+    rev: u64,
+    action: &str,
+) -> ApiResult<()> {
     keygate_core::kernel::error::conflict_on_race(
         s.table
             .transact(vec![
@@ -352,35 +269,6 @@ async fn remove(s: &Services, m: &Manager, ep: &Endpoint, rev: u64, action: &str
             .await,
         "the endpoint changed meanwhile: try again",
     )
-}
-
-pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    let ring = s.keys.ring().await;
-    Ok(match primary(s, m).await? {
-        Some((ep, _)) => json(200, &out(&ep, m, ring.peppers(), false)),
-        None => json(
-            200,
-            &CallbackOut {
-                id: None,
-                url: None,
-                key: None,
-                events: vec![],
-                authentication: AuthenticationOut::NONE,
-                signing_secret: None,
-                disabled: None,
-                created_at: None,
-                updated_at: None,
-            },
-        ),
-    })
-}
-
-/// Creates or replaces the callback; replacing keeps the signing secret and re-enables it.
-pub async fn put_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let input: CallbackIn = read_json(req)?;
-    let ep = set_primary(s, m, input).await?;
-    let ring = s.keys.ring().await;
-    Ok(json(200, &out(&ep, m, ring.peppers(), false)))
 }
 
 /// Sets the primary callback (the REST route and the console call this).
@@ -420,7 +308,7 @@ pub(crate) async fn set_primary(
     Ok(ep)
 }
 
-fn apply(
+pub(crate) fn apply(
     ep: &mut Endpoint,
     peppers: &Peppers,
     url: String,
@@ -438,33 +326,12 @@ fn apply(
     Ok(())
 }
 
-pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    revert_primary(s, m).await?;
-    Ok(empty(204))
-}
-
 /// OneSpan's REVERT: the callback goes (and with it every event subscription).
 pub(crate) async fn revert_primary(s: &Services, m: &Manager) -> ApiResult<()> {
     if let Some((ep, rev)) = primary(s, m).await? {
         remove(s, m, &ep, rev, "callback.delete").await?;
     }
     Ok(())
-}
-
-async fn rotate_endpoint(
-    s: &Services,
-    m: &Manager,
-    ep: Endpoint,
-    rev: u64,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let grace = read_rotate(req, DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS)?;
-    let (ep, secret) = rotate_signing_secret(s, m, ep, rev, grace).await?;
-    let previous_expires = ep.secrets.get(1).and_then(|x| x.expires_at);
-    Ok(json(
-        200,
-        &serde_json::json!({ "signingSecret": secret, "previousSecretExpiresAt": previous_expires }),
-    ))
 }
 
 /// A new signing secret for `ep`, the others signing for `grace` more seconds; the owner only
@@ -488,32 +355,6 @@ pub(crate) async fn rotate_signing_secret(
     Ok((ep, secret))
 }
 
-/// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
-pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let (ep, rev) = primary(s, m)
-        .await?
-        .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured"))?;
-    rotate_endpoint(s, m, ep, rev, req).await
-}
-
-pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
-    let ring = s.keys.ring().await;
-    let all = endpoints::list(&*s.table, &m.account.id).await?;
-    Ok(list_of(
-        all.iter()
-            .filter(|(e, _)| !e.primary)
-            .map(|(e, _)| out(e, m, ring.peppers(), true))
-            .collect(),
-    ))
-}
-
-pub async fn create(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let input: CallbackIn = read_json(req)?;
-    let ep = add_endpoint(s, m, input).await?;
-    let ring = s.keys.ring().await;
-    Ok(json(201, &out(&ep, m, ring.peppers(), true)))
-}
-
 /// A new extra endpoint (the REST route and the console call this).
 pub(crate) async fn add_endpoint(
     s: &Services,
@@ -533,95 +374,8 @@ pub(crate) async fn add_endpoint(
     create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await
 }
 
-pub async fn get(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    let (ep, _) = owned(s, m, id).await?;
-    let ring = s.keys.ring().await;
-    Ok(json(200, &out(&ep, m, ring.peppers(), true)))
-}
-
-pub async fn update(
-    s: &Services,
-    m: &Manager,
-    id: &str,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let input: CallbackIn = read_json(req)?;
-    let (url, events) = check(s, &input)?;
-    let requested = requested_auth(s, &input)?;
-    let (mut ep, rev) = owned(s, m, id).await?;
-    let ring = s.keys.ring().await;
-    let auth = authentication(m, ring.peppers(), Some(&ep), &url, requested)?;
-    apply(&mut ep, ring.peppers(), url, auth, events, s.now())?;
-    save(s, m, &ep, Some(rev), "endpoint.update").await?;
-    Ok(json(200, &out(&ep, m, ring.peppers(), true)))
-}
-
-pub async fn delete(s: &Services, m: &Manager, id: &str) -> ApiResult<Response<Body>> {
-    remove_endpoint(s, m, id).await?;
-    Ok(empty(204))
-}
-
 /// Deletes an extra endpoint of the account.
 pub(crate) async fn remove_endpoint(s: &Services, m: &Manager, id: &str) -> ApiResult<()> {
     let (ep, rev) = owned(s, m, id).await?;
     remove(s, m, &ep, rev, "endpoint.delete").await
-}
-
-pub async fn rotate(
-    s: &Services,
-    m: &Manager,
-    id: &str,
-    req: &Request,
-) -> ApiResult<Response<Body>> {
-    let (ep, rev) = owned(s, m, id).await?;
-    rotate_endpoint(s, m, ep, rev, req).await
-}
-
-/// `GET /api/callback/attempts?eventId=…`: every delivery attempt of one of the account's
-/// events (status, latency, response code), oldest first.
-pub async fn attempts(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let event_id = keygate_http::query_param(req, "eventId")?.ok_or_else(|| {
-        ApiError::bad_request(
-            "event_id_missing",
-            "the eventId query parameter is required",
-        )
-    })?;
-    if event_id.is_empty()
-        || event_id.len() > 128
-        || !event_id.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(ApiError::bad_request(
-            "event_id_malformed",
-            "eventId must be 1-128 visible characters",
-        ));
-    }
-    let found = keygate_core::notify::attempts::list(&*s.table, &m.account.id, &event_id).await?;
-    Ok(list_of(found))
-}
-
-/// `GET /api/callback/events` (no credential): the event catalog — the 24 types, where each comes
-/// from, and its label and description in English and French (`keygate_core::notify::events::catalog`).
-pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
-    use keygate_core::notify::events::catalog::{Origin, CATALOG};
-    let origin = match keygate_http::query_param(req, "origin")?.as_deref() {
-        None => None,
-        Some("ACCOUNT") => Some(Origin::Account),
-        Some("PARTICIPANT") => Some(Origin::Participant),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "origin_unknown",
-                "origin is ACCOUNT or PARTICIPANT",
-            ))
-        }
-    };
-    let events: Vec<_> = CATALOG
-        .iter()
-        .filter(|e| origin.is_none_or(|o| e.origin == o))
-        .collect();
-    let mut resp = json(200, &serde_json::json!({ "events": events }));
-    resp.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("public, max-age=3600"),
-    );
-    Ok(resp)
 }

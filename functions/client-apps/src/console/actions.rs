@@ -89,16 +89,24 @@ pub async fn regenerate_api_key(s: &Services, req: &Request) -> ApiResult<Respon
     c.done(s, Page::ApiAccess.path(), result).await
 }
 
+/// A client app's new secret, for the page that shows it once.
+fn shown_once(
+    (app, secret): (
+        keygate_core::clients::Client,
+        keygate_core::kernel::crypto::Secret,
+    ),
+) -> Option<Flash> {
+    Some(Flash::ClientApp {
+        client_id: app.id,
+        secret: secret.expose().to_owned(),
+    })
+}
+
 pub async fn add_client_app(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let (c, form) = post!(s, req);
     let result = apps::add(s, &c.m, form.get("name").unwrap_or_default())
         .await
-        .map(|(app, secret)| {
-            Some(Flash::ClientApp {
-                client_id: app.id,
-                secret: secret.expose().to_owned(),
-            })
-        });
+        .map(shown_once);
     c.done(s, Page::ApiAccess.path(), result).await
 }
 
@@ -110,12 +118,7 @@ pub async fn rotate_client_app(
     let (c, _) = post!(s, req);
     let result = apps::rotate_secret(s, &c.m, p.require("clientId")?, 0)
         .await
-        .map(|(app, secret)| {
-            Some(Flash::ClientApp {
-                client_id: app.id,
-                secret: secret.expose().to_owned(),
-            })
-        });
+        .map(shown_once);
     c.done(s, Page::ApiAccess.path(), result).await
 }
 

@@ -16,7 +16,12 @@ pub async fn auth(services: &Services, req: &Request) -> ApiResult<Response<Body
     let token = required(req, "authenticationToken", "token_missing")?;
     let target = required(req, "target", "target_missing")?;
     let location = authtokens::redirect_location(&services.config, &target)?;
-    let redeemed = authtokens::redeem(services, Redemption::Auth, &token).await?;
+    let redeemed = authtokens::redeem(
+        &authtokens::Ports::of(services).await,
+        Redemption::Auth,
+        &token,
+    )
+    .await?;
     redirect(services, &location, &redeemed)
 }
 
@@ -33,7 +38,12 @@ pub async fn access(services: &Services, req: &Request) -> ApiResult<Response<Bo
              IssuerUrl parameter): the signing link is still valid, try it again later",
         ));
     }
-    let redeemed = authtokens::redeem(services, Redemption::Access, &token).await?;
+    let redeemed = authtokens::redeem(
+        &authtokens::Ports::of(services).await,
+        Redemption::Access,
+        &token,
+    )
+    .await?;
     let package = redeemed.session.scope.grant.package_id().ok_or_else(|| {
         ApiError::internal(std::io::Error::other("a signer session without a package"))
     })?;
@@ -133,9 +143,12 @@ mod tests {
             );
         }
         assert!(!cookie.to_ascii_lowercase().contains("domain"), "{cookie}");
-        let p = authtokens::authenticate_session(&f.services, &cookie_value(&r))
-            .await
-            .unwrap();
+        let p = authtokens::authenticate_session(
+            &authtokens::Ports::of(&f.services).await,
+            &cookie_value(&r),
+        )
+        .await
+        .unwrap();
         assert_eq!(p.subject_id, f.account.owner_user_id.to_string());
     }
 

@@ -147,7 +147,7 @@ pub async fn user(services: &Services, req: &Request) -> ApiResult<Response<Body
     };
     let user_id = target_user(services, manager, input).await?;
     let minted = authtokens::mint(
-        services,
+        &authtokens::Ports::of(services).await,
         &manager.account,
         Grant::User { user_id },
         manager.chain.clone(),
@@ -169,7 +169,13 @@ pub async fn sender(services: &Services, req: &Request) -> ApiResult<Response<Bo
         user_id: manager.user.id.clone(),
         package_id,
     };
-    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
+    let minted = authtokens::mint(
+        &authtokens::Ports::of(services).await,
+        &manager.account,
+        grant,
+        manager.chain.clone(),
+    )
+    .await?;
     Ok(json(
         200,
         &TokenOut {
@@ -192,7 +198,13 @@ pub async fn signer_multi_use(services: &Services, req: &Request) -> ApiResult<R
         package_id,
         signer_id,
     };
-    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
+    let minted = authtokens::mint(
+        &authtokens::Ports::of(services).await,
+        &manager.account,
+        grant,
+        manager.chain.clone(),
+    )
+    .await?;
     Ok(json(
         200,
         &SignerTokenOut {
@@ -219,7 +231,13 @@ pub async fn signer_single_use(services: &Services, req: &Request) -> ApiResult<
         signer_id,
         session_fields,
     };
-    let minted = authtokens::mint(services, &manager.account, grant, manager.chain.clone()).await?;
+    let minted = authtokens::mint(
+        &authtokens::Ports::of(services).await,
+        &manager.account,
+        grant,
+        manager.chain.clone(),
+    )
+    .await?;
     Ok(json(
         200,
         &SingleUseSignerTokenOut {

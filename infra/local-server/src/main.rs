@@ -64,7 +64,7 @@ async fn run() -> Result<(), String> {
     // A ready sign-in link to the console: a user authentication token of the demo owner
     // (single use, valid for the account's authentication-token lifetime).
     let token = keygate_core::authtokens::mint(
-        &services,
+        &keygate_core::authtokens::Ports::of(&services).await,
         &demo.account,
         keygate_core::authtokens::Grant::User {
             user_id: demo.owner.id.clone(),

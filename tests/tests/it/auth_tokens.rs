@@ -156,9 +156,12 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     }
     // Local mode on plain http: no `Secure` (Config::local_mode); the unit tests show it set.
     assert!(!cookie.contains("Secure"));
-    let p = authtokens::authenticate_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(p.account_id.as_str(), account);
     assert_eq!(
         (p.subject_type, p.subject_id.as_str()),
@@ -174,9 +177,12 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     let (dev, _) = add_user(&s, &account, "dev@acme.test").await;
     let token = mint_ok(&s, &key, USER, Some(json!({"userId": dev}))).await;
     let opened = auth(&s, &token, "/a/dashboard").await;
-    let p = authtokens::authenticate_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (p.subject_type, p.subject_id.as_str()),
         (SubjectType::User, dev.as_str())
@@ -191,9 +197,12 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     let opened = auth(&s, v["value"].as_str().unwrap(), &target).await;
     assert_eq!(opened.status, 302);
     assert_eq!(opened.location.as_deref(), Some(target.as_str()));
-    let p = authtokens::authenticate_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(p.subject_type, SubjectType::Sender);
     assert_eq!(p.subject_id, owner);
     assert_eq!(p.package_id.as_deref(), Some(pkg));
@@ -219,9 +228,12 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
                 .as_str()
         )
     );
-    let p = authtokens::authenticate_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(p.subject_type, SubjectType::Signer);
     assert_eq!(
         (p.package_id.as_deref(), p.signer_id.as_deref()),
@@ -243,16 +255,22 @@ async fn each_kind_opens_a_session_of_its_scope(backend: Backend) {
     assert_eq!(v["signerId"], email);
     let opened = access(&s, v["value"].as_str().unwrap()).await;
     assert_eq!(opened.status, 302);
-    let session = authtokens::get_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let session = authtokens::get_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         serde_json::to_value(session.session_fields()).unwrap(),
         fields
     );
-    let p = authtokens::authenticate_session(s.services(), &opened.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &opened.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (p.subject_type, p.subject_id.as_str()),
         (SubjectType::Signer, email)
@@ -381,11 +399,13 @@ async fn tokens_and_sessions_expire(backend: Backend) {
     // The session opened at +1799 s lives its own 30 minutes from then.
     let session = late.session();
     s.clock.advance(1798);
-    assert!(authtokens::authenticate_session(s.services(), &session)
-        .await
-        .is_ok());
+    assert!(
+        authtokens::authenticate_session(&authtokens::Ports::of(s.services()).await, &session)
+            .await
+            .is_ok()
+    );
     s.clock.advance(1);
-    let e = authtokens::authenticate_session(s.services(), &session)
+    let e = authtokens::authenticate_session(&authtokens::Ports::of(s.services()).await, &session)
         .await
         .unwrap_err();
     assert_eq!((e.status().as_u16(), e.reason), (401, "session_expired"));
@@ -437,9 +457,12 @@ async fn racing_redemptions_open_exactly_one_session(backend: Backend) {
             }
         }
         assert_eq!(sessions.len(), 1, "{path}: exactly one session");
-        assert!(authtokens::authenticate_session(s.services(), &sessions[0])
-            .await
-            .is_ok());
+        assert!(authtokens::authenticate_session(
+            &authtokens::Ports::of(s.services()).await,
+            &sessions[0]
+        )
+        .await
+        .is_ok());
     }
 }
 
@@ -645,9 +668,12 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
     assert_eq!(status, 404);
     // Its own tokens open sessions of its own account only.
     let token = mint_ok(&s, &other_key, USER, None).await;
-    let p = authtokens::authenticate_session(s.services(), &auth(&s, &token, "/").await.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &auth(&s, &token, "/").await.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(p.account_id.as_str(), other);
 
     // With roles and permissions on, the API_ACCESS user manages — but gets no owner token.
@@ -658,9 +684,12 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
         (403, Some("owner_token_forbidden"))
     );
     let token = mint_ok(&s, &dev_key, USER, None).await;
-    let p = authtokens::authenticate_session(s.services(), &auth(&s, &token, "/").await.session())
-        .await
-        .unwrap();
+    let p = authtokens::authenticate_session(
+        &authtokens::Ports::of(s.services()).await,
+        &auth(&s, &token, "/").await.session(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (p.subject_type, p.subject_id.as_str()),
         (SubjectType::User, dev.as_str())
@@ -714,7 +743,7 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
 
     // Sessions that are not.
     for bad in ["", "x", &"A".repeat(43)] {
-        let e = authtokens::authenticate_session(s.services(), bad)
+        let e = authtokens::authenticate_session(&authtokens::Ports::of(s.services()).await, bad)
             .await
             .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (401, "session_unknown"));

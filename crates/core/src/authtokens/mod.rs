@@ -50,6 +50,30 @@ mod rules;
 pub use records::*;
 pub use rules::*;
 
+/// What authentication tokens and sessions need of the ports — the table, the key ring whose
+/// peppers their values are hashed under, and the time — never the whole `Services`.
+#[derive(Clone)]
+pub struct Ports<'a> {
+    pub table: &'a dyn Table,
+    pub ring: std::sync::Arc<crate::ports::keys::KeyRing>,
+    pub now: UnixSeconds,
+}
+
+impl<'a> Ports<'a> {
+    /// The ports `services` lend, at its clock's now.
+    pub async fn of(services: &'a Services) -> Ports<'a> {
+        Ports {
+            table: &*services.table,
+            ring: services.keys.ring().await,
+            now: services.now(),
+        }
+    }
+
+    pub fn peppers(&self) -> &crate::kernel::crypto::Peppers {
+        self.ring.peppers()
+    }
+}
+
 /// Hash domain of authentication tokens.
 pub const TOKEN_DOMAIN: &str = "authtoken";
 /// Hash domain of session values.
@@ -441,16 +465,21 @@ mod tests {
             ),
         ];
         for (grant, at, subject) in cases {
-            let minted = mint(&f.services, &f.account, grant.clone(), f.root.clone())
-                .await
-                .unwrap();
+            let minted = mint(
+                &Ports::of(&f.services).await,
+                &f.account,
+                grant.clone(),
+                f.root.clone(),
+            )
+            .await
+            .unwrap();
             assert_eq!(minted.expires_at, T0 + 1800);
-            let r = redeem(&f.services, at, minted.value.expose())
+            let r = redeem(&Ports::of(&f.services).await, at, minted.value.expose())
                 .await
                 .unwrap();
             assert_eq!(r.session.scope.grant, grant);
             assert_eq!(r.max_age(T0), 1800);
-            let p = authenticate_session(&f.services, r.session_value.expose())
+            let p = authenticate_session(&Ports::of(&f.services).await, r.session_value.expose())
                 .await
                 .unwrap();
             assert_eq!(p.subject_type, subject);
@@ -461,7 +490,7 @@ mod tests {
                 grant.package_id().map(|p| p.as_str())
             );
             if let Grant::SignerSingleUse { session_fields, .. } = &grant {
-                let s = get_session(&f.services, r.session_value.expose())
+                let s = get_session(&Ports::of(&f.services).await, r.session_value.expose())
                     .await
                     .unwrap();
                 assert_eq!(s.session_fields(), session_fields.as_ref());
@@ -469,7 +498,7 @@ mod tests {
                 assert_eq!(p.subject_id, "s2@x.test");
             }
             // Single-use tokens work once; the multi-use one again.
-            let again = redeem(&f.services, at, minted.value.expose()).await;
+            let again = redeem(&Ports::of(&f.services).await, at, minted.value.expose()).await;
             if grant.single_use() {
                 assert_eq!(again.unwrap_err().reason, "token_used");
             } else {
@@ -482,7 +511,7 @@ mod tests {
     async fn nothing_stored_opens_a_session() {
         let f = fixture().await;
         let minted = mint(
-            &f.services,
+            &Ports::of(&f.services).await,
             &f.account,
             Grant::SignerMultiUse {
                 package_id: pkg("p"),
@@ -492,9 +521,13 @@ mod tests {
         )
         .await
         .unwrap();
-        let r = redeem(&f.services, Redemption::Access, minted.value.expose())
-            .await
-            .unwrap();
+        let r = redeem(
+            &Ports::of(&f.services).await,
+            Redemption::Access,
+            minted.value.expose(),
+        )
+        .await
+        .unwrap();
         for item in f.table.dump() {
             let text = format!("{:?} {}", item.key, item.data);
             assert!(!text.contains(minted.value.expose()));
@@ -508,33 +541,46 @@ mod tests {
         let user = Grant::User {
             user_id: f.account.owner_user_id.clone(),
         };
-        let minted = mint(&f.services, &f.account, user, f.root.clone())
-            .await
-            .unwrap();
+        let minted = mint(
+            &Ports::of(&f.services).await,
+            &f.account,
+            user,
+            f.root.clone(),
+        )
+        .await
+        .unwrap();
         let before = f.table.dump().len();
-        let e = redeem(&f.services, Redemption::Access, minted.value.expose())
-            .await
-            .unwrap_err();
+        let e = redeem(
+            &Ports::of(&f.services).await,
+            Redemption::Access,
+            minted.value.expose(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (400, "token_wrong_route"));
         assert_eq!(f.table.dump().len(), before, "nothing written or consumed");
 
         let mut tampered = minted.value.expose().to_owned();
         let last = if tampered.ends_with('A') { "B" } else { "A" };
         tampered.replace_range(42.., last);
-        let e = redeem(&f.services, Redemption::Auth, &tampered)
+        let e = redeem(&Ports::of(&f.services).await, Redemption::Auth, &tampered)
             .await
             .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (401, "token_unknown"));
-        let e = redeem(&f.services, Redemption::Auth, "short")
+        let e = redeem(&Ports::of(&f.services).await, Redemption::Auth, "short")
             .await
             .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (400, "token_malformed"));
         assert_eq!(f.table.dump().len(), before);
 
         // Still good after all that.
-        assert!(redeem(&f.services, Redemption::Auth, minted.value.expose())
-            .await
-            .is_ok());
+        assert!(redeem(
+            &Ports::of(&f.services).await,
+            Redemption::Auth,
+            minted.value.expose()
+        )
+        .await
+        .is_ok());
     }
 
     #[tokio::test]
@@ -544,32 +590,47 @@ mod tests {
             package_id: pkg("p"),
             signer_id: signer("s"),
         };
-        let minted = mint(&f.services, &f.account, grant, f.root.clone())
-            .await
-            .unwrap();
+        let minted = mint(
+            &Ports::of(&f.services).await,
+            &f.account,
+            grant,
+            f.root.clone(),
+        )
+        .await
+        .unwrap();
         f.clock.advance(1799);
-        let r = redeem(&f.services, Redemption::Access, minted.value.expose())
-            .await
-            .unwrap();
+        let r = redeem(
+            &Ports::of(&f.services).await,
+            Redemption::Access,
+            minted.value.expose(),
+        )
+        .await
+        .unwrap();
         f.clock.advance(1);
-        let e = redeem(&f.services, Redemption::Access, minted.value.expose())
-            .await
-            .unwrap_err();
+        let e = redeem(
+            &Ports::of(&f.services).await,
+            Redemption::Access,
+            minted.value.expose(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (401, "token_expired"));
         // The session opened at T0+1799 lives until T0+1799+1800.
-        assert!(authenticate_session(&f.services, r.session_value.expose())
-            .await
-            .is_ok());
+        assert!(
+            authenticate_session(&Ports::of(&f.services).await, r.session_value.expose())
+                .await
+                .is_ok()
+        );
         f.clock.advance(1799);
-        let e = authenticate_session(&f.services, r.session_value.expose())
+        let e = authenticate_session(&Ports::of(&f.services).await, r.session_value.expose())
             .await
             .unwrap_err();
         assert_eq!((e.status().as_u16(), e.reason), (401, "session_expired"));
-        let e = authenticate_session(&f.services, Secret::generate().expose())
+        let e = authenticate_session(&Ports::of(&f.services).await, Secret::generate().expose())
             .await
             .unwrap_err();
         assert_eq!(e.reason, "session_unknown");
-        let e = authenticate_session(&f.services, "not a session")
+        let e = authenticate_session(&Ports::of(&f.services).await, "not a session")
             .await
             .unwrap_err();
         assert_eq!(e.reason, "session_unknown");
@@ -579,7 +640,7 @@ mod tests {
     async fn racing_redemptions_open_exactly_one_session() {
         let f = fixture().await;
         let minted = mint(
-            &f.services,
+            &Ports::of(&f.services).await,
             &f.account,
             Grant::Sender {
                 user_id: f.account.owner_user_id.clone(),
@@ -593,7 +654,9 @@ mod tests {
             .map(|_| {
                 let s = f.services.clone();
                 let v = minted.value.expose().to_owned();
-                tokio::spawn(async move { redeem(&s, Redemption::Auth, &v).await })
+                tokio::spawn(
+                    async move { redeem(&Ports::of(&s).await, Redemption::Auth, &v).await },
+                )
             })
             .collect();
         let mut won = 0;

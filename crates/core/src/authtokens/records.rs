@@ -42,19 +42,14 @@ pub struct Minted {
 /// Mints a token of `grant` for `account`, living [`token_ttl`] but never past its chain's end
 /// (what a session mints expires with it), recording its `chain`. One conditional put.
 pub async fn mint(
-    services: &Services,
+    ports: &Ports<'_>,
     account: &Account,
     grant: Grant,
     chain: Chain,
 ) -> ApiResult<Minted> {
-    let now = services.now();
+    let now = ports.now;
     let value = Secret::generate();
-    let hash = services
-        .keys
-        .ring()
-        .await
-        .peppers()
-        .hash(TOKEN_DOMAIN, &value);
+    let hash = ports.peppers().hash(TOKEN_DOMAIN, &value);
     let expires_at = chain.clamp(now + token_ttl(&account.settings));
     if expires_at <= now {
         return Err(ApiError::unauthorized(
@@ -73,7 +68,7 @@ pub async fn mint(
         chain: Some(chain),
     };
     let item = Item::new(token_key(&hash), &record)?.with_ttl(expires_at);
-    services.table.put(item, Condition::NotExists).await?;
+    ports.table.put(item, Condition::NotExists).await?;
     tracing::info!(account = %account.id, kind, "authentication token minted");
     Ok(Minted { value, expires_at })
 }
@@ -102,17 +97,14 @@ pub(super) fn token_unknown() -> ApiError {
 /// unknown (or altered) `401 token_unknown`, already used `401 token_used`, expired
 /// `401 token_expired`, a token of the other route `400 token_wrong_route`, its account gone
 /// `401 account_unknown`. A single-use token is consumed **at most once** (see the module doc).
-pub async fn redeem(services: &Services, at: Redemption, presented: &str) -> ApiResult<Redeemed> {
+pub async fn redeem(ports: &Ports<'_>, at: Redemption, presented: &str) -> ApiResult<Redeemed> {
     if !looks_like_secret(presented) {
         return Err(ApiError::bad_request(
             "token_malformed",
             "the authentication token is not well-formed",
         ));
     }
-    let now = services.now();
-    let ring = services.keys.ring().await;
-    let peppers = ring.peppers();
-    let table = &*services.table;
+    let (table, peppers, now) = (ports.table, ports.peppers(), ports.now);
     let (hash, item) =
         find_token(table, &peppers.lookup_hashes(TOKEN_DOMAIN, presented), now).await?;
     let record: TokenRecord = item.decode()?;
@@ -219,23 +211,22 @@ pub(super) async fn consume(
 
 /// The live session a cookie value names: unknown (or not a session's shape)
 /// `401 session_unknown`, expired `401 session_expired`.
-pub async fn get_session(services: &Services, value: &str) -> ApiResult<Session> {
-    Ok(find_session(services, value).await?.0)
+pub async fn get_session(ports: &Ports<'_>, value: &str) -> ApiResult<Session> {
+    Ok(find_session(ports, value).await?.0)
 }
 
 /// [`get_session`], with the keyed hash the session is stored under.
 pub(super) async fn find_session(
-    services: &Services,
+    ports: &Ports<'_>,
     value: &str,
 ) -> ApiResult<(Session, SecretHash)> {
     let unknown = || ApiError::unauthorized("session_unknown", "the session is not valid");
     if !looks_like_secret(value) {
         return Err(unknown());
     }
-    let now = services.now();
-    let ring = services.keys.ring().await;
-    for hash in ring.peppers().lookup_hashes(SESSION_DOMAIN, value) {
-        let Some(item) = services.table.get(&session_key(&hash)).await? else {
+    let now = ports.now;
+    for hash in ports.peppers().lookup_hashes(SESSION_DOMAIN, value) {
+        let Some(item) = ports.table.get(&session_key(&hash)).await? else {
             continue;
         };
         if !item.is_live(now) {
@@ -251,13 +242,12 @@ pub(super) async fn find_session(
 
 /// Ends the session a cookie value names (sign-out): its record is deleted under every pepper
 /// it could be stored under; an unknown value is a no-op.
-pub async fn end_session(services: &Services, value: &str) -> ApiResult<()> {
+pub async fn end_session(ports: &Ports<'_>, value: &str) -> ApiResult<()> {
     if !looks_like_secret(value) {
         return Ok(());
     }
-    let ring = services.keys.ring().await;
-    for hash in ring.peppers().lookup_hashes(SESSION_DOMAIN, value) {
-        services
+    for hash in ports.peppers().lookup_hashes(SESSION_DOMAIN, value) {
+        ports
             .table
             .delete(&session_key(&hash), Condition::Always)
             .await?;
@@ -300,9 +290,9 @@ pub fn rekeyed_session(
 /// a session whose account is gone is `401 account_unknown`, and one whose chain no longer
 /// holds is `401` with the broken link's reason ([`chain::check`]): revocation flows down.
 /// Three reads (the session, the account, the chain's batch).
-pub async fn authenticate_session(services: &Services, token: &str) -> ApiResult<Principal> {
-    let (session, hash) = find_session(services, token).await?;
-    let table = &*services.table;
+pub async fn authenticate_session(ports: &Ports<'_>, token: &str) -> ApiResult<Principal> {
+    let (session, hash) = find_session(ports, token).await?;
+    let table = ports.table;
     let account = accounts::get_account(table, &session.scope.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;
@@ -310,7 +300,7 @@ pub async fn authenticate_session(services: &Services, token: &str) -> ApiResult
         .chain
         .as_ref()
         .ok_or_else(|| ApiError::unauthorized("session_unknown", "the session is not valid"))?;
-    let held = chain::check(table, &account, chain, session_key, services.now()).await?;
+    let held = chain::check(table, &account, chain, session_key, ports.now).await?;
     let mut p = session.principal(&account);
     let acts_for_itself = held.root_user.owner || p.subject_id == held.root_user.id.as_str();
     if let Some(origin) = p.origin.as_mut() {

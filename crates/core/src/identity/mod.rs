@@ -83,7 +83,11 @@ impl<'a> Authenticator<'a> {
             Presented::Bearer(token) => self.bearer(&token, headers).await,
             Presented::Dpop(token) => self.dpop(&token, headers).await,
             Presented::Session(token) => {
-                crate::authtokens::authenticate_session(self.services, &token).await
+                crate::authtokens::authenticate_session(
+                    &crate::authtokens::Ports::of(self.services).await,
+                    &token,
+                )
+                .await
             }
             Presented::Signed(h) => signed::verify(self.services, &h, headers, self.source).await,
         }

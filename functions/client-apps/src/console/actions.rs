@@ -436,7 +436,8 @@ pub async fn sign_out(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         super::Opened::Ready(v) => v,
         super::Opened::Refused(page) => return Ok(page),
     };
-    keygate_core::authtokens::end_session(s, &session).await?;
+    keygate_core::authtokens::end_session(&keygate_core::authtokens::Ports::of(s).await, &session)
+        .await?;
     let mut resp = super::see_other(&lang.link(Page::ApiAccess.path()));
     // As `/auth` set it: `__Host-kg_session` wherever keygate is served over https.
     let clear = keygate_core::identity::credentials::clear_session_cookie(s.config.serves_https());

@@ -70,7 +70,12 @@ impl Console {
         let Some(session) = identity::credentials::session_cookie_value(req.headers()) else {
             return Ok(Opened::Refused(pages::sign_in_page(lang, 401)));
         };
-        let principal = match keygate_core::authtokens::authenticate_session(s, &session).await {
+        let principal = match keygate_core::authtokens::authenticate_session(
+            &keygate_core::authtokens::Ports::of(s).await,
+            &session,
+        )
+        .await
+        {
             Ok(p) => p,
             Err(e) if e.is_outage() || e.kind == keygate_core::kernel::error::Kind::Internal => {
                 return Err(e)

@@ -33,12 +33,15 @@ pub(super) async fn user(
         page(401, "Sign in first", "There is no signed-in session: open this page through your platform sign-in (/auth), then try again.")
     };
     let cookie = session_cookie(req).ok_or_else(no_session)?;
-    let principal = keygate_core::authtokens::authenticate_session(s, &cookie)
-        .await
-        .map_err(|e| match e.kind {
-            Kind::Unavailable | Kind::Internal => Refusal::Failed(e),
-            _ => no_session(),
-        })?;
+    let principal = keygate_core::authtokens::authenticate_session(
+        &keygate_core::authtokens::Ports::of(s).await,
+        &cookie,
+    )
+    .await
+    .map_err(|e| match e.kind {
+        Kind::Unavailable | Kind::Internal => Refusal::Failed(e),
+        _ => no_session(),
+    })?;
     // The route's access (`Access::Consent`): a console session. A token a user delegates
     // outlives the session and escapes the revocation of an integration that opened one, so an
     // integration's session may not consent (attenuation, docs/CREDENTIALS.md).

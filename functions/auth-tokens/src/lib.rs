@@ -29,49 +29,14 @@ use keygate_http::Dialect::{Html, Platform};
 use lambda_http::{Body, Request, Response};
 
 /// The function's routes (see `keygate_http::routes`).
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    route(
-        "POST",
-        "/api/authenticationTokens/user",
-        Access::Api(Action::Mint),
-        Platform,
-        handler!(mint::user, request),
-    ),
-    route(
-        "POST",
-        "/api/authenticationTokens/sender",
-        Access::Api(Action::Mint),
-        Platform,
-        handler!(mint::sender, request),
-    ),
-    route(
-        "POST",
-        "/api/authenticationTokens/signer/multiUse",
-        Access::Api(Action::Mint),
-        Platform,
-        handler!(mint::signer_multi_use, request),
-    ),
-    route(
-        "POST",
-        "/api/authenticationTokens/signer/singleUse",
-        Access::Api(Action::Mint),
-        Platform,
-        handler!(mint::signer_single_use, request),
-    ),
-    route(
-        "GET",
-        "/auth",
-        Access::Public,
-        Html,
-        handler!(browser::auth, request),
-    ),
-    route(
-        "GET",
-        "/access",
-        Access::Public,
-        Html,
-        handler!(browser::access, request),
-    ),
+    route("POST", "/api/authenticationTokens/user", Access::Api(Action::Mint), Platform, handler!(mint::user, request)),
+    route("POST", "/api/authenticationTokens/sender", Access::Api(Action::Mint), Platform, handler!(mint::sender, request)),
+    route("POST", "/api/authenticationTokens/signer/multiUse", Access::Api(Action::Mint), Platform, handler!(mint::signer_multi_use, request)),
+    route("POST", "/api/authenticationTokens/signer/singleUse", Access::Api(Action::Mint), Platform, handler!(mint::signer_single_use, request)),
+    route("GET", "/auth", Access::Public, Html, handler!(browser::auth, request)),
+    route("GET", "/access", Access::Public, Html, handler!(browser::access, request)),
 ];
 
 pub const FUNCTION: Function = Function {

@@ -39,70 +39,17 @@ use keygate_http::Dialect::{Html, OAuth, Platform};
 use lambda_http::{Body, Request, Response};
 
 /// The function's routes (see `keygate_http::routes`).
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    route(
-        "GET",
-        "/.well-known/jwks.json",
-        Access::Public,
-        Platform,
-        handler!(jwks, request),
-    ),
-    route(
-        "GET",
-        "/.well-known/oauth-authorization-server",
-        Access::Public,
-        Platform,
-        handler!(metadata::document, request),
-    ),
-    route(
-        "POST",
-        "/apitoken/clientApp/accessToken",
-        Access::Client,
-        Platform,
-        handler!(apitoken::exchange, request),
-    ),
-    route(
-        "POST",
-        "/api/oauth2/token",
-        Access::Client,
-        OAuth,
-        handler!(grants::token, request),
-    ),
-    route(
-        "GET",
-        "/api/oauth2/authorize",
-        Access::Consent,
-        Html,
-        handler!(authorize::show, request),
-    ),
-    route(
-        "POST",
-        "/api/oauth2/authorize",
-        Access::Consent,
-        Html,
-        handler!(authorize::decide, request),
-    ),
-    route(
-        "POST",
-        "/api/oauth2/par",
-        Access::Client,
-        OAuth,
-        handler!(authorize::push, request),
-    ),
-    route(
-        "POST",
-        "/api/oauth2/revoke",
-        Access::Client,
-        OAuth,
-        handler!(revoke::revoke, request),
-    ),
-    route(
-        "POST",
-        "/api/oauth2/introspect",
-        Access::Client,
-        OAuth,
-        handler!(revoke::introspect, request),
-    ),
+    route("GET", "/.well-known/jwks.json", Access::Public, Platform, handler!(jwks, request)),
+    route("GET", "/.well-known/oauth-authorization-server", Access::Public, Platform, handler!(metadata::document, request)),
+    route("POST", "/apitoken/clientApp/accessToken", Access::Client, Platform, handler!(apitoken::exchange, request)),
+    route("POST", "/api/oauth2/token", Access::Client, OAuth, handler!(grants::token, request)),
+    route("GET", "/api/oauth2/authorize", Access::Consent, Html, handler!(authorize::show, request)),
+    route("POST", "/api/oauth2/authorize", Access::Consent, Html, handler!(authorize::decide, request)),
+    route("POST", "/api/oauth2/par", Access::Client, OAuth, handler!(authorize::push, request)),
+    route("POST", "/api/oauth2/revoke", Access::Client, OAuth, handler!(revoke::revoke, request)),
+    route("POST", "/api/oauth2/introspect", Access::Client, OAuth, handler!(revoke::introspect, request)),
 ];
 
 pub const FUNCTION: Function = Function {

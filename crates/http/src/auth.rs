@@ -40,7 +40,7 @@ pub async fn authorize(services: &Services, req: &Request, action: Action) -> Ap
         .await?;
     let csrf =
         principal.auth_method == CredentialKind::Session && csrf_header(services, req).await?;
-    authorize_principal(services, principal, action, csrf).await
+    authorize_principal(&*services.table, principal, action, csrf).await
 }
 
 /// Whether a session's request carries its CSRF token in the header: absent `false`, this

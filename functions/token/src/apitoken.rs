@@ -65,7 +65,7 @@ pub async fn exchange(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
         client: app,
         secret_id,
     } = keygate_core::identity::client_auth::authenticate(
-        s,
+        &keygate_core::ports::Ports::of(s).await,
         ClientKind::App,
         &input.client_id,
         Some(input.secret.as_str()).filter(|x| !x.is_empty()),

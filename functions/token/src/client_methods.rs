@@ -144,7 +144,7 @@ pub async fn authenticate(
         }
     };
     let Authenticated { client, secret_id } = keygate_core::identity::client_auth::authenticate(
-        s,
+        &keygate_core::ports::Ports::of(s).await,
         ClientKind::OAuth,
         &id,
         secret.as_deref().filter(|x| !x.is_empty()),

@@ -37,7 +37,6 @@ use crate::kernel::clock::UnixSeconds;
 use crate::kernel::crypto::{looks_like_secret, Secret, SecretHash};
 use crate::kernel::error::{ApiError, ApiResult, Kind};
 use crate::kernel::ids::{AccountId, UserId};
-use crate::ports::services::Services;
 use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 pub mod redirect;
@@ -50,29 +49,9 @@ mod rules;
 pub use records::*;
 pub use rules::*;
 
-/// What authentication tokens and sessions need of the ports — the table, the key ring whose
-/// peppers their values are hashed under, and the time — never the whole `Services`.
-#[derive(Clone)]
-pub struct Ports<'a> {
-    pub table: &'a dyn Table,
-    pub ring: std::sync::Arc<crate::ports::keys::KeyRing>,
-    pub now: UnixSeconds,
-}
-
-impl<'a> Ports<'a> {
-    /// The ports `services` lend, at its clock's now.
-    pub async fn of(services: &'a Services) -> Ports<'a> {
-        Ports {
-            table: &*services.table,
-            ring: services.keys.ring().await,
-            now: services.now(),
-        }
-    }
-
-    pub fn peppers(&self) -> &crate::kernel::crypto::Peppers {
-        self.ring.peppers()
-    }
-}
+/// What authentication tokens and sessions need of the ports: the table, the key ring, the
+/// time ([`crate::ports::Ports`]).
+pub use crate::ports::Ports;
 
 /// Hash domain of authentication tokens.
 pub const TOKEN_DOMAIN: &str = "authtoken";
@@ -298,6 +277,7 @@ mod tests {
     use super::*;
     use crate::kernel::clock::ManualClock;
     use crate::kernel::config::Config;
+    use crate::ports::services::Services;
     use crate::ports::store::MemoryTable;
 
     const T0: UnixSeconds = 1_800_000_000;

@@ -12,7 +12,7 @@
 use crate::clients::{self, Client, ClientKind};
 use crate::identity::lockout::{self, Attempt, Source};
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::ports::services::Services;
+use crate::ports::Ports;
 
 /// A client that proved itself.
 #[derive(Debug, Clone)]
@@ -31,15 +31,15 @@ fn refused(reason: &'static str) -> ApiError {
 /// Checks `secret` for the client `id` of `kind`. For OAuth clients, a public client presents
 /// no secret (`public_allowed` says whether the route takes public clients at all).
 pub async fn authenticate(
-    s: &Services,
+    ports: &Ports<'_>,
     kind: ClientKind,
     id: &str,
     secret: Option<&str>,
     public_allowed: bool,
     source: Source,
 ) -> ApiResult<Authenticated> {
-    let now = s.now();
-    let table = &*s.table;
+    let now = ports.now;
+    let table = ports.table;
     if !kind.id_well_formed(id) {
         let anonymous = Attempt::anonymous(source);
         lockout::check(table, anonymous, now).await?;
@@ -66,13 +66,10 @@ pub async fn authenticate(
         (true, None) => return fail("client_public").await,
         (true, Some(_)) => return fail("client_public_with_secret").await,
         (false, None) => return fail("client_secret_missing").await,
-        (false, Some(secret)) => {
-            let ring = s.keys.ring().await;
-            match client.check_secret(ring.peppers(), secret, now) {
-                Some(found) => Some(found.id.clone()),
-                None => return fail("client_secret_wrong").await,
-            }
-        }
+        (false, Some(secret)) => match client.check_secret(ports.peppers(), secret, now) {
+            Some(found) => Some(found.id.clone()),
+            None => return fail("client_secret_wrong").await,
+        },
     };
     Ok(Authenticated { client, secret_id })
 }

@@ -89,7 +89,16 @@ impl<'a> Authenticator<'a> {
                 )
                 .await
             }
-            Presented::Signed(h) => signed::verify(self.services, &h, headers, self.source).await,
+            Presented::Signed(h) => {
+                signed::verify(
+                    &crate::ports::Ports::of(self.services).await,
+                    &self.services.config.issuer_for(headers),
+                    self.services.config.clock_skew,
+                    &h,
+                    self.source,
+                )
+                .await
+            }
         }
     }
 
@@ -275,7 +284,7 @@ impl Manager {
 /// comes from the console). Reads the account and the acting user — the facts the policy needs —
 /// and builds the chain what the caller mints records.
 pub async fn authorize_principal(
-    services: &Services,
+    table: &dyn crate::ports::store::Table,
     principal: Principal,
     action: Action,
     csrf: bool,
@@ -309,7 +318,6 @@ pub async fn authorize_principal(
         },
         action,
     )?;
-    let table = &*services.table;
     let account = accounts::get_account(table, &principal.account_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_unknown", "the account no longer exists"))?;

@@ -16,8 +16,8 @@ use crate::identity::{CredentialKind, Principal};
 use crate::kernel::clock::UnixSeconds;
 use crate::kernel::crypto::{ct_eq, hmac_sha256_b64};
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::ports::services::Services;
 use crate::ports::store::{Condition, Item, Key, StoreError};
+use crate::ports::Ports;
 
 /// Longest nonce.
 pub const MAX_NONCE: usize = 32;
@@ -157,18 +157,19 @@ pub fn nonce_expiry(date: UnixSeconds, now: UnixSeconds, skew: i64) -> UnixSecon
 /// (client, source) pair and of the source, never of the client as such.
 /// One sequence, in the order that matters: nothing is counted or claimed before the request is
 /// otherwise valid, and the nonce is claimed last.
+///
+/// `issuer` is the issuer the request was made to (its Bearer token's `iss`), `skew` the clock
+/// skew the date may show.
 pub async fn verify(
-    s: &Services,
+    ports: &Ports<'_>,
+    issuer: &str,
+    skew: i64,
     h: &SignedHeaders,
-    headers: &http::HeaderMap,
     source: Source,
 ) -> ApiResult<Principal> {
-    let now = s.now();
-    let skew = s.config.clock_skew;
+    let now = ports.now;
     let c = check(h, now, skew)?;
-    let ring = s.keys.ring().await;
-    let issuer = s.config.issuer_for(headers);
-    let claims = crate::oauth::tokens::decode(&ring, c.bearer, &issuer, now)?;
+    let claims = crate::oauth::tokens::decode(&ports.ring, c.bearer, issuer, now)?;
     if claims.cnf.is_some() {
         return Err(crate::identity::bound_as_bearer());
     }
@@ -179,23 +180,24 @@ pub async fn verify(
         ));
     }
     let attempt = Attempt::new(c.key, source);
-    lockout::check(&*s.table, attempt, now).await?;
-    let verified = crate::oauth::tokens::check_records(&*s.table, claims, now).await?;
+    lockout::check(ports.table, attempt, now).await?;
+    let verified = crate::oauth::tokens::check_records(ports.table, claims, now).await?;
     let client = &verified.client;
     let message = signing_string(c.key, &h.date, c.nonce);
     let expected = STANDARD.encode(c.signature);
     // Every live secret signs (rotation overlap); a rotated-out one does not.
-    let matched = client
-        .open_secrets(ring.peppers(), now)
-        .iter()
-        .fold(false, |ok, (_, secret)| {
-            ok | ct_eq(
-                hmac_sha256_b64(secret.expose().as_bytes(), message.as_bytes()).as_bytes(),
-                expected.as_bytes(),
-            )
-        });
+    let matched =
+        client
+            .open_secrets(ports.peppers(), now)
+            .iter()
+            .fold(false, |ok, (_, secret)| {
+                ok | ct_eq(
+                    hmac_sha256_b64(secret.expose().as_bytes(), message.as_bytes()).as_bytes(),
+                    expected.as_bytes(),
+                )
+            });
     if !matched {
-        lockout::record_failure(&*s.table, attempt, now).await?;
+        lockout::record_failure(ports.table, attempt, now).await?;
         return Err(ApiError::unauthorized(
             "signature_invalid",
             "the request signature does not verify",
@@ -221,7 +223,7 @@ pub async fn verify(
     // the date check could still accept the request.
     let item =
         Item::new(nonce_key(c.key, c.nonce), &c.date)?.with_ttl(nonce_expiry(c.date, now, skew));
-    match s.table.put(item, Condition::Vacant { now }).await {
+    match ports.table.put(item, Condition::Vacant { now }).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             return Err(ApiError::unauthorized(
@@ -357,7 +359,9 @@ mod tests {
 
         let clock = crate::kernel::clock::ManualClock::new(NOW);
         let config = crate::kernel::config::Config::local("http://127.0.0.1:3000");
-        let s = Services::in_memory(config.clone(), Arc::new(clock.clone())).await;
+        let s =
+            crate::ports::services::Services::in_memory(config.clone(), Arc::new(clock.clone()))
+                .await;
         let ring = s.keys.ring().await;
         let table = &*s.table;
         let acc = accounts::create_account(table, ring.peppers(), &config, "A", "o@a.test", NOW)
@@ -415,12 +419,26 @@ mod tests {
             bearer: Some(bearer),
             referer: Some("https://app.example.com/".into()),
         };
-        let headers = http::HeaderMap::new();
-        verify(&s, &h, &headers, Source::UNKNOWN)
-            .await
-            .expect("first use");
+        let skew = config.clock_skew;
+        verify(
+            &Ports::of(&s).await,
+            &config.issuer,
+            skew,
+            &h,
+            Source::UNKNOWN,
+        )
+        .await
+        .expect("first use");
         clock.advance(400);
-        let e = verify(&s, &h, &headers, Source::UNKNOWN).await.unwrap_err();
+        let e = verify(
+            &Ports::of(&s).await,
+            &config.issuer,
+            skew,
+            &h,
+            Source::UNKNOWN,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.reason, "nonce_replayed");
     }
 

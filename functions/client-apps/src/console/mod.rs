@@ -96,7 +96,7 @@ impl Console {
             Some(Access::Console(action)) => *action,
             _ => Action::Manage,
         };
-        let m = match identity::authorize_principal(s, principal, action, true).await {
+        let m = match identity::authorize_principal(&*s.table, principal, action, true).await {
             Ok(m) => m,
             Err(e) if e.is_outage() || e.kind == keygate_core::kernel::error::Kind::Internal => {
                 return Err(e)

@@ -174,11 +174,14 @@ def write_env(path: str, values: dict) -> None:
 
 def resources(args: argparse.Namespace) -> None:
     table = os.environ.get("KEYGATE_TABLE") or "keygate-local"
+    # The short-lived, high-volume items' table (docs/SCALE.md "Blast radius").
+    volatile = os.environ.get("KEYGATE_VOLATILE_TABLE") or f"{table}-volatile"
     ddb = client("dynamodb", args.dynamodb)
     sqs = client("sqs", args.moto)
     sm = client("secretsmanager", args.moto)
 
     table_state = ensure_table(ddb, table)
+    volatile_state = ensure_table(ddb, volatile)
     dlq_url = ensure_queue(sqs, DLQ_NAME, {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -207,13 +210,14 @@ def resources(args: argparse.Namespace) -> None:
             "AWS_ENDPOINT_URL_SQS": args.moto,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": args.moto,
             "KEYGATE_TABLE": table,
+            "KEYGATE_VOLATILE_TABLE": volatile,
             "KEYGATE_QUEUE_URL": queue_url,
             "KEYGATE_DLQ_URL": dlq_url,
             "KEYGATE_SECRET_ID": SECRET_ID,
             "KEYGATE_STACK": "1",
         },
     )
-    print(f"table {table} {table_state}, queues {QUEUE_NAME}/{DLQ_NAME}, secret {SECRET_ID} {secret_state}")
+    print(f"tables {table} {table_state}, {volatile} {volatile_state}, queues {QUEUE_NAME}/{DLQ_NAME}, secret {SECRET_ID} {secret_state}")
 
 
 def main() -> int:

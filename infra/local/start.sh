@@ -6,6 +6,7 @@
 # stale pid file is cleaned up. Stop with stop.sh.
 #   KEYGATE_CACHE          cache folder (default <repo>/.cache); one stack per cache
 #   KEYGATE_TABLE          table name (default keygate-local)
+#   KEYGATE_VOLATILE_TABLE the short-lived items' table (default <KEYGATE_TABLE>-volatile)
 #   KEYGATE_STACK_TIMEOUT  seconds to wait for each service to answer (default 60)
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/common.sh

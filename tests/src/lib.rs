@@ -196,22 +196,8 @@ impl Server {
                 let stack = keygate_aws::testing::Stack::get();
                 let client = stack.dynamodb().await;
                 let mut out = String::new();
-                let mut start = None;
-                loop {
-                    let page = client
-                        .scan()
-                        .table_name(stack.var("KEYGATE_TABLE"))
-                        .set_exclusive_start_key(start.take())
-                        .send()
-                        .await
-                        .expect("scan");
-                    for item in page.items() {
-                        out.push_str(&format!("{item:?}\n"));
-                    }
-                    match page.last_evaluated_key() {
-                        Some(k) => start = Some(k.clone()),
-                        None => break,
-                    }
+                for table in ["KEYGATE_TABLE", "KEYGATE_VOLATILE_TABLE"] {
+                    out.push_str(&scan(&client, stack.var(table)).await);
                 }
                 out
             }
@@ -456,4 +442,27 @@ pub async fn app_bearer(s: &Server, id: &str, secret: &str) -> String {
         .await;
     assert_eq!(status, 200, "{tok}");
     format!("Bearer {}", tok["accessToken"].as_str().unwrap())
+}
+
+/// Every item of one table as text.
+async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> String {
+    let mut out = String::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .expect("scan");
+        for item in page.items() {
+            out.push_str(&format!("{item:?}\n"));
+        }
+        match page.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => break,
+        }
+    }
+    out
 }

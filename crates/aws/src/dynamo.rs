@@ -17,6 +17,7 @@ use aws_sdk_dynamodb::Client;
 
 use keygate_core::kernel::clock::UnixSeconds;
 use keygate_core::kernel::fault::Service;
+use keygate_core::ports::store::placement::{placement, Placement};
 use keygate_core::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
 type Attrs = HashMap<String, AttributeValue>;
@@ -24,6 +25,8 @@ type Attrs = HashMap<String, AttributeValue>;
 pub struct DynamoDbTable {
     client: Client,
     table: String,
+    /// The short-lived items' table, when the deployment has one (docs/SCALE.md).
+    volatile: Option<String>,
     calls: AtomicU64,
 }
 
@@ -32,7 +35,25 @@ impl DynamoDbTable {
         Self {
             client,
             table: table.into(),
+            volatile: None,
             calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Puts the short-lived, high-volume item families
+    /// ([`keygate_core::ports::store::placement`]) in `volatile`, the rest in the main table.
+    /// One transaction may write both: DynamoDB's transactions span tables of one account and
+    /// region, so placing an item never weakens an at-most-once guarantee.
+    pub fn with_volatile(mut self, volatile: Option<String>) -> Self {
+        self.volatile = volatile;
+        self
+    }
+
+    /// The table items of partition (or index partition) `pk` live in.
+    fn name(&self, pk: &str) -> &str {
+        match (&self.volatile, placement(pk)) {
+            (Some(v), Placement::Volatile) => v,
+            _ => &self.table,
         }
     }
 
@@ -209,75 +230,19 @@ fn lost_race(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> bool {
 #[async_trait]
 impl Table for DynamoDbTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.count();
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attrs(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("GetItem", &self.table, e))?;
-        out.item().map(decode).transpose()
+        self.get_with(key, true).await
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get_with(key, false).await
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        if keys.len() > keygate_core::ports::store::MAX_BATCH_GET {
-            return Err(StoreError::Refused("BatchGetItem takes at most 100 keys"));
-        }
-        // BatchGetItem refuses a key named twice: ask for each once, answer in `keys` order.
-        let mut unique: Vec<&Key> = Vec::with_capacity(keys.len());
-        for k in keys {
-            if !unique.contains(&k) {
-                unique.push(k);
-            }
-        }
-        let mut found: HashMap<Key, Item> = HashMap::new();
-        let mut pending: Vec<Attrs> = unique.iter().map(|k| key_attrs(k)).collect();
-        // Unprocessed keys (throttling, size) are asked again; a few rounds, then unavailable.
-        for _ in 0..4 {
-            if pending.is_empty() {
-                break;
-            }
-            self.count();
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .build()
-                .map_err(build_err)?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| unavailable("BatchGetItem", &self.table, e))?;
-            for m in out
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                let item = decode(m)?;
-                found.insert(item.key.clone(), item);
-            }
-            if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
-                pending = left.keys().to_vec();
-            }
-        }
-        if !pending.is_empty() {
-            return Err(StoreError::Service(
-                keygate_core::kernel::fault::ServiceError::new(
-                    Service::DynamoDb,
-                    "BatchGetItem",
-                    &self.table,
-                    keygate_core::kernel::fault::Fault::Throttled,
-                    "keys left unprocessed after 4 rounds",
-                ),
-            ));
-        }
-        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+        self.get_many_with(keys, true).await
+    }
+
+    async fn get_many_eventually(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.get_many_with(keys, false).await
     }
 
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
@@ -285,13 +250,13 @@ impl Table for DynamoDbTable {
         let put = self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(self.name(&item.key.pk))
             .set_item(Some(encode(&item)));
         let res = conditioned!(put, cond).send().await;
         match res {
             Ok(_) => Ok(()),
             Err(err) if lost_race!(err) => Err(StoreError::ConditionFailed),
-            Err(err) => Err(unavailable("PutItem", &self.table, err)),
+            Err(err) => Err(unavailable("PutItem", self.name(&item.key.pk), err)),
         }
     }
 
@@ -300,7 +265,7 @@ impl Table for DynamoDbTable {
         let delete = self
             .client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(self.name(&key.pk))
             .set_key(Some(key_attrs(key)))
             .return_values(ReturnValue::AllOld);
         let res = conditioned!(delete, cond).send().await;
@@ -311,7 +276,7 @@ impl Table for DynamoDbTable {
                 .map(decode)
                 .transpose(),
             Err(err) if lost_race!(err) => Err(StoreError::ConditionFailed),
-            Err(err) => Err(unavailable("DeleteItem", &self.table, err)),
+            Err(err) => Err(unavailable("DeleteItem", self.name(&key.pk), err)),
         }
     }
 
@@ -323,14 +288,14 @@ impl Table for DynamoDbTable {
             let w = match op {
                 WriteOp::Put(item, cond) => {
                     let put = Put::builder()
-                        .table_name(&self.table)
+                        .table_name(self.name(&item.key.pk))
                         .set_item(Some(encode(&item)));
                     let put = conditioned!(put, cond).build().map_err(build_err)?;
                     TransactWriteItem::builder().put(put).build()
                 }
                 WriteOp::Delete(key, cond) => {
                     let del = Delete::builder()
-                        .table_name(&self.table)
+                        .table_name(self.name(&key.pk))
                         .set_key(Some(key_attrs(&key)));
                     let del = conditioned!(del, cond).build().map_err(build_err)?;
                     TransactWriteItem::builder().delete(del).build()
@@ -338,7 +303,7 @@ impl Table for DynamoDbTable {
                 WriteOp::Check(key, cond) => {
                     let e = expr(cond);
                     let check = ConditionCheck::builder()
-                        .table_name(&self.table)
+                        .table_name(self.name(&key.pk))
                         .set_key(Some(key_attrs(&key)))
                         .condition_expression(
                             e.text
@@ -383,7 +348,7 @@ impl Table for DynamoDbTable {
         let out = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(self.name(&key.pk))
             .set_key(Some(key_attrs(key)))
             .update_expression("ADD #n :by SET #ttl = if_not_exists(#ttl, :ttl)")
             .expression_attribute_names("#n", "n")
@@ -393,7 +358,7 @@ impl Table for DynamoDbTable {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(|e| unavailable("UpdateItem", &self.table, e))?;
+            .map_err(|e| unavailable("UpdateItem", self.name(&key.pk), e))?;
         out.attributes()
             .and_then(|a| get_n(a, "n"))
             .ok_or_else(|| StoreError::corrupt(key, "counter without n"))
@@ -404,12 +369,12 @@ impl Table for DynamoDbTable {
         let out = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(self.name(&key.pk))
             .set_key(Some(key_attrs(key)))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &self.table, e))?;
+            .map_err(|e| unavailable("GetItem", self.name(&key.pk), e))?;
         Ok(out.item().and_then(|m| get_n(m, "n")).unwrap_or(0))
     }
 
@@ -419,34 +384,169 @@ impl Table for DynamoDbTable {
         sk_prefix: &str,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        // DynamoDB refuses `begins_with` on an empty string: an empty prefix is the whole partition.
-        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
-        let condition = if sk_prefix.is_empty() {
-            "pk = :pk"
-        } else {
-            values.insert(":prefix".to_owned(), s(sk_prefix));
-            "pk = :pk AND begins_with(sk, :prefix)"
-        };
-        self.paginate("Query", None, condition, values, limit).await
+        let (condition, values) = partition_condition(pk, sk_prefix);
+        self.paginate("Query", self.name(pk), None, condition, values, limit)
+            .await
+    }
+
+    async fn query_eventually(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let (condition, values) = partition_condition(pk, sk_prefix);
+        self.paginate_with(
+            "Query",
+            self.name(pk),
+            None,
+            condition,
+            values,
+            limit,
+            false,
+        )
+        .await
     }
 
     async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         let values = HashMap::from([(":g".to_owned(), s(gsi1pk))]);
-        self.paginate("Query(gsi1)", Some("gsi1"), "gsi1pk = :g", values, limit)
-            .await
+        self.paginate(
+            "Query(gsi1)",
+            self.name(gsi1pk),
+            Some("gsi1"),
+            "gsi1pk = :g",
+            values,
+            limit,
+        )
+        .await
     }
 }
 
+/// The key condition of a partition query: an empty prefix is the whole partition (DynamoDB
+/// refuses `begins_with` on an empty string).
+fn partition_condition(pk: &str, sk_prefix: &str) -> (&'static str, Attrs) {
+    let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+    let condition = if sk_prefix.is_empty() {
+        "pk = :pk"
+    } else {
+        values.insert(":prefix".to_owned(), s(sk_prefix));
+        "pk = :pk AND begins_with(sk, :prefix)"
+    };
+    (condition, values)
+}
+
 impl DynamoDbTable {
+    async fn get_with(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+        self.count();
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.name(&key.pk))
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", self.name(&key.pk), e))?;
+        out.item().map(decode).transpose()
+    }
+
+    async fn get_many_with(
+        &self,
+        keys: &[Key],
+        consistent: bool,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.len() > keygate_core::ports::store::MAX_BATCH_GET {
+            return Err(StoreError::Refused("BatchGetItem takes at most 100 keys"));
+        }
+        // BatchGetItem refuses a key named twice: ask for each once, answer in `keys` order.
+        let mut unique: Vec<&Key> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !unique.contains(&k) {
+                unique.push(k);
+            }
+        }
+        let mut found: HashMap<Key, Item> = HashMap::new();
+        // One request for both tables: the keys grouped by the table they live in.
+        let mut pending: HashMap<String, Vec<Attrs>> = HashMap::new();
+        for k in &unique {
+            pending
+                .entry(self.name(&k.pk).to_owned())
+                .or_default()
+                .push(key_attrs(k));
+        }
+        // Unprocessed keys (throttling, size) are asked again; a few rounds, then unavailable.
+        for _ in 0..4 {
+            if pending.is_empty() {
+                break;
+            }
+            self.count();
+            let mut request = self.client.batch_get_item();
+            for (table, keys) in std::mem::take(&mut pending) {
+                let items = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(build_err)?;
+                request = request.request_items(table, items);
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchGetItem", &self.table, e))?;
+            for m in out
+                .responses()
+                .into_iter()
+                .flat_map(|r| r.values())
+                .flatten()
+            {
+                let item = decode(m)?;
+                found.insert(item.key.clone(), item);
+            }
+            for (table, left) in out.unprocessed_keys().into_iter().flatten() {
+                if !left.keys().is_empty() {
+                    pending.insert(table.clone(), left.keys().to_vec());
+                }
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Service(
+                keygate_core::kernel::fault::ServiceError::new(
+                    Service::DynamoDb,
+                    "BatchGetItem",
+                    &self.table,
+                    keygate_core::kernel::fault::Fault::Throttled,
+                    "keys left unprocessed after 4 rounds",
+                ),
+            ));
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
     /// Runs a query page by page until `limit` items (or the end). Table queries are strongly
     /// consistent; index queries cannot be.
     async fn paginate(
         &self,
         op: &'static str,
+        table: &str,
         index: Option<&str>,
         condition: &str,
         values: Attrs,
         limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.paginate_with(op, table, index, condition, values, limit, index.is_none())
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn paginate_with(
+        &self,
+        op: &'static str,
+        table: &str,
+        index: Option<&str>,
+        condition: &str,
+        values: Attrs,
+        limit: usize,
+        consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Attrs> = None;
@@ -455,11 +555,11 @@ impl DynamoDbTable {
             let out = self
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(table)
                 .set_index_name(index.map(str::to_owned))
                 .key_condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(index.is_none())
+                .consistent_read(consistent)
                 .limit(
                     i32::try_from(limit.saturating_sub(found.len()))
                         .unwrap_or(i32::MAX)
@@ -468,7 +568,7 @@ impl DynamoDbTable {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| unavailable(op, &self.table, e))?;
+                .map_err(|e| unavailable(op, table, e))?;
             for m in out.items() {
                 found.push(decode(m)?);
             }

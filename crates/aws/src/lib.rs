@@ -20,3 +20,14 @@ pub use start::{
     load_sdk_config, or_exit, queues_from_config, services_from_config, services_from_env,
     StartError,
 };
+
+/// The DynamoDB tables of a deployment as one [`Table`](keygate_core::ports::store::Table): the
+/// credential records in `table`, the short-lived items in `volatile`
+/// ([`keygate_core::ports::store::placement`]); without `volatile`, everything in `table`.
+pub fn tables(
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    volatile: Option<String>,
+) -> std::sync::Arc<dyn keygate_core::ports::store::Table> {
+    std::sync::Arc::new(DynamoDbTable::new(client, table).with_volatile(volatile))
+}

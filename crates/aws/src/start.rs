@@ -12,7 +12,7 @@ use keygate_core::ports::queue::{Queue, QueueError, Received};
 use keygate_core::ports::services::{cached, Queues, Services};
 use keygate_core::ports::store::StoreError;
 
-use crate::{DynamoDbTable, SecretsManagerKeySource, SqsQueue};
+use crate::{SecretsManagerKeySource, SqsQueue};
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_secretsmanager::Client as SecretsManagerClient;
@@ -48,7 +48,10 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
     match config.backend.clone() {
         Backend::Memory => Ok(Services::in_memory(config, Arc::new(SystemClock)).await),
         Backend::Aws {
-            table, secret_id, ..
+            table,
+            volatile_table,
+            secret_id,
+            ..
         } => {
             let sdk = load_sdk_config().await;
             let ddb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -57,7 +60,7 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
             let keys = Keys::load(source, config.key_cache).await?;
             Ok(Services {
                 config: Arc::new(config),
-                table: cached(Arc::new(DynamoDbTable::new(ddb, table)), read_cache),
+                table: cached(crate::tables(ddb, table, volatile_table), read_cache),
                 keys: Arc::new(keys),
                 clock: Arc::new(SystemClock),
             })

@@ -22,8 +22,9 @@ pub struct Stack {
     vars: HashMap<String, String>,
 }
 
-const NEEDED: [&str; 6] = [
+const NEEDED: [&str; 7] = [
     "KEYGATE_TABLE",
+    "KEYGATE_VOLATILE_TABLE",
     "KEYGATE_SECRET_ID",
     "KEYGATE_QUEUE_URL",
     "KEYGATE_DLQ_URL",
@@ -155,6 +156,16 @@ impl Stack {
         DynamoDbTable::new(self.dynamodb().await, self.var("KEYGATE_TABLE"))
     }
 
+    /// Both tables of the stack, each item family in its own (a stack started before the split
+    /// has one table: it is used for both).
+    pub async fn tables(&self) -> Arc<dyn keygate_core::ports::store::Table> {
+        crate::tables(
+            self.dynamodb().await,
+            self.var("KEYGATE_TABLE").to_owned(),
+            self.vars.get("KEYGATE_VOLATILE_TABLE").cloned(),
+        )
+    }
+
     /// A fresh SQS queue of its own (isolates a test's messages); returns its URL.
     pub async fn fresh_queue(&self, prefix: &str) -> String {
         let name = format!("{prefix}-{}", keygate_core::kernel::ids::random_suffix());
@@ -193,13 +204,14 @@ impl Stack {
         let mut config = config;
         config.backend = Backend::Aws {
             table: self.var("KEYGATE_TABLE").to_owned(),
+            volatile_table: self.vars.get("KEYGATE_VOLATILE_TABLE").cloned(),
             secret_id: self.var("KEYGATE_SECRET_ID").to_owned(),
             queue_url: None,
             dlq_url: None,
         };
         Services {
             config: Arc::new(config),
-            table: Arc::new(self.table().await),
+            table: self.tables().await,
             keys: Arc::new(keys),
             clock,
         }

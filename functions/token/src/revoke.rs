@@ -53,6 +53,7 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
                 &record.client_id,
                 &record.family,
                 record.expires_at,
+                s.now(),
             )
             .await?;
         }
@@ -70,6 +71,7 @@ async fn run_revoke(s: &Services, req: &Request) -> ApiResult<()> {
                 &authed.client.id,
                 &claims.jti,
                 claims.exp + tokens::LEEWAY,
+                s.now(),
             )
             .await?;
         }

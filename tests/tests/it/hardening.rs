@@ -294,15 +294,22 @@ async fn revocations_hold_however_many_follow(b: Backend) {
     // route makes), each lasting longer than the ones above: a bounded list would keep these
     // and forget the first two.
     let table = s.services().table.clone();
-    let until = s.clock.now_for_tests() + 3600;
+    let now = s.clock.now_for_tests();
+    let until = now + 3600;
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in 0..20 {
         let (table, id) = (table.clone(), id.clone());
         tasks.spawn(async move {
             for i in 0..100 {
-                keygate_core::clients::revoke(&*table, &id, &format!("t-later-{chunk}-{i}"), until)
-                    .await
-                    .expect("revoke");
+                keygate_core::clients::revoke(
+                    &*table,
+                    &id,
+                    &format!("t-later-{chunk}-{i}"),
+                    until,
+                    now,
+                )
+                .await
+                .expect("revoke");
             }
         });
     }

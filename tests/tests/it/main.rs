@@ -15,6 +15,7 @@ mod integrations;
 mod local_contract;
 mod readme_flows;
 mod routes_agree;
+mod scale;
 mod template_defaults;
 mod token;
 mod verify;

@@ -167,6 +167,13 @@ pub struct Client {
     pub created_by: Option<UserId>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
+    /// The revocation watermark (docs/SCALE.md, "No request-rate key"): when a token or grant
+    /// family of this client was last revoked. A revocation can only concern a token that
+    /// existed when it was made, so a token issued after the watermark ([`Client::may_be_revoked`]
+    /// is false) is checked without reading any revocation item — the steady state of a client
+    /// that seldom revokes costs no per-token read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<UnixSeconds>,
 }
 
 impl ClientKind {
@@ -187,6 +194,9 @@ impl ClientKind {
         }
     }
 }
+
+/// How far apart two instances' clocks may be when one issues a token and another revokes it.
+pub const REVOCATION_CLOCK_MARGIN: i64 = 5;
 
 fn sealed_aad(id: &str) -> String {
     format!("client-secret:{id}")
@@ -234,6 +244,7 @@ impl Client {
                 created_by: Some(created_by),
                 created_at: now,
                 updated_at: now,
+                revoked_at: None,
             },
             plain,
         )
@@ -265,6 +276,7 @@ impl Client {
                 created_by: None,
                 created_at: now,
                 updated_at: now,
+                revoked_at: None,
             },
             plain,
         )
@@ -333,6 +345,13 @@ impl Client {
     }
 
     /// The write of this record: new (`rev` None) or an update at `rev`.
+    /// Whether a token issued at `iat` may have been revoked: issued no later than the last
+    /// revocation, give or take [`REVOCATION_CLOCK_MARGIN`] between the instances' clocks.
+    pub fn may_be_revoked(&self, iat: UnixSeconds) -> bool {
+        self.revoked_at
+            .is_some_and(|at| iat <= at + REVOCATION_CLOCK_MARGIN)
+    }
+
     pub fn write(&self, rev: Option<u64>) -> Result<WriteOp, StoreError> {
         let mut item = Item::new(client_key(&self.id), self)?.with_gsi1(
             list_pk(&self.account_id, self.kind),

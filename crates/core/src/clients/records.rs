@@ -174,20 +174,46 @@ pub async fn save(
 }
 
 /// Revokes a token id or grant family of a client until `until` (when everything it covers has
-/// expired). Idempotent; a later revocation of the same id keeps the later expiry.
+/// expired), and moves the client's revocation watermark ([`Client::revoked_at`]) to `now`, in
+/// one transaction: a verifier that reads the new watermark also finds the revocation.
+/// Idempotent; a later revocation of the same id keeps the later expiry. A client that is gone
+/// needs no watermark (every token of it fails): the revocation alone is written.
 pub async fn revoke(
     table: &dyn Table,
     client_id: &str,
     id: &str,
     until: UnixSeconds,
+    now: UnixSeconds,
 ) -> Result<(), StoreError> {
     let key = revocation_key(client_id, id);
-    let until = match table.get(&key).await? {
-        Some(i) => i.decode::<Revoked>()?.until.max(until),
-        None => until,
-    };
-    let item = Item::new(key, &Revoked { until })?.with_ttl(until);
-    table.put(item, Condition::Always).await
+    // A concurrent change of the client (another revocation, a rotation) moves its revision:
+    // read again and retry. The watermark moves at most once a second, so a client revoking
+    // many tokens at once writes its record once and its revocations beside it.
+    for _ in 0..8 {
+        let until = match table.get(&key).await? {
+            Some(i) => i.decode::<Revoked>()?.until.max(until),
+            None => until,
+        };
+        let item = Item::new(key.clone(), &Revoked { until })?.with_ttl(until);
+        let Some((mut client, rev)) = get(table, client_id).await? else {
+            return table.put(item, Condition::Always).await;
+        };
+        if client.revoked_at.is_some_and(|at| at >= now) {
+            return table.put(item, Condition::Always).await;
+        }
+        client.revoked_at = Some(now);
+        match table
+            .transact(vec![
+                WriteOp::Put(item, Condition::Always),
+                client.write(Some(rev))?,
+            ])
+            .await
+        {
+            Err(StoreError::ConditionFailed) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::ConditionFailed)
 }
 
 /// Whether `id` (a `jti` or family) of a client is revoked at `now`: one read.

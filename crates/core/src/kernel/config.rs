@@ -42,7 +42,11 @@ pub enum Backend {
     /// DynamoDB, SQS and Secrets Manager (real AWS, or DynamoDB Local and moto through the
     /// standard `AWS_ENDPOINT_URL_*` variables).
     Aws {
+        /// The credential records' table (`KEYGATE_TABLE`).
         table: String,
+        /// The short-lived, high-volume items' table (`KEYGATE_VOLATILE_TABLE`; unset: the same
+        /// table, a single-table deployment without the blast-radius split of docs/SCALE.md).
+        volatile_table: Option<String>,
         secret_id: String,
         queue_url: Option<String>,
         dlq_url: Option<String>,
@@ -106,6 +110,7 @@ impl Config {
         let backend = match var("KEYGATE_TABLE") {
             Some(table) => Backend::Aws {
                 table,
+                volatile_table: var("KEYGATE_VOLATILE_TABLE"),
                 secret_id: var("KEYGATE_SECRET_ID").ok_or(ConfigError::Missing {
                     var: "KEYGATE_SECRET_ID",
                     meaning: "the Secrets Manager secret holding the signing keys",

@@ -210,7 +210,7 @@ async fn reused(
         if check_binding(&grant, binding).is_ok() {
             let until = now + super::REFRESH_TTL;
             if let Err(e) =
-                crate::clients::revoke(table, &grant.client_id, &grant.family, until).await
+                crate::clients::revoke(table, &grant.client_id, &grant.family, until, now).await
             {
                 return e.into();
             }

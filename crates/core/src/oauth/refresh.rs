@@ -289,7 +289,14 @@ async fn retry_or_revoke(
             return Ok(answer);
         }
     }
-    crate::clients::revoke(table, &record.client_id, &record.family, record.expires_at).await?;
+    crate::clients::revoke(
+        table,
+        &record.client_id,
+        &record.family,
+        record.expires_at,
+        now,
+    )
+    .await?;
     tracing::warn!(client = %record.client_id, "refresh token reused: its family is revoked");
     Err(invalid_grant(
         "the refresh token was already used: every token of its grant is revoked",

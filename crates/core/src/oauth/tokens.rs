@@ -294,24 +294,18 @@ pub async fn check_records(
     now: UnixSeconds,
 ) -> ApiResult<Verified> {
     let user = claims.subject_user();
+    // The credential records, through the instance cache: no per-token key in steady state.
     let mut keys = vec![
         clients::client_key(&claims.client_id),
-        clients::revocation_key(&claims.client_id, &claims.jti),
         accounts::account_key(&claims.acc),
     ];
-    if let Some(f) = &claims.fam {
-        keys.push(clients::revocation_key(&claims.client_id, f));
-    }
     if let Some(u) = &user {
         keys.push(accounts::user_key(&claims.acc, u));
     }
     let mut found = table.get_many(&keys).await?.into_iter();
     let mut next = || found.next().flatten();
     let client_item = next();
-    let live = |i: Option<Item>| i.is_some_and(|i| i.is_live(now));
-    let token_revoked = live(next());
     let account_item = next();
-    let family_revoked = claims.fam.is_some() && live(next());
     let user_item = if user.is_some() { next() } else { None };
     let Some(client) = client_item.map(|i| i.decode::<Client>()).transpose()? else {
         return Err(ApiError::unauthorized(
@@ -321,6 +315,18 @@ pub async fn check_records(
     };
     let account: Option<Account> = account_item.map(|i| i.decode()).transpose()?;
     let user: Option<User> = user_item.map(|i| i.decode()).transpose()?;
+    // Revocations are read only for a token issued before the client's last one.
+    let (token_revoked, family_revoked) = if client.may_be_revoked(claims.iat) {
+        let mut keys = vec![clients::revocation_key(&claims.client_id, &claims.jti)];
+        if let Some(f) = &claims.fam {
+            keys.push(clients::revocation_key(&claims.client_id, f));
+        }
+        let live = |i: &Option<Item>| i.as_ref().is_some_and(|i| i.is_live(now));
+        let found = table.get_many(&keys).await?;
+        (live(&found[0]), found.get(1).is_some_and(live))
+    } else {
+        (false, false)
+    };
     let records = Records {
         client: &client,
         account: account.as_ref(),
@@ -337,4 +343,55 @@ pub async fn check_records(
         client,
         account,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ports::store::MemoryTable;
+
+    /// docs/SCALE.md: revocations are read only for a token issued before the client's last
+    /// revocation — none at all in the steady state of a client that does not revoke.
+    #[tokio::test]
+    async fn revocations_are_read_only_for_tokens_older_than_the_watermark() {
+        let mut s = crate::testing::memory_services().await;
+        let table = Arc::new(MemoryTable::new());
+        s.table = table.clone();
+        let (_, client, jwt) = crate::testing::oauth_client_token(&s, None).await;
+        let (ring, now) = (s.keys.ring().await, s.now());
+        let claims = decode(&ring, &jwt, &s.config.issuer, now).unwrap();
+        let calls = table.calls();
+        check_records(&*s.table, claims.clone(), now).await.unwrap();
+        assert_eq!(table.calls() - calls, 1, "client, account: one batch");
+
+        // Another token of the client is revoked: this one, issued before, is checked against
+        // the revocations (a second read) and still honoured.
+        clients::revoke(&*s.table, &client.id, "another-jti", now + 300, now)
+            .await
+            .unwrap();
+        let calls = table.calls();
+        check_records(&*s.table, claims.clone(), now).await.unwrap();
+        assert_eq!(table.calls() - calls, 2);
+
+        // This one is revoked: refused.
+        clients::revoke(&*s.table, &client.id, &claims.jti, now + 300, now)
+            .await
+            .unwrap();
+        let e = check_records(&*s.table, claims.clone(), now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason, "token_revoked");
+
+        // A token issued after the watermark (and its clock margin) skips the revocations.
+        let later = Claims {
+            iat: now + clients::REVOCATION_CLOCK_MARGIN + 1,
+            jti: new_jti(),
+            ..claims
+        };
+        let calls = table.calls();
+        check_records(&*s.table, later, now + 10).await.unwrap();
+        assert_eq!(table.calls() - calls, 1);
+    }
 }

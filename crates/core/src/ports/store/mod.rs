@@ -10,6 +10,8 @@ pub mod cached;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod memory;
+pub mod meter;
+pub mod placement;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -188,6 +190,19 @@ pub trait Table: Send + Sync + 'static {
     /// bearer token's checks (client, revocations, account, user) stay one read.
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
 
+    /// [`Table::get`], eventually consistent (DynamoDB `ConsistentRead: false`: half the read
+    /// units, served by any replica, and may miss a write of the last second). For the read
+    /// cache's misses ([`CachedTable`]) only — never where a decision needs the latest write.
+    /// Adapters without replicas answer it strongly.
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get(key).await
+    }
+
+    /// [`Table::get_many`], eventually consistent (see [`Table::get_eventually`]).
+    async fn get_many_eventually(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.get_many(keys).await
+    }
+
     /// Writes the item if `cond` holds, else [`StoreError::ConditionFailed`] and nothing changes.
     async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError>;
 
@@ -210,6 +225,16 @@ pub trait Table: Send + Sync + 'static {
     /// Items of one partition whose `sk` starts with `sk_prefix`, in `sk` order, at most `limit`.
     async fn query(&self, pk: &str, sk_prefix: &str, limit: usize)
         -> Result<Vec<Item>, StoreError>;
+
+    /// [`Table::query`], eventually consistent (see [`Table::get_eventually`]).
+    async fn query_eventually(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.query(pk, sk_prefix, limit).await
+    }
 
     /// Items whose `gsi1pk` equals `gsi1pk`, in `gsi1sk` order, at most `limit`.
     async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError>;

@@ -1,6 +1,11 @@
 //! One event to every endpoint that wants it, concurrently, each endpoint on its own: claim,
 //! sign, authenticate (an OAuth 2.0 callback's token, [`crate::callback_tokens`]), send, record the
 //! attempt, settle the claim, update the endpoint's health.
+//!
+//! Each delivery holds one of the batch's permits while it works (the claim, the send, the
+//! bookkeeping), and none while it waits for a token being fetched ([`Turn`]; why, in
+//! [`crate::callback_tokens`]): a hung authorization server never holds the batch's other
+//! deliveries back.
 
 use std::sync::Arc;
 
@@ -9,9 +14,10 @@ use keygate_core::notify::attempts::{self, Attempt, AttemptStatus, ErrorClass};
 use keygate_core::notify::endpoints::Endpoint;
 use keygate_core::notify::events::EventMessage;
 use keygate_core::ports::keys::KeyRing;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::callback_tokens::{Grant, Token};
 use crate::health::{self, Health};
 use crate::ledger::{Claim, Pair, LEASE_MARGIN_SECONDS};
 use crate::schedule::Pushback;
@@ -63,11 +69,10 @@ pub async fn fan_out(
     for ep in endpoints {
         let (state, shared, permits) = (state.clone(), shared.clone(), permits.clone());
         tasks.spawn(async move {
-            // Held for the claim, the send and the bookkeeping: bounds sockets and memory alike.
-            let Ok(_permit) = permits.acquire_owned().await else {
+            let Some(mut turn) = Turn::take(permits).await else {
                 return EndpointResult::Unavailable;
             };
-            deliver_one(&state, &shared, ep).await
+            deliver_one(&state, &shared, ep, &mut turn).await
         });
     }
     let mut results = Vec::with_capacity(tasks.len());
@@ -80,9 +85,45 @@ pub async fn fan_out(
     results
 }
 
+/// A delivery's permit of the batch: held for the claim, the send and the bookkeeping — it
+/// bounds sockets and memory alike —, given back while the delivery waits for a token.
+struct Turn {
+    permits: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Turn {
+    /// Waits for a permit (`None`: the batch's semaphore is closed).
+    async fn take(permits: Arc<Semaphore>) -> Option<Self> {
+        let permit = permits.clone().acquire_owned().await.ok()?;
+        Some(Self {
+            permits,
+            permit: Some(permit),
+        })
+    }
+
+    /// Gives the permit back, for a wait that does no work.
+    fn pause(&mut self) {
+        self.permit = None;
+    }
+
+    /// Takes a permit again after [`Turn::pause`]. (The batch's semaphore is never closed while
+    /// its deliveries run; were it closed, the delivery would go on without one.)
+    async fn resume(&mut self) {
+        if self.permit.is_none() {
+            self.permit = self.permits.clone().acquire_owned().await.ok();
+        }
+    }
+}
+
 /// One endpoint's delivery from claim to bookkeeping, in order: the claim, the send, the attempt
 /// record, the endpoint's health, the ledger.
-async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> EndpointResult {
+async fn deliver_one(
+    state: &Webhooks,
+    shared: &Shared,
+    ep: Endpoint,
+    turn: &mut Turn,
+) -> EndpointResult {
     let services = &state.services;
     let table = &*services.table;
     let m = &shared.message;
@@ -105,7 +146,7 @@ async fn deliver_one(state: &Webhooks, shared: &Shared, ep: Endpoint) -> Endpoin
     }
 
     let sent = match prepare(&ep, shared, now) {
-        Ok(out) => authenticated_send(state, &ep, shared, out, now).await,
+        Ok(out) => authenticated_send(state, &ep, shared, out, now, turn).await,
         Err(refused) => refused,
     };
     let record = Attempt {
@@ -162,6 +203,7 @@ async fn authenticated_send(
     shared: &Shared,
     out: Outgoing<'_>,
     now: i64,
+    turn: &mut Turn,
 ) -> Sent {
     let local_mode = state.services.config.local_mode;
     let Some(credentials) = &ep.oauth else {
@@ -173,30 +215,14 @@ async fn authenticated_send(
             "the OAuth client secret could not be unsealed",
         );
     };
-    let endpoint = ep.id.as_str();
-    let secret = &secret;
-    let token = |fresh: bool| async move {
-        state
-            .tokens
-            .get(
-                &state.client,
-                endpoint,
-                credentials,
-                secret,
-                local_mode,
-                now,
-            )
-            .await
-            .map_err(|f| {
-                let when = if fresh { "a fresh token" } else { "a token" };
-                let status = f.status.map_or(String::new(), |s| format!(" ({s})"));
-                Sent::refused(
-                    ErrorClass::TokenEndpoint,
-                    format!("{when}: {}{status}", f.detail),
-                )
-            })
+    let grant = Grant {
+        client: &state.client,
+        endpoint: ep.id.as_str(),
+        credentials,
+        secret: &secret,
+        local_mode,
     };
-    let first = match token(false).await {
+    let first = match token(state, grant, now, turn, false).await {
         Ok(t) => t,
         Err(refused) => return refused,
     };
@@ -216,9 +242,8 @@ async fn authenticated_send(
     tracing::info!(endpoint_id = %ep.id, "webhook: the receiver refused the token; fetching a fresh one");
     state
         .tokens
-        .forget(endpoint, credentials, &first, now)
-        .await;
-    match token(true).await {
+        .forget(grant.endpoint, credentials, &first, now);
+    match token(state, grant, now, turn, true).await {
         Ok(fresh) => {
             let again = Outgoing {
                 auth: Authorization::Bearer(fresh),
@@ -228,6 +253,35 @@ async fn authenticated_send(
         }
         Err(refused) => refused,
     }
+}
+
+/// A token for `grant`: the kept one at once, or — the permit given back meanwhile — the one
+/// being fetched, waited for at most the send timeout. A failure is the attempt's, of class
+/// `token_endpoint`. Either way the delivery holds its permit again on return.
+async fn token(
+    state: &Webhooks,
+    grant: Grant<'_>,
+    now: i64,
+    turn: &mut Turn,
+    fresh: bool,
+) -> Result<keygate_core::kernel::crypto::Secret, Sent> {
+    let got = match state.tokens.token(grant, now, state.settings.timeout) {
+        Token::Kept(token) => Ok(token),
+        Token::Pending(pending) => {
+            turn.pause();
+            let got = pending.wait().await;
+            turn.resume().await;
+            got
+        }
+    };
+    got.map_err(|f| {
+        let when = if fresh { "a fresh token" } else { "a token" };
+        let status = f.status.map_or(String::new(), |s| format!(" ({s})"));
+        Sent::refused(
+            ErrorClass::TokenEndpoint,
+            format!("{when}: {}{status}", f.detail),
+        )
+    })
 }
 
 /// The request for one endpoint: its signatures and its key, unsealed now (an OAuth callback's

@@ -2,10 +2,13 @@
 //! and the webhook handler gets a token from a real token server on loopback (client credentials,
 //! Basic client authentication, the scope), keeps it until shortly before it expires, sends it as
 //! `Bearer` to a real receiver that checks it, refreshes it once on a `401`, and records a token
-//! endpoint that fails as a failed attempt. On the in-memory store and on DynamoDB Local (the
-//! handler reads the endpoint, with its sealed secret, from the store the API wrote).
+//! endpoint that fails as a failed attempt; a token server that never answers fails its own
+//! account's deliveries at the timeout and holds no other account's. On the in-memory store and
+//! on DynamoDB Local (the handler reads the endpoint, with its sealed secret, from the store the
+//! API wrote).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
 use keygate_webhooks::{Settings, Webhooks};
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 const CLIENT_ID: &str = "keygate events";
 const CLIENT_SECRET: &str = "s3cret:with%odd+chars";
@@ -44,6 +48,11 @@ struct Integrator {
     refusing: Mutex<bool>,
     /// Each delivery: (the event id, its Authorization header, the status answered).
     deliveries: Mutex<Vec<(String, String, u16)>>,
+    /// Each delivery to the plain receiver (no authentication): (the event id, how many
+    /// connections the hung token server had seen closed then).
+    plain: Mutex<Vec<(String, usize)>>,
+    /// The hung token server's count of closed connections, when there is one.
+    hung_closed: Mutex<Option<watch::Receiver<usize>>>,
 }
 
 impl Integrator {
@@ -124,6 +133,52 @@ async fn hook(State(i): State<Arc<Integrator>>, headers: HeaderMap) -> StatusCod
     status
 }
 
+async fn plain_hook(State(i): State<Arc<Integrator>>, headers: HeaderMap) -> StatusCode {
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let closed = i
+        .hung_closed
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map_or(0, |c| *c.borrow());
+    i.plain.lock().unwrap().push((id, closed));
+    StatusCode::OK
+}
+
+/// A token server that accepts connections and never answers: (its token URL, the connections
+/// accepted, the connections the client closed).
+async fn hung_token_server() -> (String, Arc<AtomicUsize>, watch::Receiver<usize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (closed, closed_rx) = watch::channel(0usize);
+    let counted = accepted.clone();
+    tokio::spawn(async move {
+        let closed = Arc::new(closed);
+        while let Ok((conn, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                // Reads whatever comes, answers nothing, until the client hangs up.
+                let mut buf = [0u8; 1024];
+                while conn.readable().await.is_ok() {
+                    match conn.try_read(&mut buf) {
+                        Ok(0) => break,
+                        Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => break,
+                        _ => {}
+                    }
+                }
+                closed.send_modify(|n| *n += 1);
+            });
+        }
+    });
+    (url, accepted, closed_rx)
+}
+
 /// The integrator's token server and receiver on one loopback port: (base URL, state).
 async fn integrator() -> (String, Arc<Integrator>, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -132,6 +187,7 @@ async fn integrator() -> (String, Arc<Integrator>, tokio::task::JoinHandle<()>) 
     let app = Router::new()
         .route("/oauth/token", post(token))
         .route("/hook", post(hook))
+        .route("/plain", post(plain_hook))
         .with_state(state.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -147,18 +203,30 @@ struct Handler {
 
 impl Handler {
     fn new(s: &Server) -> Self {
-        let settings = Settings {
-            timeout: Duration::from_secs(5),
-            ..Settings::default()
-        };
+        Self::with(
+            s,
+            Settings {
+                timeout: Duration::from_secs(5),
+                ..Settings::default()
+            },
+        )
+    }
+
+    fn with(s: &Server, settings: Settings) -> Self {
         let state = Webhooks::new(s.services().clone(), Queues::in_memory(), settings).unwrap();
         Self { state }
     }
 
     /// Publishes the events and runs one invocation over them; the ids of the failed ones.
     async fn deliver(&self, account: &str, ids: &[&str]) -> Vec<String> {
+        let events: Vec<(&str, &str)> = ids.iter().map(|id| (account, *id)).collect();
+        self.deliver_to(&events).await
+    }
+
+    /// [`Handler::deliver`] of events of several accounts, one batch: (account, event id).
+    async fn deliver_to(&self, events: &[(&str, &str)]) -> Vec<String> {
         let q = &self.state.queues.events;
-        for id in ids {
+        for (account, id) in events {
             let m = json!({
                 "id": id, "accountId": account, "name": "PACKAGE_CREATE", "packageId": "pkg_1",
                 "documentId": null, "sessionUser": null, "message": null,
@@ -167,9 +235,9 @@ impl Handler {
             q.send(&m.to_string(), &[]).await.unwrap();
         }
         let mut batch = Vec::new();
-        while batch.len() < ids.len() {
+        while batch.len() < events.len() {
             batch.extend(
-                q.receive(ids.len() - batch.len(), Duration::from_secs(1))
+                q.receive(events.len() - batch.len(), Duration::from_secs(1))
                     .await
                     .unwrap(),
             );
@@ -422,6 +490,94 @@ async fn oauth_callbacks(backend: Backend) {
     *integrator.token_failure.lock().unwrap() = None;
     assert!(h.deliver(&account, &["evt_i"]).await.is_empty());
     assert_eq!(integrator.deliveries().last().unwrap().2, 200);
+}
+
+/// An account whose token server accepts the connection and never answers, and another
+/// account's plain callback, in one batch: the other account's event is delivered while the
+/// token request still hangs, and the stuck account's events fail as `token_endpoint` at the
+/// timeout, on one shared token request, recorded in the store.
+async fn hung_token_server_holds_no_one_else(backend: Backend) {
+    let s = Server::start_with(backend, |_, queues| {
+        queues.events = Queues::in_memory().events;
+    })
+    .await;
+    let (base, integrator, _task) = integrator().await;
+    let (token_url, accepted, closed) = hung_token_server().await;
+    *integrator.hung_closed.lock().unwrap() = Some(closed.clone());
+
+    let (stuck, _, stuck_owner) = s.create_account("Stuck", "owner@stuck.test").await;
+    let auth = json!({
+        "type": "OAUTH2", "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
+        "authorizationServerUrl": token_url,
+    });
+    let body = json!({"url": format!("{base}/hook"), "events": ["PACKAGE_CREATE"], "authentication": auth});
+    let (status, cb) = s
+        .api("PUT", "/api/callback", Some(&stuck_owner), Some(body))
+        .await;
+    assert_eq!(status, 200, "{cb}");
+    let (fine, _, fine_owner) = s.create_account("Fine", "owner@fine.test").await;
+    let body = json!({"url": format!("{base}/plain"), "events": ["PACKAGE_CREATE"]});
+    let (status, cb) = s
+        .api("PUT", "/api/callback", Some(&fine_owner), Some(body))
+        .await;
+    assert_eq!(status, 200, "{cb}");
+
+    // One permit: a delivery that kept it while waiting for the token would hold the other
+    // account's delivery until the token request gave up.
+    let h = Handler::with(
+        &s,
+        Settings {
+            timeout: Duration::from_secs(5),
+            concurrency: 1,
+            ..Settings::default()
+        },
+    );
+    let mut failed = h
+        .deliver_to(&[
+            (&stuck, "evt_stuck_1"),
+            (&fine, "evt_fine"),
+            (&stuck, "evt_stuck_2"),
+        ])
+        .await;
+    failed.sort();
+    assert_eq!(failed, ["evt_stuck_1", "evt_stuck_2"]);
+    assert_eq!(
+        *integrator.plain.lock().unwrap(),
+        [("evt_fine".to_owned(), 0)],
+        "delivered while the token request still hung"
+    );
+    assert!(integrator.deliveries().is_empty(), "no token, no delivery");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one token request, shared"
+    );
+    for (account, owner, id, class) in [
+        (&stuck, &stuck_owner, "evt_stuck_1", json!("token_endpoint")),
+        (&stuck, &stuck_owner, "evt_stuck_2", json!("token_endpoint")),
+        (&fine, &fine_owner, "evt_fine", Value::Null),
+    ] {
+        let account = AccountId::parse(account).unwrap();
+        let tries = keygate_core::notify::attempts::list(&*s.services().table, &account, id)
+            .await
+            .unwrap();
+        assert_eq!(tries.len(), 1, "{id}");
+        let path = format!("/api/callback/attempts?eventId={id}");
+        let (_, listed) = s.api("GET", &path, Some(owner), None).await;
+        assert_eq!(listed["results"][0]["errorClass"], class, "{listed}");
+    }
+    // The token request itself ends at its timeout.
+    let _ = closed.clone().wait_for(|n| *n == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_token_server_in_memory() {
+    hung_token_server_holds_no_one_else(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_token_server_on_dynamodb_local() {
+    hung_token_server_holds_no_one_else(Backend::Stack).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod readme_flows;
 mod routes_agree;
 mod scale;
 mod template_defaults;
+mod throttle;
 mod token;
 mod verify;
 mod webhooks;

@@ -385,6 +385,18 @@ pub async fn token_request(
     s.call(req).await
 }
 
+/// A client-credentials token request of the client `id` (`client_secret_basic`).
+pub async fn client_credentials(s: &Server, id: &str, secret: &str) -> (u16, Value) {
+    token_request(
+        s,
+        &s.http,
+        id,
+        Some(secret),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+}
+
 /// A signed request's `X-CUSTOM-SIGNATURE`, computed as an integrator would (not with keygate's
 /// code): base64(HMAC-SHA256(secret, key + "\n" + date + "\n" + nonce)).
 pub fn signature(secret: &str, key: &str, date: &str, nonce: &str) -> String {

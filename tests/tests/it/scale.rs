@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use keygate_core::ports::store::meter::{KeyMeter, Tally};
 use keygate_core::ports::store::{CachedTable, MemoryTable};
-use keygate_e2e::{oauth_account, signature, token_request, Backend, Server};
+use keygate_e2e::{client_credentials, oauth_account, signature, Backend, Server};
 use serde_json::json;
 
 /// Requests per flow after the warm-up.
@@ -92,14 +92,7 @@ async fn verified_requests_touch_no_key_at_request_rate() {
 
     // A Bearer token, and signed requests with it.
     let (_, id, secret) = oauth_account(&s, json!({"domain": "app.example.com"})).await;
-    let (status, tok) = token_request(
-        &s,
-        &s.http,
-        &id,
-        Some(&secret),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let (status, tok) = client_credentials(&s, &id, &secret).await;
     assert_eq!(status, 200, "{tok}");
     let bearer = tok["access_token"].as_str().unwrap().to_owned();
     let f = measure(&meter, |_| async {
@@ -136,14 +129,7 @@ async fn verified_requests_touch_no_key_at_request_rate() {
 
     // Client-credentials tokens of one client.
     let f = measure(&meter, |_| async {
-        let (status, tok) = token_request(
-            &s,
-            &s.http,
-            &id,
-            Some(&secret),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
+        let (status, tok) = client_credentials(&s, &id, &secret).await;
         assert_eq!(status, 200, "{tok}");
     })
     .await;

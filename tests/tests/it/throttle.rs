@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use keygate_core::kernel::clock::UnixSeconds;
 use keygate_core::kernel::fault::{Fault, Service, ServiceError};
 use keygate_core::ports::store::{Condition, Item, Key, MemoryTable, StoreError, Table, WriteOp};
-use keygate_e2e::{oauth_account, token_request, Backend, Server};
+use keygate_e2e::{client_credentials, oauth_account, Backend, Server};
 use serde_json::json;
 
 /// DynamoDB's answer to a request over a key's throughput.
@@ -183,14 +183,7 @@ async fn throttling_is_an_outage_and_ends_with_it(backend: Backend) {
         .expect("answer");
     assert_eq!(res.status(), 503, "an API key during throttling");
     assert!(res.headers().contains_key("retry-after"));
-    let (status, body) = token_request(
-        &s,
-        &s.http,
-        &id,
-        Some(&secret),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let (status, body) = client_credentials(&s, &id, &secret).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("temporarily_unavailable")),
@@ -203,14 +196,7 @@ async fn throttling_is_an_outage_and_ends_with_it(backend: Backend) {
 
     throttle(false);
     assert_eq!(s.whoami(&api_key).await.0, 200, "served again at once");
-    let (status, body) = token_request(
-        &s,
-        &s.http,
-        &id,
-        Some(&secret),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let (status, body) = client_credentials(&s, &id, &secret).await;
     assert_eq!(status, 200, "{body}");
 }
 

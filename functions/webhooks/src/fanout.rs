@@ -3,7 +3,7 @@
 //! attempt, settle the claim, update the endpoint's health.
 //!
 //! Each delivery holds one of the batch's permits while it works (the claim, the send, the
-//! bookkeeping), and none while it waits for a token being fetched ([`Turn`]; why, in
+//! bookkeeping), and none while it waits for a token being fetched (`Turn`; why, in
 //! [`crate::callback_tokens`]): a hung authorization server never holds the batch's other
 //! deliveries back.
 

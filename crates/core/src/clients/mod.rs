@@ -8,7 +8,8 @@
 //! per-kind limit holds under concurrent creates.
 //!
 //! A secret is kept as a keyed hash; an OAuth client's secret is also sealed, since signed
-//! requests need it as an HMAC key. Rotation keeps the previous secret for a grace period;
+//! requests need it as an HMAC key. An OAuth client may have public keys instead of a secret
+//! (`private_key_jwt`, [`keys`]): then it has no secret at all. Rotation keeps the previous secret for a grace period;
 //! deletion is revocation: every token of the client fails from the next request on, because
 //! verification reads this record.
 //!
@@ -25,9 +26,11 @@ use crate::kernel::error::{ApiError, ApiResult};
 use crate::kernel::ids::{AccountId, ClientAppId, OAuthClientId, UserId};
 use crate::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
 
+pub mod keys;
 mod records;
 mod rules;
 
+pub use keys::{ClientKeys, KeySource};
 pub use records::*;
 pub use rules::*;
 
@@ -119,6 +122,36 @@ pub struct OAuthSettings {
     /// nonce (RFC 9449 §8).
     #[serde(default)]
     pub require_dpop_nonce: bool,
+    /// Public keys instead of a secret: the client authenticates with `private_key_jwt` (RFC
+    /// 7523). Required under `fapi2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<ClientKeys>,
+}
+
+/// How an OAuth client authenticates at the token, pushed-request, revocation and introspection
+/// endpoints (RFC 8414's `token_endpoint_auth_method` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// A secret, by `Authorization: Basic` (or in the body where a grant takes it).
+    ClientSecretBasic,
+    /// A secret in the body (the code and refresh grants, PAR); registered as a secret client.
+    ClientSecretPost,
+    /// An assertion signed with one of its keys (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: its id alone, PKCE and (optionally) DPoP.
+    None,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::None => "none",
+        }
+    }
 }
 
 impl OAuthSettings {
@@ -133,17 +166,33 @@ impl OAuthSettings {
     pub fn requires_dpop(&self) -> bool {
         self.fapi2()
     }
+    /// How the client authenticates: `private_key_jwt` with keys, `none` when public,
+    /// `client_secret_basic` otherwise (which takes `client_secret_post` where a grant does).
+    pub fn auth_method(&self) -> ClientAuthMethod {
+        match (&self.keys, self.public) {
+            (Some(_), _) => ClientAuthMethod::PrivateKeyJwt,
+            (None, true) => ClientAuthMethod::None,
+            (None, false) => ClientAuthMethod::ClientSecretBasic,
+        }
+    }
     /// Whether a refresh returns a new refresh token (rotation), or the same one (`fapi2`: the
     /// key binding replaces rotation).
     pub fn rotates_refresh(&self) -> bool {
         !self.fapi2()
     }
     /// The combinations refused at creation and on change: a `fapi2` client is confidential,
-    /// without the implicit flow.
+    /// without the implicit flow, and authenticates with `private_key_jwt` (FAPI 2.0 §5.3.2.1);
+    /// a public client has no keys.
     pub fn profile_conflict(&self) -> Option<&'static str> {
-        match (self.fapi2(), self.public, self.implicit) {
-            (true, true, _) => Some("a fapi2 client is confidential: it cannot be public"),
-            (true, _, true) => Some("a fapi2 client cannot use the implicit flow"),
+        match (self.fapi2(), self.public, self.implicit, self.keys.is_some()) {
+            (true, true, _, _) => Some("a fapi2 client is confidential: it cannot be public"),
+            (true, _, true, _) => Some("a fapi2 client cannot use the implicit flow"),
+            (true, _, _, false) => Some(
+                "a fapi2 client authenticates with private_key_jwt: register its jwks or jwksUri",
+            ),
+            (false, true, _, true) => {
+                Some("a public client authenticates with its id alone: it cannot have keys")
+            }
             _ => None,
         }
     }
@@ -250,7 +299,7 @@ impl Client {
         )
     }
 
-    /// A new OAuth client; confidential ones get a secret (returned in clear, once).
+    /// A new OAuth client; confidential ones without keys get a secret (returned in clear, once).
     pub fn new_oauth(
         peppers: &Peppers,
         account_id: AccountId,
@@ -259,7 +308,7 @@ impl Client {
         now: UnixSeconds,
     ) -> (Self, Option<Secret>) {
         let id = OAuthClientId::generate().to_string();
-        let (secrets, plain) = if settings.public {
+        let (secrets, plain) = if settings.public || settings.keys.is_some() {
             (vec![], None)
         } else {
             let (s, p) = new_secret(peppers, &id, true, now);
@@ -302,11 +351,20 @@ impl Client {
         found
     }
 
-    /// Whether a token minted with secret `sid` is still good: the secret exists and is live.
+    /// Whether a token minted with secret `sid` is still good: the secret exists and is live —
+    /// or, for a client with keys, `sid` names its current keys (a change of keys ends them).
     pub fn secret_live(&self, sid: &str, now: UnixSeconds) -> bool {
         self.secrets
             .iter()
             .any(|s| ct_eq(s.id.as_bytes(), sid.as_bytes()) && s.is_live(now))
+            || self
+                .keys()
+                .is_some_and(|k| ct_eq(k.id.as_bytes(), sid.as_bytes()))
+    }
+
+    /// Its public keys, when it authenticates with `private_key_jwt`.
+    pub fn keys(&self) -> Option<&ClientKeys> {
+        self.oauth.as_ref().and_then(|o| o.keys.as_ref())
     }
 
     /// Every live secret in clear (OAuth clients; for signed-request HMAC checks).
@@ -321,12 +379,25 @@ impl Client {
             .collect()
     }
 
-    /// The id of the newest live secret (carried by tokens as `sid`), if the client has one.
+    /// The id of the newest live secret (carried by tokens as `sid`), or of its keys, if the
+    /// client has either.
     pub fn current_secret_id(&self, now: UnixSeconds) -> Option<&str> {
         self.secrets
             .iter()
             .find(|s| s.is_live(now))
             .map(|s| s.id.as_str())
+            .or_else(|| self.keys().map(|k| k.id.as_str()))
+    }
+
+    /// Gives the client `keys` in place of any secret (`private_key_jwt` from now on): its
+    /// secrets are dropped, so the tokens obtained with them stop, as after a rotation without
+    /// grace; so do those obtained with the previous keys.
+    pub fn set_keys(&mut self, keys: ClientKeys, now: UnixSeconds) {
+        if let Some(o) = self.oauth.as_mut() {
+            o.keys = Some(keys);
+            self.secrets.clear();
+            self.updated_at = now;
+        }
     }
 
     /// Rotation: a new secret from now on; the previous ones keep working for `grace` seconds

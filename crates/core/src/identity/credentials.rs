@@ -28,7 +28,7 @@ pub const HOST_SESSION_COOKIE: &str = "__Host-kg_session";
 /// the `Authorization` schemes it takes — an API key as `Basic`, a token as `Bearer`, a
 /// DPoP-bound token as `DPoP` with its proof (RFC 9449 §7.1).
 pub const CHALLENGE: &str =
-    "Basic realm=\"keygate\", Bearer realm=\"keygate\", DPoP realm=\"keygate\", algs=\"ES256 EdDSA\"";
+    "Basic realm=\"keygate\", Bearer realm=\"keygate\", DPoP realm=\"keygate\", algs=\"ES256 EdDSA Ed25519\"";
 
 /// Whether a request reached keygate over https, as the front door that terminated the
 /// connection says in `X-Forwarded-Proto`: API Gateway always sends `https`, and the local API

@@ -7,6 +7,7 @@
 //! [`Principal`]. A DPoP-bound token (RFC 9449) is honoured only as `Authorization: DPoP` with a
 //! proof for the request's method and URL ([`Authenticator::at`]); sent as `Bearer` it is refused.
 
+pub mod assertion;
 pub mod chain;
 pub mod client_auth;
 pub mod credentials;

@@ -6,6 +6,11 @@ use std::sync::Arc;
 /// Unix time in whole seconds.
 pub type UnixSeconds = i64;
 
+/// How far in the future a client's JWT may say it was made (`iat`) or becomes valid (`nbf`):
+/// DPoP proofs and client assertions alike. FAPI 2.0 §5.3.2.1 asks an authorization server to
+/// accept up to 10 seconds, for clients whose clocks run a little ahead.
+pub const MAX_AHEAD: i64 = 10;
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> UnixSeconds;
 }

@@ -1,15 +1,18 @@
 //! DPoP (RFC 9449): proof that the caller holds the private key a token is bound to.
 //!
-//! A proof is a JWT the client signs for one request: header `typ: dpop+jwt`, `alg` ES256 or
-//! EdDSA, and the public key itself as `jwk`; claims `jti` (single use), `htm` (the method),
+//! A proof is a JWT the client signs for one request: header `typ: dpop+jwt`, `alg` ES256,
+//! EdDSA or Ed25519 (RFC 9864's fully-specified name for EdDSA on Ed25519, which current clients
+//! send), and the public key itself as `jwk`; claims `jti` (single use), `htm` (the method),
 //! `htu` (the URL, without query or fragment), `iat`, and on resource requests `ath` (the
 //! SHA-256 of the access token). [`check`] is pure — format, signature, claims — and returns
 //! the key's RFC 7638 thumbprint (`jkt`), which tokens carry as `cnf.jkt`; [`claim`] then claims
 //! the `jti` with the same at-most-once conditional put as signed requests' nonces, last, so
 //! only an otherwise valid proof can burn one and no replay ever passes.
 //!
-//! Parsing and signature checking are jsonwebtoken's (its `Jwk`, `DecodingKey::from_jwk`,
-//! `decode`, `Jwk::thumbprint`); what is written here is the profile RFC 9449 §4.3 asks for,
+//! The key, its thumbprint and the signature check are jsonwebtoken's (its `Jwk`,
+//! `DecodingKey::from_jwk`, `crypto::verify`, `Jwk::thumbprint`); the token is read by
+//! [`crate::oauth::jws`], which says why it does not go through `jsonwebtoken::decode` (the
+//! `Ed25519` name, keygate's clock). What is written here is the profile RFC 9449 §4.3 asks for,
 //! which no crate checks.
 //!
 //! Server nonces (RFC 9449 §8–9, [`nonce`]) are stateless: the step of time they were made in and
@@ -29,37 +32,39 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::kernel::clock::UnixSeconds;
 use crate::kernel::crypto::{ct_eq, Peppers, Secret, SecretHash};
 use crate::kernel::error::{ApiError, ApiResult, OAuthError};
+use crate::oauth::jws::{self, Alg, Compact};
 use crate::ports::store::{Condition, Item, Key, StoreError, Table};
 
 /// The request header that carries the proof.
 pub const HEADER: &str = "dpop";
 /// The proof algorithms accepted (and advertised as `dpop_signing_alg_values_supported`).
-pub const ALGS: &[&str] = &["ES256", "EdDSA"];
+pub const ALGS: &[&str] = &["ES256", "EdDSA", "Ed25519"];
 /// A proof is accepted this many seconds after its `iat`…
 pub const MAX_AGE: i64 = 60;
-/// …and this many seconds before it (the client's clock running ahead).
-pub const MAX_AHEAD: i64 = 5;
+/// …and this many seconds before it (the client's clock running ahead; FAPI 2.0 §5.3.2.1 asks
+/// for JWTs with an `iat` or `nbf` up to 10 seconds in the future).
+pub const MAX_AHEAD: i64 = crate::kernel::clock::MAX_AHEAD;
 /// Longest proof read (a P-256 proof is about 600 bytes).
 const MAX_PROOF: usize = 4096;
 /// Longest `jti`.
 const MAX_JTI: usize = 128;
 /// The `WWW-Authenticate` challenge of a resource request refused for its DPoP proof (RFC 9449
 /// §7.1: missing, malformed, replayed, for another request or another key).
-pub const CHALLENGE: &str = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA\"";
+pub const CHALLENGE: &str = "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA Ed25519\"";
 /// The challenge of a resource request refused for its token (RFC 6750 §3.1 `invalid_token`:
 /// expired, revoked, forged, or a DPoP-bound one sent as `Bearer`).
-pub const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
+pub const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA Ed25519\"";
 
 /// The challenge of a resource request whose proof lacks a current server nonce (RFC 9449 §9).
-pub const NONCE_CHALLENGE: &str = "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA\"";
+pub const NONCE_CHALLENGE: &str = "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA Ed25519\"";
 /// The response header that carries a fresh server nonce.
 pub const NONCE_HEADER: &str = "dpop-nonce";
 /// Server nonces change every this many seconds; one is accepted in its step and the next.
@@ -197,35 +202,20 @@ fn normal_url(u: &str) -> Option<String> {
     Some(parsed.to_string())
 }
 
-/// Header members of a private key: a proof that carries one is refused (RFC 9449 §4.3).
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
-
-/// The header's `jwk`, checked to be a public key of `alg`'s type.
-fn public_key(header: &str, alg: Algorithm) -> Result<Jwk, Refused> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| Refused("the DPoP proof's header is not base64url"))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|_| Refused("the DPoP proof's header is not JSON"))?;
-    let jwk = value
+/// The header's `jwk`, checked to be a public key of `alg`'s type (no private member: RFC 9449
+/// §4.3).
+fn public_key(proof: &Compact<'_>, alg: Alg) -> Result<Jwk, Refused> {
+    let jwk = proof
+        .header
         .get("jwk")
         .and_then(|j| j.as_object())
         .ok_or(Refused("the DPoP proof carries no jwk header"))?;
-    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+    if jws::has_private_members(jwk) {
         return Err(Refused("the DPoP proof's jwk must be a public key"));
     }
     let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(jwk.clone()))
         .map_err(|_| Refused("the DPoP proof's jwk is not a key"))?;
-    let fits = match (&jwk.algorithm, alg) {
-        (AlgorithmParameters::EllipticCurve(p), Algorithm::ES256) => {
-            p.curve == EllipticCurve::P256 && coordinate(&p.x) && coordinate(&p.y)
-        }
-        (AlgorithmParameters::OctetKeyPair(p), Algorithm::EdDSA) => {
-            p.curve == EllipticCurve::Ed25519 && coordinate(&p.x)
-        }
-        _ => false,
-    };
-    if !fits {
+    if !alg.fits(&jwk) {
         return Err(Refused("the DPoP proof's jwk does not fit its alg"));
     }
     Ok(jwk)
@@ -233,55 +223,35 @@ fn public_key(header: &str, alg: Algorithm) -> Result<Jwk, Refused> {
 
 /// Whether `s` has the shape of an RFC 7638 SHA-256 thumbprint (43 base64url characters).
 pub fn is_thumbprint(s: &str) -> bool {
-    s.len() == 43 && b64url(s)
+    s.len() == 43 && jws::b64url(s, 64)
 }
 
-/// Whether `s` is a full 32-byte key member in canonical base64url (RFC 7518 §6.2.1.2 and RFC
-/// 8037 §2: P-256 coordinates and Ed25519 keys are exactly 32 bytes). A shorter `x` with the
-/// difference moved into `y` would verify under the same key yet give it another thumbprint.
-fn coordinate(s: &str) -> bool {
-    s.len() == 43 && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == 32)
-}
-
-fn b64url(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Checks a proof for `expected` at `now` (pure): its form, `typ`, `alg` (ES256 or EdDSA, never
-/// `none` or a MAC), a public `jwk` that verifies its signature, `htm`, `htu`, `iat` within
-/// [`MAX_AGE`] / [`MAX_AHEAD`], a `jti`, and `ath` when an access token comes with it.
+/// Checks a proof for `expected` at `now` (pure): its form, `typ`, `alg` (ES256, EdDSA or
+/// Ed25519, never `none` or a MAC), a public `jwk` that verifies its signature, `htm`, `htu`,
+/// `iat` within [`MAX_AGE`] / [`MAX_AHEAD`], a `jti`, and `ath` when an access token comes with
+/// it.
 pub fn check(proof: &str, expected: &Expected<'_>, now: UnixSeconds) -> Result<Proof, Refused> {
-    if proof.len() > MAX_PROOF || proof.bytes().filter(|b| *b == b'.').count() != 2 {
-        return Err(Refused("the DPoP proof is not a JWT"));
-    }
-    let header =
-        jsonwebtoken::decode_header(proof).map_err(|_| Refused("the DPoP proof is not a JWT"))?;
-    if header.typ.as_deref() != Some("dpop+jwt") {
+    let proof = Compact::parse(proof, MAX_PROOF).ok_or(Refused("the DPoP proof is not a JWT"))?;
+    if proof.header_str("typ") != Some("dpop+jwt") {
         return Err(Refused("the DPoP proof's typ must be dpop+jwt"));
     }
-    let alg = header.alg;
-    if !matches!(alg, Algorithm::ES256 | Algorithm::EdDSA) {
-        return Err(Refused("the DPoP proof's alg must be ES256 or EdDSA"));
-    }
-    let head = proof.split('.').next().unwrap_or_default();
-    let jwk = public_key(head, alg)?;
+    let alg = match proof.alg() {
+        Some(a @ (Alg::Es256 | Alg::EdDsa | Alg::Ed25519)) => a,
+        _ => {
+            return Err(Refused(
+                "the DPoP proof's alg must be ES256, EdDSA or Ed25519",
+            ))
+        }
+    };
+    let jwk = public_key(&proof, alg)?;
     let key =
         DecodingKey::from_jwk(&jwk).map_err(|_| Refused("the DPoP proof's jwk is not a key"))?;
-    let mut validation = Validation::new(alg);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    let claims = jsonwebtoken::decode::<ProofClaims>(proof, &key, &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                Refused("the DPoP proof's signature does not verify")
-            }
-            _ => Refused("the DPoP proof's claims are malformed"),
-        })?
-        .claims;
+    if !proof.verifies(alg, &key) {
+        return Err(Refused("the DPoP proof's signature does not verify"));
+    }
+    let claims: ProofClaims = proof
+        .claims()
+        .ok_or(Refused("the DPoP proof's claims are malformed"))?;
     if claims.jti.is_empty()
         || claims.jti.len() > MAX_JTI
         || !claims.jti.bytes().all(|b| b.is_ascii_graphic())
@@ -407,7 +377,12 @@ mod tests {
 
     #[test]
     fn a_good_proof_of_either_algorithm_passes_with_its_thumbprint() {
-        for key in [ProofKey::es256(), ProofKey::ed25519()] {
+        // Ed25519 by both its names: `EdDSA` (RFC 8037) and `Ed25519` (RFC 9864).
+        for key in [
+            ProofKey::es256(),
+            ProofKey::ed25519(),
+            ProofKey::ed25519_fully_specified(),
+        ] {
             let p = check(&key.proof("POST", URL, NOW, None), &expected(), NOW).unwrap();
             assert_eq!(p.jkt, key.jkt());
             assert_eq!(p.iat, NOW);

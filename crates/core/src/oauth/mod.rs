@@ -5,11 +5,13 @@
 //!
 //! Both stores of single-use data state their **at-most-once** contract on the function that
 //! consumes it ([`codes::redeem_code`], [`par::consume`], [`refresh::rotate_refresh`]; DPoP proofs'
-//! `jti`: [`crate::oauth::dpop::claim`]); `crates/aws/tests/oauth_races.rs`
+//! `jti`: [`crate::oauth::dpop::claim`]; client assertions' `jti`:
+//! [`crate::identity::assertion::claim`]); `crates/aws/tests/oauth_races.rs`
 //! races them on the in-memory table and on DynamoDB Local.
 
 pub mod codes;
 pub mod dpop;
+pub mod jws;
 pub mod par;
 pub mod refresh;
 pub mod scope;

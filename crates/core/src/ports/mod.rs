@@ -1,7 +1,9 @@
 //! The ports the domain talks to — the single [`store::Table`], the [`queue::Queue`] and the
 //! signing keys' [`keys::KeySource`] — with their in-memory twins, and the [`services::Services`]
-//! a function runs on. Their AWS adapters are `keygate_aws`'s.
+//! a function runs on. Their AWS adapters are `keygate_aws`'s. The `token` function alone also
+//! fetches OAuth clients' published keys ([`jwks::FetchJwks`], behind [`jwks::RemoteJwks`]).
 
+pub mod jwks;
 pub mod keys;
 pub mod queue;
 pub mod services;

@@ -1,10 +1,11 @@
 //! Where each item family lives: the **credential records** every request needs (accounts,
 //! users, the API-key index, clients and their revocations, audit records) and the
-//! **short-lived, high-volume items** (nonces, DPoP `jti`s, lockout counters, authorization codes,
-//! pushed requests, refresh tokens, authentication tokens, sessions, console notices, webhook
-//! delivery bookkeeping). docs/SCALE.md, "Blast radius": each table has its own on-demand
-//! maximum, so neither a credential-stuffing attack (lockout counters) nor a webhook storm
-//! (delivery marks and attempts) can throttle the reads that authenticate every tenant.
+//! **short-lived, high-volume items** (nonces, DPoP `jti`s, client assertions' `jti`s, lockout
+//! counters, authorization codes, pushed requests, refresh tokens, authentication tokens,
+//! sessions, console notices, webhook delivery bookkeeping). docs/SCALE.md, "Blast radius":
+//! each table has its own on-demand maximum, so neither a credential-stuffing attack (lockout
+//! counters) nor a webhook storm (delivery marks and attempts) can throttle the reads that
+//! authenticate every tenant.
 //!
 //! Where an item lives is decided here, once, from its partition key's family
 //! ([`placement`]); the domain keeps writing keys, never table names. The DynamoDB adapter
@@ -25,9 +26,10 @@ pub enum Placement {
 }
 
 /// Partition-key families of the volatile table (the index keys of its items too).
-pub const VOLATILE: [&str; 13] = [
+pub const VOLATILE: [&str; 14] = [
     "NONCE#",     // signed requests' nonces
     "DPOPJTI#",   // DPoP proofs' jti
+    "ASSERTJTI#", // client assertions' jti (private_key_jwt)
     "LOCK#",      // lockout counters
     "CODE#",      // authorization codes
     "CODEUSED#",  // their tombstones
@@ -70,6 +72,8 @@ mod tests {
         for pk in [
             "LOCK#src#1",
             "NONCE#c#n",
+            "DPOPJTI#k#j",
+            "ASSERTJTI#oc_c#j",
             "SESSION#h",
             "AUTHTOK#h",
             "CODE#h",

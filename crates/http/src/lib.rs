@@ -2,13 +2,15 @@
 //! (JSON in and out with limits, the error mapping and its dialects, the authorizer's
 //! principal), forms ([`form`]), the route registry and its dispatcher ([`routes`]), the
 //! request-facing half of authentication and authorization ([`auth`]), telemetry
-//! ([`telemetry`]) and the functions' `main`s ([`http_main!`], [`event_main!`]). The domain is
+//! ([`telemetry`]) and the functions' `main`s ([`http_main!`], [`event_main!`]); and the other
+//! direction, keygate calling integrators' URLs through the SSRF guard ([`ssrf`]). The domain is
 //! `keygate_core`'s; nothing here decides who may do what.
 
 pub mod auth;
 pub mod form;
 pub mod mains;
 pub mod routes;
+pub mod ssrf;
 pub mod telemetry;
 
 #[doc(hidden)]

@@ -1,5 +1,7 @@
-//! The SSRF guard: keygate calls integrators' URLs from inside AWS, so a callback URL must never
-//! reach the VPC, the instance metadata service or the host itself.
+//! The SSRF guard: keygate calls integrators' URLs from inside AWS — webhook deliveries, OAuth
+//! 2.0 callbacks' token requests, OAuth clients' published keys (`jwksUri`) — so such a URL must
+//! never reach the VPC, the instance metadata service or the host itself. Every client that
+//! calls one is built by [`guarded_builder`].
 //!
 //! Two checks, both before any byte is sent:
 //! - [`check_target`] on the URL: `https` only (local mode: `http` to a loopback host too), and an
@@ -17,6 +19,7 @@
 //! never the private ranges.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
@@ -206,6 +209,32 @@ impl Resolve for GuardedResolver {
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
+}
+
+/// A client for integrators' URLs, to finish with its timeouts: rustls on aws-lc-rs (the
+/// provider the AWS SDK links already) with the Mozilla roots, no redirects (a redirect would
+/// be a second URL the guard never saw), no proxy (a proxy would resolve names past the guard),
+/// and [`GuardedResolver`] as its only resolver.
+pub fn guarded_builder(local_mode: bool) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver { local_mode }))
+}
+
+/// rustls on aws-lc-rs with the Mozilla roots.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("aws-lc-rs supports the default protocol versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
 }
 
 /// The [`Blocked`] somewhere in an error's source chain.

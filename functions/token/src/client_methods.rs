@@ -1,11 +1,15 @@
 //! Who the OAuth client is: Basic credentials (RFC 6749 §2.3.1), body credentials
-//! (`client_secret_post`) where the route takes them, or, for public clients, a `client_id`
-//! parameter; with lockout on repeated wrong secrets, the same for every method.
+//! (`client_secret_post`) where the route takes them, a client assertion (`private_key_jwt`,
+//! RFC 7523: `client_assertion_type` + `client_assertion`, on every route), or, for public
+//! clients, a `client_id` parameter; with lockout on repeated failures, the same for every
+//! method. One method per request: an assertion with Basic or a body secret is
+//! `invalid_request`.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_core::accounts::{self, Account, AuthMethod};
 use keygate_core::clients::{Client, ClientKind};
+use keygate_core::identity::assertion::{self, ASSERTION_TYPE};
 use keygate_core::identity::client_auth::Authenticated;
 use keygate_core::{ApiError, ApiResult, Services};
 use lambda_http::Request;
@@ -65,7 +69,8 @@ pub struct Authed {
     pub secret_id: Option<String>,
 }
 
-/// How a route lets a client authenticate, beyond `client_secret_basic` (always accepted).
+/// How a route lets a client authenticate, beyond `client_secret_basic` and `private_key_jwt`
+/// (always accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Methods {
     /// `client_id` + `client_secret` in the form body (`client_secret_post`, RFC 6749 §2.3.1),
@@ -93,11 +98,33 @@ impl Methods {
     };
 }
 
-/// Authenticates the calling OAuth client (the shared check with lockout,
-/// [`keygate_core::identity::client_auth::authenticate`]) by one of the `methods`: two client authentications
-/// in one request (Basic and a body secret) are `invalid_request` (RFC 6749 §2.3), and so is a
-/// body secret where the route takes Basic only; a `fapi2` client's body secret is
-/// `invalid_client` (it authenticates by Basic only).
+/// The request's client assertion (RFC 7523 §2.2), if it carries one: `client_assertion` with
+/// `client_assertion_type` the JWT bearer URN; one without the other, or another type, is
+/// `invalid_request`.
+fn client_assertion(form: &Form) -> ApiResult<Option<&str>> {
+    match (form.get("client_assertion_type"), form.get("client_assertion")) {
+        (None, None) => Ok(None),
+        (Some(ASSERTION_TYPE), Some(a)) => Ok(Some(a)),
+        (Some(ASSERTION_TYPE), None) => Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "client_assertion_type without a client_assertion",
+        )),
+        (None, Some(_)) => Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "a client_assertion needs its client_assertion_type",
+        )),
+        (Some(_), _) => Err(ApiError::oauth(
+            OAuthError::InvalidRequest,
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )),
+    }
+}
+
+/// Authenticates the calling OAuth client (the shared checks with lockout,
+/// [`keygate_core::identity::client_auth`]) by a client assertion, or by one of the `methods`:
+/// two client authentications in one request (an assertion, Basic, a body secret) are
+/// `invalid_request` (RFC 6749 §2.3), and so is a body secret where the route takes Basic only;
+/// a `fapi2` client authenticates by its assertion only (`invalid_client` otherwise).
 pub async fn authenticate(
     s: &Services,
     req: &Request,
@@ -106,6 +133,35 @@ pub async fn authenticate(
 ) -> ApiResult<Authed> {
     let basic = basic_credentials(req)?;
     let body_secret = form.get("client_secret");
+    if let Some(signed) = client_assertion(form)? {
+        if basic.is_some() || body_secret.is_some() {
+            return Err(ApiError::oauth(
+                OAuthError::InvalidRequest,
+                "one client authentication per request: a client assertion, not Authorization: Basic or client_secret besides",
+            ));
+        }
+        // RFC 7521 §4.2: a client_id beside the assertion names the same client. Compared with
+        // the client the assertion names before anything is checked, so it burns nothing.
+        let named = assertion::read(signed).map(|a| a.client_id().to_owned());
+        if let (Some(body_id), Some(named)) = (form.get("client_id"), named) {
+            if body_id != named {
+                return Err(ApiError::oauth(
+                    OAuthError::InvalidRequest,
+                    "client_id differs from the client the assertion names",
+                ));
+            }
+        }
+        let Authenticated { client, secret_id } =
+            keygate_core::identity::client_auth::authenticate_assertion(
+                &keygate_core::ports::Ports::of(s).await,
+                crate::jwks_uri::remote(s.config.local_mode),
+                signed,
+                &s.config.issuer_for(req.headers()),
+                keygate_http::source(req),
+            )
+            .await?;
+        return with_account(s, client, secret_id).await;
+    }
     let (id, secret) = match (basic, form.get("client_id"), body_secret) {
         (Some(_), _, Some(_)) => {
             return Err(ApiError::oauth(
@@ -139,7 +195,7 @@ pub async fn authenticate(
         (None, _, None) => {
             return Err(invalid_client(
                 "client_auth_missing",
-                "client authentication is required (Authorization: Basic)",
+                "client authentication is required (Authorization: Basic, or a client assertion)",
             ))
         }
     };
@@ -152,16 +208,20 @@ pub async fn authenticate(
         keygate_http::source(req),
     )
     .await?;
-    // docs/FAPI.md: a fapi2 client authenticates by `client_secret_basic` only,
-    // refused before anything is issued. A departure from FAPI 2.0 §5.3.2.1, which allows only
-    // `private_key_jwt` or mutual TLS (a later step); the body secret, the weaker of the
-    // two secret methods, is at least ruled out.
-    if body_secret.is_some() && client.oauth.as_ref().is_some_and(|o| o.fapi2()) {
+    // FAPI 2.0 §5.3.2.1: a fapi2 client authenticates with private_key_jwt (mutual TLS is not
+    // offered: docs/FAPI.md). A fapi2 client has keys and no secret, so a secret cannot pass
+    // above; a record made before keys were required is refused here, before anything is issued.
+    if client.oauth.as_ref().is_some_and(|o| o.fapi2()) {
         return Err(invalid_client(
             "client_auth_method",
-            "fapi2 clients authenticate with Authorization: Basic (client_secret_basic) only",
+            "fapi2 clients authenticate with a client assertion (private_key_jwt) only",
         ));
     }
+    with_account(s, client, secret_id).await
+}
+
+/// The authenticated client's account, which must be on `OAUTH2`.
+async fn with_account(s: &Services, client: Client, secret_id: Option<String>) -> ApiResult<Authed> {
     let account = accounts::get_account(&*s.table, &client.account_id)
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;

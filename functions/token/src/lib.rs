@@ -6,12 +6,14 @@
 //! (RFC 6749 §2.3.1) on every route; the authorization-code and refresh grants also take
 //! `client_id` + `client_secret` in the form body (`client_secret_post`), as Secured Signing's
 //! examples send them, while the client-credentials grant stays Basic-only as OneSpan documents
-//! it. Both methods in one request are `invalid_request`. Public clients name themselves with
-//! `client_id` in the body and prove possession with PKCE.
+//! it. Any OAuth client registered with keys authenticates on every route with a client
+//! assertion instead (`private_key_jwt`, RFC 7523), and a `fapi2` client only so. Two methods in
+//! one request are `invalid_request`. Public clients name themselves with `client_id` in the
+//! body and prove possession with PKCE.
 
 /// The DynamoDB actions this function's code makes: it reads clients, accounts, codes, pushed
 /// requests and refresh tokens (one batch per bearer token), writes codes, pushed requests,
-/// DPoP proof claims, refresh tokens and revocations, consumes
+/// DPoP proof and client assertion claims, refresh tokens and revocations, consumes
 /// codes and rotates refresh tokens in transactions, counts failed client authentications. Mirrored
 /// by its IAM statement in `template.yaml` (`TokenFunction`), which the routes test compares with
 /// this list.
@@ -28,6 +30,7 @@ mod apitoken;
 mod authorize;
 mod client_methods;
 mod grants;
+mod jwks_uri;
 mod metadata;
 mod revoke;
 

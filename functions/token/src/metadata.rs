@@ -1,7 +1,9 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414), with what RFC 9207 (`iss` on
-//! authorization responses), RFC 9126 (pushed authorization requests) and RFC 9449 (DPoP) add.
+//! authorization responses), RFC 9126 (pushed authorization requests), RFC 9449 (DPoP) and RFC
+//! 7523 (`private_key_jwt`, its signing algorithms per endpoint) add.
 
 use keygate_core::clients::SCOPES;
+use keygate_core::identity::assertion;
 use keygate_core::oauth::dpop;
 use keygate_core::{ApiResult, Services};
 use keygate_http::json;
@@ -22,9 +24,14 @@ pub async fn document(s: &Services, req: &Request) -> ApiResult<Response<Body>> 
             "response_types_supported": ["code", "token"],
             "response_modes_supported": ["query", "fragment"],
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token", "implicit"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
+            // Per grant (docs/FAPI.md): client credentials takes Basic or an assertion, the code
+            // and refresh grants and pushed requests the body secret and public clients too.
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": assertion::ALGS,
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt", "none"],
+            "revocation_endpoint_auth_signing_alg_values_supported": assertion::ALGS,
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+            "introspection_endpoint_auth_signing_alg_values_supported": assertion::ALGS,
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "pushed_authorization_request_endpoint": format!("{iss}/api/oauth2/par"),

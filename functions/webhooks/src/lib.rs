@@ -30,7 +30,8 @@ pub mod ledger;
 pub mod schedule;
 pub mod send;
 pub mod sign;
-pub mod ssrf;
+/// The SSRF guard, shared with the `token` function (`jwksUri`): `keygate_http::ssrf`.
+pub use keygate_http::ssrf;
 pub mod state;
 
 use std::collections::HashMap;

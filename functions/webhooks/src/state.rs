@@ -109,32 +109,14 @@ impl Webhooks {
     }
 }
 
-/// The delivery client: rustls, no redirects, no proxy (a proxy would resolve names past the
-/// guard), the SSRF-guarded resolver, the send timeout.
+/// The delivery client: the SSRF-guarded client ([`ssrf::guarded_builder`]: rustls, no
+/// redirects, no proxy, the guarded resolver) with the send timeout.
 pub fn client(settings: &Settings, local_mode: bool) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls_config())
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .dns_resolver(Arc::new(ssrf::GuardedResolver { local_mode }))
+    ssrf::guarded_builder(local_mode)
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .user_agent(concat!("keygate-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
-}
-
-/// rustls on aws-lc-rs (the provider the AWS SDK links already) with the Mozilla roots.
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("aws-lc-rs supports the default protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth()
 }

@@ -1,6 +1,8 @@
 //! OAuth 2.0 clients: the client-app verbs under `/api/oauth2/clients`, with redirect URIs,
-//! scopes, the registered domain, public clients (PKCE, no secret), the implicit switch, and the
-//! security profile (`standard`, or `fapi2`: PAR, DPoP, no implicit, confidential only).
+//! scopes, the registered domain, public clients (PKCE, no secret), clients with keys
+//! (`private_key_jwt`: `jwks` or `jwksUri`, no secret), the implicit switch, and the security
+//! profile (`standard`, or `fapi2`: PAR, DPoP, `private_key_jwt`, no implicit, confidential
+//! only).
 
 use keygate_core::clients::{self, Client, ClientKind, MAX_GRACE_SECONDS};
 use keygate_core::identity::Manager;
@@ -27,6 +29,13 @@ struct OAuthClientOut {
     /// In force: set on the client, or implied by `fapi2`.
     require_pushed_authorization_requests: bool,
     require_dpop_nonce: bool,
+    /// `client_secret_basic`, `private_key_jwt` or `none`.
+    token_endpoint_auth_method: &'static str,
+    /// The registered public keys (`private_key_jwt`, inline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     created_at: i64,
     updated_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,7 +48,13 @@ struct OAuthClientOut {
 fn out(c: &Client, secret: Option<keygate_core::kernel::crypto::Secret>) -> OAuthClientOut {
     let o = c.oauth.clone().unwrap_or_default();
     let (profile, par) = (o.profile.as_str(), o.requires_par());
+    let keys = o.keys.as_ref();
     OAuthClientOut {
+        token_endpoint_auth_method: o.auth_method().as_str(),
+        jwks: keys
+            .and_then(|k| k.inline())
+            .map(|set| serde_json::json!({ "keys": set })),
+        jwks_uri: keys.and_then(|k| k.jwks_uri()).map(str::to_owned),
         profile,
         require_pushed_authorization_requests: par,
         require_dpop_nonce: o.require_dpop_nonce,

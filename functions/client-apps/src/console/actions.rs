@@ -163,9 +163,33 @@ fn lines(form: &ConsoleForm, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The public keys a form gives (`private_key_jwt`): the JWK Set pasted as JSON, or the URL the
+/// client publishes it at; each left empty is absent.
+fn form_keys(form: &ConsoleForm) -> ApiResult<(Option<serde_json::Value>, Option<String>)> {
+    let jwks = form
+        .get("jwks")
+        .map(|text| {
+            serde_json::from_str(text).map_err(|_| {
+                ApiError::bad_request(
+                    "jwks_invalid",
+                    "the public keys must be a JWK Set in JSON: {\"keys\": [...]}",
+                )
+            })
+        })
+        .transpose()?;
+    Ok((jwks, form.get("jwksUri").map(str::to_owned)))
+}
+
 pub async fn add_oauth_client(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
     let (c, form) = post!(s, req);
+    let (jwks, jwks_uri) = match form_keys(&form) {
+        Ok(keys) => keys,
+        Err(e) => return c.done(s, Page::ApiAccess.path(), Err(e)).await,
+    };
     let input = OAuthClientIn {
+        token_endpoint_auth_method: None,
+        jwks,
+        jwks_uri,
         name: form.get("name").unwrap_or_default().to_owned(),
         redirect_uris: lines(&form, "redirectUris"),
         scopes: form.all("scopes"),
@@ -197,7 +221,13 @@ pub async fn update_oauth_client(
     p: Params<'_>,
 ) -> ApiResult<Response<Body>> {
     let (c, form) = post!(s, req);
+    let (jwks, jwks_uri) = match form_keys(&form) {
+        Ok(keys) => keys,
+        Err(e) => return c.done(s, Page::ApiAccess.path(), Err(e)).await,
+    };
     let input = OAuthClientUpdateIn {
+        jwks,
+        jwks_uri,
         redirect_uris: Some(lines(&form, "redirectUris")),
         scopes: Some(form.all("scopes")),
         domain: Some(form.get("domain").map(str::to_owned)),

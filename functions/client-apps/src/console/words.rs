@@ -138,6 +138,12 @@ pub struct Words {
     pub public_client_hint: &'static str,
     pub fapi2_client: &'static str,
     pub fapi2_client_hint: &'static str,
+    pub client_keys: &'static str,
+    pub jwks: &'static str,
+    pub jwks_hint: &'static str,
+    pub jwks_uri: &'static str,
+    pub jwks_uri_hint: &'static str,
+    pub keys_badge: &'static str,
     pub edit: &'static str,
     pub no_oauth_clients: &'static str,
 
@@ -280,7 +286,13 @@ pub static EN: Words = Words {
     public_client: "Public client (no secret; PKCE)", // not in the seeds
     public_client_hint: "For applications that cannot keep a secret, such as a single-page or mobile app.", // not in the seeds
     fapi2_client: "FAPI 2.0 profile", // not in the seeds
-    fapi2_client_hint: "Pushed authorization requests and DPoP-bound tokens are required; for confidential clients only.", // not in the seeds
+    fapi2_client_hint: "Pushed authorization requests, DPoP-bound tokens and authentication with keys (private_key_jwt) are required; for confidential clients only.", // not in the seeds
+    client_keys: "Public keys (private_key_jwt)", // not in the seeds
+    jwks: "JWKS", // not in the seeds
+    jwks_hint: "Instead of a secret, the client signs an assertion with one of these keys: a JWK Set, {\"keys\": [...]}, of at most 5 public keys (ES256, PS256 or Ed25519). Left empty: unchanged.", // not in the seeds
+    jwks_uri: "JWKS URL", // not in the seeds
+    jwks_uri_hint: "Or the https URL where the client publishes its JWK Set (fetched and cached for minutes). Give a JWKS or a JWKS URL, not both.", // not in the seeds
+    keys_badge: "private_key_jwt", // not in the seeds
     edit: "Edit", // not in the seeds
     no_oauth_clients: "No OAuth 2.0 clients yet.", // not in the seeds
 
@@ -420,7 +432,13 @@ pub static FR: Words = Words {
     public_client: "Client public (sans secret\u{a0}; PKCE)", // not in the seeds
     public_client_hint: "Pour les applications qui ne peuvent pas garder de secret, comme une application monopage ou mobile.", // not in the seeds
     fapi2_client: "Profil FAPI 2.0", // not in the seeds
-    fapi2_client_hint: "Les demandes d'autorisation poussées et les jetons liés par DPoP sont exigés\u{a0}; pour les clients confidentiels seulement.", // not in the seeds
+    fapi2_client_hint: "Les demandes d'autorisation poussées, les jetons liés par DPoP et l'authentification par clés (private_key_jwt) sont exigés\u{a0}; pour les clients confidentiels seulement.", // not in the seeds
+    client_keys: "Clés publiques (private_key_jwt)", // not in the seeds
+    jwks: "JWKS", // not in the seeds
+    jwks_hint: "Au lieu d'un secret, le client signe une assertion avec l'une de ces clés\u{a0}: un JWK Set, {\"keys\": [...]}, d'au plus 5 clés publiques (ES256, PS256 ou Ed25519). Laissé vide\u{a0}: inchangé.", // not in the seeds
+    jwks_uri: "URL du JWKS", // not in the seeds
+    jwks_uri_hint: "Ou l'URL https où le client publie son JWK Set (récupéré et gardé quelques minutes). Un JWKS ou une URL de JWKS, pas les deux.", // not in the seeds
+    keys_badge: "private_key_jwt", // not in the seeds
     edit: "Modifier", // not in the seeds
     no_oauth_clients: "Aucun client OAuth 2.0 pour l'instant.", // not in the seeds
 

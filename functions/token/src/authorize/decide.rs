@@ -1,5 +1,6 @@
 //! The user's decision on the consent form: approve (a code, or with the implicit flow a token,
-//! sent to the verified redirect URI), deny (`access_denied`), or a refused form.
+//! sent to the verified redirect URI), deny (`access_denied`), or a refused form. Every redirect
+//! answering the form is a `303 See Other` (FAPI 2.0 §5.3.2.2).
 
 use keygate_core::accounts::AuthMethod;
 use keygate_core::clients::Client;
@@ -24,7 +25,7 @@ pub async fn decide(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
         Err(refusal) => return Ok(respond(Err(refusal), &Reply::to(&no_request(), ""))),
     };
     let iss = s.config.issuer_for(req.headers());
-    let reply = Reply::to(&r, &iss);
+    let reply = Reply::after_post(&r, &iss);
     let result = async {
         let (client, uri) = client_and_redirect(s, &r).await?;
         let (implicit, scope) =

@@ -44,11 +44,15 @@ pub(super) fn page(status: u16, title: &'static str, msg: impl Into<String>) -> 
 }
 
 /// What an authorization response is sent with: the request's `state`, the response mode
-/// (fragment for the implicit flow) and the issuer (`iss`, RFC 9207).
+/// (fragment for the implicit flow), the issuer (`iss`, RFC 9207) and the redirect's status.
 struct Reply<'a> {
     state: Option<&'a str>,
     fragment: bool,
     iss: &'a str,
+    /// The answer to the consent form's POST: `303 See Other`, so the browser follows with a
+    /// GET and never re-sends the form (FAPI 2.0 §5.3.2.2; a `307` would forward the form's
+    /// fields to the client). `302` answers the GET of `/authorize`.
+    after_post: bool,
 }
 
 impl<'a> Reply<'a> {
@@ -57,6 +61,15 @@ impl<'a> Reply<'a> {
             state: r.state.as_deref(),
             fragment: r.response_type == "token",
             iss,
+            after_post: false,
+        }
+    }
+
+    /// The same, answering a form's POST (`303`).
+    fn after_post(r: &'a AuthzRequest, iss: &'a str) -> Self {
+        Self {
+            after_post: true,
+            ..Self::to(r, iss)
         }
     }
 }
@@ -97,7 +110,11 @@ fn redirect(uri: &str, mut params: Vec<(&str, String)>, reply: &Reply<'_>) -> Re
     match http::HeaderValue::from_str(&format!("{uri}{sep}{encoded}")) {
         Ok(location) => {
             let mut resp = Response::new(Body::Empty);
-            *resp.status_mut() = http::StatusCode::FOUND;
+            *resp.status_mut() = if reply.after_post {
+                http::StatusCode::SEE_OTHER
+            } else {
+                http::StatusCode::FOUND
+            };
             resp.headers_mut().insert(http::header::LOCATION, location);
             resp.headers_mut().insert(
                 http::header::CACHE_CONTROL,

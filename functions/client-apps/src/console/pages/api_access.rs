@@ -108,6 +108,7 @@ pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> 
                         " " label for="oc-fapi2" { (w.fapi2_client) }
                     }
                     p.hint id="oc-fapi2-hint" { (w.fapi2_client_hint) }
+                    (key_fields(c, "oc-new"))
                     button type="submit" { (w.create) }
                 }
             }
@@ -144,6 +145,22 @@ fn oauth_fields(
     }
 }
 
+/// The public keys of an OAuth client's form (`private_key_jwt`): a JWK Set or its URL.
+fn key_fields(c: &Console, id: &str) -> Markup {
+    let w = c.lang.words();
+    html! {
+        fieldset {
+            legend { (w.client_keys) }
+            label for=(format!("{id}-jwks")) { (w.jwks) }
+            textarea id=(format!("{id}-jwks")) name="jwks" rows="4" aria-describedby=(format!("{id}-jwks-hint")) {}
+            p.hint id=(format!("{id}-jwks-hint")) { (w.jwks_hint) }
+            label for=(format!("{id}-jwks-uri")) { (w.jwks_uri) }
+            input type="url" id=(format!("{id}-jwks-uri")) name="jwksUri" aria-describedby=(format!("{id}-jwks-uri-hint"));
+            p.hint id=(format!("{id}-jwks-uri-hint")) { (w.jwks_uri_hint) }
+        }
+    }
+}
+
 fn oauth_row(c: &Console, oc: &Client) -> Markup {
     let w = c.lang.words();
     let settings = oc.oauth.as_ref();
@@ -154,18 +171,20 @@ fn oauth_row(c: &Console, oc: &Client) -> Markup {
         .map(|o| o.redirect_uris.clone())
         .unwrap_or_default();
     let public = settings.is_some_and(|o| o.public);
+    let keys = oc.keys();
     let edit_id = format!("edit-{}", oc.id);
     html! {
         tr {
             td {
                 (oc.name)
                 @if settings.is_some_and(|o| o.fapi2()) { " " span.badge { "FAPI 2.0" } }
+                @if keys.is_some() { " " span.badge { (w.keys_badge) } }
             }
             td { code { (oc.id) } }
             td { (scopes.join(" ")) }
             td { @for u in &uris { span.uri { (u) } } }
             td.actions {
-                @if !public {
+                @if !public && keys.is_none() {
                     (action(c, &format!("/admin/api-access/oauth-clients/{}/credentials", oc.id), w.get_new_credentials, "secondary"))
                 }
                 (action(c, &format!("/admin/api-access/oauth-clients/{}/delete", oc.id), w.delete, "danger"))
@@ -174,6 +193,10 @@ fn oauth_row(c: &Console, oc: &Client) -> Markup {
                     form method="post" action=(format!("/admin/api-access/oauth-clients/{}/update", oc.id)) {
                         (form_fields(c))
                         (oauth_fields(c, &edit_id, &scopes, &uris, settings.and_then(|o| o.domain.as_deref())))
+                        @if !public {
+                            @if let Some(uri) = keys.and_then(|k| k.jwks_uri()) { p.hint { (w.jwks_uri) ": " code { (uri) } } }
+                            (key_fields(c, &edit_id))
+                        }
                         button type="submit" { (w.save) }
                     }
                 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of keygate: installs and starts the local stack (DynamoDB Local, moto) if it is
-# not running, then the whole workspace's tests against it. Nothing but Rust, Python, Node and
-# Java is assumed to be installed.
+# not running, installs the browser and the certified OAuth client the end-to-end tests use, then
+# the whole workspace's tests against it (tests/tests/it/interop.rs among them: oauth4webapi
+# against keygate). Nothing but Rust, Python, Node and Java is assumed to be installed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -19,6 +20,8 @@ fi
 
 # Debian's Chromium and ChromeDriver, for the consent page's browser test.
 bash infra/browser/install.sh
+# The certified client the interop test drives keygate with (oauth4webapi, pinned).
+bash infra/interop/install.sh
 
 cargo test --workspace --locked
 

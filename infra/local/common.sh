@@ -10,8 +10,11 @@ KEYGATE_CACHE=${KEYGATE_CACHE:-$KEYGATE_REPO_ROOT/.cache}
 DDB_SIMULATOR_SPEC="amplify-dynamodb-simulator@2.9.30"
 VENV_REQUIREMENTS=("moto[server]==5.2.5" "boto3==1.44.8")
 SAM_REQUIREMENTS=("aws-sam-cli==1.170.0" "cargo-lambda==1.9.2")
+# panva's certified OAuth 2.0 / FAPI 2.0 client, for the interop test (infra/interop/install.sh).
+OAUTH4WEBAPI_SPEC="oauth4webapi@3.8.9"
 
 NPM_PREFIX="$KEYGATE_CACHE/npm"
+INTEROP_PREFIX="$KEYGATE_CACHE/interop"
 VENV="$KEYGATE_CACHE/venv"
 SAM_VENV="$KEYGATE_CACHE/sam-venv"
 STACK_DIR="$KEYGATE_CACHE/stack"

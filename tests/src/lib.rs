@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use keygate_core::kernel::clock::{Clock, ManualClock};
+use keygate_core::testing::dpop::ProofKey;
 use keygate_core::kernel::config::Config;
 use keygate_core::ports::services::Queues;
 use keygate_core::Services;
@@ -254,6 +255,88 @@ pub async fn oauth_account(s: &Server, extra: Value) -> (String, String, String)
     )
 }
 
+/// An OAUTH2 account with one client that authenticates with `key` (`private_key_jwt`, its
+/// public key registered inline), `extra` merged into the creation; returns (owner key, client
+/// id).
+pub async fn key_account(s: &Server, key: &ProofKey, extra: Value) -> (String, String) {
+    let mut body = json!({
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "jwks": {"keys": [key.public_jwk()]},
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (owner_key, id, secret) = oauth_account(s, body).await;
+    assert!(secret.is_empty(), "a client with keys has no secret");
+    (owner_key, id)
+}
+
+/// The issuer identifier of `s`: what a client assertion names as its `aud`.
+pub fn issuer(s: &Server) -> String {
+    s.services().config.issuer.clone()
+}
+
+/// How a test's client authenticates to an OAuth route.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// `Authorization: Basic` with this secret.
+    Secret(&'a str),
+    /// A fresh client assertion (`private_key_jwt`) signed with this key, `aud` the issuer.
+    Key(&'a ProofKey),
+    /// Nothing (a public client names itself with `client_id` in the form).
+    Public,
+}
+
+impl<'a> From<Option<&'a str>> for Auth<'a> {
+    fn from(secret: Option<&'a str>) -> Self {
+        secret.map_or(Auth::Public, Auth::Secret)
+    }
+}
+
+impl<'a> From<&'a str> for Auth<'a> {
+    fn from(secret: &'a str) -> Self {
+        Auth::Secret(secret)
+    }
+}
+
+impl<'a> From<&'a String> for Auth<'a> {
+    fn from(secret: &'a String) -> Self {
+        Auth::Secret(secret)
+    }
+}
+
+impl<'a> From<&'a ProofKey> for Auth<'a> {
+    fn from(key: &'a ProofKey) -> Self {
+        Auth::Key(key)
+    }
+}
+
+impl Auth<'_> {
+    /// `req` carrying the form `form` of client `id`, authenticated this way.
+    pub fn apply(
+        self,
+        s: &Server,
+        id: &str,
+        req: reqwest::RequestBuilder,
+        form: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        match self {
+            Auth::Secret(secret) => req.basic_auth(id, Some(secret)).form(form),
+            Auth::Public => req.form(form),
+            Auth::Key(key) => {
+                let assertion = key.assertion(id, &issuer(s), s.clock.now_for_tests(), None);
+                let mut fields: Vec<(&str, &str)> = form.to_vec();
+                fields.push((
+                    "client_assertion_type",
+                    keygate_core::identity::assertion::ASSERTION_TYPE,
+                ));
+                fields.push(("client_assertion", &assertion));
+                req.form(&fields)
+            }
+        }
+    }
+}
+
 pub fn oauth_client(s: &Server, id: &str, secret: Option<&str>) -> OAuthClient {
     let mut c = BasicClient::new(ClientId::new(id.to_owned()))
         .set_auth_uri(AuthUrl::new(s.url("/api/oauth2/authorize")).unwrap())
@@ -355,9 +438,10 @@ pub async fn decide(
         .send()
         .await
         .unwrap();
+    // FAPI 2.0 §5.3.2.2: the answer to the form's POST is a 303 (never a 307 re-posting it).
     assert_eq!(
         resp.status(),
-        302,
+        303,
         "{}",
         resp.text().await.unwrap_or_default()
     );

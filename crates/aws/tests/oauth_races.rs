@@ -1,5 +1,6 @@
 //! The at-most-once contracts of `keygate_core::oauth` — `redeem_code`, `rotate_refresh`, a pushed
-//! request's `consume` — and of `keygate_core::oauth::dpop::claim` (a proof's `jti`), raced on the in-memory
+//! request's `consume` — of `keygate_core::oauth::dpop::claim` (a proof's `jti`) and of
+//! `keygate_core::identity::assertion::claim` (a client assertion's `jti`), raced on the in-memory
 //! table and on DynamoDB Local (over HTTP, with the real SDK).
 
 // Test and measurement code: a failed expectation is a panic with the reason.
@@ -414,6 +415,32 @@ async fn dpop_proofs_are_claimed_at_most_once(table: Arc<dyn Table>) {
     );
 }
 
+async fn client_assertions_are_claimed_at_most_once(table: Arc<dyn Table>) {
+    use keygate_core::identity::assertion::{claim, Verified};
+    let verified = Verified {
+        client_id: format!("oc_{}", keygate_core::oauth::tokens::new_jti()),
+        jti: keygate_core::oauth::tokens::new_jti(),
+        exp: NOW + 60,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..RACERS {
+        let (table, verified) = (table.clone(), verified.clone());
+        set.spawn(async move { claim(&*table, &verified, NOW).await.unwrap() });
+    }
+    let mut won = 0;
+    while let Some(r) = set.join_next().await {
+        won += usize::from(r.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one use of an assertion's jti wins");
+    // Until the assertion expires, a replay is refused; the same jti of another client is not.
+    assert!(!claim(&*table, &verified, NOW + 59).await.unwrap());
+    let other = Verified {
+        client_id: format!("oc_{}", keygate_core::oauth::tokens::new_jti()),
+        ..verified
+    };
+    assert!(claim(&*table, &other, NOW).await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory() {
     let table: Arc<dyn Table> = Arc::new(MemoryTable::new());
@@ -421,6 +448,7 @@ async fn in_memory() {
     reused_codes_revoke_only_with_their_bindings(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
+    client_assertions_are_claimed_at_most_once(table.clone()).await;
     bound_refresh_tokens_need_their_key(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }
@@ -432,6 +460,7 @@ async fn on_dynamodb_local() {
     reused_codes_revoke_only_with_their_bindings(table.clone()).await;
     pushed_requests_are_consumed_at_most_once(table.clone()).await;
     dpop_proofs_are_claimed_at_most_once(table.clone()).await;
+    client_assertions_are_claimed_at_most_once(table.clone()).await;
     bound_refresh_tokens_need_their_key(table.clone()).await;
     refresh_tokens_rotate_at_most_once(table).await;
 }

@@ -326,13 +326,17 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         )
         .await;
     assert_eq!(status, 404);
-    // A FAPI 2.0 client: the profile's box, and the row says so; with "Public client" too it is
-    // refused (a fapi2 client is confidential).
+    // A FAPI 2.0 client: the profile's box and the client's public keys (private_key_jwt: a
+    // fapi2 client has no secret), and the row says so; with "Public client" too it is refused
+    // (a fapi2 client is confidential).
+    let client_key = keygate_core::testing::dpop::ProofKey::es256();
+    let jwks = json!({"keys": [client_key.public_jwk()]}).to_string();
     open(&s, &b, "/admin/api-access").await;
     click(&b, "#oauth ~ details.sidebar summary").await;
     fill(&b, "#oc-name", "Bank").await;
     fill(&b, "#oc-new-uris", "https://bank.example/cb").await;
     click(&b, "#oc-fapi2").await;
+    fill(&b, "#oc-new-jwks", &jwks).await;
     submit(
         &b,
         "form[action='/admin/api-access/oauth-clients'] button[type=submit]",
@@ -349,6 +353,8 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         .await;
     assert_eq!(got["profile"], "fapi2", "{got}");
     assert_eq!(got["requirePushedAuthorizationRequests"], true, "{got}");
+    assert_eq!(got["tokenEndpointAuthMethod"], "private_key_jwt", "{got}");
+    assert_eq!(got["jwks"]["keys"][0]["x"], client_key.public_jwk()["x"]);
     open(&s, &b, "/admin/api-access").await;
     assert_eq!(text(&b, "td span.badge").await, "FAPI 2.0");
     click(&b, "#oauth ~ details.sidebar summary").await;

@@ -2,15 +2,17 @@
 //! (RFC 9207), pushed authorization requests (RFC 9126), DPoP-bound tokens (RFC 9449) and the
 //! `fapi2` client profile — with the attacks each is there to stop, on both backends.
 //!
-//! The plain flows run through the `oauth2` crate; DPoP proofs are built as a client builds them
-//! (`keygate_core::testing::dpop::ProofKey`: a fresh P-256 or Ed25519 key, signed with jsonwebtoken).
+//! The plain flows run through the `oauth2` crate; DPoP proofs and client assertions are built as
+//! a client builds them (`keygate_core::testing::dpop::ProofKey`: a fresh P-256 or Ed25519 key,
+//! signed with jsonwebtoken). A `fapi2` client authenticates with `private_key_jwt` (its public
+//! key registered inline); the attacks on assertions are `assertions.rs`'s.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keygate_core::testing::dpop::ProofKey;
 use keygate_e2e::{
-    consent, http_client, oauth_account, oauth_client, on_both_backends, param, sign_in,
-    token_request, Server,
+    consent, http_client, key_account, oauth_account, oauth_client, on_both_backends, param,
+    sign_in, token_request, Auth, Server,
 };
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope, TokenResponse};
 use serde_json::{json, Value};
@@ -33,7 +35,7 @@ const PAR: &str = "/api/oauth2/par";
 const TOKEN: &str = "/api/oauth2/token";
 const REVOKE: &str = "/api/oauth2/revoke";
 /// A resource's challenge for a token refused as such (RFC 9449 §7.1, RFC 6750 §3.1).
-const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA\"";
+const TOKEN_CHALLENGE: &str = "DPoP error=\"invalid_token\", algs=\"ES256 EdDSA Ed25519\"";
 
 /// An OAuth route's refusal: `status` with `{"error": error}`.
 fn oauth_refusal((status, v): (u16, Value), want: u16, error: &str) {
@@ -51,18 +53,28 @@ fn authorize_url(s: &Server, params: &[(&str, &str)]) -> String {
         .to_string()
 }
 
-/// `POST /api/oauth2/par` with `form`, the client authenticated by Basic when `secret` is given.
-async fn push(s: &Server, id: &str, secret: Option<&str>, form: &[(&str, &str)]) -> (u16, Value) {
-    let (status, _, v) = post_with_proof(s, PAR, id, secret, None, form).await;
+/// `POST /api/oauth2/par` with `form`, the client authenticated as `auth` says.
+async fn push<'a>(
+    s: &Server,
+    id: &str,
+    auth: impl Into<Auth<'a>>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let (status, _, v) = post_with_proof(s, PAR, id, auth, None, form).await;
     (status, v)
 }
 
 /// Pushes a code request with PKCE for `id`: its `request_uri`.
-async fn pushed(s: &Server, id: &str, secret: &str, challenge: &str) -> String {
+async fn pushed<'a>(
+    s: &Server,
+    id: &str,
+    auth: impl Into<Auth<'a>>,
+    challenge: &str,
+) -> String {
     let (status, v) = push(
         s,
         id,
-        Some(secret),
+        auth,
         &[
             ("response_type", "code"),
             ("redirect_uri", REDIRECT),
@@ -107,31 +119,29 @@ fn sent_back(resp: reqwest::Response) -> url::Url {
 }
 
 /// A token request with a DPoP proof header (when given).
-async fn token_with_proof(
+async fn token_with_proof<'a>(
     s: &Server,
     id: &str,
-    secret: Option<&str>,
+    auth: impl Into<Auth<'a>>,
     proof: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let (status, _, v) = post_with_proof(s, TOKEN, id, secret, proof, form).await;
+    let (status, _, v) = post_with_proof(s, TOKEN, id, auth, proof, form).await;
     (status, v)
 }
 
-/// A client's `POST` of `form` to `path`, authenticated by Basic when `secret` is given, with a
-/// DPoP proof header when given: status, headers, body.
-async fn post_with_proof(
+/// A client's `POST` of `form` to `path`, authenticated as `auth` says (Basic with a secret, a
+/// fresh client assertion with a key, nothing for a public client), with a DPoP proof header
+/// when given: status, headers, body.
+async fn post_with_proof<'a>(
     s: &Server,
     path: &str,
     id: &str,
-    secret: Option<&str>,
+    auth: impl Into<Auth<'a>>,
     proof: Option<&str>,
     form: &[(&str, &str)],
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = s.http.post(s.url(path)).form(form);
-    if let Some(secret) = secret {
-        req = req.basic_auth(id, Some(secret));
-    }
+    let mut req = auth.into().apply(s, id, s.http.post(s.url(path)), form);
     if let Some(p) = proof {
         req = req.header("dpop", p);
     }
@@ -204,14 +214,10 @@ async fn whoami_answer(
     read(req.send().await.unwrap()).await
 }
 
-async fn introspect(s: &Server, id: &str, secret: &str, token: &str) -> Value {
+async fn introspect<'a>(s: &Server, id: &str, auth: impl Into<Auth<'a>>, token: &str) -> Value {
+    let req = s.http.post(s.url("/api/oauth2/introspect"));
     let (status, v) = s
-        .call(
-            s.http
-                .post(s.url("/api/oauth2/introspect"))
-                .basic_auth(id, Some(secret))
-                .form(&[("token", token)]),
-        )
+        .call(auth.into().apply(s, id, req, &[("token", token)]))
         .await;
     assert_eq!(status, 200, "{v}");
     v
@@ -225,9 +231,12 @@ async fn client_record(s: &Server, owner_key: &str, id: &str) -> Value {
     c
 }
 
-/// A `fapi2` client of a fresh OAUTH2 account: (owner key, client id, secret).
-async fn fapi2_account(s: &Server) -> (String, String, String) {
-    oauth_account(s, json!({"profile": "fapi2"})).await
+/// A `fapi2` client of a fresh OAUTH2 account, authenticating with its own P-256 key: (owner
+/// key, client id, the client's key).
+async fn fapi2_account(s: &Server) -> (String, String, ProofKey) {
+    let key = ProofKey::es256();
+    let (owner_key, id) = key_account(s, &key, json!({"profile": "fapi2"})).await;
+    (owner_key, id, key)
 }
 
 /// The code of an approved pushed request of `id`.
@@ -250,8 +259,22 @@ async fn every_authorization_response_names_the_issuer(backend: keygate_e2e::Bac
     );
     assert_eq!(
         meta["dpop_signing_alg_values_supported"],
-        json!(["ES256", "EdDSA"])
+        json!(["ES256", "EdDSA", "Ed25519"])
     );
+    // private_key_jwt at every client-authenticated endpoint, with the same algorithms.
+    let algs = json!(["ES256", "PS256", "EdDSA", "Ed25519"]);
+    for endpoint in ["token", "revocation", "introspection"] {
+        let methods = &meta[format!("{endpoint}_endpoint_auth_methods_supported")];
+        assert!(
+            methods.as_array().unwrap().contains(&json!("private_key_jwt")),
+            "{endpoint}: {methods}"
+        );
+        assert_eq!(
+            meta[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+            algs,
+            "{endpoint}"
+        );
+    }
 
     let (owner_key, id, _) = oauth_account(&s, json!({"implicit": true})).await;
     let cookie = sign_in(&s, &owner_key).await;
@@ -328,14 +351,14 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
         let mut form: Vec<(&str, &str)> =
             good.iter().filter(|(k, _)| *k != name).copied().collect();
         form.push((name, value));
-        oauth_refusal(push(&s, &id, Some(&secret), &form).await, 400, error);
+        oauth_refusal(push(&s, &id, Some(secret.as_str()), &form).await, 400, error);
     }
 
     // Pushed: a reference, valid a minute at most, never cached.
     let resp = s
         .http
         .post(s.url("/api/oauth2/par"))
-        .basic_auth(&id, Some(&secret))
+        .basic_auth(&id, Some(secret.as_str()))
         .form(&good)
         .send()
         .await
@@ -353,7 +376,7 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
     let back = pushed_code(&s, &cookie, &id, &request_uri).await;
     assert_eq!(param(&back, "state").as_deref(), Some("pushed-state"));
     let code = param(&back, "code").unwrap();
-    let client = oauth_client(&s, &id, Some(&secret));
+    let client = oauth_client(&s, &id, Some(secret.as_str()));
     let tok = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(verifier)
@@ -444,7 +467,7 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
 
 async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
     let s = Server::start(backend).await;
-    let (owner_key, id, secret) = fapi2_account(&s).await;
+    let (owner_key, id, key) = fapi2_account(&s).await;
     let request = [
         ("response_type", "code"),
         ("scope", "Basic"),
@@ -455,24 +478,28 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
         ("code_challenge_method", "S256"),
     ];
     // FAPI 2.0 §5.3.2.2: the pushed request names its redirect URI, even the only one.
+    oauth_refusal(push(&s, &id, &key, &request).await, 400, "invalid_request");
+    let c = client_record(&s, &owner_key, &id).await;
+    assert_eq!(c["profile"], "fapi2");
+    assert_eq!(c["requirePushedAuthorizationRequests"], true);
+    assert_eq!(c["tokenEndpointAuthMethod"], "private_key_jwt");
+    assert_eq!(c["jwks"]["keys"][0]["x"], key.public_jwk()["x"]);
+    assert!(c.get("clientSecret").is_none(), "{c}");
+
+    // FAPI 2.0 §5.3.2.1: private_key_jwt only. It has no secret: Basic or a body secret with
+    // anything is refused, at PAR and at the token endpoint; /rotate has nothing to rotate.
+    let mut with_redirect = vec![("redirect_uri", REDIRECT)];
+    with_redirect.extend(request);
     oauth_refusal(
-        push(&s, &id, Some(&secret), &request).await,
-        400,
-        "invalid_request",
+        push(&s, &id, Some("anything"), &with_redirect).await,
+        401,
+        "invalid_client",
     );
-    // client_secret_basic only: the body secret is refused, at PAR and at the token endpoint.
-    let mut posted = vec![
-        ("client_id", id.as_str()),
-        ("client_secret", secret.as_str()),
-        ("redirect_uri", REDIRECT),
-    ];
-    posted.extend(request);
-    oauth_refusal(push(&s, &id, None, &posted).await, 401, "invalid_client");
     let unknown = "x".repeat(43);
     let refresh = [
         ("grant_type", "refresh_token"),
         ("client_id", id.as_str()),
-        ("client_secret", secret.as_str()),
+        ("client_secret", "anything"),
         ("refresh_token", unknown.as_str()),
     ];
     oauth_refusal(
@@ -480,22 +507,35 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
         401,
         "invalid_client",
     );
-    let c = client_record(&s, &owner_key, &id).await;
-    assert_eq!(c["profile"], "fapi2");
-    assert_eq!(c["requirePushedAuthorizationRequests"], true);
+    refusal(
+        s.api(
+            "POST",
+            &format!("/api/oauth2/clients/{id}/rotate"),
+            Some(&owner_key),
+            Some(json!({})),
+        )
+        .await,
+        400,
+        "client_has_no_secret",
+    );
 
     let base = json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi2"});
-    for extra in [json!({"public": true}), json!({"implicit": true})] {
+    let jwks = json!({"keys": [key.public_jwk()]});
+    for extra in [
+        json!({"public": true, "jwks": jwks}),
+        json!({"implicit": true, "jwks": jwks}),
+        // No keys: a fapi2 client cannot be made with a secret.
+        json!({}),
+        json!({"tokenEndpointAuthMethod": "client_secret_basic"}),
+    ] {
         let mut body = base.clone();
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        refusal(
-            s.api("POST", "/api/oauth2/clients", Some(&owner_key), Some(body))
-                .await,
-            400,
-            "profile_conflict",
-        );
+        let (status, v) = s
+            .api("POST", "/api/oauth2/clients", Some(&owner_key), Some(body))
+            .await;
+        assert_eq!(status, 400, "{extra}: {v}");
     }
     refusal(
         s.api(
@@ -513,15 +553,53 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
             "POST",
             "/api/oauth2/clients",
             Some(&owner_key),
-            Some(json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi3"})),
+            Some(json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi2", "jwks": jwks.clone(), "tokenEndpointAuthMethod": "private_key_jwt"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = s
+        .api(
+            "POST",
+            "/api/oauth2/clients",
+            Some(&owner_key),
+            Some(json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi3", "jwks": jwks})),
         )
         .await;
     assert_eq!(status, 400, "{v}");
+
+    // A standard client with a secret moves to fapi2 only with keys; then its secret is gone
+    // and the key authenticates it (an Ed25519 key, its assertions naming alg Ed25519).
+    let (plain_owner, plain, plain_secret) = oauth_account(&s, json!({})).await;
+    let path = format!("/api/oauth2/clients/{plain}");
+    refusal(
+        s.api("PUT", &path, Some(&plain_owner), Some(json!({"profile": "fapi2"})))
+            .await,
+        400,
+        "profile_conflict",
+    );
+    let plain_key = ProofKey::ed25519_fully_specified();
+    let keys = json!({"profile": "fapi2", "jwks": {"keys": [plain_key.public_jwk()]}});
+    let (status, c) = s.api("PUT", &path, Some(&plain_owner), Some(keys)).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["tokenEndpointAuthMethod"], "private_key_jwt");
+    let cc = [("grant_type", "client_credentials"), ("scope", "Basic")];
+    oauth_refusal(
+        token_request(&s, &s.http, &plain, Some(plain_secret.as_str()), &cc).await,
+        401,
+        "invalid_client",
+    );
+    let proof = ProofKey::es256().proof("POST", &token_url(&s), s.clock.now_for_tests(), None);
+    let (status, v) = token_with_proof(&s, &plain, &plain_key, Some(&proof), &cc).await;
+    assert_eq!(
+        (status, v["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{v}"
+    );
 }
 
 async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Backend) {
     let s = Server::start(backend).await;
-    let (owner_key, id, secret) = fapi2_account(&s).await;
+    let (owner_key, id, ck) = fapi2_account(&s).await;
     let cookie = sign_in(&s, &owner_key).await;
     let key = ProofKey::es256();
     let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -549,7 +627,7 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
         push(
             &s,
             &id,
-            Some(&secret),
+            &ck,
             &[("response_type", "code"), ("redirect_uri", REDIRECT)],
         )
         .await,
@@ -557,7 +635,7 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
         "invalid_request",
     );
 
-    let request_uri = pushed(&s, &id, &secret, pkce.as_str()).await;
+    let request_uri = pushed(&s, &id, &ck, pkce.as_str()).await;
     let back = pushed_code(&s, &cookie, &id, &request_uri).await;
     let code = param(&back, "code").unwrap();
     let exchange = [
@@ -569,18 +647,18 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
 
     // Without a proof the exchange is refused, and the code is not burnt by it.
     oauth_refusal(
-        token_with_proof(&s, &id, Some(&secret), None, &exchange).await,
+        token_with_proof(&s, &id, &ck, None, &exchange).await,
         400,
         "invalid_dpop_proof",
     );
     let now = s.clock.now_for_tests();
     let proof = key.proof("POST", &token_url(&s), now, None);
-    let (status, tok) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &exchange).await;
+    let (status, tok) = token_with_proof(&s, &id, &ck, Some(&proof), &exchange).await;
     assert_eq!(status, 200, "{tok}");
     assert_eq!(tok["token_type"], "DPoP");
     let access = tok["access_token"].as_str().unwrap().to_owned();
     let refresh = tok["refresh_token"].as_str().unwrap().to_owned();
-    let seen = introspect(&s, &id, &secret, &access).await;
+    let seen = introspect(&s, &id, &ck, &access).await;
     assert_eq!(seen["active"], true);
     assert_eq!(seen["token_type"], "DPoP");
     assert_eq!(seen["cnf"]["jkt"], key.jkt());
@@ -605,13 +683,13 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
         ("refresh_token", refresh.as_str()),
     ];
     oauth_refusal(
-        token_with_proof(&s, &id, Some(&secret), None, &form).await,
+        token_with_proof(&s, &id, &ck, None, &form).await,
         400,
         "invalid_dpop_proof",
     );
     for _ in 0..2 {
         let proof = key.proof("POST", &token_url(&s), now, None);
-        let (status, r) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &form).await;
+        let (status, r) = token_with_proof(&s, &id, &ck, Some(&proof), &form).await;
         assert_eq!(status, 200, "{r}");
         assert_eq!(r["refresh_token"], refresh.as_str());
         assert_eq!(r["token_type"], "DPoP");
@@ -623,29 +701,34 @@ async fn fapi2_code_flow_binds_every_token_to_the_key(backend: keygate_e2e::Back
     // Client credentials too: a proof or nothing.
     let cc = [("grant_type", "client_credentials"), ("scope", "Basic")];
     oauth_refusal(
-        token_request(&s, &s.http, &id, Some(&secret), &cc).await,
+        token_with_proof(&s, &id, &ck, None, &cc).await,
         400,
         "invalid_dpop_proof",
     );
     let proof = ProofKey::ed25519();
     let p = proof.proof("POST", &token_url(&s), now, None);
-    let (status, v) = token_with_proof(&s, &id, Some(&secret), Some(&p), &cc).await;
+    let (status, v) = token_with_proof(&s, &id, &ck, Some(&p), &cc).await;
     assert_eq!(
         (status, v["token_type"].as_str()),
         (200, Some("DPoP")),
         "{v}"
     );
-    let seen = introspect(&s, &id, &secret, v["access_token"].as_str().unwrap()).await;
+    let seen = introspect(&s, &id, &ck, v["access_token"].as_str().unwrap()).await;
     assert_eq!(seen["cnf"]["jkt"], proof.jkt());
 }
 
-/// A client-credentials DPoP token of a standard client, with its key.
-async fn bound_token(s: &Server, id: &str, secret: &str, key: &ProofKey) -> String {
+/// A client-credentials DPoP token of a client, with its key.
+async fn bound_token<'a>(
+    s: &Server,
+    id: &str,
+    auth: impl Into<Auth<'a>>,
+    key: &ProofKey,
+) -> String {
     let proof = key.proof("POST", &token_url(s), s.clock.now_for_tests(), None);
     let (status, v) = token_with_proof(
         s,
         id,
-        Some(secret),
+        auth,
         Some(&proof),
         &[("grant_type", "client_credentials"), ("scope", "Basic")],
     )
@@ -672,14 +755,14 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
     let s = Server::start(backend).await;
     let (_, id, secret) = oauth_account(&s, json!({})).await;
     let key = ProofKey::es256();
-    let token = bound_token(&s, &id, &secret, &key).await;
+    let token = bound_token(&s, &id, Some(secret.as_str()), &key).await;
     let url = s.url("/api/whoami");
     let now = s.clock.now_for_tests();
     let refused = |(status, challenge, v): (u16, String, Value), what: &str| {
         assert_eq!(status, 401, "{what}: {v}");
         assert_eq!(v["reason"], "dpop_proof_invalid", "{what}: {v}");
         assert_eq!(
-            challenge, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA\"",
+            challenge, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA Ed25519\"",
             "{what}"
         );
     };
@@ -745,7 +828,7 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
         &s,
         &s.http,
         &id,
-        Some(&secret),
+        Some(secret.as_str()),
         &[("grant_type", "client_credentials"), ("scope", "Basic")],
     )
     .await;
@@ -773,7 +856,7 @@ async fn bound_tokens_refuse_every_forged_proof(backend: keygate_e2e::Backend) {
         .call(
             s.http
                 .post(s.url("/api/oauth2/revoke"))
-                .basic_auth(&id, Some(&secret))
+                .basic_auth(&id, Some(secret.as_str()))
                 .form(&[("token", token.as_str())]),
         )
         .await;
@@ -799,14 +882,14 @@ async fn token_endpoint_proofs_are_checked_and_single_use(backend: keygate_e2e::
     };
 
     let proof = key.proof("POST", &token_url(&s), now, None);
-    let (status, v) = token_with_proof(&s, &id, Some(&secret), Some(&proof), &cc).await;
+    let (status, v) = token_with_proof(&s, &id, Some(secret.as_str()), Some(&proof), &cc).await;
     assert_eq!(
         (status, v["token_type"].as_str()),
         (200, Some("DPoP")),
         "{v}"
     );
     bad(
-        token_with_proof(&s, &id, Some(&secret), Some(&proof), &cc).await,
+        token_with_proof(&s, &id, Some(secret.as_str()), Some(&proof), &cc).await,
         "replayed",
     );
     let cases = [
@@ -830,7 +913,7 @@ async fn token_endpoint_proofs_are_checked_and_single_use(backend: keygate_e2e::
     ];
     for (what, proof) in &cases {
         bad(
-            token_with_proof(&s, &id, Some(&secret), Some(proof), &cc).await,
+            token_with_proof(&s, &id, Some(secret.as_str()), Some(proof), &cc).await,
             what,
         );
     }
@@ -843,7 +926,7 @@ async fn token_endpoint_proofs_are_checked_and_single_use(backend: keygate_e2e::
         .call(
             s.http
                 .post(token_url(&s))
-                .basic_auth(&id, Some(&secret))
+                .basic_auth(&id, Some(secret.as_str()))
                 .header("dpop", a)
                 .header("dpop", b)
                 .form(&cc),
@@ -989,9 +1072,9 @@ async fn public_refresh_tokens_are_bound_to_the_key(backend: keygate_e2e::Backen
 
 async fn a_bound_token_mints_authentication_tokens_with_its_proof(backend: keygate_e2e::Backend) {
     let s = Server::start(backend).await;
-    let (_, id, secret) = fapi2_account(&s).await;
+    let (_, id, client_key) = fapi2_account(&s).await;
     let key = ProofKey::es256();
-    let token = bound_token(&s, &id, &secret, &key).await;
+    let token = bound_token(&s, &id, &client_key, &key).await;
     let path = "/api/authenticationTokens/user";
     let now = s.clock.now_for_tests();
     let proof = key.proof("POST", &s.url(path), now, Some(&token));
@@ -1073,7 +1156,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     // The retry with it is bound, and hands on a nonce for the next request.
     let proof = key.proof_with_nonce("POST", &url, now, None, &nonce);
     let (status, headers, tok) =
-        post_with_proof(&s, TOKEN, &id, Some(&secret), Some(&proof), &form).await;
+        post_with_proof(&s, TOKEN, &id, Some(secret.as_str()), Some(&proof), &form).await;
     assert_eq!(
         (status, tok["token_type"].as_str()),
         (200, Some("DPoP")),
@@ -1116,7 +1199,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     );
     assert_eq!(
         header(&headers, "www-authenticate"),
-        "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA\""
+        "DPoP error=\"use_dpop_nonce\", algs=\"ES256 EdDSA Ed25519\""
     );
     let retry = nonce_of(&headers);
     let proof = key.proof_with_nonce("GET", &whoami_url, later, Some(&access), &retry);
@@ -1126,7 +1209,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     let (_, plain, plain_secret) = oauth_account(&s, json!({})).await;
     let proof = key.proof("POST", &url, later, None);
     let (status, headers, v) =
-        post_with_proof(&s, TOKEN, &plain, Some(&plain_secret), Some(&proof), &form).await;
+        post_with_proof(&s, TOKEN, &plain, Some(plain_secret.as_str()), Some(&proof), &form).await;
     assert_eq!(
         (status, v["token_type"].as_str()),
         (200, Some("DPoP")),
@@ -1135,7 +1218,7 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     nonce_of(&headers);
     // Without a proof, no nonce is handed out.
     let (status, headers, _) =
-        post_with_proof(&s, TOKEN, &plain, Some(&plain_secret), None, &form).await;
+        post_with_proof(&s, TOKEN, &plain, Some(plain_secret.as_str()), None, &form).await;
     assert_eq!(
         (status, header(&headers, "dpop-nonce")),
         (200, String::new())
@@ -1166,14 +1249,14 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
             let thief = ProofKey::es256().proof("POST", &token_url(s), now, None);
             for proof in [None, Some(thief.as_str())] {
                 oauth_refusal(
-                    token_with_proof(s, id, Some(secret), proof, &exchange).await,
+                    token_with_proof(s, id, Some(secret.as_str()), proof, &exchange).await,
                     400,
                     "invalid_grant",
                 );
             }
             let proof = key.proof("POST", &token_url(s), now, None);
             let (status, tok) =
-                token_with_proof(s, id, Some(secret), Some(&proof), &exchange).await;
+                token_with_proof(s, id, Some(secret.as_str()), Some(&proof), &exchange).await;
             assert_eq!(
                 (status, tok["token_type"].as_str()),
                 (200, Some("DPoP")),
@@ -1211,7 +1294,7 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
     let par_url = s.url("/api/oauth2/par");
     let proof = key.proof("POST", &par_url, now, None);
     let (status, headers, v) =
-        post_with_proof(&s, PAR, &id, Some(&secret), Some(&proof), &form).await;
+        post_with_proof(&s, PAR, &id, Some(secret.as_str()), Some(&proof), &form).await;
     assert_eq!(status, 201, "{v}");
     assert!(!header(&headers, "dpop-nonce").is_empty());
     let back = pushed_code(&s, &cookie, &id, v["request_uri"].as_str().unwrap()).await;
@@ -1232,7 +1315,7 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
     ];
     for (proof, form, error) in cases {
         let (status, _, v) =
-            post_with_proof(&s, PAR, &id, Some(&secret), proof.as_deref(), &form).await;
+            post_with_proof(&s, PAR, &id, Some(secret.as_str()), proof.as_deref(), &form).await;
         assert_eq!((status, v["error"].as_str()), (400, Some(error)), "{v}");
     }
 
@@ -1244,7 +1327,7 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
         &s,
         PAR,
         &implicit,
-        Some(&implicit_secret),
+        Some(implicit_secret.as_str()),
         Some(&proof),
         &token_flow,
     )
@@ -1258,7 +1341,7 @@ async fn codes_bound_to_a_key_are_redeemed_with_it(backend: keygate_e2e::Backend
         &s,
         PAR,
         &implicit,
-        Some(&implicit_secret),
+        Some(implicit_secret.as_str()),
         None,
         &token_flow,
     )

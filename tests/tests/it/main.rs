@@ -2,6 +2,7 @@
 //! stay binaries of their own: `faults` pauses the shared local stack while it runs, and
 //! `log_secrecy` captures every log line of its process.
 
+mod assertions;
 mod auth_tokens;
 mod authorization;
 mod authz_findings;
@@ -12,6 +13,7 @@ mod console_browser;
 mod fapi2;
 mod hardening;
 mod integrations;
+mod interop;
 mod local_contract;
 mod readme_flows;
 mod routes_agree;

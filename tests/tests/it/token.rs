@@ -627,7 +627,12 @@ async fn body_credentials_as_secured_signing_sends_them(backend: Backend) {
         .await;
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
     let cookie = sign_in(&s, &owner_key).await;
     let token = |form: Vec<(&'static str, String)>| {

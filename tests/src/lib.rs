@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use keygate_core::kernel::clock::{Clock, ManualClock};
-use keygate_core::testing::dpop::ProofKey;
 use keygate_core::kernel::config::Config;
 use keygate_core::ports::services::Queues;
+use keygate_core::testing::dpop::ProofKey;
 use keygate_core::Services;
 use keygate_local::Running;
 use oauth2::basic::BasicClient;

@@ -102,7 +102,10 @@ impl Methods {
 /// `client_assertion_type` the JWT bearer URN; one without the other, or another type, is
 /// `invalid_request`.
 fn client_assertion(form: &Form) -> ApiResult<Option<&str>> {
-    match (form.get("client_assertion_type"), form.get("client_assertion")) {
+    match (
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
+    ) {
         (None, None) => Ok(None),
         (Some(ASSERTION_TYPE), Some(a)) => Ok(Some(a)),
         (Some(ASSERTION_TYPE), None) => Err(ApiError::oauth(
@@ -221,7 +224,11 @@ pub async fn authenticate(
 }
 
 /// The authenticated client's account, which must be on `OAUTH2`.
-async fn with_account(s: &Services, client: Client, secret_id: Option<String>) -> ApiResult<Authed> {
+async fn with_account(
+    s: &Services,
+    client: Client,
+    secret_id: Option<String>,
+) -> ApiResult<Authed> {
     let account = accounts::get_account(&*s.table, &client.account_id)
         .await?
         .ok_or_else(|| invalid_client("account_unknown", "client authentication failed"))?;

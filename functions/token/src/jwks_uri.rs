@@ -74,10 +74,7 @@ impl FetchJwks for Guarded {
         if resp.status() != reqwest::StatusCode::OK {
             return Err(FetchError("the jwksUri did not answer 200"));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY as u64)
-        {
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(FetchError("the jwksUri's key set is too large"));
         }
         let mut body = Vec::new();
@@ -173,7 +170,10 @@ mod tests {
             (format!("https://localhost:{port}/jwks"), blocked),
             (format!("https://127.0.0.1:{port}/jwks"), blocked),
             (format!("http://127.0.0.1:{port}/jwks"), "https"),
-            ("https://169.254.169.254/latest/meta-data".to_owned(), blocked),
+            (
+                "https://169.254.169.254/latest/meta-data".to_owned(),
+                blocked,
+            ),
             ("https://10.0.0.1/jwks".to_owned(), blocked),
         ] {
             let e = Guarded::new(false).fetch(&uri).await.unwrap_err();

@@ -16,8 +16,7 @@ use base64::Engine;
 use keygate_core::identity::assertion::ASSERTION_TYPE;
 use keygate_core::testing::dpop::{assertion_claims, ProofKey};
 use keygate_e2e::{
-    client_from, fresh_loopback, issuer, key_account, oauth_account, on_both_backends, Auth,
-    Server,
+    client_from, fresh_loopback, issuer, key_account, oauth_account, on_both_backends, Auth, Server,
 };
 use serde_json::{json, Value};
 
@@ -67,7 +66,12 @@ async fn a_client_with_keys_authenticates_at_every_endpoint(backend: keygate_e2e
     ] {
         let (owner_key, id) = key_account(&s, &key, json!({})).await;
         let (status, c) = s
-            .api("GET", &format!("/api/oauth2/clients/{id}"), Some(&owner_key), None)
+            .api(
+                "GET",
+                &format!("/api/oauth2/clients/{id}"),
+                Some(&owner_key),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{c}");
         assert_eq!(c["tokenEndpointAuthMethod"], "private_key_jwt");
@@ -113,7 +117,10 @@ async fn a_client_with_keys_authenticates_at_every_endpoint(backend: keygate_e2e
             &[
                 ("response_type", "code"),
                 ("redirect_uri", "https://portal.example/cb"),
-                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                ),
                 ("code_challenge_method", "S256"),
             ],
         );
@@ -140,18 +147,19 @@ async fn every_attack_on_an_assertion_is_refused(backend: keygate_e2e::Backend) 
     let hs256 = {
         let input = format!("{}.{}", b64(&json!({"alg": "HS256"})), b64(&good));
         let mac_key =
-            jsonwebtoken::EncodingKey::from_secret(key.public_jwk().to_string().as_bytes()).unwrap();
-        let sig = jsonwebtoken::crypto::sign(
-            input.as_bytes(),
-            &mac_key,
-            jsonwebtoken::Algorithm::HS256,
-        )
-        .unwrap();
+            jsonwebtoken::EncodingKey::from_secret(key.public_jwk().to_string().as_bytes())
+                .unwrap();
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &mac_key, jsonwebtoken::Algorithm::HS256)
+                .unwrap();
         format!("{input}.{sig}")
     };
     let reused = key.assertion(&id, &iss, now, None);
     let attacks: Vec<(&str, String)> = vec![
-        ("another key", ProofKey::es256().assertion(&id, &iss, now, None)),
+        (
+            "another key",
+            ProofKey::es256().assertion(&id, &iss, now, None),
+        ),
         (
             "aud the token endpoint",
             key.assertion(&id, &s.url(TOKEN), now, None),
@@ -160,7 +168,10 @@ async fn every_attack_on_an_assertion_is_refused(backend: keygate_e2e::Backend) 
             "aud an array",
             key.assertion_with(&claims("aud", json!([iss])), None),
         ),
-        ("expired", key.assertion_with(&claims("exp", json!(now - 1)), None)),
+        (
+            "expired",
+            key.assertion_with(&claims("exp", json!(now - 1)), None),
+        ),
         (
             "exp too far ahead",
             key.assertion_with(&claims("exp", json!(now + 301)), None),
@@ -252,13 +263,20 @@ async fn every_attack_on_an_assertion_is_refused(backend: keygate_e2e::Backend) 
                 ]),
         )
         .await;
-    assert_eq!((status, v["error"].as_str()), (400, Some("invalid_request")), "{v}");
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
     let two = fresh();
     for form in [
         vec![("client_assertion", two.as_str())],
         vec![("client_assertion_type", ASSERTION_TYPE)],
         vec![
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+            ),
             ("client_assertion", two.as_str()),
         ],
         vec![
@@ -270,7 +288,11 @@ async fn every_attack_on_an_assertion_is_refused(backend: keygate_e2e::Backend) 
         let mut form = form;
         form.push(("grant_type", "client_credentials"));
         let (status, v) = s.call(s.http.post(s.url(TOKEN)).form(&form)).await;
-        assert_eq!((status, v["error"].as_str()), (400, Some("invalid_request")), "{form:?}: {v}");
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{form:?}: {v}"
+        );
     }
     // None of those burnt the assertion: it still authenticates once.
     let (status, v) = with_assertion(&s, &s.http, TOKEN, &two, &CC).await;
@@ -363,7 +385,12 @@ async fn published_keys_are_cached_and_fetched_again_once_on_rotation(
     .await;
     assert!(secret.is_empty());
     let (_, c) = s
-        .api("GET", &format!("/api/oauth2/clients/{id}"), Some(&owner_key), None)
+        .api(
+            "GET",
+            &format!("/api/oauth2/clients/{id}"),
+            Some(&owner_key),
+            None,
+        )
         .await;
     assert_eq!(c["jwksUri"], uri.as_str());
     let iss = issuer(&s);
@@ -389,7 +416,10 @@ async fn published_keys_are_cached_and_fetched_again_once_on_rotation(
     assert_eq!(published.fetches(), 2);
     for n in 0..3 {
         let made_up = ProofKey::es256();
-        invalid_client(token(&made_up, &format!("made-up-{n}")).await, "unknown kid");
+        invalid_client(
+            token(&made_up, &format!("made-up-{n}")).await,
+            "unknown kid",
+        );
     }
     assert_eq!(published.fetches(), 2, "inside the cooldown, no fetch");
     // The old key is gone from the set the client publishes.
@@ -432,7 +462,10 @@ async fn a_jwks_uri_on_a_private_address_is_never_fetched(backend: keygate_e2e::
     let key = ProofKey::es256();
     let (_, id) = key_account(&s, &key, json!({})).await;
     let table = &*s.services().table;
-    let (mut client, rev) = keygate_core::clients::get(table, &id).await.unwrap().unwrap();
+    let (mut client, rev) = keygate_core::clients::get(table, &id)
+        .await
+        .unwrap()
+        .unwrap();
     let keys = keygate_core::clients::ClientKeys::new(keygate_core::clients::KeySource::JwksUri(
         "https://169.254.169.254/latest/meta-data/".into(),
     ));
@@ -498,14 +531,23 @@ async fn registration_takes_public_keys_only(backend: keygate_e2e::Backend) {
     };
     for (extra, reason) in [
         (json!({"jwks": {"keys": [private]}}), "jwks_invalid"),
-        (json!({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}), "jwks_invalid"),
-        (json!({"jwks": {"keys": vec![key.public_jwk(); 6]}}), "jwks_invalid"),
+        (
+            json!({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}),
+            "jwks_invalid",
+        ),
+        (
+            json!({"jwks": {"keys": vec![key.public_jwk(); 6]}}),
+            "jwks_invalid",
+        ),
         (json!({"jwks": {"keys": []}}), "jwks_invalid"),
         (
             json!({"jwks": {"keys": [key.public_jwk()]}, "jwksUri": "https://client.example/jwks"}),
             "jwks_conflict",
         ),
-        (json!({"tokenEndpointAuthMethod": "private_key_jwt"}), "jwks_missing"),
+        (
+            json!({"tokenEndpointAuthMethod": "private_key_jwt"}),
+            "jwks_missing",
+        ),
         (
             json!({"tokenEndpointAuthMethod": "client_secret_basic", "jwks": {"keys": [key.public_jwk()]}}),
             "auth_method_conflict",
@@ -516,7 +558,11 @@ async fn registration_takes_public_keys_only(backend: keygate_e2e::Backend) {
         ),
     ] {
         let (status, v) = create(extra.clone()).await;
-        assert_eq!((status, v["reason"].as_str()), (400, Some(reason)), "{extra}: {v}");
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (400, Some(reason)),
+            "{extra}: {v}"
+        );
     }
     let (status, v) = create(json!({"jwks": {"keys": [key.public_jwk_with_kid("k1")]}})).await;
     assert_eq!(status, 201, "{v}");

@@ -65,12 +65,7 @@ async fn push<'a>(
 }
 
 /// Pushes a code request with PKCE for `id`: its `request_uri`.
-async fn pushed<'a>(
-    s: &Server,
-    id: &str,
-    auth: impl Into<Auth<'a>>,
-    challenge: &str,
-) -> String {
+async fn pushed<'a>(s: &Server, id: &str, auth: impl Into<Auth<'a>>, challenge: &str) -> String {
     let (status, v) = push(
         s,
         id,
@@ -266,7 +261,10 @@ async fn every_authorization_response_names_the_issuer(backend: keygate_e2e::Bac
     for endpoint in ["token", "revocation", "introspection"] {
         let methods = &meta[format!("{endpoint}_endpoint_auth_methods_supported")];
         assert!(
-            methods.as_array().unwrap().contains(&json!("private_key_jwt")),
+            methods
+                .as_array()
+                .unwrap()
+                .contains(&json!("private_key_jwt")),
             "{endpoint}: {methods}"
         );
         assert_eq!(
@@ -351,7 +349,11 @@ async fn pushed_requests_are_single_use_and_expire(backend: keygate_e2e::Backend
         let mut form: Vec<(&str, &str)> =
             good.iter().filter(|(k, _)| *k != name).copied().collect();
         form.push((name, value));
-        oauth_refusal(push(&s, &id, Some(secret.as_str()), &form).await, 400, error);
+        oauth_refusal(
+            push(&s, &id, Some(secret.as_str()), &form).await,
+            400,
+            error,
+        );
     }
 
     // Pushed: a reference, valid a minute at most, never cached.
@@ -572,8 +574,13 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
     let (plain_owner, plain, plain_secret) = oauth_account(&s, json!({})).await;
     let path = format!("/api/oauth2/clients/{plain}");
     refusal(
-        s.api("PUT", &path, Some(&plain_owner), Some(json!({"profile": "fapi2"})))
-            .await,
+        s.api(
+            "PUT",
+            &path,
+            Some(&plain_owner),
+            Some(json!({"profile": "fapi2"})),
+        )
+        .await,
         400,
         "profile_conflict",
     );
@@ -1208,8 +1215,15 @@ async fn server_nonces_pin_proofs_to_the_present(backend: keygate_e2e::Backend) 
     // A client without the setting needs none, and is handed one all the same.
     let (_, plain, plain_secret) = oauth_account(&s, json!({})).await;
     let proof = key.proof("POST", &url, later, None);
-    let (status, headers, v) =
-        post_with_proof(&s, TOKEN, &plain, Some(plain_secret.as_str()), Some(&proof), &form).await;
+    let (status, headers, v) = post_with_proof(
+        &s,
+        TOKEN,
+        &plain,
+        Some(plain_secret.as_str()),
+        Some(&proof),
+        &form,
+    )
+    .await;
     assert_eq!(
         (status, v["token_type"].as_str()),
         (200, Some("DPoP")),

@@ -230,7 +230,11 @@ mod tests {
             json!({"keys": ["not a key"]}),
         ] {
             let e = validate_jwks(&bad).unwrap_err();
-            assert_eq!((e.status().as_u16(), e.reason), (400, "jwks_invalid"), "{bad}");
+            assert_eq!(
+                (e.status().as_u16(), e.reason),
+                (400, "jwks_invalid"),
+                "{bad}"
+            );
         }
     }
 

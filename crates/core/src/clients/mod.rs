@@ -184,7 +184,12 @@ impl OAuthSettings {
     /// without the implicit flow, and authenticates with `private_key_jwt` (FAPI 2.0 §5.3.2.1);
     /// a public client has no keys.
     pub fn profile_conflict(&self) -> Option<&'static str> {
-        match (self.fapi2(), self.public, self.implicit, self.keys.is_some()) {
+        match (
+            self.fapi2(),
+            self.public,
+            self.implicit,
+            self.keys.is_some(),
+        ) {
             (true, true, _, _) => Some("a fapi2 client is confidential: it cannot be public"),
             (true, _, true, _) => Some("a fapi2 client cannot use the implicit flow"),
             (true, _, _, false) => Some(

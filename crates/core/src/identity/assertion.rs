@@ -33,8 +33,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use crate::kernel::clock::MAX_AHEAD;
 use crate::kernel::clock::UnixSeconds;
+pub use crate::kernel::clock::MAX_AHEAD;
 use crate::kernel::error::ApiResult;
 use crate::oauth::jws::{Alg, Compact};
 use crate::ports::store::{Condition, Item, Key, StoreError, Table};
@@ -174,8 +174,15 @@ impl Unverified<'_> {
             },
         }
         match c.jti.as_ref().and_then(Value::as_str) {
-            Some(j) if !j.is_empty() && j.len() <= MAX_JTI && j.bytes().all(|b| b.is_ascii_graphic()) => {}
-            _ => return Err(Refused("the client assertion needs a jti of 1-128 visible characters")),
+            Some(j)
+                if !j.is_empty()
+                    && j.len() <= MAX_JTI
+                    && j.bytes().all(|b| b.is_ascii_graphic()) => {}
+            _ => {
+                return Err(Refused(
+                    "the client assertion needs a jti of 1-128 visible characters",
+                ))
+            }
         }
         Ok(alg)
     }
@@ -197,16 +204,17 @@ impl Unverified<'_> {
         if candidates.is_empty() {
             return KeyCheck::NoSuchKey;
         }
-        let good = candidates.iter().any(|jwk| {
-            DecodingKey::from_jwk(jwk).is_ok_and(|key| self.token.verifies(alg, &key))
-        });
+        let good = candidates
+            .iter()
+            .any(|jwk| DecodingKey::from_jwk(jwk).is_ok_and(|key| self.token.verifies(alg, &key)));
         if !good {
-            return KeyCheck::Refused(Refused(
-                "the client assertion's signature does not verify",
-            ));
+            return KeyCheck::Refused(Refused("the client assertion's signature does not verify"));
         }
         let c = &self.claims;
-        match (c.jti.as_ref().and_then(Value::as_str), seconds(c.exp.as_ref())) {
+        match (
+            c.jti.as_ref().and_then(Value::as_str),
+            seconds(c.exp.as_ref()),
+        ) {
             (Some(jti), Some(exp)) => KeyCheck::Verified(Verified {
                 client_id: c.sub.clone(),
                 jti: jti.to_owned(),

@@ -98,8 +98,8 @@ pub async fn authenticate_assertion(
     source: Source,
 ) -> ApiResult<Authenticated> {
     let (now, table) = (ports.now, ports.table);
-    let named = assertion::read(assertion)
-        .filter(|a| ClientKind::OAuth.id_well_formed(a.client_id()));
+    let named =
+        assertion::read(assertion).filter(|a| ClientKind::OAuth.id_well_formed(a.client_id()));
     let Some(unverified) = named else {
         let anonymous = Attempt::anonymous(source);
         lockout::check(table, anonymous, now).await?;
@@ -246,7 +246,10 @@ mod tests {
             async move { authenticate_assertion(ports, remote, &assertion, issuer, source).await }
         };
         let ok = try_with(&old, "old").await.unwrap();
-        assert_eq!(ok.secret_id.as_deref(), client.keys().map(|k| k.id.as_str()));
+        assert_eq!(
+            ok.secret_id.as_deref(),
+            client.keys().map(|k| k.id.as_str())
+        );
         // Rotated at the client: the new kid is missing from the copy in hand, so one fetch —
         // but the cooldown has not passed, so it is refused (and counted) for now.
         *published.keys.lock().unwrap() = vec![new.public_jwk_with_kid("new")];
@@ -264,7 +267,11 @@ mod tests {
         assert_eq!(published.fetches.load(Ordering::SeqCst), 2);
 
         // Another client whose host is down: refused each time, never counted for the lockout.
-        let down = client_with(&services, KeySource::JwksUri("https://down.example/".into())).await;
+        let down = client_with(
+            &services,
+            KeySource::JwksUri("https://down.example/".into()),
+        )
+        .await;
         let key = ProofKey::es256();
         let remote_down = RemoteJwks::new(Published::default());
         for i in 0..8 {
@@ -276,7 +283,10 @@ mod tests {
             let e = authenticate_assertion(&at, &remote_down, &assertion, &issuer, source)
                 .await
                 .unwrap_err();
-            assert_eq!((e.status().as_u16(), e.reason), (401, "client_jwks_unavailable"));
+            assert_eq!(
+                (e.status().as_u16(), e.reason),
+                (401, "client_jwks_unavailable")
+            );
         }
         lockout::check(ports.table, Attempt::new(&down.id, source), now)
             .await

@@ -106,7 +106,7 @@ impl RemoteJwks {
                     return Err(e
                         .error
                         .clone()
-                        .unwrap_or_else(|| FetchError("the client's keys could not be fetched")))
+                        .unwrap_or(FetchError("the client's keys could not be fetched")))
                 }
                 _ => {}
             }

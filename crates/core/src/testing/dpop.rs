@@ -156,8 +156,8 @@ impl ProofKey {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &self.key, self.alg)
-            .expect("a JWT signs");
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &self.key, self.alg).expect("a JWT signs");
         format!("{input}.{sig}")
     }
 
@@ -207,7 +207,9 @@ fn pkcs1_of(pkcs8: &[u8]) -> Vec<u8> {
             (first, 2)
         } else {
             let n = first & 0x7f;
-            let len = b[2..2 + n].iter().fold(0usize, |l, x| (l << 8) | *x as usize);
+            let len = b[2..2 + n]
+                .iter()
+                .fold(0usize, |l, x| (l << 8) | *x as usize);
             (len, 2 + n)
         };
         (tag, &b[head..head + len], &b[head + len..])

@@ -129,11 +129,7 @@ fn new_keys(
 }
 
 /// Whether `method` (as sent) agrees with the client being public and having keys.
-fn check_method(
-    method: Option<ClientAuthMethod>,
-    public: bool,
-    keys: bool,
-) -> ApiResult<()> {
+fn check_method(method: Option<ClientAuthMethod>, public: bool, keys: bool) -> ApiResult<()> {
     let conflict = |msg: &'static str| Err(ApiError::bad_request("auth_method_conflict", msg));
     match method {
         None => Ok(()),

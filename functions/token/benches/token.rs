@@ -5,6 +5,8 @@
 //!   (client authentication, account method, lockout check, ES256 signing, JSON).
 //! - `dpop_bound_issue`: the same with a DPoP proof (RFC 9449): one more ES256 verify, the proof's
 //!   `jti` claimed in the store, a token bound with `cnf.jkt`.
+//! - `assertion_issue`: the client authenticated by a client assertion (`private_key_jwt`, RFC
+//!   7523) instead of a secret: its claims checked, one ES256 verify, its `jti` claimed.
 //! - `jwt_verify`: `keygate_core::oauth::tokens::verify` (signature, claims, one read of the client).
 //!
 //! Criterion reports means with confidence intervals; the median and p99 the issue asks for come
@@ -43,6 +45,7 @@ fn token(c: &mut Criterion) {
     };
     issue("client_credentials_issue", &|| bench.token_request());
     issue("dpop_bound_issue", &|| bench.dpop_token_request());
+    issue("assertion_issue", &|| bench.assertion_token_request());
     c.bench_function("jwt_verify", |b| {
         b.iter(|| rt.block_on(bench.verify(std::hint::black_box(&token))))
     });

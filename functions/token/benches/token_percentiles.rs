@@ -2,7 +2,8 @@
 //! means do not give: N timed runs each, in process over the in-memory store.
 //! `cargo bench -p keygate-token --bench token_percentiles`.
 //!
-//! Targets: client-credentials issue < 200 µs (DPoP-bound too), JWT verify < 100 µs.
+//! Targets: client-credentials issue < 200 µs (DPoP-bound and assertion-authenticated too), JWT
+//! verify < 100 µs.
 
 // Test and measurement code: a failed expectation is a panic with the reason.
 #![allow(clippy::unwrap_used)]
@@ -72,6 +73,8 @@ async fn main() {
     // DPoP-bound: the proof (built before the clock starts, as a client would) checked, its `jti`
     // claimed, the token bound to the key.
     let bound = timed_issues(&bench, n, common::Bench::dpop_token_request).await;
+    // private_key_jwt: the assertion (signed before the clock starts) checked, its `jti` claimed.
+    let asserted = timed_issues(&bench, n, common::Bench::assertion_token_request).await;
 
     let token = bench.access_token().await;
     for _ in 0..WARM_UP.min(n) {
@@ -97,6 +100,7 @@ async fn main() {
     println!("token function, in process, in-memory store, {n} runs each:");
     report("client_credentials_issue", issue, 200.0);
     report("dpop_bound_issue", bound, 200.0);
+    report("assertion_issue", asserted, 200.0);
     report("jwt_verify", verify, 100.0);
     report("  of which ES256 + claims", signature, 100.0);
 }

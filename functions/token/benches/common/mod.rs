@@ -1,13 +1,14 @@
 //! Shared set-up of the token benches: the in-process handler over the in-memory store, with an
-//! `OAUTH2` account and one confidential OAuth client, as a Lambda instance would see them, and a
-//! DPoP key of that client's (RFC 9449) for the bound issue.
+//! `OAUTH2` account and one confidential OAuth client, as a Lambda instance would see them, a
+//! DPoP key of that client's (RFC 9449) for the bound issue, and a second client that
+//! authenticates with a key of its own (`private_key_jwt`, RFC 7523, its key inline).
 
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate_core::accounts::{self, AuthMethod, AuthSettings};
-use keygate_core::clients::{Client, OAuthSettings};
+use keygate_core::clients::{Client, ClientKeys, KeySource, OAuthSettings};
 use keygate_core::kernel::clock::ManualClock;
 use keygate_core::kernel::config::Config;
 use keygate_core::ports::keys::KeyRing;
@@ -22,6 +23,9 @@ pub struct Bench {
     pub authorization: String,
     /// The client's DPoP key (P-256).
     pub key: ProofKey,
+    /// The client with keys, and its P-256 key (`kid` `bench`).
+    pub key_client: String,
+    pub client_key: ProofKey,
 }
 
 /// The token endpoint's public URL, as a proof's `htu` names it.
@@ -68,6 +72,26 @@ pub async fn setup() -> Bench {
         .transact(vec![client.write(None).expect("client item")])
         .await
         .expect("store the client");
+    // A client with keys instead of a secret (private_key_jwt).
+    let client_key = ProofKey::es256();
+    let (key_client, none) = Client::new_oauth(
+        ring.peppers(),
+        created.account.id.clone(),
+        "bench keys".into(),
+        OAuthSettings {
+            scopes: vec!["Basic".into(), "ISign".into()],
+            keys: Some(ClientKeys::new(KeySource::Jwks(vec![
+                client_key.public_jwk_with_kid("bench")
+            ]))),
+            ..Default::default()
+        },
+        now,
+    );
+    assert!(none.is_none(), "a client with keys has no secret");
+    s.table
+        .transact(vec![key_client.write(None).expect("client item")])
+        .await
+        .expect("store the client with keys");
     let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     let authorization = format!(
         "Basic {}",
@@ -78,6 +102,8 @@ pub async fn setup() -> Bench {
         ring,
         authorization,
         key: ProofKey::es256(),
+        key_client: key_client.id,
+        client_key,
     }
 }
 
@@ -107,6 +133,36 @@ impl Bench {
             http::HeaderValue::from_str(&proof).expect("a proof is a header value"),
         );
         req
+    }
+
+    /// `POST /api/oauth2/token` with `grant_type=client_credentials`, the client authenticated by
+    /// a fresh client assertion (a new `jti` each, signed ES256 as a client signs it, outside the
+    /// timing): the check of its claims, the signature, the `jti` claimed in the store.
+    pub fn assertion_token_request(&self) -> Request {
+        let assertion = self.client_key.assertion(
+            &self.key_client,
+            &self.services.config.issuer,
+            self.services.now(),
+            Some("bench"),
+        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", "ISign")
+            .append_pair(
+                "client_assertion_type",
+                keygate_core::identity::assertion::ASSERTION_TYPE,
+            )
+            .append_pair("client_assertion", &assertion)
+            .finish();
+        http::Request::builder()
+            .method("POST")
+            .uri("/api/oauth2/token")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Body::Text(body))
+            .expect("request")
     }
 
     /// One client-credentials issue through the handler; panics unless it is a `200`.

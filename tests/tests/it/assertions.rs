@@ -28,6 +28,7 @@ on_both_backends!(
     a_jwks_uri_on_a_private_address_is_never_fetched,
     changing_the_keys_ends_the_tokens_of_the_old_ones,
     registration_takes_public_keys_only,
+    the_console_registers_a_jwks_or_a_jwks_url,
 );
 
 const TOKEN: &str = "/api/oauth2/token";
@@ -569,4 +570,73 @@ async fn registration_takes_public_keys_only(backend: keygate_e2e::Backend) {
     assert_eq!(v["tokenEndpointAuthMethod"], "private_key_jwt");
     assert!(v.get("clientSecret").is_none(), "{v}");
     assert!(v["jwks"]["keys"][0].get("d").is_none());
+}
+
+/// The console's OAuth client form (`/admin/api-access/oauth-clients`): a JWK Set pasted as JSON,
+/// or the URL the client publishes it at; a malformed one is refused with a message, nothing made.
+async fn the_console_registers_a_jwks_or_a_jwks_url(backend: keygate_e2e::Backend) {
+    let s = Server::start(backend).await;
+    let (owner_key, _, _) = oauth_account(&s, json!({})).await;
+    let cookie = keygate_e2e::sign_in(&s, &owner_key).await;
+    let ring = s.services().keys.ring().await;
+    let csrf =
+        keygate_core::identity::csrf::token(ring.peppers(), cookie.split_once('=').unwrap().1);
+    let key = ProofKey::ed25519_fully_specified();
+    let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("lang", "en".to_owned()),
+            ("scopes", "Basic".to_owned()),
+        ];
+        form.extend(fields);
+        let req = s
+            .http
+            .post(s.url("/admin/api-access/oauth-clients"))
+            .header("cookie", &cookie)
+            .form(&form);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let clients = || async {
+        let (status, v) = s
+            .api("GET", "/api/oauth2/clients", Some(&owner_key), None)
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v["results"].as_array().unwrap().clone()
+    };
+    let before = clients().await.len();
+    assert_eq!(
+        post(vec![("name", "Pasted".into()), ("jwks", jwks)]).await,
+        303
+    );
+    assert_eq!(
+        post(vec![
+            ("name", "Published".into()),
+            ("jwksUri", "https://client.example/jwks.json".into())
+        ])
+        .await,
+        303
+    );
+    assert_eq!(
+        post(vec![
+            ("name", "Broken".into()),
+            ("jwks", "{not json".into())
+        ])
+        .await,
+        303,
+        "refused with a message on the page"
+    );
+    let all = clients().await;
+    assert_eq!(all.len(), before + 2, "{all:?}");
+    let named = |n: &str| all.iter().find(|c| c["name"] == n).cloned().unwrap();
+    let pasted = named("Pasted");
+    assert_eq!(pasted["tokenEndpointAuthMethod"], "private_key_jwt");
+    assert_eq!(pasted["jwks"]["keys"][0]["x"], key.public_jwk()["x"]);
+    let published = named("Published");
+    assert_eq!(published["jwksUri"], "https://client.example/jwks.json");
+    // The pasted key authenticates the client it made.
+    let id = pasted["clientId"].as_str().unwrap();
+    let req = Auth::Key(&key).apply(&s, id, s.http.post(s.url(TOKEN)), &CC);
+    let (status, v) = s.call(req).await;
+    assert_eq!(status, 200, "{v}");
 }

@@ -123,3 +123,28 @@ pub async fn measure(
     }
     Ok(out)
 }
+
+/// One P-256 signature's time on this machine, µs: `openssl speed ecdsap256` (one core), the
+/// yardstick of the CPU-per-token target (a token is one signature plus everything else).
+pub fn p256_sign_us() -> Result<f64, String> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "ecdsap256"])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("openssl speed: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("nistp256"))
+        .ok_or("openssl speed printed no nistp256 line")?;
+    // `256 bits ecdsa (nistp256)   0.0000s   0.0001s  52511.3  16883.0`: the last two numbers
+    // are signatures and verifications per second.
+    let rates: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|t| t.parse::<f64>().ok())
+        .collect();
+    match rates.as_slice() {
+        [.., sign, _verify] if *sign > 0.0 => Ok(1e6 / sign),
+        _ => Err(format!("cannot read openssl's rates: {line}")),
+    }
+}

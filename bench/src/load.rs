@@ -9,6 +9,7 @@ use crate::calls::{Meter, Metered};
 use crate::client::{Conn, Req};
 use crate::server::{self, Fixture, Server};
 use crate::stats::Summary;
+use keygate_core::ports::store::meter::{KeyMeter, Tally};
 
 /// A flow the load client repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,8 @@ struct Ctx {
     /// The server, when it runs in this process (the store-call counts read its services).
     server: Option<Server>,
     fixture: Fixture,
+    /// The DPoP key and its bound token, made on first use.
+    dpop: tokio::sync::OnceCell<(keygate_core::testing::dpop::ProofKey, String)>,
 }
 
 /// A server with its fixture, shared by the load workers: in this process, or another process
@@ -84,6 +87,7 @@ impl Target {
             addr: server.addr(),
             server: Some(server),
             fixture,
+            dpop: tokio::sync::OnceCell::new(),
         }))
     }
     pub fn at(addr: std::net::SocketAddr, fixture: Fixture) -> Self {
@@ -91,6 +95,7 @@ impl Target {
             addr,
             server: None,
             fixture,
+            dpop: tokio::sync::OnceCell::new(),
         }))
     }
     /// The in-process server (store-call counts need it).
@@ -106,6 +111,24 @@ impl Target {
     /// A new keep-alive connection to the server.
     pub async fn conn(&self) -> Result<Conn, String> {
         Conn::open(self.0.addr).await
+    }
+    /// The server's origin, as DPoP proofs name it.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.0.addr)
+    }
+    /// A DPoP key and a token bound to it (the first caller makes them).
+    pub async fn dpop(
+        &self,
+        c: &mut Conn,
+    ) -> Result<&(keygate_core::testing::dpop::ProofKey, String), String> {
+        self.0
+            .dpop
+            .get_or_try_init(|| async {
+                let key = keygate_core::testing::dpop::ProofKey::es256();
+                let token = server::dpop_token(c, &self.0.fixture, &self.base(), &key).await?;
+                Ok::<_, String>((key, token))
+            })
+            .await
     }
 }
 
@@ -287,6 +310,7 @@ pub async fn run(
 pub enum Probe {
     ClientCredentials,
     SignedWhoami,
+    DpopWhoami,
     BearerWhoami,
     ApiKeyWhoami,
     Mint,
@@ -295,9 +319,10 @@ pub enum Probe {
 }
 
 impl Probe {
-    pub const ALL: [Probe; 7] = [
+    pub const ALL: [Probe; 8] = [
         Probe::ClientCredentials,
         Probe::SignedWhoami,
+        Probe::DpopWhoami,
         Probe::BearerWhoami,
         Probe::ApiKeyWhoami,
         Probe::Mint,
@@ -309,7 +334,7 @@ impl Probe {
     pub fn route(self) -> (&'static str, &'static str) {
         match self {
             Probe::ClientCredentials => ("POST", "/api/oauth2/token"),
-            Probe::SignedWhoami | Probe::BearerWhoami | Probe::ApiKeyWhoami => {
+            Probe::SignedWhoami | Probe::DpopWhoami | Probe::BearerWhoami | Probe::ApiKeyWhoami => {
                 ("GET", "/api/whoami")
             }
             Probe::Mint => ("POST", "/api/authenticationTokens/signer/singleUse"),
@@ -322,6 +347,7 @@ impl Probe {
         match self {
             Probe::ClientCredentials => "`POST /api/oauth2/token` (client credentials)",
             Probe::SignedWhoami => "`GET /api/whoami` signed request",
+            Probe::DpopWhoami => "`GET /api/whoami` DPoP-bound token + proof",
             Probe::BearerWhoami => "`GET /api/whoami` OAuth Bearer token",
             Probe::ApiKeyWhoami => "`GET /api/whoami` API key",
             Probe::Mint => "`POST /api/authenticationTokens/signer/singleUse`",
@@ -332,8 +358,13 @@ impl Probe {
 
     /// The request and the status it must get; any setup (minting the token a redeem uses)
     /// happens here, outside the measured request.
-    async fn prepare(self, c: &mut Conn, f: &Fixture, bearer: &str) -> Result<(Req, u16), String> {
+    async fn prepare(self, c: &mut Conn, t: &Target, bearer: &str) -> Result<(Req, u16), String> {
+        let f = t.fixture();
         Ok(match self {
+            Probe::DpopWhoami => {
+                let (key, token) = t.dpop(c).await?;
+                (server::dpop_request(&t.base(), key, token), 200)
+            }
             Probe::ClientCredentials => (server::token_request(f), 200),
             Probe::SignedWhoami => (server::signed_request(f, bearer), 200),
             Probe::BearerWhoami => (server::bearer_request(bearer), 200),
@@ -352,6 +383,8 @@ pub struct Probed {
     pub latency: Option<Summary>,
     /// Summed over the `n` requests (when a meter was given).
     pub meter: Meter,
+    /// Per partition key, over the `n` requests (when a key meter was given).
+    pub keys: Tally,
 }
 
 /// Sends `n` requests of `probe` one at a time (after `warmup` unmeasured ones), metering the
@@ -362,22 +395,29 @@ pub async fn probe(
     warmup: usize,
     n: usize,
     metered: Option<&Metered>,
+    keys: Option<&KeyMeter>,
 ) -> Result<Probed, String> {
     let f = t.fixture();
     let mut c = t.conn().await?;
     let bearer = server::access_token(&mut c, f).await?;
     let mut samples = Vec::with_capacity(n);
     let mut meter = Meter::default();
+    let mut tally = Tally::default();
     for i in 0..warmup + n {
-        let (req, status) = probe.prepare(&mut c, f, &bearer).await?;
+        let (req, status) = probe.prepare(&mut c, t, &bearer).await?;
         let before = metered.map(Metered::meter).unwrap_or_default();
+        if let Some(k) = keys {
+            k.take();
+        }
         let t0 = Instant::now();
         c.expect(req, status)
             .await
             .map_err(|e| format!("{}: {e}", probe.label()))?;
         let took = t0.elapsed();
         let after = metered.map(Metered::meter).unwrap_or_default();
+        let counted = keys.map(KeyMeter::take).unwrap_or_default();
         if i >= warmup {
+            tally.absorb(counted);
             samples.push(took);
             let d = after - before;
             meter.calls += d.calls;
@@ -390,6 +430,7 @@ pub async fn probe(
         n,
         latency: Summary::of(&samples),
         meter,
+        keys: tally,
     })
 }
 

@@ -17,6 +17,7 @@ mod client;
 mod cold;
 mod cpu;
 mod emulator;
+mod fanout;
 mod load;
 mod machine;
 mod report;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use keygate_core::ports::store::meter::KeyMeter;
 use keygate_core::ports::store::MemoryTable;
 
 use crate::calls::Metered;
@@ -204,7 +206,8 @@ async fn run(opts: Options) -> Result<(), String> {
     }
     let mut sequential = Vec::new();
     for p in Probe::ALL {
-        sequential.push(load::probe(&target, p, opts.probe / 10 + 1, opts.probe, None).await?);
+        sequential
+            .push(load::probe(&target, p, opts.probe / 10 + 1, opts.probe, None, None).await?);
     }
     note_busy(&mut busy, "end of load", &Busy::now());
     drop(target);
@@ -216,6 +219,12 @@ async fn run(opts: Options) -> Result<(), String> {
         let measured = cpu::measure(&root, opts.concurrency, warmup, opts.requests, max).await;
         note_busy(&mut busy, "end of CPU per request", &Busy::now());
         measured
+    } else {
+        Err("skipped (--skip-cpu)".into())
+    };
+    // The floor a token cannot go under, on this machine in this run: one P-256 signature.
+    let p256 = if opts.cpu {
+        cpu::p256_sign_us()
     } else {
         Err("skipped (--skip-cpu)".into())
     };
@@ -241,6 +250,7 @@ async fn run(opts: Options) -> Result<(), String> {
         load: loads,
         sequential,
         cpu,
+        p256,
         counts,
         uncached,
         read_cache: keygate_core::kernel::config::Config::local("http://127.0.0.1").read_cache,
@@ -275,18 +285,30 @@ fn quiet_telemetry() {
 /// each, on a fresh metered server with or without the read cache.
 async fn count(read_cache: bool, n: usize) -> Result<Counts, String> {
     let metered = Arc::new(Metered::new(Arc::new(MemoryTable::new())));
-    let server = Server::start(metered.clone(), read_cache).await?;
+    // Under the read cache, above the pricing meter: the operations that reach DynamoDB, per
+    // partition key (docs/SCALE.md).
+    let keys = Arc::new(KeyMeter::new(metered.clone()));
+    let server = Server::start(keys.clone(), read_cache).await?;
     let fixture = server.fixture().await?;
     let target = Target::new(server, fixture);
     let mut routes = Vec::new();
     for p in Probe::ALL {
-        routes.push(load::probe(&target, p, 2, n, Some(&metered)).await?);
+        routes.push(load::probe(&target, p, 2, n, Some(&metered), Some(&keys)).await?);
     }
     let mut authorizer = Vec::new();
     for c in Credential::ALL {
         authorizer.push((c, load::authorizer_calls(&target, &metered, c, n).await?, n));
     }
-    Ok(Counts { routes, authorizer })
+    let fanout = if read_cache {
+        Some(fanout::measure(n).await?)
+    } else {
+        None
+    };
+    Ok(Counts {
+        routes,
+        authorizer,
+        fanout,
+    })
 }
 
 fn note_busy(busy: &mut Vec<(String, Busy)>, phase: &str, b: &Busy) {

@@ -9,6 +9,7 @@ use crate::cold::Measured;
 use crate::load::{Credential, LoadResult, Probe, Probed};
 use crate::machine::{Busy, Machine};
 use crate::stats::ms;
+use keygate_core::ports::store::meter::Tally;
 
 pub const RERUN: &str = "infra/local/start.sh && cargo run --release -p keygate-bench";
 
@@ -18,6 +19,10 @@ const BINARY_MB: f64 = 15.0;
 const RSS_MB: f64 = 32.0;
 const CC_P99_MS: f64 = 2.0;
 const VERIFY_CALLS: f64 = 1.0;
+/// docs/SCALE.md: hottest-key reads per verified request, steady state.
+const HOT_VERIFY: f64 = 0.05;
+/// docs/SCALE.md: hottest-key operations per auth-token mint + redeem.
+const HOT_MINT: f64 = 0.5;
 const CC_CPU_US: f64 = 50.0;
 
 pub struct Results {
@@ -39,6 +44,8 @@ pub struct Results {
     pub ddb_ms: f64,
     /// CPU per request of the server process, per flow (or why not measured).
     pub cpu: Result<Vec<crate::cpu::CpuResult>, String>,
+    /// One P-256 signature (openssl speed), µs, measured in the same run.
+    pub p256: Result<f64, String>,
     /// The functions' own benches: (what, text).
     pub hot_paths: Vec<(String, String)>,
     /// The driver's options, as a command line.
@@ -51,6 +58,8 @@ pub struct Counts {
     pub routes: Vec<Probed>,
     /// The authorizer alone: (credential, summed meter, requests).
     pub authorizer: Vec<(Credential, Meter, usize)>,
+    /// The webhook fan-out to 10 endpoints, per key (steady state only).
+    pub fanout: Option<crate::fanout::FanOut>,
 }
 
 impl Counts {
@@ -93,6 +102,22 @@ fn verdict(ok: bool) -> &'static str {
 
 fn per_req(v: f64, n: usize) -> f64 {
     v / n.max(1) as f64
+}
+
+/// The hottest key's reads and writes per request.
+fn hottest_of(t: &Tally, n: usize) -> (f64, f64) {
+    (
+        per_req(t.hottest_read().map_or(0, |(_, c)| c) as f64, n),
+        per_req(t.hottest_write().map_or(0, |(_, c)| c) as f64, n),
+    )
+}
+
+/// A key by its family: ids and hashes hidden (`APIKEY#…`, `gsi1:ATTEMPTS#…#…`).
+fn family(key: &str) -> String {
+    let mut parts = key.split('#');
+    let head = parts.next().unwrap_or_default();
+    let rest = parts.count();
+    format!("{head}{}", "#…".repeat(rest))
 }
 
 impl Results {
@@ -142,6 +167,7 @@ impl Results {
         self.load_section(&mut o);
         self.cpu_section(&mut o);
         self.calls_section(&mut o);
+        self.hot_keys_section(&mut o);
         self.hot_paths_section(&mut o);
         o
     }
@@ -180,6 +206,77 @@ impl Results {
                 let _ = writeln!(o, "Not measured: {why}\n");
             }
         }
+    }
+
+    /// The hottest partition key's operations per request (docs/SCALE.md), per route and for
+    /// the webhook fan-out.
+    fn hot_keys_section(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "## 3b. The hottest partition key per request (docs/SCALE.md)\n"
+        );
+        let _ = writeln!(
+            o,
+            "DynamoDB serves 3,000 read and 1,000 write units per second **per partition key** (index partitions included), so what decides \
+             where one integrator throttles is the busiest key's operations per request, not the table's total. The same one-at-a-time runs \
+             as section 3 (steady state), counted per key by `keygate_core::ports::store::meter::KeyMeter` between the read cache and the \
+             table; index keys count as keys of their own (`gsi1:…`). Keys are shown by family (`…` hides ids and hashes). The webhook \
+             fan-out is one account's events to {} endpoints through the webhooks handler (in-memory services, a receiver on loopback), \
+             in batches of 10, after one warm-up event.\n",
+            crate::fanout::ENDPOINTS
+        );
+        let _ = writeln!(
+            o,
+            "| flow | requests | reads/req | writes/req | hottest key (reads) | reads/req on it | hottest key (writes) | writes/req on it |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---|---:|---|---:|");
+        let row = |o: &mut String, label: &str, n: usize, t: &Tally| {
+            let (rk, rn) = t.hottest_read().unwrap_or(("—", 0));
+            let (wk, wn) = t.hottest_write().unwrap_or(("—", 0));
+            let _ = writeln!(
+                o,
+                "| {label} | {n} | {:.2} | {:.2} | `{}` | {:.2} | `{}` | {:.2} |",
+                per_req(t.total.reads as f64, n),
+                per_req(t.total.writes as f64, n),
+                if rn == 0 { "—".into() } else { family(rk) },
+                per_req(rn as f64, n),
+                if wn == 0 { "—".into() } else { family(wk) },
+                per_req(wn as f64, n),
+            );
+        };
+        for r in &self.counts.routes {
+            row(o, r.probe.label(), r.n, &r.keys);
+        }
+        if let Some((n, t)) = self.mint_redeem() {
+            row(o, "auth-token mint + redeem (one pair)", n, &t);
+        }
+        if let Some(f) = &self.counts.fanout {
+            row(
+                o,
+                &format!(
+                    "webhook fan-out to {} endpoints (per event)",
+                    crate::fanout::ENDPOINTS
+                ),
+                f.events,
+                &f.tally,
+            );
+        }
+        let _ = writeln!(o);
+    }
+
+    /// Mint and redeem counted together, per pair.
+    fn mint_redeem(&self) -> Option<(usize, Tally)> {
+        let mint = self.counts.route(Probe::Mint)?;
+        let redeem = self.counts.route(Probe::Redeem)?;
+        let mut t = mint.keys.clone();
+        t.absorb(redeem.keys.clone());
+        Some((mint.n.min(redeem.n), t))
+    }
+
+    /// The hottest key's reads and writes per request of a route.
+    fn hottest(&self, p: Probe) -> Option<(f64, f64)> {
+        let r = self.counts.route(p)?;
+        Some(hottest_of(&r.keys, r.n))
     }
 
     fn probe_latency(&self, p: Probe) -> Option<Duration> {
@@ -280,6 +377,19 @@ impl Results {
                 "| client-credentials CPU ≤ {CC_CPU_US} µs per token (server process, JSON logs and metrics on) | {us:.1} µs | {} |",
                 verdict(us <= CC_CPU_US && cc.errors == 0)
             );
+            match &self.p256 {
+                Ok(floor) => {
+                    let _ = writeln!(
+                        o,
+                        "| client-credentials CPU ≤ 2 × one P-256 signature (`openssl speed ecdsap256`, this run: {floor:.1} µs) | {us:.1} µs = {:.2} × | {} |",
+                        us / floor,
+                        verdict(us <= 2.0 * floor && cc.errors == 0)
+                    );
+                }
+                Err(why) => {
+                    let _ = writeln!(o, "| client-credentials CPU ≤ 2 × one P-256 signature | not measured: {why} | — |");
+                }
+            }
         }
         for cred in Credential::ALL {
             let Some((m, n)) = self.counts.authorizer(cred) else {
@@ -296,6 +406,40 @@ impl Results {
                 "| ≤ {VERIFY_CALLS} DynamoDB call per verified request: {} | {calls:.2} calls in steady state{miss} | {} |",
                 cred.label(),
                 verdict(calls <= VERIFY_CALLS)
+            );
+        }
+        // docs/SCALE.md's targets for the hottest partition key, steady state.
+        for p in [
+            Probe::ApiKeyWhoami,
+            Probe::BearerWhoami,
+            Probe::SignedWhoami,
+            Probe::DpopWhoami,
+        ] {
+            if let Some((r, _)) = self.hottest(p) {
+                let _ = writeln!(
+                    o,
+                    "| ≤ {HOT_VERIFY} hottest-key reads per request: {} | {r:.2} | {} |",
+                    p.label(),
+                    verdict(r <= HOT_VERIFY)
+                );
+            }
+        }
+        if let Some((n, t)) = self.mint_redeem() {
+            let (r, w) = hottest_of(&t, n);
+            let _ = writeln!(
+                o,
+                "| ≤ {HOT_MINT} hottest-key operations per auth-token mint + redeem | {r:.2} reads, {w:.2} writes | {} |",
+                verdict(r <= HOT_MINT && w <= HOT_MINT)
+            );
+        }
+        if let Some(f) = &self.counts.fanout {
+            let (_, w) = hottest_of(&f.tally, f.events);
+            let reads = per_req(f.tally.total.reads as f64, f.events);
+            let _ = writeln!(
+                o,
+                "| webhook fan-out to {} endpoints: ≤ 1 hottest-key write and ≤ 0.1 reads per event | {w:.2} writes, {reads:.2} reads | {} |",
+                crate::fanout::ENDPOINTS,
+                verdict(w <= 1.0 && reads <= 0.1)
             );
         }
         let _ = writeln!(o);

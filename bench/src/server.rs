@@ -138,6 +138,40 @@ pub fn token_request(f: &Fixture) -> Req {
         .form("grant_type=client_credentials")
 }
 
+/// A DPoP-bound client-credentials access token of `key` (the proof names the server's own
+/// token URL, `base` being its origin).
+pub async fn dpop_token(
+    c: &mut Conn,
+    f: &Fixture,
+    base: &str,
+    key: &keygate_core::testing::dpop::ProofKey,
+) -> Result<String, String> {
+    let now = unix_now();
+    let proof = key.proof("POST", &format!("{base}/api/oauth2/token"), now, None);
+    c.expect_field(token_request(f).header("dpop", proof), 200, "access_token")
+        .await
+}
+
+/// `GET /api/whoami` with a DPoP-bound token and a fresh proof (→ 200).
+pub fn dpop_request(base: &str, key: &keygate_core::testing::dpop::ProofKey, token: &str) -> Req {
+    let proof = key.proof(
+        "GET",
+        &format!("{base}/api/whoami"),
+        unix_now(),
+        Some(token),
+    );
+    Req::get("/api/whoami")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// A client-credentials access token.
 pub async fn access_token(c: &mut Conn, f: &Fixture) -> Result<String, String> {
     c.expect_field(token_request(f), 200, "access_token").await

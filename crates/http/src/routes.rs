@@ -208,7 +208,10 @@ async fn serve(
 ) -> ApiResult<Response<Body>> {
     req.extensions_mut().insert(route.access);
     if let Access::Api(action) = route.access {
-        let caller = crate::auth::authorize(services, &req, action).await?;
+        // Boxed: the authenticator's future is large (every credential kind's state), and an
+        // unboxed one would make every request's future — also the many routes that do not
+        // authorize here — that large, copied at each move.
+        let caller = Box::pin(crate::auth::authorize(services, &req, action)).await?;
         req.extensions_mut().insert(caller);
     }
     (route.handler)(services, &req, params).await

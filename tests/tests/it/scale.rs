@@ -127,6 +127,38 @@ async fn verified_requests_touch_no_key_at_request_rate() {
     // One nonce written per request, each on its own key.
     check("signed request", &f, 0.05);
 
+    // DPoP-bound requests: one proof each, its `jti` claimed on a key of its own.
+    let key = keygate_core::testing::dpop::ProofKey::es256();
+    let now = s.clock.now_for_tests();
+    let token_url = s.url("/api/oauth2/token");
+    let req = s
+        .http
+        .post(&token_url)
+        .basic_auth(&id, Some(&secret))
+        .header("dpop", key.proof("POST", &token_url, now, None))
+        .form(&[("grant_type", "client_credentials"), ("scope", "Basic")]);
+    let (status, tok) = s.call(req).await;
+    assert_eq!(
+        (status, tok["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{tok}"
+    );
+    let access = tok["access_token"].as_str().unwrap().to_owned();
+    let whoami = s.url("/api/whoami");
+    let f = measure(&meter, |_| {
+        let req = srv
+            .http
+            .get(&whoami)
+            .header("authorization", format!("DPoP {access}"))
+            .header("dpop", key.proof("GET", &whoami, now, Some(&access)));
+        async move {
+            let (status, body) = srv.call(req).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    })
+    .await;
+    check("DPoP-bound request", &f, 0.05);
+
     // Client-credentials tokens of one client.
     let f = measure(&meter, |_| async {
         let (status, tok) = client_credentials(&s, &id, &secret).await;

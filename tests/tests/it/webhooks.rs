@@ -24,6 +24,8 @@ use keygate_core::notify::attempts::{self, Attempt, AttemptStatus, ErrorClass};
 use keygate_core::notify::endpoints::{self, Disabled, Endpoint};
 use keygate_core::ports::queue::{Queue, QueueError, Received};
 use keygate_core::ports::services::Queues;
+use keygate_core::ports::store::meter::KeyMeter;
+use keygate_core::ports::store::{CachedTable, MemoryTable};
 use keygate_core::Services;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
@@ -246,6 +248,23 @@ impl Rig {
             clock,
             visibility,
         }
+    }
+
+    /// In memory, the table metered under a read cache that outlives the test
+    /// (docs/SCALE.md: what reaches DynamoDB, per key).
+    async fn metered(settings: Settings) -> (Self, Arc<KeyMeter>) {
+        let clock = ManualClock::starting_now();
+        let config = Config::local("http://127.0.0.1:3000");
+        let mut services = Services::in_memory(config, Arc::new(clock.clone())).await;
+        let meter = Arc::new(KeyMeter::new(Arc::new(MemoryTable::new())));
+        services.table = Arc::new(CachedTable::new(meter.clone(), Duration::from_secs(3600)));
+        let rig = Self {
+            state: Webhooks::new(services, Queues::in_memory(), settings)
+                .expect("the client builds"),
+            clock,
+            visibility: Arc::new(Mutex::new(Vec::new())),
+        };
+        (rig, meter)
     }
 
     fn services(&self) -> &Services {
@@ -997,4 +1016,51 @@ on_both! {
     exhausted_messages_are_redriven => 60,
     the_local_server_delivers_and_retries => 60,
     the_ssrf_guard_refuses_loopback_outside_local_mode => 60,
+}
+
+/// docs/SCALE.md, "Spread what must be written per event", counted: one account's events fanned
+/// out to 10 endpoints, in batches of 10 as SQS hands them over, on a table metered under the
+/// read cache. Per event, the hottest partition key (index partitions included) takes at most one
+/// write, and the account's endpoint list and records cost no read in steady state.
+#[tokio::test]
+async fn fan_out_spreads_its_writes_and_reads_nothing_hot() {
+    let (rig, meter) = Rig::metered(fast()).await;
+    let acc = rig.account().await;
+    let receiver = Receiver::start(200).await;
+    for _ in 0..10 {
+        rig.endpoint(&acc, &receiver, None, &["PACKAGE_CREATE"])
+            .await;
+    }
+    // Warm-up: the instance's first event reads the account and its endpoints.
+    rig.publish(&acc, "evt_warm", "PACKAGE_CREATE").await;
+    let resp = rig.run(&rig.receive(1).await).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    meter.take();
+
+    let events = 200;
+    for batch in 0..events / 10 {
+        for i in 0..10 {
+            rig.publish(&acc, &format!("evt_{batch}_{i}"), "PACKAGE_CREATE")
+                .await;
+        }
+        let resp = rig.run(&rig.receive(10).await).await;
+        assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    }
+    assert_eq!(receiver.count(), (events + 1) * 10);
+    let t = meter.take();
+    let per_event = |n: u64| n as f64 / events as f64;
+    let (hot_w, hot_w_n) = t.hottest_write().expect("writes");
+    let reads = per_event(t.total.reads);
+    eprintln!(
+        "fan-out to 10 endpoints: {:.2} reads, {:.2} writes per event; hottest key {hot_w} with {:.2} writes per event",
+        reads,
+        per_event(t.total.writes),
+        per_event(hot_w_n)
+    );
+    assert!(per_event(hot_w_n) <= 1.0, "{hot_w}: {hot_w_n} writes");
+    assert!(
+        reads <= 0.1,
+        "{reads} reads per event: {:?}",
+        t.hottest_read()
+    );
 }

@@ -33,6 +33,17 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Adds what `other` counted.
+    pub fn absorb(&mut self, other: Tally) {
+        self.total.reads += other.total.reads;
+        self.total.writes += other.total.writes;
+        for (k, o) in other.per_key {
+            let e = self.per_key.entry(k).or_default();
+            e.reads += o.reads;
+            e.writes += o.writes;
+        }
+    }
+
     /// The key read most, with its count.
     pub fn hottest_read(&self) -> Option<(&str, u64)> {
         self.per_key

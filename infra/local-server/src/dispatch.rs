@@ -129,7 +129,9 @@ pub async fn route(
             method: req.method().as_str(),
             path: req.uri().path(),
         };
-        match keygate_verify::decide(services, req.headers(), source, target).await {
+        // Boxed: the authorizer's future is large, and inline it would make every request's
+        // future (moved by axum and tower at each layer) that large.
+        match Box::pin(keygate_verify::decide(services, req.headers(), source, target)).await {
             Ok(principal) => {
                 let mut authorizer = ApiGatewayRequestAuthorizer::default();
                 authorizer.fields = principal.to_context();

@@ -193,8 +193,13 @@ struct Recording {
 
 #[async_trait::async_trait]
 impl Queue for Recording {
-    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
-        self.inner.send(body, attributes).await
+    async fn send_delayed(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        delay: u32,
+    ) -> Result<String, QueueError> {
+        self.inner.send_delayed(body, attributes, delay).await
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         self.inner.receive(max, wait).await

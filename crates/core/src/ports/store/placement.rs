@@ -2,9 +2,10 @@
 //! users, the API-key index, clients and their revocations, audit records) and the
 //! **short-lived, high-volume items** (nonces, DPoP `jti`s, lockout counters, authorization codes,
 //! pushed requests, refresh tokens, authentication tokens, sessions, console notices, webhook
-//! delivery bookkeeping). docs/SCALE.md, "Blast radius": each table has its own on-demand
-//! maximum, so neither a credential-stuffing attack (lockout counters) nor a webhook storm
-//! (delivery marks and attempts) can throttle the reads that authenticate every tenant.
+//! delivery bookkeeping, retained messages and their index, per-endpoint rate counters).
+//! docs/SCALE.md, "Blast radius": each table has its own on-demand maximum, so neither a
+//! credential-stuffing attack (lockout counters) nor a webhook storm (delivery marks,
+//! attempts, retained messages) can throttle the reads that authenticate every tenant.
 //!
 //! Where an item lives is decided here, once, from its partition key's family
 //! ([`placement`]); the domain keeps writing keys, never table names. The DynamoDB adapter
@@ -25,7 +26,7 @@ pub enum Placement {
 }
 
 /// Partition-key families of the volatile table (the index keys of its items too).
-pub const VOLATILE: [&str; 13] = [
+pub const VOLATILE: [&str; 16] = [
     "NONCE#",     // signed requests' nonces
     "DPOPJTI#",   // DPoP proofs' jti
     "LOCK#",      // lockout counters
@@ -39,6 +40,9 @@ pub const VOLATILE: [&str; 13] = [
     "ATTEMPT#",   // delivery attempts (per message)
     "ATTEMPTS#",  // their recent-first index (sharded)
     "DELIVERED#", // delivery claims and marks (per message)
+    "MSG#",       // retained messages (per message)
+    "MSGS#",      // their newest-first listing index (sharded)
+    "RATE#",      // per-endpoint delivery counters (per endpoint and second)
 ];
 
 /// Where items whose partition (or index partition) key is `pk` live.
@@ -76,6 +80,9 @@ mod tests {
             "RT#h",
             "ATTEMPTS#a#07",
             "DELIVERED#a#e",
+            "MSG#a#evt_1",
+            "MSGS#a#07",
+            "RATE#a#ep_x#1800000000",
         ] {
             assert_eq!(placement(pk), Placement::Volatile, "{pk}");
         }

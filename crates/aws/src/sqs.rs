@@ -216,6 +216,7 @@ impl SqsQueue {
 fn not_implemented<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
     e: &aws_sdk_sqs::error::SdkError<E>,
 ) -> bool {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
     let status = e.raw_response().map(|r| r.status().as_u16());
     let code = e.code().unwrap_or_default().to_ascii_lowercase();
     let message = e.message().unwrap_or_default().to_ascii_lowercase();

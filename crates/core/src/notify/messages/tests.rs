@@ -3,6 +3,7 @@ use crate::kernel::crypto::{Pepper, Peppers};
 use crate::notify::attempts::{self, ErrorClass};
 use crate::notify::events::{self, EventMessage};
 use crate::notify::ledger::{self, Pair};
+use crate::notify::messages::recovery::SCAN_BUDGET;
 use crate::ports::store::MemoryTable;
 
 const NOW: i64 = 1_800_000_000;

@@ -82,6 +82,16 @@ async fn check_page(b: &Browser, what: &str) {
         let found = axe_violations(b, &axe).await;
         assert!(found.is_empty(), "{what} (details opened: {opened}): {found:#?}");
         let (scroll, inner) = widths_at(b, 375).await;
+        if scroll > inner {
+            let wide = b
+                .execute(
+                    "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right));",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            eprintln!("{what}: wider than the screen: {wide}");
+        }
         assert!(
             scroll <= inner,
             "{what} (details opened: {opened}) scrolls sideways at 375 px: {scroll} > {inner}"
@@ -167,6 +177,18 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     assert_eq!(plain.status(), 401);
     shot(&b, "sign-in").await;
     check_page(&b, "the sign-in page").await;
+    // The check sees what it must: an image without a text alternative is a critical violation.
+    b.execute(
+        "const i = document.createElement('img'); i.id = 'axe-probe'; i.src = '/admin/assets/none.png'; document.querySelector('main').appendChild(i);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let found = axe_violations(&b, &axe_source()).await;
+    assert!(found.iter().any(|v| v.starts_with("image-alt")), "{found:?}");
+    b.execute("document.getElementById('axe-probe').remove();", vec![])
+        .await
+        .unwrap();
 
     // Signed in through /auth: API Access, with the console's headers.
     sign_in(&s, &b, &owner_key, "/admin/api-access").await;
@@ -517,44 +539,71 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         .find(|(e, _)| e.primary)
         .unwrap()
         .0;
-    let event: keygate_core::notify::events::EventMessage = serde_json::from_value(json!({
-        "id": "evt_browser_1", "accountId": account, "name": "PACKAGE_CREATE",
-        "packageId": "pkg_1", "documentId": null, "sessionUser": null, "message": null,
-        "createdDate": "2026-11-26T10:00:00Z"
-    }))
-    .unwrap();
-    keygate_core::notify::messages::retain(
-        &*s.services().table,
-        &event,
-        &[ep.id.clone()],
-        s.clock.now_for_tests(),
-        30,
-    )
-    .await
-    .unwrap();
-    keygate_core::notify::attempts::record(
-        &*s.services().table,
-        &account_id,
-        &keygate_core::notify::attempts::Attempt {
-            event_id: "evt_browser_1".into(),
-            event_name: "PACKAGE_CREATE".into(),
-            endpoint_id: ep.id.clone(),
-            attempt: 8,
-            status: keygate_core::notify::attempts::AttemptStatus::Failed,
-            response_code: Some(503),
-            error_class: Some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
-            latency_ms: 42,
-            at: s.clock.now_for_tests(),
-            round: None,
-            last: true,
-        },
-    )
-    .await
-    .unwrap();
+    // Three messages: one delivered, one whose retries are used up, one still pending.
+    for (id, outcome) in [
+        ("evt_browser_0", Some(true)),
+        ("evt_browser_1", Some(false)),
+        ("evt_browser_2", None),
+    ] {
+        let event: keygate_core::notify::events::EventMessage = serde_json::from_value(json!({
+            "id": id, "accountId": account, "name": "PACKAGE_CREATE",
+            "packageId": "pkg_1", "documentId": null, "sessionUser": null, "message": null,
+            "createdDate": "2026-11-26T10:00:00Z"
+        }))
+        .unwrap();
+        keygate_core::notify::messages::retain(
+            &*s.services().table,
+            &event,
+            &[ep.id.clone()],
+            s.clock.now_for_tests(),
+            30,
+        )
+        .await
+        .unwrap();
+        let Some(ok) = outcome else { continue };
+        keygate_core::notify::attempts::record(
+            &*s.services().table,
+            &account_id,
+            &keygate_core::notify::attempts::Attempt {
+                event_id: id.into(),
+                event_name: "PACKAGE_CREATE".into(),
+                endpoint_id: ep.id.clone(),
+                attempt: if ok { 1 } else { 8 },
+                status: if ok {
+                    keygate_core::notify::attempts::AttemptStatus::Succeeded
+                } else {
+                    keygate_core::notify::attempts::AttemptStatus::Failed
+                },
+                response_code: Some(if ok { 200 } else { 503 }),
+                error_class: (!ok).then_some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
+                latency_ms: 42,
+                at: s.clock.now_for_tests(),
+                round: None,
+                last: !ok,
+            },
+        )
+        .await
+        .unwrap();
+        if ok {
+            // As the webhooks function marks what an endpoint took.
+            keygate_core::notify::ledger::Pair {
+                account: &account_id,
+                event_id: id,
+                endpoint: &ep.id,
+                round: None,
+            }
+            .delivered(&*s.services().table, 1, s.clock.now_for_tests(), 86_400)
+            .await
+            .unwrap();
+        }
+    }
     open(&s, &b, "/admin/event-notifications").await;
     let log = text(&b, "table.log").await;
     assert!(
-        log.contains("evt_browser_1") && log.contains("Failed") && log.contains('8'),
+        log.contains("evt_browser_1")
+            && ["Delivered", "Failed", "Pending", "Resend"]
+                .iter()
+                .all(|w| log.contains(w)),
         "{log}"
     );
     shot(&b, "event-notifications").await;
@@ -575,7 +624,10 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     .await
     .unwrap();
     let said = submit(&b, "form[action='/admin/event-notifications/recover'] button").await;
-    assert!(said.contains("1 notifications will be sent again"), "{said}");
+    assert!(
+        said.contains("2 notifications will be sent again"),
+        "the failed one and the pending one: {said}"
+    );
     // A bad time is a clear error on the page.
     b.execute(
         "const f = document.getElementById('recover-since'); f.type = 'text'; f.value = 'yesterday';",

@@ -162,7 +162,8 @@ async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
         [
             (1, AttemptStatus::Failed),
             (1, AttemptStatus::Failed),
-            (2, AttemptStatus::Succeeded)
+            // Numbered from the endpoint's attempts recorded before it: its third try.
+            (3, AttemptStatus::Succeeded)
         ]
     );
     assert_eq!(tries.len(), 4);

@@ -187,7 +187,8 @@ impl SqsQueue {
     }
 
     /// Moves the dead-letter queue (`self`) back to `events` with SQS's message move task; where
-    /// the service does not implement it (moto), message by message instead
+    /// the service does not implement it (moto 5 answers `StartMessageMoveTask` with a 500 page:
+    /// "has not been implemented"), message by message instead
     /// ([`keygate_core::ports::queue::move_all`]). Either way a message keeps its attributes, and
     /// the delivery ledger keeps it from reaching an endpoint that already took it.
     pub async fn redrive_to(&self, events: &SqsQueue) -> Result<Redrive, QueueError> {
@@ -220,7 +221,16 @@ fn not_implemented<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
     let status = e.raw_response().map(|r| r.status().as_u16());
     let code = e.code().unwrap_or_default().to_ascii_lowercase();
     let message = e.message().unwrap_or_default().to_ascii_lowercase();
+    // moto raises NotImplementedError for the action: a 500 with an HTML page, no SQS error
+    // document (real SQS always answers one, with a code).
+    let html_500 = status == Some(500)
+        && e.code().is_none()
+        && e
+            .raw_response()
+            .and_then(|r| r.body().bytes())
+            .is_some_and(|b| String::from_utf8_lossy(b).to_ascii_lowercase().contains("<html"));
     status == Some(501)
+        || html_500
         || ["notimplemented", "invalidaction", "unknownoperation", "unsupportedoperation"]
             .iter()
             .any(|c| code.contains(c))

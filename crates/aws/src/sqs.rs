@@ -201,9 +201,13 @@ impl SqsQueue {
             .send()
             .await;
         match started {
-            Ok(out) => Ok(Redrive::Task(out.task_handle().unwrap_or_default().to_owned())),
+            Ok(out) => Ok(Redrive::Task(
+                out.task_handle().unwrap_or_default().to_owned(),
+            )),
             Err(e) if not_implemented(&e) => {
-                tracing::info!("StartMessageMoveTask is not implemented here: moving message by message");
+                tracing::info!(
+                    "StartMessageMoveTask is not implemented here: moving message by message"
+                );
                 let moved = keygate_core::ports::queue::move_all(self, events).await?;
                 Ok(Redrive::Copied(moved))
             }
@@ -225,15 +229,23 @@ fn not_implemented<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
     // document (real SQS always answers one, with a code).
     let html_500 = status == Some(500)
         && e.code().is_none()
-        && e
-            .raw_response()
+        && e.raw_response()
             .and_then(|r| r.body().bytes())
-            .is_some_and(|b| String::from_utf8_lossy(b).to_ascii_lowercase().contains("<html"));
+            .is_some_and(|b| {
+                String::from_utf8_lossy(b)
+                    .to_ascii_lowercase()
+                    .contains("<html")
+            });
     status == Some(501)
         || html_500
-        || ["notimplemented", "invalidaction", "unknownoperation", "unsupportedoperation"]
-            .iter()
-            .any(|c| code.contains(c))
+        || [
+            "notimplemented",
+            "invalidaction",
+            "unknownoperation",
+            "unsupportedoperation",
+        ]
+        .iter()
+        .any(|c| code.contains(c))
         || message.contains("not yet implemented")
         || message.contains("not implemented")
 }

@@ -120,7 +120,12 @@ struct Unconfigured(&'static str);
 
 #[async_trait::async_trait]
 impl Queue for Unconfigured {
-    async fn send_delayed(&self, _: &str, _: &[(&str, &str)], _: u32) -> Result<String, QueueError> {
+    async fn send_delayed(
+        &self,
+        _: &str,
+        _: &[(&str, &str)],
+        _: u32,
+    ) -> Result<String, QueueError> {
         Err(self.err())
     }
     async fn receive(&self, _: usize, _: std::time::Duration) -> Result<Vec<Received>, QueueError> {

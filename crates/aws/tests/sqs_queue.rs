@@ -75,9 +75,9 @@ async fn the_dead_letter_queue_is_redriven_with_its_attributes() {
     let mut bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
     bodies.sort_unstable();
     assert_eq!(bodies, ["event 0", "event 1", "event 2"]);
-    assert!(got
-        .iter()
-        .all(|m| m.attributes["keygate-endpoint"] == "ep_x" && m.attributes["reason"] == "exhausted"));
+    assert!(got.iter().all(
+        |m| m.attributes["keygate-endpoint"] == "ep_x" && m.attributes["reason"] == "exhausted"
+    ));
     assert!(
         dlq.receive(10, Duration::ZERO).await.unwrap().is_empty(),
         "the dead-letter queue is empty"

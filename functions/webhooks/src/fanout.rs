@@ -23,11 +23,11 @@ use crate::callback_tokens::{Grant, Token};
 use crate::health::{self, Health};
 use crate::ledger::{Claim, Pair, LEASE_MARGIN_SECONDS};
 use crate::schedule::Pushback;
-use keygate_core::notify::events as event_types;
-use keygate_core::notify::messages::attributes;
 use crate::send::{self, Authorization, Outgoing, Sent, Verdict};
 use crate::sign;
 use crate::Webhooks;
+use keygate_core::notify::events as event_types;
+use keygate_core::notify::messages::attributes;
 
 /// What became of one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +231,10 @@ async fn deliver_one(
             state,
             event_types::ENDPOINT_DISABLED,
             ep,
-            format!("The callback endpoint {} was disabled: {reason}.", ep.api_id()),
+            format!(
+                "The callback endpoint {} was disabled: {reason}.",
+                ep.api_id()
+            ),
             crate::ops::field("reason", reason.as_str()),
         )
         .await;
@@ -265,8 +268,12 @@ async fn exhaust(state: &Webhooks, shared: &Shared, plan: &Plan) {
         attrs.push((attributes::ROUND, round.as_str()));
     }
     match state.queues.dead_letters.send(&body, &attrs).await {
-        Ok(_) => tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, "webhook exhausted its retries: dead-lettered for the endpoint"),
-        Err(e) => tracing::error!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "webhook exhausted its retries; the dead-letter queue refused it"),
+        Ok(_) => {
+            tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, "webhook exhausted its retries: dead-lettered for the endpoint")
+        }
+        Err(e) => {
+            tracing::error!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "webhook exhausted its retries; the dead-letter queue refused it")
+        }
     }
     crate::ops::emit(
         state,

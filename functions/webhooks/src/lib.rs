@@ -61,12 +61,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::fanout::{EndpointResult, Plan};
+pub use crate::schedule::{retry_delay, Pushback};
+pub use crate::state::{client, Settings, StartError, Webhooks, DEFAULT_DISABLE_AFTER_SECONDS};
 use keygate_core::kernel::ids::EndpointId;
 use keygate_core::notify::attempts::{Attempt, AttemptStatus};
 use keygate_core::notify::endpoints::Endpoint;
 use keygate_core::notify::messages::{self, attributes};
-pub use crate::schedule::{retry_delay, Pushback};
-pub use crate::state::{client, Settings, StartError, Webhooks, DEFAULT_DISABLE_AFTER_SECONDS};
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,8 +267,12 @@ async fn handle_message(
     // A first delivery has no history; anything else reads the event's attempts once, so each
     // endpoint's attempt number and failed tries are its own (a throttled wait counts none).
     let history = if receive > 1 || target.is_some() {
-        match keygate_core::notify::attempts::list(&*services.table, &message.account_id, &message.id)
-            .await
+        match keygate_core::notify::attempts::list(
+            &*services.table,
+            &message.account_id,
+            &message.id,
+        )
+        .await
         {
             Ok(h) => h,
             Err(e) => return retry(Unsettled::store("attempts", &e)),
@@ -330,10 +334,7 @@ pub fn plan(endpoint: Endpoint, history: &[Attempt], round: Option<String>) -> P
         .collect();
     let mut of_round: Vec<&&Attempt> = mine.iter().filter(|a| a.round == round).collect();
     of_round.sort_by_key(|a| (a.at, a.attempt));
-    let since_end = of_round
-        .iter()
-        .rposition(|a| a.last)
-        .map_or(0, |i| i + 1);
+    let since_end = of_round.iter().rposition(|a| a.last).map_or(0, |i| i + 1);
     let failures = of_round[since_end..]
         .iter()
         .filter(|a| a.status == AttemptStatus::Failed)
@@ -369,7 +370,7 @@ fn outcome(results: &[EndpointResult]) -> Outcome {
     }
     match waits.iter().max() {
         None => Outcome::Done { delivered, already },
-            Some(delay) if failed == 0 => Outcome::Retry {
+        Some(delay) if failed == 0 => Outcome::Retry {
             why: Unsettled::Waiting,
             delay: *delay,
         },

@@ -34,13 +34,20 @@ pub async fn emit(
         }
     };
     match sent {
-        Ok(()) => tracing::info!(event = name, event_id = %event.id, endpoint_id = %endpoint.id, "operational event queued"),
-        Err(e) => tracing::warn!(event = name, endpoint_id = %endpoint.id, error = %e, "operational event not queued"),
+        Ok(()) => {
+            tracing::info!(event = name, event_id = %event.id, endpoint_id = %endpoint.id, "operational event queued")
+        }
+        Err(e) => {
+            tracing::warn!(event = name, endpoint_id = %endpoint.id, error = %e, "operational event not queued")
+        }
     }
 }
 
 /// One field of an operational event.
-pub fn field(name: &str, value: impl Into<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+pub fn field(
+    name: &str,
+    value: impl Into<serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
     m.insert(name.to_owned(), value.into());
     m

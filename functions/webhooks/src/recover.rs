@@ -51,19 +51,25 @@ pub async fn run(state: &Webhooks, body: &str, permits: &Arc<Semaphore>) -> Outc
         };
     }
     let table = &*services.table;
-    let endpoint =
-        match keygate_core::notify::endpoints::get(table, &job.account_id, &job.endpoint_id).await
-        {
-            Ok(Some((e, _))) if e.disabled.is_none() => e,
-            Ok(_) => {
-                tracing::info!(job = %job.id, "recovery ended: the endpoint is gone or disabled");
-                return done();
-            }
-            Err(e) => return Outcome::Retry {
+    let endpoint = match keygate_core::notify::endpoints::get(
+        table,
+        &job.account_id,
+        &job.endpoint_id,
+    )
+    .await
+    {
+        Ok(Some((e, _))) if e.disabled.is_none() => e,
+        Ok(_) => {
+            tracing::info!(job = %job.id, "recovery ended: the endpoint is gone or disabled");
+            return done();
+        }
+        Err(e) => {
+            return Outcome::Retry {
                 why: Unsettled::store("endpoints", &e),
                 delay: 5,
-            },
-        };
+            }
+        }
+    };
     let started = Instant::now();
     let mut job = job;
     loop {
@@ -80,10 +86,12 @@ pub async fn run(state: &Webhooks, body: &str, permits: &Arc<Semaphore>) -> Outc
         .await;
         let part = match part {
             Ok(p) => p,
-            Err(e) => return Outcome::Retry {
-                why: Unsettled::store("messages", &e),
-                delay: 5,
-            },
+            Err(e) => {
+                return Outcome::Retry {
+                    why: Unsettled::store("messages", &e),
+                    delay: 5,
+                }
+            }
         };
         if part.messages.is_empty() {
             if part.complete {
@@ -97,10 +105,12 @@ pub async fn run(state: &Webhooks, body: &str, permits: &Arc<Semaphore>) -> Outc
             let history =
                 match keygate_core::notify::attempts::list(table, &job.account_id, &m.id).await {
                     Ok(h) => h,
-                    Err(e) => return Outcome::Retry {
-                        why: Unsettled::store("attempts", &e),
-                        delay: 5,
-                    },
+                    Err(e) => {
+                        return Outcome::Retry {
+                            why: Unsettled::store("attempts", &e),
+                            delay: 5,
+                        }
+                    }
                 };
             let mut plan = crate::plan(endpoint.clone(), &history, None);
             plan.failures = job.failures;

@@ -39,7 +39,11 @@ pub fn wait(n: i64, rate: u32) -> Option<u32> {
         return None;
     }
     let beyond = n - rate;
-    Some(u32::try_from((beyond + rate - 1) / rate).unwrap_or(u32::MAX).max(1))
+    Some(
+        u32::try_from((beyond + rate - 1) / rate)
+            .unwrap_or(u32::MAX)
+            .max(1),
+    )
 }
 
 #[cfg(test)]

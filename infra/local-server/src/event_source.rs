@@ -77,8 +77,7 @@ async fn redrive(state: &Webhooks, batch: Vec<Received>) -> Vec<Received> {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         attrs.push(("reason", EXHAUSTED));
-        match queues.dead_letters.send(&m.body, &attrs).await
-        {
+        match queues.dead_letters.send(&m.body, &attrs).await {
             Ok(_) => {
                 tracing::warn!(message_id = %m.message_id, receives = m.receive_count, "event source: dead-lettered after its last receive");
                 if let Err(e) = queues.events.delete(&m.receipt_handle).await {

@@ -677,7 +677,11 @@ async fn catalog_and_authorization_server(backend: Backend) {
     );
     let all: Value = resp.json().await.unwrap();
     let events = all["events"].as_array().unwrap();
-    assert_eq!(events.len(), 27, "the 24 platform events and 3 operational ones: {all}");
+    assert_eq!(
+        events.len(),
+        27,
+        "the 24 platform events and 3 operational ones: {all}"
+    );
     let created = events
         .iter()
         .find(|e| e["name"] == "PACKAGE_CREATE")
@@ -704,7 +708,10 @@ async fn catalog_and_authorization_server(backend: Backend) {
         .find(|e| e["name"] == "CALLBACK_ENDPOINT_DISABLED")
         .unwrap();
     assert_eq!(disabled["origin"], "OPERATIONAL");
-    assert!(disabled["label"]["fr"].as_str().unwrap().contains("désactivé"));
+    assert!(disabled["label"]["fr"]
+        .as_str()
+        .unwrap()
+        .contains("désactivé"));
     let (status, err) = s
         .call(s.http.get(s.url("/api/callback/events?origin=account")))
         .await;

@@ -80,7 +80,10 @@ async fn check_page(b: &Browser, what: &str) {
             .expect("open the details");
         }
         let found = axe_violations(b, &axe).await;
-        assert!(found.is_empty(), "{what} (details opened: {opened}): {found:#?}");
+        assert!(
+            found.is_empty(),
+            "{what} (details opened: {opened}): {found:#?}"
+        );
         let (scroll, inner) = widths_at(b, 375).await;
         if scroll > inner {
             let wide = b
@@ -185,7 +188,10 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     .await
     .unwrap();
     let found = axe_violations(&b, &axe_source()).await;
-    assert!(found.iter().any(|v| v.starts_with("image-alt")), "{found:?}");
+    assert!(
+        found.iter().any(|v| v.starts_with("image-alt")),
+        "{found:?}"
+    );
     b.execute("document.getElementById('axe-probe').remove();", vec![])
         .await
         .unwrap();
@@ -391,7 +397,12 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         "https://bank.example/oauth2/callbacks/{}?tenant=acme-corporation-international",
         "segment/".repeat(12)
     );
-    fill(&b, "#oc-new-uris", &format!("https://bank.example/cb\n{long_uri}")).await;
+    fill(
+        &b,
+        "#oc-new-uris",
+        &format!("https://bank.example/cb\n{long_uri}"),
+    )
+    .await;
     click(&b, "#oc-fapi2").await;
     submit(
         &b,
@@ -513,7 +524,11 @@ async fn console_as_a_person_uses_it(backend: Backend) {
 
     // An extra endpoint (a long URL, a rate limit) for the endpoints table.
     open(&s, &b, "/admin/event-notifications").await;
-    click(&b, "#extra ~ details.sidebar summary, section[aria-labelledby=extra] details.sidebar summary").await;
+    click(
+        &b,
+        "#extra ~ details.sidebar summary, section[aria-labelledby=extra] details.sidebar summary",
+    )
+    .await;
     fill(
         &b,
         "#ep-url",
@@ -522,12 +537,19 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     .await;
     fill(&b, "#ep-rate", "5").await;
     click(&b, "#ep-CALLBACK_ENDPOINT_DISABLED").await;
-    submit(&b, "form[action='/admin/event-notifications/endpoints'] button[type=submit]").await;
+    submit(
+        &b,
+        "form[action='/admin/event-notifications/endpoints'] button[type=submit]",
+    )
+    .await;
     let (_, extra) = s
         .api("GET", "/api/callback/endpoints", Some(&owner_key), None)
         .await;
     assert_eq!(extra["results"][0]["rateLimit"], 5, "{extra}");
-    assert_eq!(extra["results"][0]["events"], json!(["CALLBACK_ENDPOINT_DISABLED"]));
+    assert_eq!(
+        extra["results"][0]["events"],
+        json!(["CALLBACK_ENDPOINT_DISABLED"])
+    );
 
     // Recent deliveries: the messages with their outcome per endpoint. One whose retries are
     // used up at the callback shows Failed, with a Resend button.
@@ -554,7 +576,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         keygate_core::notify::messages::retain(
             &*s.services().table,
             &event,
-            &[ep.id.clone()],
+            std::slice::from_ref(&ep.id),
             s.clock.now_for_tests(),
             30,
         )
@@ -575,7 +597,8 @@ async fn console_as_a_person_uses_it(backend: Backend) {
                     keygate_core::notify::attempts::AttemptStatus::Failed
                 },
                 response_code: Some(if ok { 200 } else { 503 }),
-                error_class: (!ok).then_some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
+                error_class: (!ok)
+                    .then_some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
                 latency_ms: 42,
                 at: s.clock.now_for_tests(),
                 round: None,
@@ -623,7 +646,11 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     )
     .await
     .unwrap();
-    let said = submit(&b, "form[action='/admin/event-notifications/recover'] button").await;
+    let said = submit(
+        &b,
+        "form[action='/admin/event-notifications/recover'] button",
+    )
+    .await;
     assert!(
         said.contains("2 notifications will be sent again"),
         "the failed one and the pending one: {said}"
@@ -635,7 +662,11 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     )
     .await
     .unwrap();
-    let said = submit(&b, "form[action='/admin/event-notifications/recover'] button").await;
+    let said = submit(
+        &b,
+        "form[action='/admin/event-notifications/recover'] button",
+    )
+    .await;
     assert!(said.contains("RFC 3339"), "{said}");
     check_page(&b, "Event Notification, a refused recovery").await;
     // REVERT: every notification off.

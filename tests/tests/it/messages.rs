@@ -161,7 +161,12 @@ impl Driven {
     async fn messages(&self, key: &str, query: &str) -> Value {
         let (status, v) = self
             .s
-            .api("GET", &format!("/api/callback/messages{query}"), Some(key), None)
+            .api(
+                "GET",
+                &format!("/api/callback/messages{query}"),
+                Some(key),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{v}");
         v
@@ -218,14 +223,19 @@ async fn recover_after_an_outage(backend: Backend) {
     assert_eq!(e["status"], "pending");
     assert_eq!(e["attempts"], 1);
     assert!(e["lastAttemptAt"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(pending["messages"][0]["createdDate"], "2026-11-26T10:00:00Z");
-    assert_eq!(ids(&d.messages(&key, "?status=delivered").await), ["evt_a0"]);
+    assert_eq!(
+        pending["messages"][0]["createdDate"],
+        "2026-11-26T10:00:00Z"
+    );
+    assert_eq!(
+        ids(&d.messages(&key, "?status=delivered").await),
+        ["evt_a0"]
+    );
 
     // Back up: recover since before the outage.
     r.set_status(200);
-    let (status, v) = d
-        .s
-        .api(
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/recover",
             Some(&key),
@@ -251,9 +261,8 @@ async fn recover_after_an_outage(backend: Backend) {
     assert_eq!(all["messages"][0]["endpoints"][0]["attempts"], 2);
     assert_eq!(all["next"], Value::Null);
     // Nothing is left to recover; a page at a time, newest first.
-    let (status, v) = d
-        .s
-        .api(
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/recover",
             Some(&key),
@@ -279,9 +288,8 @@ async fn resend_keeps_the_webhook_id(backend: Backend) {
     let sent = d.publish(&acc, "evt_r1", "DOCUMENT_SIGNED").await;
     d.settle().await;
     let k = Some(key.as_str());
-    let (status, v) = d
-        .s
-        .api(
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/messages/evt_r1/resend",
             k,
@@ -298,10 +306,9 @@ async fn resend_keeps_the_webhook_id(backend: Backend) {
         assert_eq!(h.header("webhook-id"), Some("evt_r1"));
         assert_eq!(h.json(), sent);
     }
-    let (_, tries) = d
-        .s
-        .api("GET", "/api/callback/attempts?eventId=evt_r1", k, None)
-        .await;
+    let (_, tries) =
+        d.s.api("GET", "/api/callback/attempts?eventId=evt_r1", k, None)
+            .await;
     assert_eq!(tries["count"], 2, "{tries}");
     assert_eq!(tries["results"][1]["attempt"], 2);
     assert!(tries["results"][1]["round"]
@@ -310,13 +317,37 @@ async fn resend_keeps_the_webhook_id(backend: Backend) {
         .starts_with("rs_"));
 
     for (path, body, want) in [
-        ("/api/callback/messages/evt_nope/resend", json!({"endpointId": "primary"}), (404, "message_unknown")),
-        ("/api/callback/messages/evt_r1/resend", json!({"endpointId": "ep_aaaaaaaaaaaaaaaa"}), (404, "endpoint_unknown")),
-        ("/api/callback/messages/evt_r1/resend", json!({"endpointId": "nope"}), (404, "endpoint_unknown")),
+        (
+            "/api/callback/messages/evt_nope/resend",
+            json!({"endpointId": "primary"}),
+            (404, "message_unknown"),
+        ),
+        (
+            "/api/callback/messages/evt_r1/resend",
+            json!({"endpointId": "ep_aaaaaaaaaaaaaaaa"}),
+            (404, "endpoint_unknown"),
+        ),
+        (
+            "/api/callback/messages/evt_r1/resend",
+            json!({"endpointId": "nope"}),
+            (404, "endpoint_unknown"),
+        ),
         ("/api/callback/messages/evt_r1/resend", json!({}), (400, "")),
-        ("/api/callback/recover", json!({"endpointId": "primary"}), (400, "")),
-        ("/api/callback/recover", json!({"since": "yesterday", "endpointId": "primary"}), (400, "time_invalid")),
-        ("/api/callback/recover", json!({"since": SINCE, "until": "2026-11-25T00:00:00Z", "endpointId": "primary"}), (400, "window_invalid")),
+        (
+            "/api/callback/recover",
+            json!({"endpointId": "primary"}),
+            (400, ""),
+        ),
+        (
+            "/api/callback/recover",
+            json!({"since": "yesterday", "endpointId": "primary"}),
+            (400, "time_invalid"),
+        ),
+        (
+            "/api/callback/recover",
+            json!({"since": SINCE, "until": "2026-11-25T00:00:00Z", "endpointId": "primary"}),
+            (400, "window_invalid"),
+        ),
     ] {
         let (status, v) = d.s.api("POST", path, k, Some(body)).await;
         assert_eq!(status, want.0, "{path}: {v}");
@@ -332,16 +363,22 @@ async fn resend_keeps_the_webhook_id(backend: Backend) {
         ("?eventType=NOPE", "event_unknown"),
         ("?cursor=not-a-cursor", "cursor_invalid"),
     ] {
-        let (status, v) = d
-            .s
-            .api("GET", &format!("/api/callback/messages{query}"), k, None)
-            .await;
-        assert_eq!((status, v["reason"].as_str()), (400, Some(reason)), "{query}: {v}");
+        let (status, v) =
+            d.s.api("GET", &format!("/api/callback/messages{query}"), k, None)
+                .await;
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (400, Some(reason)),
+            "{query}: {v}"
+        );
     }
     let (status, _) = d.s.api("GET", "/api/callback/messages", None, None).await;
     assert_eq!(status, 401);
     let filtered = d
-        .messages(&key, "?eventType=DOCUMENT_SIGNED&since=2026-11-26T10:00:00Z&until=2026-11-26T10:00:00Z")
+        .messages(
+            &key,
+            "?eventType=DOCUMENT_SIGNED&since=2026-11-26T10:00:00Z&until=2026-11-26T10:00:00Z",
+        )
         .await;
     assert_eq!(ids(&filtered), ["evt_r1"]);
     assert!(ids(&d.messages(&key, "?eventType=PACKAGE_CREATE").await).is_empty());
@@ -358,7 +395,11 @@ async fn gone_disables_and_recover_enables_again(backend: Backend) {
     d.callback(
         &key,
         &gone,
-        &["PACKAGE_CREATE", "CALLBACK_ENDPOINT_DISABLED", "CALLBACK_ENDPOINT_RECOVERED"],
+        &[
+            "PACKAGE_CREATE",
+            "CALLBACK_ENDPOINT_DISABLED",
+            "CALLBACK_ENDPOINT_RECOVERED",
+        ],
     )
     .await;
     let (status, ep) = d
@@ -378,7 +419,10 @@ async fn gone_disables_and_recover_enables_again(backend: Backend) {
     d.settle().await;
     assert_eq!(gone.count(), 1);
     let (_, cb) = d.s.api("GET", "/api/callback", k, None).await;
-    assert!(cb["disabled"]["reason"].as_str().unwrap().contains("410"), "{cb}");
+    assert!(
+        cb["disabled"]["reason"].as_str().unwrap().contains("410"),
+        "{cb}"
+    );
     let heard = ops.hits();
     assert_eq!(heard.len(), 1, "the operational endpoint hears it");
     heard[0].assert_verified();
@@ -394,9 +438,8 @@ async fn gone_disables_and_recover_enables_again(backend: Backend) {
     // The receiver is back: recover enables it, and delivers what it missed (not the
     // operational event about itself).
     gone.set_status(200);
-    let (status, v) = d
-        .s
-        .api(
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/recover",
             k,
@@ -417,7 +460,9 @@ async fn gone_disables_and_recover_enables_again(backend: Backend) {
     assert_eq!(heard[1].json()["endpointId"], "primary");
     assert_eq!(ids(&d.messages(&key, "?status=failed").await).len(), 0);
     // The operational events are messages of the account too.
-    let all = d.messages(&key, "?eventType=CALLBACK_ENDPOINT_DISABLED").await;
+    let all = d
+        .messages(&key, "?eventType=CALLBACK_ENDPOINT_DISABLED")
+        .await;
     assert_eq!(all["messages"].as_array().unwrap().len(), 1);
 }
 
@@ -426,9 +471,8 @@ async fn another_accounts_messages_are_never_visible(backend: Backend) {
     let d = Driven::start(backend).await;
     let (acc, key) = d.account().await;
     let r = Receiver::start(200).await;
-    let (status, ep) = d
-        .s
-        .api(
+    let (status, ep) =
+        d.s.api(
             "POST",
             "/api/callback/endpoints",
             Some(&key),
@@ -442,26 +486,32 @@ async fn another_accounts_messages_are_never_visible(backend: Backend) {
     let (_, other) = d.account().await;
     let o = Some(other.as_str());
     assert!(ids(&d.messages(&other, "").await).is_empty());
-    let (status, v) = d
-        .s
-        .api(
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/messages/evt_mine/resend",
             o,
             Some(json!({"endpointId": ep["id"]})),
         )
         .await;
-    assert_eq!((status, v["reason"].as_str()), (404, Some("message_unknown")), "{v}");
-    let (status, v) = d
-        .s
-        .api(
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (404, Some("message_unknown")),
+        "{v}"
+    );
+    let (status, v) =
+        d.s.api(
             "POST",
             "/api/callback/recover",
             o,
             Some(json!({"since": SINCE, "endpointId": ep["id"]})),
         )
         .await;
-    assert_eq!((status, v["reason"].as_str()), (404, Some("endpoint_unknown")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (404, Some("endpoint_unknown")),
+        "{v}"
+    );
     assert_eq!(r.count(), 1);
 }
 
@@ -523,8 +573,14 @@ async fn a_rate_limit_spreads_a_burst(backend: Backend) {
     }
     assert!(per_second.values().all(|n| *n <= 2), "{per_second:?}");
     let spread = per_second.keys().max().unwrap() - per_second.keys().min().unwrap();
-    assert!(spread >= 4, "a burst of 10 at 2/s takes at least 4 s: {per_second:?}");
-    let mut seen: Vec<String> = hits.iter().map(|h| h.json()["id"].as_str().unwrap().to_owned()).collect();
+    assert!(
+        spread >= 4,
+        "a burst of 10 at 2/s takes at least 4 s: {per_second:?}"
+    );
+    let mut seen: Vec<String> = hits
+        .iter()
+        .map(|h| h.json()["id"].as_str().unwrap().to_owned())
+        .collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 10);
@@ -556,7 +612,10 @@ async fn redrive_delivers_nothing_twice(backend: Backend) {
     let ed = rig.endpoint(&acc, &down, None, &["PACKAGE_CREATE"]).await;
     let sent = rig.publish(&acc, "evt_dlq", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
-    assert_eq!(failed_ids(&rig.run(std::slice::from_ref(&m)).await).len(), 1);
+    assert_eq!(
+        failed_ids(&rig.run(std::slice::from_ref(&m)).await).len(),
+        1
+    );
     // Its second failed try is its last (max_receives 2): dead-lettered for that endpoint.
     assert!(rig.run_as(&m, 2).await.batch_item_failures.is_empty());
     rig.forget(&m).await;
@@ -577,12 +636,10 @@ async fn redrive_delivers_nothing_twice(backend: Backend) {
     // The endpoint is fixed; the operator redrives (`keygate-admin redrive`: SQS's message move
     // task, or message by message where it has none — as here, on either backend).
     down.set_status(200);
-    let moved = keygate_core::ports::queue::move_all(
-        &*rig.queues().dead_letters,
-        &*rig.queues().events,
-    )
-    .await
-    .unwrap();
+    let moved =
+        keygate_core::ports::queue::move_all(&*rig.queues().dead_letters, &*rig.queues().events)
+            .await
+            .unwrap();
     assert_eq!(moved, 2);
     let back = rig.receive(2).await;
     assert!(back

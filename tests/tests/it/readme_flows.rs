@@ -47,7 +47,13 @@ fn the_readme_has_the_five_integrator_flows() {
     let names: Vec<String> = flows().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
-        ["client-app", "oauth-code", "signed-request", "fapi2-dpop", "recover"]
+        [
+            "client-app",
+            "oauth-code",
+            "signed-request",
+            "fapi2-dpop",
+            "recover"
+        ]
     );
 }
 

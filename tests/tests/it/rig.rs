@@ -79,7 +79,11 @@ pub(crate) struct Receiver {
     task: tokio::task::JoinHandle<()>,
 }
 
-pub(crate) async fn hook(State(b): State<Arc<Behaviour>>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn hook(
+    State(b): State<Arc<Behaviour>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     // The answer is fixed before the request is reported, so a test that flips the status after
     // seeing a request changes the answers to later requests only.
     let status = StatusCode::from_u16(b.status.load(Ordering::SeqCst)).unwrap();
@@ -365,7 +369,11 @@ impl Rig {
         self.receive_where(n, |_| true).await
     }
 
-    pub(crate) async fn receive_where(&self, n: usize, keep: impl Fn(&Received) -> bool) -> Vec<Received> {
+    pub(crate) async fn receive_where(
+        &self,
+        n: usize,
+        keep: impl Fn(&Received) -> bool,
+    ) -> Vec<Received> {
         let mut got = Vec::new();
         let deadline = tokio::time::Instant::now() + WAIT * 2;
         while got.len() < n {
@@ -448,4 +456,3 @@ pub(crate) async fn within<F: std::future::Future<Output = ()>>(secs: u64, f: F)
         .await
         .expect("the scenario finished in time");
 }
-

@@ -74,7 +74,11 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -94,10 +98,19 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let oh = rest.get(1..3)?.parse::<i64>().ok()?;
             let om = rest.get(4..6)?.parse::<i64>().ok()?;
-            if oh > 23 || om > 59 || !rest[1..3].bytes().chain(rest[4..6].bytes()).all(|c| c.is_ascii_digit()) {
+            if oh > 23
+                || om > 59
+                || !rest[1..3]
+                    .bytes()
+                    .chain(rest[4..6].bytes())
+                    .all(|c| c.is_ascii_digit())
+            {
                 return None;
             }
             let sign = if rest.starts_with('-') { -1 } else { 1 };

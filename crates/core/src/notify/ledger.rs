@@ -95,7 +95,13 @@ impl Pair<'_> {
         )
     }
 
-    fn item(key: Key, state: State, attempt: u32, now: UnixSeconds, ttl: i64) -> Result<Item, StoreError> {
+    fn item(
+        key: Key,
+        state: State,
+        attempt: u32,
+        now: UnixSeconds,
+        ttl: i64,
+    ) -> Result<Item, StoreError> {
         Ok(Item::new(
             key,
             &Mark {
@@ -224,7 +230,9 @@ mod tests {
         p.delivered(&t, 3, 171, TTL).await.unwrap();
         assert_eq!(p.claim(&t, 4, 172, 60).await.unwrap(), Claim::Delivered);
         assert_eq!(
-            taken(&t, &acc, &ep, &["evt#1", "evt#2"], 172).await.unwrap(),
+            taken(&t, &acc, &ep, &["evt#1", "evt#2"], 172)
+                .await
+                .unwrap(),
             [true, false]
         );
         assert_eq!(

@@ -139,7 +139,12 @@ struct ResendIn {
 }
 
 /// `POST /api/callback/messages/{id}/resend {"endpointId"}` → `202`.
-pub async fn resend(s: &Services, m: &Manager, id: &str, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn resend(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    req: &Request,
+) -> ApiResult<Response<Body>> {
     let input: ResendIn = read_json(req)?;
     let round = messages::resend(s, m, id, &input.endpoint_id).await?;
     Ok(json(

@@ -11,8 +11,8 @@ use lambda_http::{Body, Request, Response};
 use super::pages::{self, ApiAccessView, EventsView, Page};
 use super::{Console, ConsoleForm, Flash};
 use crate::manage::callback::{AuthenticationIn, CallbackIn};
-use crate::manage::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
 use crate::manage::messages::Recovered;
+use crate::manage::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
 use crate::manage::{account, apps, callback, messages, oauth_clients};
 
 /// How many messages the Event Notification page lists.

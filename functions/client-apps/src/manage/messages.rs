@@ -11,8 +11,7 @@ use keygate_core::kernel::clock::{parse_rfc3339_millis, rfc3339};
 use keygate_core::notify::endpoints::{self, Endpoint};
 use keygate_core::notify::events;
 use keygate_core::notify::messages::{
-    self, attributes, recovery::MAX_RECOVER, recovery::SCAN_BUDGET, Filter, Page, Recovery,
-    Window,
+    self, attributes, recovery::MAX_RECOVER, recovery::SCAN_BUDGET, Filter, Page, Recovery, Window,
 };
 use keygate_core::ports::queue::Queue;
 use keygate_core::{ApiError, ApiResult, Services};

@@ -173,7 +173,10 @@ pub async fn named(
     name: &str,
 ) -> Result<Option<(Endpoint, u64)>, StoreError> {
     if name == PRIMARY {
-        return Ok(list(table, account).await?.into_iter().find(|(e, _)| e.primary));
+        return Ok(list(table, account)
+            .await?
+            .into_iter()
+            .find(|(e, _)| e.primary));
     }
     match EndpointId::parse(name) {
         Ok(id) => get(table, account, &id).await,

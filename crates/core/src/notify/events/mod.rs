@@ -37,11 +37,8 @@ pub const EVENT_TYPES: [&str; 24] = [
 
 /// keygate's own operational events (Svix's operational webhooks): about an endpoint of the
 /// account, which they are never sent to. Off by default, subscribable by any endpoint.
-pub const OPERATIONAL_EVENTS: [&str; 3] = [
-    ENDPOINT_DISABLED,
-    DELIVERY_EXHAUSTED,
-    ENDPOINT_RECOVERED,
-];
+pub const OPERATIONAL_EVENTS: [&str; 3] =
+    [ENDPOINT_DISABLED, DELIVERY_EXHAUSTED, ENDPOINT_RECOVERED];
 /// An endpoint was disabled: it answered `410 Gone`, or every delivery failed for days
 /// (`reason` says which).
 pub const ENDPOINT_DISABLED: &str = "CALLBACK_ENDPOINT_DISABLED";
@@ -320,6 +317,10 @@ mod tests {
         assert_eq!(back.about(), Some("primary"));
         let mut plain = back.clone();
         plain.name = "PACKAGE_CREATE".into();
-        assert_eq!(plain.about(), None, "only operational events are about an endpoint");
+        assert_eq!(
+            plain.about(),
+            None,
+            "only operational events are about an endpoint"
+        );
     }
 }

@@ -12,9 +12,7 @@
 
 use futures_util::future::try_join_all;
 
-use super::{
-    ceiling_key, floor_key, outcomes, shards, Outcome, Retained, Status, MAX_PAGE,
-};
+use super::{ceiling_key, floor_key, outcomes, shards, Outcome, Retained, Status, MAX_PAGE};
 use crate::kernel::clock::UnixSeconds;
 use crate::kernel::ids::AccountId;
 use crate::notify::attempts;

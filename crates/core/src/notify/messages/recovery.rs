@@ -53,7 +53,7 @@ pub struct Missed {
 
 /// Whether `endpoint` wants `m` and did not come after it.
 fn meant_for(endpoint: &Endpoint, m: &Retained) -> bool {
-    endpoint.events.iter().any(|e| *e == m.name)
+    endpoint.events.contains(&m.name)
         && m.received_at >= endpoint.created_at
         && !m.payload.about().is_some_and(|a| endpoint.is_named(a))
 }

@@ -62,10 +62,20 @@ async fn seed(t: &MemoryTable, acc: &AccountId, n: usize, eps: &[EndpointId]) ->
     for i in 0..n {
         let id = format!("evt_{i:03}");
         let created = crate::kernel::clock::rfc3339(NOW + i as i64);
-        let name = if i % 3 == 0 { "DOCUMENT_SIGNED" } else { "PACKAGE_CREATE" };
-        retain(t, &event(acc, &id, name, Some(&created)), eps, NOW + i as i64, 30)
-            .await
-            .unwrap();
+        let name = if i % 3 == 0 {
+            "DOCUMENT_SIGNED"
+        } else {
+            "PACKAGE_CREATE"
+        };
+        retain(
+            t,
+            &event(acc, &id, name, Some(&created)),
+            eps,
+            NOW + i as i64,
+            30,
+        )
+        .await
+        .unwrap();
         ids.push(id);
     }
     ids
@@ -82,8 +92,15 @@ async fn a_message_is_kept_once_with_its_payload_and_expires() {
     let kept = get(&t, &acc, "evt#1", NOW).await.unwrap().unwrap();
     assert_eq!(kept.payload, m);
     assert_eq!(kept.received_at, NOW);
-    assert_eq!(kept.at_ms, NOW * 1000, "no createdDate: the time it was taken");
-    assert!(get(&t, &acc, "evt#1", NOW + 30 * 86_400).await.unwrap().is_none());
+    assert_eq!(
+        kept.at_ms,
+        NOW * 1000,
+        "no createdDate: the time it was taken"
+    );
+    assert!(get(&t, &acc, "evt#1", NOW + 30 * 86_400)
+        .await
+        .unwrap()
+        .is_none());
     assert!(get(&t, &AccountId::generate(), "evt#1", NOW)
         .await
         .unwrap()
@@ -95,7 +112,7 @@ async fn listing_is_newest_first_paged_filtered_and_per_account() {
     let t = MemoryTable::new();
     let (acc, other) = (AccountId::generate(), AccountId::generate());
     let ep = endpoint(&acc, &["PACKAGE_CREATE"], NOW);
-    let ids = seed(&t, &acc, 45, &[ep.id.clone()]).await;
+    let ids = seed(&t, &acc, 45, std::slice::from_ref(&ep.id)).await;
     seed(&t, &other, 5, &[]).await;
     let current = [ep.clone()];
     // Pages of 10, in order, every message once.
@@ -144,17 +161,29 @@ async fn listing_is_newest_first_paged_filtered_and_per_account() {
     )
     .await
     .unwrap();
-    let got: Vec<&str> = page.messages.iter().map(|l| l.message.id.as_str()).collect();
+    let got: Vec<&str> = page
+        .messages
+        .iter()
+        .map(|l| l.message.id.as_str())
+        .collect();
     assert_eq!(got, ["evt_018", "evt_015", "evt_012"]);
     assert_eq!(page.next, None);
 
     // Status: one delivered, one failed for good, the rest pending.
-    attempts::record(&t, &acc, &attempt("evt_044", &ep.id, 1, true, NOW + 50, false))
-        .await
-        .unwrap();
-    attempts::record(&t, &acc, &attempt("evt_007", &ep.id, 8, false, NOW + 50, true))
-        .await
-        .unwrap();
+    attempts::record(
+        &t,
+        &acc,
+        &attempt("evt_044", &ep.id, 1, true, NOW + 50, false),
+    )
+    .await
+    .unwrap();
+    attempts::record(
+        &t,
+        &acc,
+        &attempt("evt_007", &ep.id, 8, false, NOW + 50, true),
+    )
+    .await
+    .unwrap();
     let by = |s: Status| {
         let t = &t;
         let acc = &acc;
@@ -183,9 +212,18 @@ async fn listing_is_newest_first_paged_filtered_and_per_account() {
     assert_eq!(by(Status::Failed).await, ["evt_007"]);
     assert_eq!(by(Status::Pending).await.len(), 43);
     // Another account's are its own.
-    let theirs = list(&t, &other, &[], &Filter { limit: 100, ..Filter::default() }, NOW)
-        .await
-        .unwrap();
+    let theirs = list(
+        &t,
+        &other,
+        &[],
+        &Filter {
+            limit: 100,
+            ..Filter::default()
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(theirs.messages.len(), 5);
 }
 
@@ -232,7 +270,10 @@ fn outcomes_follow_the_attempts_and_the_endpoints() {
             (Status::Failed, 1, Some(30)),
         ]
     );
-    assert_eq!(got[3].endpoint_id, gone, "a resend's endpoint is listed too");
+    assert_eq!(
+        got[3].endpoint_id, gone,
+        "a resend's endpoint is listed too"
+    );
 }
 
 #[tokio::test]
@@ -240,7 +281,7 @@ async fn recovery_finds_what_the_endpoint_did_not_take_oldest_first() {
     let t = MemoryTable::new();
     let acc = AccountId::generate();
     let ep = endpoint(&acc, &["PACKAGE_CREATE", events::ENDPOINT_DISABLED], NOW);
-    let ids = seed(&t, &acc, 30, &[ep.id.clone()]).await;
+    let ids = seed(&t, &acc, 30, std::slice::from_ref(&ep.id)).await;
     // It took evt_001 and evt_002; it wants no DOCUMENT_SIGNED (every third).
     for id in ["evt_001", "evt_002"] {
         let p = Pair {
@@ -250,13 +291,29 @@ async fn recovery_finds_what_the_endpoint_did_not_take_oldest_first() {
             round: None,
         };
         p.claim(&t, 1, NOW, 60).await.unwrap();
-        p.delivered(&t, 1, NOW, ledger::delivered_ttl(30)).await.unwrap();
+        p.delivered(&t, 1, NOW, ledger::delivered_ttl(30))
+            .await
+            .unwrap();
     }
     // An operational event about itself, and one about another endpoint.
     let mut about = serde_json::Map::new();
     about.insert("reason".into(), "x".into());
-    let own = events::operational(&acc, events::ENDPOINT_DISABLED, ep.id.as_str(), "x".into(), about.clone(), NOW + 100);
-    let other = events::operational(&acc, events::ENDPOINT_DISABLED, "primary", "x".into(), about, NOW + 101);
+    let own = events::operational(
+        &acc,
+        events::ENDPOINT_DISABLED,
+        ep.id.as_str(),
+        "x".into(),
+        about.clone(),
+        NOW + 100,
+    );
+    let other = events::operational(
+        &acc,
+        events::ENDPOINT_DISABLED,
+        "primary",
+        "x".into(),
+        about,
+        NOW + 101,
+    );
     retain(&t, &own, &[], NOW + 100, 30).await.unwrap();
     retain(&t, &other, &[], NOW + 101, 30).await.unwrap();
     let window = Window {
@@ -303,7 +360,13 @@ fn cursors_are_opaque_and_checked() {
     let key = order_key(1_800_000_000_123, "evt_1");
     assert_eq!(key, "01800000000123#evt_1");
     assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
-    for bad in ["", "!!", &encode_cursor("123#x"), &encode_cursor("01800000000123#"), &encode_cursor("01800000000123#a b")] {
+    for bad in [
+        "",
+        "!!",
+        &encode_cursor("123#x"),
+        &encode_cursor("01800000000123#"),
+        &encode_cursor("01800000000123#a b"),
+    ] {
         assert_eq!(decode_cursor(bad), None, "{bad}");
     }
     assert!(floor_key(5) < order_key(5, "!") && order_key(5, "~~") < ceiling_key(5));

@@ -285,8 +285,7 @@ async fn ranged_index_queries_read_both_ways(t: &dyn Table, ns: &str) {
         .enumerate()
     {
         t.put(
-            item(Key::new(format!("{ns}#rp{i}"), "M"), serde_json::json!(sk))
-                .with_gsi1(&idx, *sk),
+            item(Key::new(format!("{ns}#rp{i}"), "M"), serde_json::json!(sk)).with_gsi1(&idx, *sk),
             Condition::Always,
         )
         .await
@@ -294,7 +293,8 @@ async fn ranged_index_queries_read_both_ways(t: &dyn Table, ns: &str) {
     }
     // Another index partition, between the same bounds: never read.
     t.put(
-        item(Key::new(format!("{ns}#rpx"), "M"), serde_json::json!("x")).with_gsi1(format!("{ns}#rj"), "0250#x"),
+        item(Key::new(format!("{ns}#rpx"), "M"), serde_json::json!("x"))
+            .with_gsi1(format!("{ns}#rj"), "0250#x"),
         Condition::Always,
     )
     .await

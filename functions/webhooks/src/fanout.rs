@@ -255,7 +255,7 @@ async fn deliver_one(
 
 /// A round used up its tries at an endpoint: the message goes to the dead-letter queue for that
 /// endpoint (a redrive delivers it there again, and nowhere it was delivered), and the account
-/// hears it (`CALLBACK_DELIVERY_EXHAUSTED`).
+/// hears it (`CALLBACK_DELIVERY_EXHAUSTED`) — unless the message is an operational event itself.
 async fn exhaust(state: &Webhooks, shared: &Shared, plan: &Plan) {
     let m = &shared.message;
     let ep = &plan.endpoint;
@@ -274,6 +274,11 @@ async fn exhaust(state: &Webhooks, shared: &Shared, plan: &Plan) {
         Err(e) => {
             tracing::error!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "webhook exhausted its retries; the dead-letter queue refused it")
         }
+    }
+    if event_types::is_operational(&m.name) {
+        // Not about an operational event itself: two failing endpoints told of each other
+        // would tell each other forever.
+        return;
     }
     crate::ops::emit(
         state,

@@ -693,3 +693,47 @@ on_both! {
     a_rate_limit_spreads_a_burst => 60,
     redrive_delivers_nothing_twice => 60,
 }
+
+/// A window with more than 10,000 missed messages is refused with their count (in memory: ten
+/// thousand retained messages are written straight to the table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_of_more_than_ten_thousand_is_refused_with_the_count() {
+    let d = Driven::start(Backend::Memory).await;
+    let (acc, key) = d.account().await;
+    let r = Receiver::start(200).await;
+    d.callback(&key, &r, &["PACKAGE_CREATE"]).await;
+    let table = &*d.s.services().table;
+    let now = d.s.clock.now_for_tests();
+    for i in 0..10_001 {
+        let event: keygate_core::notify::events::EventMessage =
+            serde_json::from_value(message(&acc, &format!("evt_many_{i:05}"), "PACKAGE_CREATE"))
+                .unwrap();
+        keygate_core::notify::messages::retain(table, &event, &[], now, 30)
+            .await
+            .unwrap();
+    }
+    let (status, v) =
+        d.s.api(
+            "POST",
+            "/api/callback/recover",
+            Some(&key),
+            Some(json!({"since": SINCE, "endpointId": "primary"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["reason"], "recover_too_many");
+    assert_eq!(v["count"], 10_001);
+    assert_eq!(v["countIsExact"], true);
+    assert_eq!(v["code"], 400);
+    // A narrower window is accepted (every message here has the same createdDate: none).
+    let (status, v) =
+        d.s.api(
+            "POST",
+            "/api/callback/recover",
+            Some(&key),
+            Some(json!({"since": "2026-11-27T00:00:00Z", "endpointId": "primary"})),
+        )
+        .await;
+    assert_eq!((status, v["messages"].as_u64()), (202, Some(0)), "{v}");
+    assert_eq!(r.count(), 0);
+}

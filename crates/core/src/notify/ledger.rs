@@ -166,7 +166,7 @@ impl Pair<'_> {
 }
 
 /// Which of `event_ids` `endpoint` has taken (a live `delivered` mark), in order: batched reads
-/// of [`MAX_BATCH_GET`] keys, strongly consistent.
+/// of [`MAX_BATCH_GET`] keys (the batches at once), strongly consistent.
 pub async fn taken(
     table: &dyn Table,
     account: &AccountId,
@@ -174,8 +174,7 @@ pub async fn taken(
     event_ids: &[&str],
     now: UnixSeconds,
 ) -> Result<Vec<bool>, StoreError> {
-    let mut out = Vec::with_capacity(event_ids.len());
-    for chunk in event_ids.chunks(MAX_BATCH_GET) {
+    let batches = event_ids.chunks(MAX_BATCH_GET).map(|chunk| {
         let keys: Vec<Key> = chunk
             .iter()
             .map(|id| {
@@ -188,15 +187,18 @@ pub async fn taken(
                 .key()
             })
             .collect();
-        for found in table.get_many(&keys).await? {
-            let delivered = found
-                .filter(|i| i.is_live(now))
+        async move { table.get_many(&keys).await }
+    });
+    let found = futures_util::future::try_join_all(batches).await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            item.filter(|i| i.is_live(now))
                 .and_then(|i| i.decode::<Mark>().ok())
-                .is_some_and(|m| m.state == State::Delivered);
-            out.push(delivered);
-        }
-    }
-    Ok(out)
+                .is_some_and(|m| m.state == State::Delivered)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -28,8 +28,15 @@ use crate::ports::store::{Item, SkRange, StoreError, Table};
 pub const MAX_RECOVER: usize = 10_000;
 /// Index entries one count reads at most: past it the count is a lower bound.
 pub const SCAN_BUDGET: usize = 100_000;
-/// Entries read from each shard per round.
-const PAGE: usize = 100;
+/// Entries read from each shard per round: many when counting a window, a few more than asked
+/// for when taking a part of it.
+fn page(want: usize) -> usize {
+    if want == 0 {
+        500
+    } else {
+        (want * 4).clamp(20, 500)
+    }
+}
 
 /// A recovery's window, in milliseconds, both ends inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +83,7 @@ pub async fn missed(
     let mut out = Missed::default();
     let mut examined = 0usize;
     let shard_keys = shards(account);
+    let page = page(want);
     loop {
         let from = match &done {
             Some(d) => d.clone().max(floor_key(window.since_ms)),
@@ -93,13 +101,13 @@ pub async fn missed(
         let pages = try_join_all(
             shard_keys
                 .iter()
-                .map(|s| table.query_gsi1_range(s, range, PAGE + 1)),
+                .map(|s| table.query_gsi1_range(s, range, page + 1)),
         )
         .await?;
         // Exact up to the oldest of the full pages' newest keys.
         let frontier = pages
             .iter()
-            .filter(|p| p.len() > PAGE)
+            .filter(|p| p.len() > page)
             .filter_map(|p| p.last().and_then(|i| i.gsi1.as_ref()).map(|g| g.1.clone()))
             .min();
         let mut merged: Vec<(String, Item)> = pages

@@ -381,6 +381,14 @@ async fn resend_keeps_the_webhook_id(backend: Backend) {
         )
         .await;
     assert_eq!(ids(&filtered), ["evt_r1"]);
+    // An offset's `+` sent unencoded arrives as a space: read as meant.
+    let offset = d
+        .messages(
+            &key,
+            "?since=2026-11-26T11:00:00+01:00&until=2026-11-26T11:00:00%2B01:00",
+        )
+        .await;
+    assert_eq!(ids(&offset), ["evt_r1"]);
     assert!(ids(&d.messages(&key, "?eventType=PACKAGE_CREATE").await).is_empty());
 }
 

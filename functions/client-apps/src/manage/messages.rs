@@ -26,9 +26,11 @@ fn queue(s: &Services) -> ApiResult<&Arc<dyn Queue>> {
     })
 }
 
-/// An RFC 3339 time of the query or body field `field`, in milliseconds.
+/// An RFC 3339 time of the query or body field `field`, in milliseconds. A space where the
+/// offset's `+` belongs is read as one: an unencoded `+` in a query string arrives as a space.
 pub(crate) fn time(field: &'static str, raw: &str) -> ApiResult<i64> {
-    parse_rfc3339_millis(raw).ok_or_else(|| {
+    let raw = raw.trim_start().replace(' ', "+");
+    parse_rfc3339_millis(&raw).ok_or_else(|| {
         ApiError::bad_request(
             "time_invalid",
             format!("{field} must be an RFC 3339 time (2026-11-26T10:00:00Z)"),

@@ -633,9 +633,12 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     check_page(&b, "Event Notification with a failed delivery").await;
     // Recent deliveries on a phone (a screenshot to look at; the check is `check_page`'s).
     b.set_window_size(375, 900).await.unwrap();
-    b.execute("document.getElementById('deliveries').scrollIntoView();", vec![])
-        .await
-        .unwrap();
+    b.execute(
+        "document.getElementById('deliveries').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
     shot(&b, "recent-deliveries-375px").await;
     b.set_window_size(1280, 1000).await.unwrap();
     // Resend: queued for the webhooks function, with the message's own id.

@@ -232,9 +232,11 @@ async fn handle_message(
     if attrs.get(attributes::JOB) == Some(&attributes::RECOVER) {
         return recover::run(state, body, permits).await;
     }
+    // A backing service that could not be asked: back on the schedule of the message's
+    // receives, so an outage of hours does not spend its receives in minutes.
     let retry = |why: Unsettled| Outcome::Retry {
         why,
-        delay: retry_delay(1, Pushback::None, rand::random::<f64>()),
+        delay: retry_delay(receive, Pushback::None, rand::random::<f64>()),
     };
     let message = match check(services, body).await {
         Checked::Deliver(m) => m,

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use keygate_core::kernel::clock::UnixSeconds;
-use keygate_core::ports::store::{Condition, Item, Key, MemoryTable, StoreError, Table, WriteOp};
+use keygate_core::ports::store::{
+    Condition, Item, Key, MemoryTable, SkRange, StoreError, Table, WriteOp,
+};
 
 /// On-demand prices and the assumptions behind the unit counts (us-east-1, standard table class).
 pub struct Prices;
@@ -193,6 +195,18 @@ impl Table for Metered {
         let r = self.inner.query_gsi1(gsi1pk, limit).await;
         let bytes = r.as_ref().map_or(0, |v| v.iter().map(item_size).sum());
         self.read(rru(bytes)); // GSI queries are eventually consistent: ½ unit per 4 KB
+        r
+    }
+
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let r = self.inner.query_gsi1_range(gsi1pk, range, limit).await;
+        let bytes = r.as_ref().map_or(0, |v| v.iter().map(item_size).sum());
+        self.read(rru(bytes));
         r
     }
 }

@@ -2,8 +2,23 @@
 # Installs Debian's headless browser for the consent-page test (tests/tests/it/consent_browser.rs):
 # `chromium` and `chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver), and the tools the
 # README's integrator flows use (`curl`, `jq`, `openssl`; tests/tests/it/readme_flows.rs runs them).
+# Also axe-core (pinned, from npm) into the cache (${KEYGATE_CACHE:-<repo>/.cache}/axe), which the
+# console's browser test injects into every page to check its accessibility.
 # Idempotent: does nothing when all are present, and runs `apt-get update` at most once per call.
 set -euo pipefail
+
+AXE_SPEC="axe-core@4.14.1"
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+axe_dir="${KEYGATE_CACHE:-$repo_root/.cache}/axe"
+if [ "$(cat "$axe_dir/.keygate-installed" 2>/dev/null || true)" != "$AXE_SPEC" ] \
+    || [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "install.sh: npm is needed for $AXE_SPEC" >&2; exit 1; }
+    echo "installing $AXE_SPEC into $axe_dir" >&2
+    mkdir -p "$axe_dir"
+    npm install --prefix "$axe_dir" --no-audit --no-fund --ignore-scripts --loglevel=error "$AXE_SPEC" >&2
+    [ -f "$axe_dir/node_modules/axe-core/axe.min.js" ] || { echo "install.sh: axe.min.js is missing after npm install" >&2; exit 1; }
+    printf '%s' "$AXE_SPEC" >"$axe_dir/.keygate-installed"
+fi
 
 missing=()
 for pkg in chromium chromium-driver curl jq openssl; do

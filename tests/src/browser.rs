@@ -152,3 +152,61 @@ impl Driver {
             .unwrap_or_else(|e| panic!("no WebDriver session: {e}\n{}", log_tail(&self.log)))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility and small screens.
+
+/// axe-core's script, as `infra/browser/install.sh` installs it: `KEYGATE_AXE_JS`, or
+/// `axe/node_modules/axe-core/axe.min.js` under the cache (`KEYGATE_CACHE`, else the repository's
+/// `.cache`). Without it the test fails, naming that script.
+pub fn axe_source() -> String {
+    let path = std::env::var_os("KEYGATE_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let cached = |root: PathBuf| root.join("axe/node_modules/axe-core/axe.min.js");
+            std::env::var_os("KEYGATE_CACHE")
+                .map(|c| cached(PathBuf::from(c)))
+                .filter(|p| p.exists())
+                .unwrap_or_else(|| cached(repo.join(".cache")))
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `bash infra/browser/install.sh` (installs the pinned axe-core)",
+            path.display()
+        )
+    })
+}
+
+/// axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA, and
+/// best practices), each as `rule (impact): targets — help`.
+pub async fn axe_violations(b: &Browser, axe: &str) -> Vec<String> {
+    b.execute(axe, vec![]).await.expect("axe-core loads");
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] })
+          .then(r => done(r.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')} — ${v.help}`)))
+          .catch(e => done(['axe-core failed: ' + e]));
+    "#;
+    let found = b
+        .execute_async(script, vec![])
+        .await
+        .expect("axe-core runs");
+    serde_json::from_value(found).expect("a list of violations")
+}
+
+/// The page's width against the window's, at `width` CSS pixels: (scrollWidth, innerWidth).
+pub async fn widths_at(b: &Browser, width: u32) -> (u64, u64) {
+    b.set_window_size(width, 900).await.expect("window size");
+    let v = b
+        .execute(
+            "return [document.scrollingElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let w: Vec<u64> = serde_json::from_value(v).expect("two numbers");
+    (w[0], w[1])
+}

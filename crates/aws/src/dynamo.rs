@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use keygate_core::kernel::clock::UnixSeconds;
 use keygate_core::kernel::fault::Service;
 use keygate_core::ports::store::placement::{placement, Placement};
-use keygate_core::ports::store::{Condition, Item, Key, StoreError, Table, WriteOp};
+use keygate_core::ports::store::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -403,7 +403,10 @@ impl Table for DynamoDbTable {
             condition,
             values,
             limit,
-            false,
+            Direction {
+                consistent: false,
+                forward: true,
+            },
         )
         .await
     }
@@ -420,6 +423,60 @@ impl Table for DynamoDbTable {
         )
         .await
     }
+
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        if let (Some(f), Some(t)) = (range.from, range.to) {
+            if f > t {
+                // An empty range (DynamoDB refuses BETWEEN with its ends reversed).
+                return Ok(Vec::new());
+            }
+        }
+        let (condition, values) = range_condition(gsi1pk, range);
+        let table = self.name(gsi1pk);
+        self.paginate_with(
+            "Query(gsi1)",
+            table,
+            Some("gsi1"),
+            condition,
+            values,
+            limit,
+            Direction {
+                consistent: false,
+                forward: !range.descending,
+            },
+        )
+        .await
+    }
+}
+
+/// The key condition of a ranged index query (both ends inclusive, as [`SkRange`] says).
+fn range_condition(gsi1pk: &str, range: SkRange<'_>) -> (&'static str, Attrs) {
+    let mut values = HashMap::from([(":g".to_owned(), s(gsi1pk))]);
+    if let Some(f) = range.from {
+        values.insert(":from".to_owned(), s(f));
+    }
+    if let Some(t) = range.to {
+        values.insert(":to".to_owned(), s(t));
+    }
+    let condition = match (range.from, range.to) {
+        (Some(_), Some(_)) => "gsi1pk = :g AND gsi1sk BETWEEN :from AND :to",
+        (Some(_), None) => "gsi1pk = :g AND gsi1sk >= :from",
+        (None, Some(_)) => "gsi1pk = :g AND gsi1sk <= :to",
+        (None, None) => "gsi1pk = :g",
+    };
+    (condition, values)
+}
+
+/// How a query reads: strongly or eventually consistent, ascending or descending.
+#[derive(Clone, Copy)]
+struct Direction {
+    consistent: bool,
+    forward: bool,
 }
 
 /// The key condition of a partition query: an empty prefix is the whole partition (DynamoDB
@@ -533,7 +590,11 @@ impl DynamoDbTable {
         values: Attrs,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
-        self.paginate_with(op, table, index, condition, values, limit, index.is_none())
+        let how = Direction {
+            consistent: index.is_none(),
+            forward: true,
+        };
+        self.paginate_with(op, table, index, condition, values, limit, how)
             .await
     }
 
@@ -546,7 +607,7 @@ impl DynamoDbTable {
         condition: &str,
         values: Attrs,
         limit: usize,
-        consistent: bool,
+        how: Direction,
     ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Attrs> = None;
@@ -559,7 +620,8 @@ impl DynamoDbTable {
                 .set_index_name(index.map(str::to_owned))
                 .key_condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(consistent)
+                .consistent_read(how.consistent)
+                .scan_index_forward(how.forward)
                 .limit(
                     i32::try_from(limit.saturating_sub(found.len()))
                         .unwrap_or(i32::MAX)

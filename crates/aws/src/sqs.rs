@@ -39,13 +39,22 @@ where
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+    async fn send_delayed(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        delay_seconds: u32,
+    ) -> Result<String, QueueError> {
         use aws_sdk_sqs::types::MessageAttributeValue;
+        let delay = delay_seconds.min(keygate_core::ports::queue::MAX_SEND_DELAY);
         let mut req = self
             .client
             .send_message()
             .queue_url(&self.url)
             .message_body(body);
+        if delay > 0 {
+            req = req.delay_seconds(delay as i32);
+        }
         for (k, v) in attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type("String")
@@ -148,4 +157,95 @@ impl Queue for SqsQueue {
             .map(|_| ())
             .map_err(|e| sqs_err("GetQueueAttributes", &self.url, e))
     }
+}
+
+/// What `keygate-admin redrive` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redrive {
+    /// SQS moves the messages itself (`StartMessageMoveTask`); its handle.
+    Task(String),
+    /// The service has no message move task (an emulator): moved one by one.
+    Copied(usize),
+}
+
+impl SqsQueue {
+    /// The queue's ARN (`GetQueueAttributes`).
+    pub async fn arn(&self) -> Result<String, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| sqs_err("GetQueueAttributes", &self.url, e))?;
+        out.attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or(QueueError::Refused("the queue has no ARN"))
+    }
+
+    /// Moves the dead-letter queue (`self`) back to `events` with SQS's message move task; where
+    /// the service does not implement it (moto 5 answers `StartMessageMoveTask` with a 500 page:
+    /// "has not been implemented"), message by message instead
+    /// ([`keygate_core::ports::queue::move_all`]). Either way a message keeps its attributes, and
+    /// the delivery ledger keeps it from reaching an endpoint that already took it.
+    pub async fn redrive_to(&self, events: &SqsQueue) -> Result<Redrive, QueueError> {
+        let (source, destination) = (self.arn().await?, events.arn().await?);
+        let started = self
+            .client
+            .start_message_move_task()
+            .source_arn(&source)
+            .destination_arn(&destination)
+            .send()
+            .await;
+        match started {
+            Ok(out) => Ok(Redrive::Task(
+                out.task_handle().unwrap_or_default().to_owned(),
+            )),
+            Err(e) if not_implemented(&e) => {
+                tracing::info!(
+                    "StartMessageMoveTask is not implemented here: moving message by message"
+                );
+                let moved = keygate_core::ports::queue::move_all(self, events).await?;
+                Ok(Redrive::Copied(moved))
+            }
+            Err(e) => Err(sqs_err("StartMessageMoveTask", &self.url, e)),
+        }
+    }
+}
+
+/// Whether a call failed because the service does not implement it (an emulator), rather than
+/// for a reason a fallback must not paper over (a task already running, no permission).
+fn not_implemented<E: aws_sdk_sqs::error::ProvideErrorMetadata>(
+    e: &aws_sdk_sqs::error::SdkError<E>,
+) -> bool {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.code().unwrap_or_default().to_ascii_lowercase();
+    let message = e.message().unwrap_or_default().to_ascii_lowercase();
+    // moto raises NotImplementedError for the action: a 500 with an HTML page, no SQS error
+    // document (real SQS always answers one, with a code).
+    let html_500 = status == Some(500)
+        && e.code().is_none()
+        && e.raw_response()
+            .and_then(|r| r.body().bytes())
+            .is_some_and(|b| {
+                String::from_utf8_lossy(b)
+                    .to_ascii_lowercase()
+                    .contains("<html")
+            });
+    status == Some(501)
+        || html_500
+        || [
+            "notimplemented",
+            "invalidaction",
+            "unknownoperation",
+            "unsupportedoperation",
+        ]
+        .iter()
+        .any(|c| code.contains(c))
+        || message.contains("not yet implemented")
+        || message.contains("not implemented")
 }

@@ -51,10 +51,15 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
             table,
             volatile_table,
             secret_id,
+            queue_url,
             ..
         } => {
             let sdk = load_sdk_config().await;
             let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+            // The events queue, where the function is given it (client-apps: send only).
+            let events = queue_url.map(|u| {
+                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), u)) as Arc<dyn Queue>
+            });
             let sm = aws_sdk_secretsmanager::Client::new(&sdk);
             let source = Arc::new(SecretsManagerKeySource::new(sm, secret_id));
             let keys = Keys::load(source, config.key_cache).await?;
@@ -63,6 +68,7 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
                 table: cached(crate::tables(ddb, table, volatile_table), read_cache),
                 keys: Arc::new(keys),
                 clock: Arc::new(SystemClock),
+                events,
             })
         }
     }
@@ -114,7 +120,12 @@ struct Unconfigured(&'static str);
 
 #[async_trait::async_trait]
 impl Queue for Unconfigured {
-    async fn send(&self, _: &str, _: &[(&str, &str)]) -> Result<String, QueueError> {
+    async fn send_delayed(
+        &self,
+        _: &str,
+        _: &[(&str, &str)],
+        _: u32,
+    ) -> Result<String, QueueError> {
         Err(self.err())
     }
     async fn receive(&self, _: usize, _: std::time::Duration) -> Result<Vec<Received>, QueueError> {
@@ -135,4 +146,23 @@ impl Unconfigured {
     fn err(&self) -> QueueError {
         QueueError::Unconfigured(self.0)
     }
+}
+
+/// `keygate-admin redrive`: the dead-letter queue `config` names moved back to its events queue
+/// ([`crate::sqs::SqsQueue::redrive_to`]).
+pub async fn redrive(config: &Config) -> Result<crate::sqs::Redrive, String> {
+    let Backend::Aws {
+        queue_url: Some(queue),
+        dlq_url: Some(dlq),
+        ..
+    } = &config.backend
+    else {
+        return Err("KEYGATE_QUEUE_URL and KEYGATE_DLQ_URL must be set (the stack's EventsQueueUrl and EventsDeadLetterQueueUrl)".into());
+    };
+    let sqs = aws_sdk_sqs::Client::new(&load_sdk_config().await);
+    let events = SqsQueue::new(sqs.clone(), queue.clone());
+    SqsQueue::new(sqs, dlq.clone())
+        .redrive_to(&events)
+        .await
+        .map_err(|e| e.to_string())
 }

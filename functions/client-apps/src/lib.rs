@@ -25,7 +25,7 @@ mod api;
 pub mod console;
 mod manage;
 
-use api::{account, apps, callback, oauth_clients};
+use api::{account, apps, callback, messages, oauth_clients};
 
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::handler;
@@ -78,6 +78,9 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/callback/secret/rotate", Access::Api(Action::Owner), Platform, managed!(callback::rotate_primary, req)),
     route("GET", "/api/callback/events", Access::Public, Platform, handler!(callback::catalog, request)),
     route("GET", "/api/callback/attempts", Access::Api(Action::Manage), Platform, managed!(callback::attempts, req)),
+    route("GET", "/api/callback/messages", Access::Api(Action::Manage), Platform, managed!(messages::list, req)),
+    route("POST", "/api/callback/messages/{id}/resend", Access::Api(Action::Manage), Platform, managed!(messages::resend, id = "id", req)),
+    route("POST", "/api/callback/recover", Access::Api(Action::Manage), Platform, managed!(messages::recover, req)),
     route("GET", "/api/callback/endpoints", Access::Api(Action::Manage), Platform, managed!(callback::list)),
     route("POST", "/api/callback/endpoints", Access::Api(Action::Manage), Platform, managed!(callback::create, req)),
     route("GET", "/api/callback/endpoints/{endpointId}", Access::Api(Action::Manage), Platform, managed!(callback::get, id = "endpointId")),
@@ -102,6 +105,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/admin/event-notifications/secret/rotate", Access::Console(Action::Owner), Html, handler!(console::actions::rotate_signing_secret, request)),
     route("POST", "/admin/event-notifications/endpoints", Access::Console(Action::Manage), Html, handler!(console::actions::add_endpoint, request)),
     route("POST", "/admin/event-notifications/endpoints/{endpointId}/delete", Access::Console(Action::Manage), Html, handler!(console::actions::delete_endpoint)),
+    route("POST", "/admin/event-notifications/messages/{id}/resend", Access::Console(Action::Manage), Html, handler!(console::actions::resend_message)),
+    route("POST", "/admin/event-notifications/recover", Access::Console(Action::Manage), Html, handler!(console::actions::recover_endpoint, request)),
     route("POST", "/admin/sign-out", Access::Console(Action::Platform), Html, handler!(console::actions::sign_out, request)),
     route("GET", "/admin/assets/console.css", Access::Public, Html, handler!(console::actions::stylesheet, request)),
     route("GET", "/admin/assets/console.js", Access::Public, Html, handler!(console::actions::script, request)),

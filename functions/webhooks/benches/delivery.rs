@@ -4,7 +4,7 @@
 //! `cargo bench -p keygate-webhooks --bench delivery` (add `-- --quick` for a short run).
 //!
 //! One [`Webhooks`] state on the in-memory adapters (so the numbers are the handler's: signing,
-//! claims, attempt records, HTTP), with JSON logs formatted into a sink as in Lambda, sends
+//! claims, attempt records, the retained message, HTTP), with JSON logs formatted into a sink as in Lambda, sends
 //! batches of 10 messages to a fast receiver on loopback running in a child process (so its CPU
 //! and memory are not counted as ours). Memory is measured with a counting global allocator: the
 //! peak of live heap bytes while every delivery of a batch is held open by a slow receiver, less
@@ -254,6 +254,12 @@ fn main() {
         println!(
             "keygate-webhooks delivery bench: {} cores, batches of 10 messages, receiver on loopback (child process)",
             std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        // Every message is kept as the function keeps it in production (its retained copy and
+        // its index entry written before the fan-out): the figures below include it.
+        println!(
+            "  retention on: every message kept {} days with its payload and outcome per endpoint",
+            Config::local("http://127.0.0.1:3000").message_retention_days
         );
         for (endpoints, concurrency) in [(20, 64), (20, 200), (1, 64), (5, 64)] {
             let mut b = Bench::new(fast.port, endpoints, concurrency).await;

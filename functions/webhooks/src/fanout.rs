@@ -1,6 +1,8 @@
-//! One event to every endpoint that wants it, concurrently, each endpoint on its own: claim,
-//! sign, authenticate (an OAuth 2.0 callback's token, [`crate::callback_tokens`]), send, record the
-//! attempt, settle the claim, update the endpoint's health.
+//! One event to every endpoint that wants it, concurrently, each endpoint on its own: its turn
+//! (the endpoint's `rateLimit`, [`crate::throttle`]), claim, sign, authenticate (an OAuth 2.0
+//! callback's token, [`crate::callback_tokens`]), send, update the endpoint's health, record the
+//! attempt, settle the claim; and when that was its last try, the dead-letter queue and the
+//! operational event that says so ([`crate::ops`]).
 //!
 //! Each delivery holds one of the batch's permits while it works (the claim, the send, the
 //! bookkeeping), and none while it waits for a token being fetched (`Turn`; why, in
@@ -24,6 +26,8 @@ use crate::schedule::Pushback;
 use crate::send::{self, Authorization, Outgoing, Sent, Verdict};
 use crate::sign;
 use crate::Webhooks;
+use keygate_core::notify::events as event_types;
+use keygate_core::notify::messages::attributes;
 
 /// What became of one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +38,31 @@ pub enum EndpointResult {
     AlreadyDelivered,
     /// Another delivery of the event to it is in flight.
     Busy,
-    /// Failed; retry the message with this pushback.
-    Failed(Pushback),
+    /// Its turn is this many seconds away (its `rateLimit`): no attempt was made.
+    Throttled(u32),
+    /// Failed; retry the message with this pushback. `failures`: this round's failed tries so
+    /// far, this one included (the retry schedule's step).
+    Failed { pushback: Pushback, failures: u32 },
     /// Failed and is now disabled (410, or failing too long): no retry for it.
     Dropped,
+    /// Failed its last try: sent to the dead-letter queue for it, no retry here.
+    Exhausted,
     /// The store could not be asked (logged); retry.
     Unavailable,
+}
+
+/// One endpoint's delivery of the event: which attempt it is, and of which round.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub endpoint: Endpoint,
+    /// The number this attempt is recorded with (the endpoint's attempts of the event so far,
+    /// plus one).
+    pub attempt: u32,
+    /// This round's failed tries so far: with [`crate::Settings::max_receives`] of them, the
+    /// round is exhausted.
+    pub failures: u32,
+    /// A resend's id: its own claim and round ([`Pair::round`]).
+    pub round: Option<String>,
 }
 
 /// The same event for every endpoint.
@@ -47,32 +70,29 @@ struct Shared {
     message: EventMessage,
     body: Bytes,
     ring: Arc<KeyRing>,
-    attempt: u32,
 }
 
-/// Delivers `message` to `endpoints`, at most `permits` sends at a time across the batch.
+/// Delivers `message` by each of `plans`, at most `permits` sends at a time across the batch.
 pub async fn fan_out(
     state: &Webhooks,
     message: EventMessage,
     body: Bytes,
-    endpoints: Vec<Endpoint>,
-    attempt: u32,
+    plans: Vec<Plan>,
     permits: &Arc<Semaphore>,
 ) -> Vec<EndpointResult> {
     let shared = Arc::new(Shared {
         ring: state.services.keys.ring().await,
         message,
         body,
-        attempt,
     });
     let mut tasks = JoinSet::new();
-    for ep in endpoints {
+    for plan in plans {
         let (state, shared, permits) = (state.clone(), shared.clone(), permits.clone());
         tasks.spawn(async move {
             let Some(mut turn) = Turn::take(permits).await else {
                 return EndpointResult::Unavailable;
             };
-            deliver_one(&state, &shared, ep, &mut turn).await
+            deliver_one(&state, &shared, plan, &mut turn).await
         });
     }
     let mut results = Vec::with_capacity(tasks.len());
@@ -116,26 +136,39 @@ impl Turn {
     }
 }
 
-/// One endpoint's delivery from claim to bookkeeping, in order: the claim, the send, the attempt
-/// record, the endpoint's health, the ledger.
+/// One endpoint's delivery from its turn to its bookkeeping, in order: the throttle, the claim,
+/// the send, the endpoint's health, the attempt record, the ledger, and what a last try leaves.
 async fn deliver_one(
     state: &Webhooks,
     shared: &Shared,
-    ep: Endpoint,
+    plan: Plan,
     turn: &mut Turn,
 ) -> EndpointResult {
     let services = &state.services;
     let table = &*services.table;
     let m = &shared.message;
+    let ep = &plan.endpoint;
     let now = services.now();
+    match crate::throttle::turn(table, &m.account_id, ep, now).await {
+        Ok(None) => {}
+        Ok(Some(wait)) => {
+            tracing::info!(event_id = %m.id, endpoint_id = %ep.id, wait, "webhook waits its turn (rateLimit)");
+            return EndpointResult::Throttled(wait);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "webhooks: rate counter");
+            return EndpointResult::Unavailable;
+        }
+    }
     let pair = Pair {
         account: &m.account_id,
         event_id: &m.id,
         endpoint: &ep.id,
+        round: plan.round.as_deref(),
     };
     let lease =
         i64::try_from(state.settings.timeout.as_secs()).unwrap_or(60) + LEASE_MARGIN_SECONDS;
-    match pair.claim(table, shared.attempt, now, lease).await {
+    match pair.claim(table, plan.attempt, now, lease).await {
         Ok(Claim::Won) => {}
         Ok(Claim::Delivered) => return EndpointResult::AlreadyDelivered,
         Ok(Claim::Busy) => return EndpointResult::Busy,
@@ -145,16 +178,26 @@ async fn deliver_one(
         }
     }
 
-    let sent = match prepare(&ep, shared, now) {
-        Ok(out) => authenticated_send(state, &ep, shared, out, now, turn).await,
+    let sent = match prepare(ep, shared, now) {
+        Ok(out) => authenticated_send(state, ep, shared, out, now, turn).await,
         Err(refused) => refused,
     };
+    let succeeded = sent.verdict == Verdict::Succeeded;
+    let disable_after = state.settings.disable_after;
+    let health = health::apply(table, ep, sent.verdict, now, disable_after).await;
+    let health = health.unwrap_or_else(|e| {
+        tracing::warn!(endpoint_id = %ep.id, error = %e, "endpoint health not updated");
+        Health::Active
+    });
+    let failures = plan.failures + u32::from(!succeeded);
+    let exhausted =
+        !succeeded && !health.is_disabled() && failures >= state.settings.max_receives.max(1);
     let record = Attempt {
         event_id: m.id.clone(),
         event_name: m.name.clone(),
         endpoint_id: ep.id.clone(),
-        attempt: shared.attempt,
-        status: if sent.verdict == Verdict::Succeeded {
+        attempt: plan.attempt,
+        status: if succeeded {
             AttemptStatus::Succeeded
         } else {
             AttemptStatus::Failed
@@ -163,14 +206,17 @@ async fn deliver_one(
         error_class: sent.error_class,
         latency_ms: sent.latency_ms,
         at: now,
+        round: plan.round.clone(),
+        last: !succeeded && (exhausted || health.is_disabled()),
     };
     log(&record, &m.account_id, &sent);
     if let Err(e) = attempts::record(table, &m.account_id, &record).await {
         tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "attempt not recorded");
     }
 
-    let settled = if sent.verdict == Verdict::Succeeded {
-        pair.delivered(table, shared.attempt, now).await
+    let settled = if succeeded {
+        let ttl = crate::ledger::delivered_ttl(services.config.message_retention_days);
+        pair.delivered(table, plan.attempt, now, ttl).await
     } else {
         pair.release(table).await
     };
@@ -180,17 +226,72 @@ async fn deliver_one(
         tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "delivery mark not written");
     }
 
-    let disable_after = state.settings.disable_after;
-    let health = health::apply(table, &ep, sent.verdict, now, disable_after).await;
-    let health = health.unwrap_or_else(|e| {
-        tracing::warn!(endpoint_id = %ep.id, error = %e, "endpoint health not updated");
-        Health::Active
-    });
-    match (sent.verdict, health) {
-        (Verdict::Succeeded, _) => EndpointResult::Delivered,
-        (_, Health::Disabled) => EndpointResult::Dropped,
-        (_, Health::Active) => EndpointResult::Failed(sent.pushback),
+    if let Health::DisabledNow(reason) = &health {
+        crate::ops::emit(
+            state,
+            event_types::ENDPOINT_DISABLED,
+            ep,
+            format!(
+                "The callback endpoint {} was disabled: {reason}.",
+                ep.api_id()
+            ),
+            crate::ops::field("reason", reason.as_str()),
+        )
+        .await;
     }
+    match (succeeded, health.is_disabled(), exhausted) {
+        (true, _, _) => EndpointResult::Delivered,
+        (false, true, _) => EndpointResult::Dropped,
+        (false, false, true) => {
+            exhaust(state, shared, &plan).await;
+            EndpointResult::Exhausted
+        }
+        (false, false, false) => EndpointResult::Failed {
+            pushback: sent.pushback,
+            failures,
+        },
+    }
+}
+
+/// A round used up its tries at an endpoint: the message goes to the dead-letter queue for that
+/// endpoint (a redrive delivers it there again, and nowhere it was delivered), and the account
+/// hears it (`CALLBACK_DELIVERY_EXHAUSTED`) — unless the message is an operational event itself.
+async fn exhaust(state: &Webhooks, shared: &Shared, plan: &Plan) {
+    let m = &shared.message;
+    let ep = &plan.endpoint;
+    let body = String::from_utf8_lossy(&shared.body);
+    let mut attrs = vec![
+        (attributes::REASON, "exhausted"),
+        (attributes::ENDPOINT, ep.id.as_str()),
+    ];
+    if let Some(round) = &plan.round {
+        attrs.push((attributes::ROUND, round.as_str()));
+    }
+    match state.queues.dead_letters.send(&body, &attrs).await {
+        Ok(_) => {
+            tracing::warn!(event_id = %m.id, endpoint_id = %ep.id, "webhook exhausted its retries: dead-lettered for the endpoint")
+        }
+        Err(e) => {
+            tracing::error!(event_id = %m.id, endpoint_id = %ep.id, error = %e, "webhook exhausted its retries; the dead-letter queue refused it")
+        }
+    }
+    if event_types::is_operational(&m.name) {
+        // Not about an operational event itself: two failing endpoints told of each other
+        // would tell each other forever.
+        return;
+    }
+    crate::ops::emit(
+        state,
+        event_types::DELIVERY_EXHAUSTED,
+        ep,
+        format!(
+            "The message {} could not be delivered to the callback endpoint {} after every retry.",
+            m.id,
+            ep.api_id()
+        ),
+        crate::ops::field("messageId", m.id.as_str()),
+    )
+    .await;
 }
 
 /// Sends `out`, for an OAuth 2.0 callback with a Bearer token: the kept one, or a fresh one from

@@ -54,8 +54,18 @@ pub fn after_try(
 pub enum Health {
     /// Still receiving (whatever was recorded).
     Active,
-    /// Disabled, by this call or before it: deliveries to it stop.
+    /// Disabled before this call (or deleted): deliveries to it stop.
     Disabled,
+    /// Disabled by this call, for this reason: deliveries to it stop, and the account hears it
+    /// (`CALLBACK_ENDPOINT_DISABLED`).
+    DisabledNow(String),
+}
+
+impl Health {
+    /// Deliveries to it stop.
+    pub fn is_disabled(&self) -> bool {
+        !matches!(self, Health::Active)
+    }
 }
 
 /// Applies a try's verdict to the stored endpoint. `seen` is the endpoint as it was when the
@@ -124,7 +134,7 @@ pub async fn apply(
                         reason = %reason,
                         "endpoint disabled"
                     );
-                    return Ok(Health::Disabled);
+                    return Ok(Health::DisabledNow(reason));
                 }
                 return Ok(Health::Active);
             }
@@ -190,9 +200,14 @@ mod tests {
             apply(&t, &ep, Verdict::Failed, 130, 60).await.unwrap(),
             Health::Active
         );
-        assert_eq!(
+        assert!(matches!(
             apply(&t, &stored, Verdict::Failed, 160, 60).await.unwrap(),
-            Health::Disabled
+            Health::DisabledNow(reason) if reason.contains("failed for 60 s")
+        ));
+        assert_eq!(
+            apply(&t, &stored, Verdict::Failed, 170, 60).await.unwrap(),
+            Health::Disabled,
+            "already disabled"
         );
         let (stored, _) = endpoints::get(&t, &ep.account_id, &ep.id)
             .await

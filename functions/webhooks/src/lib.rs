@@ -7,18 +7,31 @@
 //! - otherwise every endpoint of the account that wants the event type gets it ([`fanout`]),
 //!   at most once per (event, endpoint) ([`ledger`]), every try recorded
 //!   ([`keygate_core::notify::attempts`]);
-//! - if any endpoint failed, the message is made invisible for [`retry_delay`] seconds (from its
-//!   receive count) and reported in `batchItemFailures`, so SQS brings it back alone — and then
-//!   only the endpoints that have not taken it are tried again. After the template's
-//!   `maxReceiveCount` (8) tries SQS moves it to the DLQ.
+//! - every event of a known account is kept for the retention period with its payload
+//!   ([`keygate_core::notify::messages`]), so it can be listed, resent and recovered;
+//! - if any endpoint failed, the message is made invisible for [`retry_delay`] seconds (from that
+//!   endpoint's failed tries) and reported in `batchItemFailures`, so SQS brings it back alone —
+//!   and then only the endpoints that have not taken it are tried again. An endpoint whose
+//!   `rateLimit` is used up this second makes it come back when its turn comes, with no attempt
+//!   counted ([`throttle`]). After [`Settings::max_receives`] failed tries at an endpoint, the
+//!   message goes to the DLQ for that endpoint and the account hears it (operational events,
+//!   [`ops`]); SQS's own `maxReceiveCount` is only a backstop above that.
+//! - a message keygate sent itself may name one endpoint (a resend, a redriven message that
+//!   exhausted there: [`keygate_core::notify::messages::attributes`]), or be a recovery job
+//!   ([`recover`]), which delivers what an endpoint missed, in order.
 
-/// The DynamoDB actions this function's code makes: it reads accounts and endpoints, claims
-/// deliveries in the ledger, records attempts, disables failing endpoints with their audit record.
+/// The DynamoDB actions this function's code makes: it reads accounts and endpoints, keeps
+/// messages, claims and releases deliveries in the ledger (and asks it in batches, recovering),
+/// counts endpoints' rates, records attempts, reads the messages' index, disables failing
+/// endpoints with their audit record.
 /// Mirrored by its IAM statement in `template.yaml` (`WebhooksFunction`), which the routes test
 /// compares with this list.
 pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
     "dynamodb:TransactWriteItems",
     "dynamodb:Query",
 ];
@@ -27,12 +40,15 @@ pub mod callback_tokens;
 pub mod fanout;
 pub mod health;
 pub mod ledger;
+pub mod ops;
+pub mod recover;
 pub mod schedule;
 pub mod send;
 pub mod sign;
 /// The SSRF guard, shared with the `token` function (`jwksUri`): `keygate_http::ssrf`.
 pub use keygate_http::ssrf;
 pub mod state;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,9 +61,13 @@ use keygate_core::Services;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::fanout::EndpointResult;
+use crate::fanout::{EndpointResult, Plan};
 pub use crate::schedule::{retry_delay, Pushback};
 pub use crate::state::{client, Settings, StartError, Webhooks, DEFAULT_DISABLE_AFTER_SECONDS};
+use keygate_core::kernel::ids::EndpointId;
+use keygate_core::notify::attempts::{Attempt, AttemptStatus};
+use keygate_core::notify::endpoints::Endpoint;
+use keygate_core::notify::messages::{self, attributes};
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +90,8 @@ pub enum Unsettled {
     Endpoints { failed: usize, of: usize },
     /// The handler's own task failed (a bug, logged).
     TaskFailed,
+    /// Nothing failed: its turn, or its time, has not come yet.
+    Waiting,
 }
 
 impl std::fmt::Display for Unsettled {
@@ -87,13 +109,14 @@ impl std::fmt::Display for Unsettled {
                 write!(f, "{failed} of {of} endpoints not delivered")
             }
             Unsettled::TaskFailed => f.write_str("message task failed"),
+            Unsettled::Waiting => f.write_str("waiting for its turn"),
         }
     }
 }
 
 impl Unsettled {
     /// A store failure while doing `what`, logged here with its cause.
-    fn store(what: &'static str, e: &keygate_core::ports::store::StoreError) -> Self {
+    pub(crate) fn store(what: &'static str, e: &keygate_core::ports::store::StoreError) -> Self {
         tracing::warn!(error = %e, what, "webhooks: store");
         Unsettled::Backend {
             what,
@@ -170,84 +193,197 @@ pub fn receive_count(record: &SqsMessage) -> u32 {
         .max(1)
 }
 
-/// The life of one message, step by step (check, subscribers, fan-out, outcome): long, but each
-/// step is one call and its failure's retry.
+/// The message attributes of a record (their string values).
+pub fn message_attributes(record: &SqsMessage) -> HashMap<&str, &str> {
+    record
+        .message_attributes
+        .iter()
+        .filter_map(|(k, v)| v.string_value.as_deref().map(|s| (k.as_str(), s)))
+        .collect()
+}
+
+/// The one endpoint a message keygate sent itself is for, and its resend round.
+struct Target {
+    endpoint: EndpointId,
+    round: Option<String>,
+}
+
+impl Target {
+    fn of(attrs: &HashMap<&str, &str>) -> Option<Self> {
+        let endpoint = EndpointId::parse(attrs.get(attributes::ENDPOINT)?).ok()?;
+        let round = attrs
+            .get(attributes::ROUND)
+            .filter(|r| r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .map(|r| (*r).to_owned());
+        Some(Self { endpoint, round })
+    }
+}
+
+/// The life of one message, step by step (a job, or: check, subscribers, retention, history,
+/// fan-out, outcome): long, but each step is one call and its failure's retry.
 async fn handle_message(
     state: &Webhooks,
     record: &SqsMessage,
     permits: &Arc<Semaphore>,
 ) -> Outcome {
     let services = &state.services;
-    let attempt = receive_count(record);
-    // When this message is to come back, and why.
-    let retry = |why: Unsettled, pushback: Pushback| {
-        // Its last try: visible at once, so SQS hands it to the DLQ now rather than after the
-        // schedule's 10 h. (Only at exactly the last: were the queue's maxReceiveCount higher
-        // than configured, later receives keep the schedule instead of spinning.)
-        let delay = if attempt == state.settings.max_receives {
-            0
-        } else {
-            retry_delay(attempt, pushback, rand::random::<f64>())
-        };
-        Outcome::Retry { why, delay }
-    };
+    let receive = receive_count(record);
+    let attrs = message_attributes(record);
     let body = record.body.as_deref().unwrap_or("");
+    if attrs.get(attributes::JOB) == Some(&attributes::RECOVER) {
+        return recover::run(state, body, permits).await;
+    }
+    // A backing service that could not be asked: back on the schedule of the message's
+    // receives, so an outage of hours does not spend its receives in minutes.
+    let retry = |why: Unsettled| Outcome::Retry {
+        why,
+        delay: retry_delay(receive, Pushback::None, rand::random::<f64>()),
+    };
     let message = match check(services, body).await {
         Checked::Deliver(m) => m,
-        Checked::Later(why) => return retry(why, Pushback::None),
+        Checked::Later(why) => return retry(why),
         Checked::Poison(poison) => return dead_letter(&state.queues, body, &poison).await,
     };
-    let endpoints = match keygate_core::notify::endpoints::subscribed(
-        &*services.table,
-        &message.account_id,
-        &message.name,
-    )
-    .await
-    {
+    let target = Target::of(&attrs);
+    let endpoints = match recipients(state, &message, target.as_ref()).await {
         Ok(e) => e,
-        Err(e) => return retry(Unsettled::store("endpoints", &e), Pushback::None),
+        Err(e) => return retry(Unsettled::store("endpoints", &e)),
     };
+    let ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id.clone()).collect();
+    let kept = messages::retain(
+        &*services.table,
+        &message,
+        &ids,
+        services.now(),
+        services.config.message_retention_days,
+    )
+    .await;
+    if let Err(e) = kept {
+        return retry(Unsettled::store("retention", &e));
+    }
     if endpoints.is_empty() {
         return Outcome::Done {
             delivered: 0,
             already: 0,
         };
     }
+    // A first delivery has no history; anything else reads the event's attempts once, so each
+    // endpoint's attempt number and failed tries are its own (a throttled wait counts none).
+    let history = if receive > 1 || target.is_some() {
+        match keygate_core::notify::attempts::list(
+            &*services.table,
+            &message.account_id,
+            &message.id,
+        )
+        .await
+        {
+            Ok(h) => h,
+            Err(e) => return retry(Unsettled::store("attempts", &e)),
+        }
+    } else {
+        Vec::new()
+    };
+    let round = target.and_then(|t| t.round);
+    let plans: Vec<Plan> = endpoints
+        .into_iter()
+        .map(|ep| plan(ep, &history, round.clone()))
+        .collect();
     // The body every endpoint gets: the message as validated, in its canonical JSON.
     let payload = match serde_json::to_vec(&message) {
         Ok(v) => Bytes::from(v),
         Err(e) => {
             tracing::error!(error = %e, "webhooks: serialising a validated event");
-            return retry(Unsettled::TaskFailed, Pushback::None);
+            return retry(Unsettled::TaskFailed);
         }
     };
-    let results = fanout::fan_out(state, message, payload, endpoints, attempt, permits).await;
+    let results = fanout::fan_out(state, message, payload, plans, permits).await;
+    outcome(&results)
+}
 
+/// Who gets `message`: the endpoint a targeted message names (if it is still there and
+/// enabled), or every endpoint that subscribes to its type — never the endpoint an operational
+/// event is about.
+async fn recipients(
+    state: &Webhooks,
+    message: &events::EventMessage,
+    target: Option<&Target>,
+) -> Result<Vec<Endpoint>, keygate_core::ports::store::StoreError> {
+    let table = &*state.services.table;
+    let found = match target {
+        None => {
+            keygate_core::notify::endpoints::subscribed(table, &message.account_id, &message.name)
+                .await?
+        }
+        Some(t) => keygate_core::notify::endpoints::get(table, &message.account_id, &t.endpoint)
+            .await?
+            .map(|(e, _)| e)
+            .filter(|e| e.disabled.is_none())
+            .into_iter()
+            .collect(),
+    };
+    let about = message.about();
+    Ok(found
+        .into_iter()
+        .filter(|e| !about.is_some_and(|a| e.is_named(a)))
+        .collect())
+}
+
+/// An endpoint's delivery plan from the event's attempts: its attempt number, and its round's
+/// failed tries since that round last ended.
+pub fn plan(endpoint: Endpoint, history: &[Attempt], round: Option<String>) -> Plan {
+    let mine: Vec<&Attempt> = history
+        .iter()
+        .filter(|a| a.endpoint_id == endpoint.id)
+        .collect();
+    let mut of_round: Vec<&&Attempt> = mine.iter().filter(|a| a.round == round).collect();
+    of_round.sort_by_key(|a| (a.at, a.attempt));
+    let since_end = of_round.iter().rposition(|a| a.last).map_or(0, |i| i + 1);
+    let failures = of_round[since_end..]
+        .iter()
+        .filter(|a| a.status == AttemptStatus::Failed)
+        .count();
+    Plan {
+        endpoint,
+        attempt: u32::try_from(mine.len() + 1).unwrap_or(u32::MAX),
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        round,
+    }
+}
+
+/// What the endpoints' results make of the message: settled, or back after the longest wait
+/// any of them asked for (a receiver's Retry-After is honoured; the others only wait longer).
+fn outcome(results: &[EndpointResult]) -> Outcome {
     let (mut delivered, mut already) = (0, 0);
-    let mut pending: Vec<Pushback> = Vec::new();
+    let mut waits: Vec<u32> = Vec::new();
+    let mut failed = 0;
     for r in results {
         match r {
             EndpointResult::Delivered => delivered += 1,
             EndpointResult::AlreadyDelivered => already += 1,
-            EndpointResult::Dropped => {}
-            EndpointResult::Busy | EndpointResult::Unavailable => pending.push(Pushback::None),
-            EndpointResult::Failed(p) => pending.push(p),
+            EndpointResult::Dropped | EndpointResult::Exhausted => {}
+            EndpointResult::Busy | EndpointResult::Unavailable => {
+                waits.push(retry_delay(1, Pushback::None, rand::random::<f64>()));
+            }
+            EndpointResult::Throttled(wait) => waits.push(*wait),
+            EndpointResult::Failed { pushback, failures } => {
+                failed += 1;
+                waits.push(retry_delay(*failures, *pushback, rand::random::<f64>()));
+            }
         }
     }
-    // Several endpoints failed: the one that asked for the longest wait sets the delay (a
-    // receiver's Retry-After is honoured; the others only wait longer).
-    match pending
-        .iter()
-        .max_by_key(|p| retry_delay(attempt, **p, 0.5))
-    {
+    match waits.iter().max() {
         None => Outcome::Done { delivered, already },
-        Some(pushback) => retry(
-            Unsettled::Endpoints {
-                failed: pending.len(),
-                of: pending.len() + delivered + already,
+        Some(delay) if failed == 0 => Outcome::Retry {
+            why: Unsettled::Waiting,
+            delay: *delay,
+        },
+        Some(delay) => Outcome::Retry {
+            why: Unsettled::Endpoints {
+                failed,
+                of: results.len(),
             },
-            *pushback,
-        ),
+            delay: *delay,
+        },
     }
 }
 

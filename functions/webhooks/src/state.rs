@@ -18,10 +18,15 @@ pub struct Settings {
     /// An endpoint whose every delivery failed for this long is disabled
     /// (`KEYGATE_WEBHOOK_DISABLE_AFTER_SECONDS`, default 5 days).
     pub disable_after: i64,
-    /// The queue's `maxReceiveCount` (`KEYGATE_WEBHOOK_MAX_RECEIVES`, default 8, as the
-    /// template): a message failing on its last receive is made visible at once, so SQS moves it
-    /// to the DLQ now rather than after a 10-hour wait.
+    /// Tries of one delivery round at one endpoint (`KEYGATE_WEBHOOK_MAX_RECEIVES`, default 8):
+    /// the message fails its last one, it goes to the DLQ for that endpoint
+    /// (`CALLBACK_DELIVERY_EXHAUSTED`). Counted from the attempts recorded, so a delivery that
+    /// waited its turn (`rateLimit`) spends none.
     pub max_receives: u32,
+    /// The queue's own `maxReceiveCount`, a backstop above [`Settings::max_receives`] (waiting
+    /// turns are receives too): the local server's event source dead-letters past it as SQS
+    /// would (`KEYGATE_WEBHOOK_QUEUE_MAX_RECEIVES`, default 50, as the template).
+    pub queue_max_receives: u32,
     /// Most sends in flight at once per invocation (`KEYGATE_WEBHOOK_CONCURRENCY`, default 64).
     pub concurrency: usize,
 }
@@ -34,6 +39,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             disable_after: DEFAULT_DISABLE_AFTER_SECONDS,
             max_receives: 8,
+            queue_max_receives: 50,
             concurrency: 64,
         }
     }
@@ -58,6 +64,7 @@ impl Settings {
                 90 * 24 * 3600,
             )?,
             max_receives: num("KEYGATE_WEBHOOK_MAX_RECEIVES", 8, 1, 1000)? as u32,
+            queue_max_receives: num("KEYGATE_WEBHOOK_QUEUE_MAX_RECEIVES", 50, 1, 1000)? as u32,
             concurrency: num("KEYGATE_WEBHOOK_CONCURRENCY", 64, 1, 1000)? as usize,
         })
     }

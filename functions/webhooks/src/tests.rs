@@ -177,12 +177,48 @@ async fn an_unreachable_endpoint_fails_the_message_with_a_scheduled_delay() {
         Some(keygate_core::notify::attempts::ErrorClass::Connect)
     );
     assert_eq!(attempts[0].attempt, 1);
-    // The last receive: visible at once, so SQS dead-letters it now.
-    let mut last = msg.clone();
-    last.attributes
-        .insert("ApproximateReceiveCount".into(), "8".into());
-    match handle_message(&s, &last, &permits).await {
-        Outcome::Retry { delay, .. } => assert_eq!(delay, 0),
-        other => panic!("expected a retry, got {other:?}"),
+    // The next receives follow the schedule by the endpoint's failed tries; the eighth failed
+    // try is its last: the message goes to the DLQ for that endpoint, the account hears it, and
+    // nothing is left to retry.
+    for n in 2..=8u32 {
+        let mut again = msg.clone();
+        again
+            .attributes
+            .insert("ApproximateReceiveCount".into(), n.to_string());
+        let outcome = handle_message(&s, &again, &permits).await;
+        if n < 8 {
+            match outcome {
+                Outcome::Retry { delay, .. } => {
+                    let step = schedule::SCHEDULE[(n as usize - 1).min(6)];
+                    assert!(
+                        delay >= step * 4 / 5 && delay <= step * 6 / 5 + 1,
+                        "try {n}: {delay}"
+                    );
+                }
+                other => panic!("expected a retry, got {other:?}"),
+            }
+        } else {
+            assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+        }
     }
+    let attempts =
+        keygate_core::notify::attempts::list(&*s.services.table, &acc, "evt_demodemodemodemo")
+            .await
+            .unwrap();
+    assert_eq!(attempts.len(), 8);
+    assert!(attempts.iter().filter(|a| a.last).count() == 1 && attempts[7].last);
+    let dead = s
+        .queues
+        .dead_letters
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attributes["reason"], "exhausted");
+    assert_eq!(dead[0].attributes[attributes::ENDPOINT], ep.id.as_str());
+    let told = s.queues.events.receive(10, Duration::ZERO).await.unwrap();
+    let op: serde_json::Value = serde_json::from_str(&told[0].body).unwrap();
+    assert_eq!(op["name"], "CALLBACK_DELIVERY_EXHAUSTED");
+    assert_eq!(op["messageId"], "evt_demodemodemodemo");
+    assert_eq!(op["endpointId"], "primary");
 }

@@ -61,7 +61,7 @@ pub async fn deliver(state: &Webhooks, batch: Vec<Received>) -> SqsBatchResponse
 
 /// SQS's redrive policy: messages past `maxReceiveCount` go to the DLQ instead of the handler.
 async fn redrive(state: &Webhooks, batch: Vec<Received>) -> Vec<Received> {
-    let max = state.settings.max_receives;
+    let max = state.settings.queue_max_receives;
     let mut keep = Vec::with_capacity(batch.len());
     for m in batch {
         if m.receive_count <= max {
@@ -69,11 +69,15 @@ async fn redrive(state: &Webhooks, batch: Vec<Received>) -> Vec<Received> {
             continue;
         }
         let queues = &state.queues;
-        match queues
-            .dead_letters
-            .send(&m.body, &[("reason", EXHAUSTED)])
-            .await
-        {
+        // As SQS's redrive does: the message with its attributes, plus why.
+        let mut attrs: Vec<(&str, &str)> = m
+            .attributes
+            .iter()
+            .filter(|(k, _)| k.as_str() != "reason")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        attrs.push(("reason", EXHAUSTED));
+        match queues.dead_letters.send(&m.body, &attrs).await {
             Ok(_) => {
                 tracing::warn!(message_id = %m.message_id, receives = m.receive_count, "event source: dead-lettered after its last receive");
                 if let Err(e) = queues.events.delete(&m.receipt_handle).await {
@@ -100,6 +104,16 @@ fn to_record(m: &Received) -> SqsMessage {
     r.message_id = Some(m.message_id.clone());
     r.receipt_handle = Some(m.receipt_handle.clone());
     r.body = Some(m.body.clone());
+    r.message_attributes = m
+        .attributes
+        .iter()
+        .map(|(k, v)| {
+            let mut a = aws_lambda_events::sqs::SqsMessageAttribute::default();
+            a.string_value = Some(v.clone());
+            a.data_type = Some("String".to_owned());
+            (k.clone(), a)
+        })
+        .collect();
     r.attributes = HashMap::from([(
         "ApproximateReceiveCount".to_owned(),
         m.receive_count.to_string(),

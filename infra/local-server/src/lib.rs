@@ -50,10 +50,15 @@ impl Drop for Running {
 /// Serves on `listener` (bind `127.0.0.1:0` in tests) until the returned handle is dropped.
 pub fn serve(
     listener: TcpListener,
-    services: Services,
+    mut services: Services,
     queues: Queues,
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
+    // The management routes enqueue resends, recoveries and operational events where the
+    // producers' events go.
+    if services.events.is_none() {
+        services.events = Some(queues.events.clone());
+    }
     let app = dispatch::router(services.clone(), queues.clone());
     let server = tokio::spawn(async move {
         // The peer address becomes the request's source IP, as API Gateway passes it.

@@ -625,6 +625,8 @@ async fn delivery_attempts_are_listed_per_event_and_account() {
             error_class: Some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
             latency_ms: 12,
             at: s.clock.now_for_tests() + i64::from(n),
+            round: None,
+            last: false,
         };
         keygate_core::notify::attempts::record(&*s.services().table, &account_id, &attempt)
             .await
@@ -675,7 +677,11 @@ async fn catalog_and_authorization_server(backend: Backend) {
     );
     let all: Value = resp.json().await.unwrap();
     let events = all["events"].as_array().unwrap();
-    assert_eq!(events.len(), 24, "{all}");
+    assert_eq!(
+        events.len(),
+        27,
+        "the 24 platform events and 3 operational ones: {all}"
+    );
     let created = events
         .iter()
         .find(|e| e["name"] == "PACKAGE_CREATE")
@@ -684,7 +690,7 @@ async fn catalog_and_authorization_server(backend: Backend) {
     assert_eq!(created["label"]["en"], "Transaction created");
     assert_eq!(created["label"]["fr"], "Transaction créée");
     let mut by_origin = 0;
-    for origin in ["ACCOUNT", "PARTICIPANT"] {
+    for origin in ["ACCOUNT", "PARTICIPANT", "OPERATIONAL"] {
         let (status, some) = s
             .call(
                 s.http
@@ -696,7 +702,16 @@ async fn catalog_and_authorization_server(backend: Backend) {
         assert!(some.iter().all(|e| e["origin"] == origin), "{some:?}");
         by_origin += some.len();
     }
-    assert_eq!(by_origin, 24);
+    assert_eq!(by_origin, 27);
+    let disabled = events
+        .iter()
+        .find(|e| e["name"] == "CALLBACK_ENDPOINT_DISABLED")
+        .unwrap();
+    assert_eq!(disabled["origin"], "OPERATIONAL");
+    assert!(disabled["label"]["fr"]
+        .as_str()
+        .unwrap()
+        .contains("désactivé"));
     let (status, err) = s
         .call(s.http.get(s.url("/api/callback/events?origin=account")))
         .await;

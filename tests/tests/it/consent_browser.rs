@@ -253,6 +253,15 @@ async fn consent_page_in_headless_chromium() {
         .set_pkce_challenge(challenge)
         .url();
     open_consent(&s, &b, &owner_key, &authorize_url).await;
+    // Accessible (axe-core: no serious or critical violation), and usable on a phone.
+    let found = keygate_e2e::browser::axe_violations(&b, &keygate_e2e::browser::axe_source()).await;
+    assert!(found.is_empty(), "the consent page: {found:#?}");
+    let (scroll, inner) = keygate_e2e::browser::widths_at(&b, 375).await;
+    assert!(
+        scroll <= inner,
+        "the consent page scrolls sideways at 375 px: {scroll} > {inner}"
+    );
+    b.set_window_size(1280, 1000).await.expect("window size");
     let back = click_and_follow(&b, "approve", &mut rx).await;
     assert_eq!(
         param(&back, "state").as_deref(),

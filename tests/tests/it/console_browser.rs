@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use fantoccini::{Client as Browser, Locator};
-use keygate_e2e::browser::{Driver, PATIENCE};
+use keygate_e2e::browser::{axe_source, axe_violations, widths_at, Driver, PATIENCE};
 use keygate_e2e::{Backend, Server};
 use serde_json::{json, Value};
 
@@ -63,6 +63,50 @@ async fn fill(b: &Browser, css: &str, value: &str) {
     let field = wait_for(b, css).await;
     field.clear().await.expect("clear");
     field.send_keys(value).await.expect("type");
+}
+
+/// The page as it is now — and with every `<details>` opened (the sidebars' forms, the edit
+/// forms) — has no serious or critical axe-core violation, and does not scroll sideways on a
+/// 375 px wide screen. The page is left as it was.
+async fn check_page(b: &Browser, what: &str) {
+    let axe = axe_source();
+    for opened in [false, true] {
+        if opened {
+            b.execute(
+                "document.querySelectorAll('details:not([open])').forEach(d => { d.dataset.wasClosed = '1'; d.open = true; })",
+                vec![],
+            )
+            .await
+            .expect("open the details");
+        }
+        let found = axe_violations(b, &axe).await;
+        assert!(
+            found.is_empty(),
+            "{what} (details opened: {opened}): {found:#?}"
+        );
+        let (scroll, inner) = widths_at(b, 375).await;
+        if scroll > inner {
+            let wide = b
+                .execute(
+                    "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right));",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            eprintln!("{what}: wider than the screen: {wide}");
+        }
+        assert!(
+            scroll <= inner,
+            "{what} (details opened: {opened}) scrolls sideways at 375 px: {scroll} > {inner}"
+        );
+        b.set_window_size(1280, 1000).await.expect("window size");
+    }
+    b.execute(
+        "document.querySelectorAll('details[data-was-closed]').forEach(d => { d.open = false; delete d.dataset.wasClosed; })",
+        vec![],
+    )
+    .await
+    .expect("close the details again");
 }
 
 /// Opens a console page fresh (no flash left on it).
@@ -135,6 +179,22 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     let plain = s.http.get(s.url("/admin/api-access")).send().await.unwrap();
     assert_eq!(plain.status(), 401);
     shot(&b, "sign-in").await;
+    check_page(&b, "the sign-in page").await;
+    // The check sees what it must: an image without a text alternative is a critical violation.
+    b.execute(
+        "const i = document.createElement('img'); i.id = 'axe-probe'; i.src = '/admin/assets/none.png'; document.querySelector('main').appendChild(i);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let found = axe_violations(&b, &axe_source()).await;
+    assert!(
+        found.iter().any(|v| v.starts_with("image-alt")),
+        "{found:?}"
+    );
+    b.execute("document.getElementById('axe-probe').remove();", vec![])
+        .await
+        .unwrap();
 
     // Signed in through /auth: API Access, with the console's headers.
     sign_in(&s, &b, &owner_key, "/admin/api-access").await;
@@ -171,6 +231,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         .unwrap();
     assert_eq!(shown, owner_key);
     shot(&b, "api-access").await;
+    check_page(&b, "API Access, the key revealed").await;
 
     // Regenerate, after the confirmation: the new key shown once; the old one stops.
     let owner_key = {
@@ -210,6 +271,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     let client_id = text(&b, "#once-client-id").await;
     let secret = text(&b, "#once-secret").await;
     shot(&b, "client-app-created").await;
+    check_page(&b, "a client app's secret shown once").await;
     let exchange = |secret: String| {
         let id = client_id.clone();
         let s = &s;
@@ -334,7 +396,16 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     open(&s, &b, "/admin/api-access").await;
     click(&b, "#oauth ~ details.sidebar summary").await;
     fill(&b, "#oc-name", "Bank").await;
-    fill(&b, "#oc-new-uris", "https://bank.example/cb").await;
+    let long_uri = format!(
+        "https://bank.example/oauth2/callbacks/{}?tenant=acme-corporation-international",
+        "segment/".repeat(12)
+    );
+    fill(
+        &b,
+        "#oc-new-uris",
+        &format!("https://bank.example/cb\n{long_uri}"),
+    )
+    .await;
     click(&b, "#oc-fapi2").await;
     fill(&b, "#oc-new-jwks", &jwks).await;
     submit(
@@ -357,6 +428,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     assert_eq!(got["jwks"]["keys"][0]["x"], client_key.public_jwk()["x"]);
     open(&s, &b, "/admin/api-access").await;
     assert_eq!(text(&b, "td span.badge").await, "FAPI 2.0");
+    check_page(&b, "API Access with clients and a long redirect URI").await;
     click(&b, "#oauth ~ details.sidebar summary").await;
     fill(&b, "#oc-name", "Bank app").await;
     fill(&b, "#oc-new-uris", "https://bank.example/cb").await;
@@ -386,10 +458,12 @@ async fn console_as_a_person_uses_it(backend: Backend) {
             .unwrap(),
         "{error}"
     );
+    check_page(&b, "a refused form's error").await;
 
     // The authentication method: OAuth 2.0, saved; back to the API key.
     open(&s, &b, "/admin/authentication").await;
     shot(&b, "authentication").await;
+    check_page(&b, "Authentication").await;
     click(&b, "#method-oauth").await;
     assert!(submit(&b, "main form button[type=submit]")
         .await
@@ -454,7 +528,37 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     let (_, kept) = s.api("GET", "/api/callback", Some(&owner_key), None).await;
     assert_eq!(kept["authentication"], cb["authentication"]);
 
-    // The delivery log shows the account's recent attempts.
+    // An extra endpoint (a long URL, a rate limit) for the endpoints table.
+    open(&s, &b, "/admin/event-notifications").await;
+    click(
+        &b,
+        "#extra ~ details.sidebar summary, section[aria-labelledby=extra] details.sidebar summary",
+    )
+    .await;
+    fill(
+        &b,
+        "#ep-url",
+        &format!("https://hooks.example/{}", "receivers/".repeat(10)),
+    )
+    .await;
+    fill(&b, "#ep-rate", "5").await;
+    click(&b, "#ep-CALLBACK_ENDPOINT_DISABLED").await;
+    submit(
+        &b,
+        "form[action='/admin/event-notifications/endpoints'] button[type=submit]",
+    )
+    .await;
+    let (_, extra) = s
+        .api("GET", "/api/callback/endpoints", Some(&owner_key), None)
+        .await;
+    assert_eq!(extra["results"][0]["rateLimit"], 5, "{extra}");
+    assert_eq!(
+        extra["results"][0]["events"],
+        json!(["CALLBACK_ENDPOINT_DISABLED"])
+    );
+
+    // Recent deliveries: the messages with their outcome per endpoint. One whose retries are
+    // used up at the callback shows Failed, with a Resend button.
     let account_id = keygate_core::kernel::ids::AccountId::parse(&account).unwrap();
     let ep = keygate_core::notify::endpoints::list(&*s.services().table, &account_id)
         .await
@@ -463,30 +567,124 @@ async fn console_as_a_person_uses_it(backend: Backend) {
         .find(|(e, _)| e.primary)
         .unwrap()
         .0;
-    keygate_core::notify::attempts::record(
-        &*s.services().table,
-        &account_id,
-        &keygate_core::notify::attempts::Attempt {
-            event_id: "evt_browser_1".into(),
-            event_name: "PACKAGE_CREATE".into(),
-            endpoint_id: ep.id.clone(),
-            attempt: 1,
-            status: keygate_core::notify::attempts::AttemptStatus::Failed,
-            response_code: Some(503),
-            error_class: Some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
-            latency_ms: 42,
-            at: s.clock.now_for_tests(),
-        },
-    )
-    .await
-    .unwrap();
+    // Three messages: one delivered, one whose retries are used up, one still pending.
+    for (id, outcome) in [
+        ("evt_browser_0", Some(true)),
+        ("evt_browser_1", Some(false)),
+        ("evt_browser_2", None),
+    ] {
+        let event: keygate_core::notify::events::EventMessage = serde_json::from_value(json!({
+            "id": id, "accountId": account, "name": "PACKAGE_CREATE",
+            "packageId": "pkg_1", "documentId": null, "sessionUser": null, "message": null,
+            "createdDate": "2026-11-26T10:00:00Z"
+        }))
+        .unwrap();
+        keygate_core::notify::messages::retain(
+            &*s.services().table,
+            &event,
+            std::slice::from_ref(&ep.id),
+            s.clock.now_for_tests(),
+            30,
+        )
+        .await
+        .unwrap();
+        let Some(ok) = outcome else { continue };
+        keygate_core::notify::attempts::record(
+            &*s.services().table,
+            &account_id,
+            &keygate_core::notify::attempts::Attempt {
+                event_id: id.into(),
+                event_name: "PACKAGE_CREATE".into(),
+                endpoint_id: ep.id.clone(),
+                attempt: if ok { 1 } else { 8 },
+                status: if ok {
+                    keygate_core::notify::attempts::AttemptStatus::Succeeded
+                } else {
+                    keygate_core::notify::attempts::AttemptStatus::Failed
+                },
+                response_code: Some(if ok { 200 } else { 503 }),
+                error_class: (!ok)
+                    .then_some(keygate_core::notify::attempts::ErrorClass::HttpStatus),
+                latency_ms: 42,
+                at: s.clock.now_for_tests(),
+                round: None,
+                last: !ok,
+            },
+        )
+        .await
+        .unwrap();
+        if ok {
+            // As the webhooks function marks what an endpoint took.
+            keygate_core::notify::ledger::Pair {
+                account: &account_id,
+                event_id: id,
+                endpoint: &ep.id,
+                round: None,
+            }
+            .delivered(&*s.services().table, 1, s.clock.now_for_tests(), 86_400)
+            .await
+            .unwrap();
+        }
+    }
     open(&s, &b, "/admin/event-notifications").await;
     let log = text(&b, "table.log").await;
     assert!(
-        log.contains("evt_browser_1") && log.contains("503"),
+        log.contains("evt_browser_1")
+            && ["Delivered", "Failed", "Pending", "Resend"]
+                .iter()
+                .all(|w| log.contains(w)),
         "{log}"
     );
     shot(&b, "event-notifications").await;
+    check_page(&b, "Event Notification with a failed delivery").await;
+    // Recent deliveries on a phone (a screenshot to look at; the check is `check_page`'s).
+    b.set_window_size(375, 900).await.unwrap();
+    b.execute(
+        "document.getElementById('deliveries').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&b, "recent-deliveries-375px").await;
+    b.set_window_size(1280, 1000).await.unwrap();
+    // Resend: queued for the webhooks function, with the message's own id.
+    let said = submit(
+        &b,
+        "form[action='/admin/event-notifications/messages/evt_browser_1/resend'] button",
+    )
+    .await;
+    assert!(said.contains("sent again"), "{said}");
+    check_page(&b, "Event Notification, a resend queued").await;
+    // Recover since: what the callback did not receive since then.
+    b.execute(
+        "document.getElementById('recover-since').value = '2026-11-26T00:00';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let said = submit(
+        &b,
+        "form[action='/admin/event-notifications/recover'] button",
+    )
+    .await;
+    assert!(
+        said.contains("2 notifications will be sent again"),
+        "the failed one and the pending one: {said}"
+    );
+    // A bad time is a clear error on the page.
+    b.execute(
+        "const f = document.getElementById('recover-since'); f.type = 'text'; f.value = 'yesterday';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let said = submit(
+        &b,
+        "form[action='/admin/event-notifications/recover'] button",
+    )
+    .await;
+    assert!(said.contains("RFC 3339"), "{said}");
+    check_page(&b, "Event Notification, a refused recovery").await;
     // REVERT: every notification off.
     assert!(submit(&b, "form[action$='/revert'] button")
         .await
@@ -519,7 +717,13 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     assert_eq!(text(&b, "h1").await, "Notifications d'événements");
     let page = b.source().await.unwrap();
     assert!(page.contains("Événements générés par le compte") && page.contains("RÉTABLIR"));
+    assert!(page.contains("Récupérer depuis") && page.contains("Événements opérationnels"));
     shot(&b, "event-notifications-fr").await;
+    check_page(&b, "Notifications d'événements").await;
+    open(&s, &b, "/admin/api-access?lang=fr").await;
+    check_page(&b, "Accès à l'API").await;
+    open(&s, &b, "/admin/authentication?lang=fr").await;
+    check_page(&b, "Paramètres d'authentification").await;
     let fr = s
         .http
         .get(s.url("/admin/authentication"))
@@ -669,6 +873,7 @@ async fn console_as_a_person_uses_it(backend: Backend) {
     b.goto(link.as_str()).await.unwrap();
     assert_eq!(text(&b, "h1").await, "You cannot use the console");
     shot(&b, "not-allowed").await;
+    check_page(&b, "the not-allowed page").await;
     b.delete_all_cookies().await.unwrap();
     sign_in(&s, &b, &manager, "/admin/event-notifications").await;
     assert_eq!(text(&b, "h1").await, "Event Notification");

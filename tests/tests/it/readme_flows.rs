@@ -43,11 +43,17 @@ fn flows() -> Vec<Flow> {
 }
 
 #[test]
-fn the_readme_has_the_four_integrator_flows() {
+fn the_readme_has_the_five_integrator_flows() {
     let names: Vec<String> = flows().into_iter().map(|f| f.name).collect();
     assert_eq!(
         names,
-        ["client-app", "oauth-code", "signed-request", "fapi2-dpop"]
+        [
+            "client-app",
+            "oauth-code",
+            "signed-request",
+            "fapi2-dpop",
+            "recover"
+        ]
     );
 }
 

@@ -440,7 +440,7 @@ async fn every_registered_route_reaches_its_handler() {
 
 /// Each function's IAM statement on the table grants exactly the actions its code declares
 /// (`DYNAMODB_ACTIONS`): least privilege, and no `sam deploy` that breaks on a missing one. Only
-/// the webhooks function gets the queues' URLs.
+/// the webhooks function gets the dead-letter queue's URL; it and client-apps the events queue's.
 #[test]
 fn each_function_is_granted_exactly_its_table_actions() {
     let template = load("template.yaml");
@@ -494,12 +494,16 @@ fn each_function_is_granted_exactly_its_table_actions() {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        let has_queue = env
-            .iter()
-            .any(|k| k.starts_with("KEYGATE_QUEUE") || k == "KEYGATE_DLQ_URL");
+        // The webhooks function has both queues; client-apps sends resends, recoveries and
+        // operational events to the events queue; no other function has either.
         assert_eq!(
-            has_queue,
+            env.iter().any(|k| k == "KEYGATE_DLQ_URL"),
             name == "WebhooksFunction",
+            "{name}: queue URLs {env:?}"
+        );
+        assert_eq!(
+            env.iter().any(|k| k == "KEYGATE_QUEUE_URL"),
+            matches!(name, "WebhooksFunction" | "ClientAppsFunction"),
             "{name}: queue URLs {env:?}"
         );
     }

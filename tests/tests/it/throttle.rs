@@ -18,7 +18,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use keygate_core::kernel::clock::UnixSeconds;
 use keygate_core::kernel::fault::{Fault, Service, ServiceError};
-use keygate_core::ports::store::{Condition, Item, Key, MemoryTable, StoreError, Table, WriteOp};
+use keygate_core::ports::store::{
+    Condition, Item, Key, MemoryTable, SkRange, StoreError, Table, WriteOp,
+};
 use keygate_e2e::{client_credentials, oauth_account, Backend, Server};
 use serde_json::json;
 
@@ -123,6 +125,15 @@ impl Table for Throttled {
     async fn query_gsi1(&self, g: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.check()?;
         self.inner.query_gsi1(g, limit).await
+    }
+    async fn query_gsi1_range(
+        &self,
+        g: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.check()?;
+        self.inner.query_gsi1_range(g, range, limit).await
     }
 }
 

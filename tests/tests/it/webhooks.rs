@@ -5,426 +5,18 @@
 //! the handler returns only once every send has been answered (or timed out), and the receivers
 //! report each request on a channel.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lambda_events::sqs::SqsBatchResponse;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use keygate_core::kernel::clock::{Clock, ManualClock};
-use keygate_core::kernel::config::Config;
-use keygate_core::kernel::crypto::Secret;
+use keygate_core::kernel::clock::Clock;
 use keygate_core::kernel::ids::AccountId;
-use keygate_core::notify::attempts::{self, Attempt, AttemptStatus, ErrorClass};
+use keygate_core::notify::attempts::{self, AttemptStatus, ErrorClass};
 use keygate_core::notify::endpoints::{self, Disabled, Endpoint};
-use keygate_core::ports::queue::{Queue, QueueError, Received};
-use keygate_core::ports::services::Queues;
-use keygate_core::ports::store::meter::KeyMeter;
-use keygate_core::ports::store::{CachedTable, MemoryTable};
-use keygate_core::Services;
 use keygate_e2e::{Backend, Server};
 use keygate_local::event_source;
-use keygate_webhooks::{Settings, Webhooks};
+use keygate_webhooks::Settings;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-// ------------------------------------------------------------------------------- receivers
-
-/// One request a receiver got.
-#[derive(Clone, Debug)]
-struct Hit {
-    headers: HeaderMap,
-    body: Bytes,
-    /// `standardwebhooks`' verdict under each secret the receiver trusts, in order.
-    verified: Vec<Result<(), String>>,
-}
-
-impl Hit {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("the body is JSON")
-    }
-    fn assert_verified(&self) {
-        assert!(!self.verified.is_empty(), "the receiver trusts no secret");
-        for v in &self.verified {
-            assert_eq!(v, &Ok(()), "standardwebhooks refused a signature");
-        }
-    }
-}
-
-struct Behaviour {
-    status: AtomicU16,
-    delay_ms: AtomicU64,
-    headers: Mutex<Vec<(String, String)>>,
-    trusted: Mutex<Vec<String>>,
-    hits: Mutex<Vec<Hit>>,
-    tx: mpsc::UnboundedSender<Hit>,
-}
-
-/// An HTTP receiver on `127.0.0.1:0` that records every request, answers with a status that a
-/// test can flip, optionally slowly, with extra headers (`Location`, `Retry-After`).
-struct Receiver {
-    url: String,
-    b: Arc<Behaviour>,
-    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Hit>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn hook(State(b): State<Arc<Behaviour>>, headers: HeaderMap, body: Bytes) -> Response {
-    // The answer is fixed before the request is reported, so a test that flips the status after
-    // seeing a request changes the answers to later requests only.
-    let status = StatusCode::from_u16(b.status.load(Ordering::SeqCst)).unwrap();
-    let delay = b.delay_ms.load(Ordering::SeqCst);
-    let mut resp = (status, "{\"ok\":true}").into_response();
-    for (k, v) in b.headers.lock().unwrap().iter() {
-        resp.headers_mut().insert(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    let trusted = b.trusted.lock().unwrap().clone();
-    let verified = trusted
-        .iter()
-        .map(|s| {
-            standardwebhooks::Webhook::new(s)
-                .and_then(|w| w.verify(&body, &headers))
-                .map_err(|e| e.to_string())
-        })
-        .collect();
-    let hit = Hit {
-        headers,
-        body,
-        verified,
-    };
-    b.hits.lock().unwrap().push(hit.clone());
-    let _ = b.tx.send(hit);
-    if delay > 0 {
-        // A slow receiver (the sender's timeout is what is under test).
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
-    resp
-}
-
-impl Receiver {
-    async fn start(status: u16) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let (tx, rx) = mpsc::unbounded_channel();
-        let b = Arc::new(Behaviour {
-            status: AtomicU16::new(status),
-            delay_ms: AtomicU64::new(0),
-            headers: Mutex::default(),
-            trusted: Mutex::default(),
-            hits: Mutex::default(),
-            tx,
-        });
-        let app = Router::new()
-            .route("/hook", post(hook))
-            .with_state(b.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            url,
-            b,
-            rx: tokio::sync::Mutex::new(rx),
-            task,
-        }
-    }
-    fn set_status(&self, status: u16) {
-        self.b.status.store(status, Ordering::SeqCst);
-    }
-    fn set_delay(&self, d: Duration) {
-        self.b
-            .delay_ms
-            .store(d.as_millis() as u64, Ordering::SeqCst);
-    }
-    fn set_header(&self, name: &str, value: &str) {
-        self.b
-            .headers
-            .lock()
-            .unwrap()
-            .push((name.into(), value.into()));
-    }
-    fn trust(&self, secret: &Secret) {
-        self.b
-            .trusted
-            .lock()
-            .unwrap()
-            .push(secret.expose().to_owned());
-    }
-    fn hits(&self) -> Vec<Hit> {
-        self.b.hits.lock().unwrap().clone()
-    }
-    fn count(&self) -> usize {
-        self.b.hits.lock().unwrap().len()
-    }
-    /// The next request, waiting for it at most [`WAIT`].
-    async fn next(&self) -> Hit {
-        tokio::time::timeout(WAIT, self.rx.lock().await.recv())
-            .await
-            .expect("the receiver got a request in time")
-            .expect("channel open")
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-// ------------------------------------------------------------------------------- the rig
-
-/// The events queue, recording every visibility change the handler makes.
-struct Recording {
-    inner: Arc<dyn Queue>,
-    visibility: Arc<Mutex<Vec<(String, u32)>>>,
-}
-
-#[async_trait::async_trait]
-impl Queue for Recording {
-    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
-        self.inner.send(body, attributes).await
-    }
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
-        self.inner.receive(max, wait).await
-    }
-    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.inner.delete(receipt_handle).await
-    }
-    async fn change_visibility(&self, receipt: &str, seconds: u32) -> Result<(), QueueError> {
-        self.visibility
-            .lock()
-            .unwrap()
-            .push((receipt.to_owned(), seconds));
-        self.inner.change_visibility(receipt, seconds).await
-    }
-}
-
-/// The handler's state on one backend, with a clock the test moves and a recording queue.
-struct Rig {
-    state: Webhooks,
-    clock: ManualClock,
-    visibility: Arc<Mutex<Vec<(String, u32)>>>,
-}
-
-impl Rig {
-    async fn new(backend: Backend, settings: Settings) -> Self {
-        Self::with_mode(backend, settings, true).await
-    }
-
-    async fn with_mode(backend: Backend, settings: Settings, local_mode: bool) -> Self {
-        let clock = ManualClock::starting_now();
-        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-        let mut config = Config::local("http://127.0.0.1:3000");
-        config.local_mode = local_mode;
-        let (services, mut queues) = match backend {
-            Backend::Memory => (
-                Services::in_memory(config, shared).await,
-                Queues::in_memory(),
-            ),
-            Backend::Stack => {
-                let stack = keygate_aws::testing::Stack::get();
-                (stack.services(config, shared).await, stack.queues().await)
-            }
-        };
-        let visibility = Arc::new(Mutex::new(Vec::new()));
-        queues.events = Arc::new(Recording {
-            inner: queues.events.clone(),
-            visibility: visibility.clone(),
-        });
-        Self {
-            state: Webhooks::new(services, queues, settings).expect("the client builds"),
-            clock,
-            visibility,
-        }
-    }
-
-    /// In memory, the table metered under a read cache that outlives the test
-    /// (docs/SCALE.md: what reaches DynamoDB, per key).
-    async fn metered(settings: Settings) -> (Self, Arc<KeyMeter>) {
-        let clock = ManualClock::starting_now();
-        let config = Config::local("http://127.0.0.1:3000");
-        let mut services = Services::in_memory(config, Arc::new(clock.clone())).await;
-        let meter = Arc::new(KeyMeter::new(Arc::new(MemoryTable::new())));
-        services.table = Arc::new(CachedTable::new(meter.clone(), Duration::from_secs(3600)));
-        let rig = Self {
-            state: Webhooks::new(services, Queues::in_memory(), settings)
-                .expect("the client builds"),
-            clock,
-            visibility: Arc::new(Mutex::new(Vec::new())),
-        };
-        (rig, meter)
-    }
-
-    fn services(&self) -> &Services {
-        &self.state.services
-    }
-
-    fn queues(&self) -> &Queues {
-        &self.state.queues
-    }
-
-    async fn account(&self) -> AccountId {
-        let s = self.services();
-        let ring = s.keys.ring().await;
-        let name = format!("Acme {}", AccountId::generate());
-        keygate_core::accounts::create_account(
-            &*s.table,
-            ring.peppers(),
-            &s.config,
-            &name,
-            "owner@acme.test",
-            s.now(),
-        )
-        .await
-        .expect("account")
-        .account
-        .id
-    }
-
-    /// An endpoint for `receiver`, trusted by it; `None` events = every event the tests send.
-    async fn endpoint(
-        &self,
-        account: &AccountId,
-        receiver: &Receiver,
-        key: Option<&str>,
-        events: &[&str],
-    ) -> Endpoint {
-        let (ep, secret) = self.endpoint_at(account, &receiver.url, key, events).await;
-        receiver.trust(&secret);
-        ep
-    }
-
-    async fn endpoint_at(
-        &self,
-        account: &AccountId,
-        url: &str,
-        key: Option<&str>,
-        events: &[&str],
-    ) -> (Endpoint, Secret) {
-        let s = self.services();
-        let ring = s.keys.ring().await;
-        let (ep, secret) = Endpoint::new(
-            ring.peppers(),
-            account.clone(),
-            false,
-            url.to_owned(),
-            key,
-            events.iter().map(|e| (*e).to_owned()).collect(),
-            s.now(),
-        );
-        endpoints::save(&*s.table, &ep, None).await.unwrap();
-        (ep, secret)
-    }
-
-    async fn stored(&self, ep: &Endpoint) -> Endpoint {
-        endpoints::get(&*self.services().table, &ep.account_id, &ep.id)
-            .await
-            .unwrap()
-            .expect("the endpoint exists")
-            .0
-    }
-
-    /// Puts an event on the queue as a producer would; returns the message JSON.
-    async fn publish(&self, account: &AccountId, id: &str, name: &str) -> Value {
-        let m = message(account, id, name);
-        self.queues()
-            .events
-            .send(&m.to_string(), &[])
-            .await
-            .unwrap();
-        m
-    }
-
-    /// Exactly `n` messages off the queue (fails the test if they do not come).
-    async fn receive(&self, n: usize) -> Vec<Received> {
-        let mut got = Vec::new();
-        let deadline = tokio::time::Instant::now() + WAIT * 2;
-        while got.len() < n {
-            assert!(tokio::time::Instant::now() < deadline, "queue too slow");
-            let batch = self
-                .queues()
-                .events
-                .receive(n - got.len(), Duration::from_secs(1))
-                .await
-                .unwrap();
-            got.extend(batch);
-        }
-        got
-    }
-
-    /// One invocation of the handler, the messages as received (nothing deleted).
-    async fn run(&self, batch: &[Received]) -> SqsBatchResponse {
-        keygate_webhooks::handle_batch(&self.state, event_source::to_event(batch)).await
-    }
-
-    /// The same SQS record again, as SQS would redeliver it on its `count`-th receive.
-    async fn run_as(&self, m: &Received, count: u32) -> SqsBatchResponse {
-        let mut again = m.clone();
-        again.receive_count = count;
-        self.run(&[again]).await
-    }
-
-    /// Done with a message: off the queue, so a later `receive` cannot get it back.
-    async fn forget(&self, m: &Received) {
-        let _ = self.queues().events.delete(&m.receipt_handle).await;
-    }
-
-    fn visibility_of(&self, m: &Received) -> Vec<u32> {
-        self.visibility
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(r, _)| *r == m.receipt_handle)
-            .map(|(_, s)| *s)
-            .collect()
-    }
-
-    async fn attempts(&self, account: &AccountId, event_id: &str) -> Vec<Attempt> {
-        attempts::list(&*self.services().table, account, event_id)
-            .await
-            .unwrap()
-    }
-}
-
-fn message(account: &AccountId, id: &str, name: &str) -> Value {
-    json!({
-        "id": id, "accountId": account.to_string(), "name": name, "packageId": "pkg_1",
-        "documentId": null, "sessionUser": "usr_signer", "message": null,
-        "createdDate": "2026-11-26T10:00:00Z"
-    })
-}
-
-fn failed_ids(resp: &SqsBatchResponse) -> Vec<&str> {
-    resp.batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect()
-}
-
-fn fast() -> Settings {
-    Settings {
-        timeout: Duration::from_secs(2),
-        ..Settings::default()
-    }
-}
-
-async fn within<F: std::future::Future<Output = ()>>(secs: u64, f: F) {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .expect("the scenario finished in time");
-}
+use crate::rig::{failed_ids, fast, message, within, Hit, Receiver, Rig};
 
 // ------------------------------------------------------------------------------- scenarios
 
@@ -570,7 +162,8 @@ async fn redelivery_is_idempotent_per_endpoint(backend: Backend) {
         [
             (1, AttemptStatus::Failed),
             (1, AttemptStatus::Failed),
-            (2, AttemptStatus::Succeeded)
+            // Numbered from the endpoint's attempts recorded before it: its third try.
+            (3, AttemptStatus::Succeeded)
         ]
     );
     assert_eq!(tries.len(), 4);
@@ -596,13 +189,16 @@ async fn retry_delays_follow_receive_counts(backend: Backend) {
     rig.endpoint(&acc, &down, None, &["PACKAGE_CREATE"]).await;
     rig.publish(&acc, "evt_sched", "PACKAGE_CREATE").await;
     let m = rig.receive(1).await.remove(0);
+    // The delay follows the endpoint's failed tries (read from its attempts), not SQS's receive
+    // count: a wait for its turn would be a receive too.
     let expected = [
         (1, 4..=6),
         (2, 48..=72),
         (3, 240..=360),
+        (4, 1_440..=2_160),
         (5, 5_760..=8_640),
+        (6, 14_400..=21_600),
         (7, 28_800..=42_900),
-        (8, 0..=0), // the last receive: visible now, so SQS dead-letters it at once
     ];
     for (count, range) in expected.iter().cloned() {
         let resp = rig.run_as(&m, count).await;
@@ -610,7 +206,19 @@ async fn retry_delays_follow_receive_counts(backend: Backend) {
         let set = *rig.visibility_of(&m).last().expect("a visibility was set");
         assert!(range.contains(&set), "receive {count}: {set}s");
     }
-    assert_eq!(down.count(), expected.len());
+    // The eighth failed try is the last: the message goes to the DLQ for that endpoint and is
+    // settled here (nothing left to retry).
+    let resp = rig.run_as(&m, 8).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!(down.count(), expected.len() + 1);
+    let dead = rig
+        .queues()
+        .dead_letters
+        .receive(10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attributes["reason"], "exhausted");
     rig.forget(&m).await;
 
     // 429 with Retry-After: 120 is honoured over the 5 s step.
@@ -853,7 +461,7 @@ async fn exhausted_messages_are_redriven(backend: Backend) {
     let rig = Rig::new(
         backend,
         Settings {
-            max_receives: 2,
+            queue_max_receives: 2,
             ..fast()
         },
     )

@@ -76,6 +76,10 @@ pub struct Config {
     /// lockout counters) are cached in process; 0 turns the cache off. Another instance's
     /// revocation is seen within this time; this instance's own writes at once.
     pub read_cache: Duration,
+    /// How long every event delivered to an account is kept, with its payload and its outcome
+    /// per endpoint, for `GET /api/callback/messages`, resend and recover
+    /// (`KEYGATE_MESSAGE_RETENTION_DAYS`, default 30).
+    pub message_retention_days: i64,
 }
 
 impl Config {
@@ -94,6 +98,7 @@ impl Config {
             local_mode: true,
             key_cache: Duration::from_secs(300),
             read_cache: Duration::from_secs(2),
+            message_retention_days: 30,
         }
     }
 
@@ -166,6 +171,13 @@ impl Config {
             Duration::from_secs(bounded(&var, "KEYGATE_KEY_CACHE_SECONDS", 300, 0, 3_600)? as u64);
         c.read_cache =
             Duration::from_secs(bounded(&var, "KEYGATE_READ_CACHE_SECONDS", 2, 0, 30)? as u64);
+        c.message_retention_days = bounded(
+            &var,
+            "KEYGATE_MESSAGE_RETENTION_DAYS",
+            c.message_retention_days,
+            1,
+            365,
+        )?;
         if let Some(list) = var("KEYGATE_REDIRECT_ALLOWLIST") {
             c.redirect_allowlist = list
                 .split(',')
@@ -303,6 +315,14 @@ mod tests {
             cfg(&[("KEYGATE_CLOCK_SKEW", "120")]).unwrap().clock_skew,
             120
         );
+        assert_eq!(cfg(&[]).unwrap().message_retention_days, 30);
+        assert_eq!(
+            cfg(&[("KEYGATE_MESSAGE_RETENTION_DAYS", "7")])
+                .unwrap()
+                .message_retention_days,
+            7
+        );
+        assert!(cfg(&[("KEYGATE_MESSAGE_RETENTION_DAYS", "0")]).is_err());
     }
 
     #[test]

@@ -123,6 +123,15 @@ pub struct Attempt {
     pub latency_ms: u64,
     /// When the attempt started (unix seconds).
     pub at: UnixSeconds,
+    /// The delivery round it belongs to: `None` for the event's own delivery (and a recovery's,
+    /// which only completes it), a resend's id (`rs_…`) for a resend's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<String>,
+    /// No try of this round follows it: its retries are used up (the message went to the
+    /// dead-letter queue for this endpoint), or the endpoint was disabled. A failed delivery
+    /// whose last attempt says so is `failed`; one still to be retried is `pending`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub last: bool,
 }
 
 fn partition(account: &AccountId, event_id: &str) -> String {
@@ -227,6 +236,8 @@ mod tests {
             error_class: (n != 2).then_some(ErrorClass::HttpStatus),
             latency_ms: 12,
             at,
+            round: None,
+            last: false,
         }
     }
 

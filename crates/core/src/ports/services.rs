@@ -20,6 +20,11 @@ pub struct Services {
     pub table: Arc<dyn Table>,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
+    /// The events queue, for the one HTTP function that enqueues onto it: `client-apps` sends
+    /// resends, recoveries and operational events there (`KEYGATE_QUEUE_URL`, send only).
+    /// `None` where the function has no business with it; a route that needs it then answers
+    /// `503` naming the variable.
+    pub events: Option<Arc<dyn Queue>>,
 }
 
 /// The queues: only the webhooks function (and the local server, which feeds it and takes the
@@ -52,6 +57,7 @@ impl Services {
             table: cached(Arc::new(MemoryTable::new()), read_cache),
             keys: Arc::new(Keys::generated(now).await),
             clock,
+            events: None,
         }
     }
 

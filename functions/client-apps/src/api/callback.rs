@@ -77,6 +77,8 @@ struct CallbackOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     disabled: Option<keygate_core::notify::endpoints::Disabled>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     created_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     updated_at: Option<i64>,
@@ -102,6 +104,7 @@ fn out(ep: &Endpoint, m: &Manager, peppers: &Peppers, with_id: bool) -> Callback
             None
         },
         disabled: ep.disabled.clone(),
+        rate_limit: ep.rate_limit,
         created_at: Some(ep.created_at),
         updated_at: Some(ep.updated_at),
     }
@@ -121,6 +124,7 @@ pub async fn get_primary(s: &Services, m: &Manager) -> ApiResult<Response<Body>>
                 authentication: AuthenticationOut::NONE,
                 signing_secret: None,
                 disabled: None,
+                rate_limit: None,
                 created_at: None,
                 updated_at: None,
             },
@@ -180,13 +184,16 @@ pub async fn update(
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
-    let (url, events) = check(s, &input)?;
+    let checked = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let (mut ep, rev) = owned(s, m, id).await?;
     let ring = s.keys.ring().await;
-    let auth = authentication(m, ring.peppers(), Some(&ep), &url, requested)?;
-    apply(&mut ep, ring.peppers(), url, auth, events, s.now())?;
+    let auth = authentication(m, ring.peppers(), Some(&ep), &checked.url, requested)?;
+    let enabled = apply(&mut ep, ring.peppers(), checked, auth, s.now())?;
     save(s, m, &ep, Some(rev), "endpoint.update").await?;
+    if enabled {
+        crate::manage::messages::recovered(s, &ep).await;
+    }
     Ok(json(200, &out(&ep, m, ring.peppers(), true)))
 }
 
@@ -235,10 +242,11 @@ pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
         None => None,
         Some("ACCOUNT") => Some(Origin::Account),
         Some("PARTICIPANT") => Some(Origin::Participant),
+        Some("OPERATIONAL") => Some(Origin::Operational),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "origin_unknown",
-                "origin is ACCOUNT or PARTICIPANT",
+                "origin is ACCOUNT, PARTICIPANT or OPERATIONAL",
             ))
         }
     };

@@ -4,4 +4,5 @@
 pub mod account;
 pub mod apps;
 pub mod callback;
+pub mod messages;
 pub mod oauth_clients;

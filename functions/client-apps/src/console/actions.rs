@@ -2,8 +2,8 @@
 //! function as its REST route, then answers `303` back to its page (see [`super::Console::done`]).
 
 use keygate_core::clients::{self, ClientKind, Profile};
-use keygate_core::notify::attempts;
 use keygate_core::notify::endpoints::{self, AuthType};
+use keygate_core::notify::messages::Filter;
 use keygate_core::{ApiError, ApiResult, Services};
 use keygate_http::routes::Params;
 use lambda_http::{Body, Request, Response};
@@ -11,11 +11,12 @@ use lambda_http::{Body, Request, Response};
 use super::pages::{self, ApiAccessView, EventsView, Page};
 use super::{Console, ConsoleForm, Flash};
 use crate::manage::callback::{AuthenticationIn, CallbackIn};
+use crate::manage::messages::Recovered;
 use crate::manage::oauth_clients::{OAuthClientIn, OAuthClientUpdateIn};
-use crate::manage::{account, apps, callback, oauth_clients};
+use crate::manage::{account, apps, callback, messages, oauth_clients};
 
-/// How many delivery attempts the Event Notification page lists.
-const RECENT_ATTEMPTS: usize = 50;
+/// How many messages the Event Notification page lists.
+const RECENT_MESSAGES: usize = 25;
 
 /// Opens a page view, or answers the refusal page.
 macro_rules! view {
@@ -333,14 +334,25 @@ pub async fn event_notifications(s: &Services, req: &Request) -> ApiResult<Respo
         .filter(|_| owner)
         .and_then(|e| e.current_secret(peppers))
         .map(|x| x.expose().to_owned());
-    let recent = attempts::recent(&*s.table, &c.m.account.id, RECENT_ATTEMPTS).await?;
+    let filter = Filter {
+        limit: RECENT_MESSAGES,
+        ..Filter::default()
+    };
+    let recent = keygate_core::notify::messages::list(
+        &*s.table,
+        &c.m.account.id,
+        &all.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>(),
+        &filter,
+        s.now(),
+    )
+    .await?;
     let view = EventsView {
         primary,
         key,
         oauth_secret,
         signing_secret,
         extra: &extra,
-        attempts: &recent,
+        messages: &recent.messages,
     };
     Ok(pages::event_notifications(&c, flash.as_ref(), &view))
 }
@@ -361,7 +373,17 @@ fn callback_input(form: &ConsoleForm) -> ApiResult<CallbackIn> {
     };
     let oauth = kind == AuthType::OAuth2;
     let field = |name: &str| form.get(name).filter(|_| oauth).map(str::to_owned);
+    let rate_limit = match form.get("rateLimit").map(str::trim) {
+        None | Some("") => None,
+        Some(r) => Some(r.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                "rate_limit_invalid",
+                "rateLimit is deliveries per second: a whole number from 1",
+            )
+        })?),
+    };
     Ok(CallbackIn {
+        rate_limit,
         url: form.get("url").unwrap_or_default().to_owned(),
         key: form
             .get("key")
@@ -454,6 +476,55 @@ pub async fn delete_endpoint(
         result.map(|()| done(w.done_title)),
     )
     .await
+}
+
+/// A failed delivery's Resend button: the message once more to that endpoint.
+pub async fn resend_message(
+    s: &Services,
+    req: &Request,
+    p: Params<'_>,
+) -> ApiResult<Response<Body>> {
+    let (c, form) = post!(s, req);
+    let endpoint = form.get("endpointId").unwrap_or_default().to_owned();
+    let result = messages::resend(s, &c.m, p.require("id")?, &endpoint).await;
+    let w = c.lang.words();
+    c.done(
+        s,
+        Page::EventNotification.path(),
+        result.map(|_| done(w.resend_queued)),
+    )
+    .await
+}
+
+/// The Recover since form: a `datetime-local` value read as UTC (or a full RFC 3339 time).
+pub async fn recover_endpoint(s: &Services, req: &Request) -> ApiResult<Response<Body>> {
+    let (c, form) = post!(s, req);
+    let w = c.lang.words();
+    let result = async {
+        let raw = form.get("since").unwrap_or_default().trim();
+        let since = match raw.len() {
+            16 => format!("{raw}:00Z"),
+            19 => format!("{raw}Z"),
+            _ => raw.to_owned(),
+        };
+        let since = messages::time("since", &since)?;
+        let until = s.now() * 1000 + 999;
+        let endpoint = form.get("endpointId").unwrap_or_default();
+        match messages::recover(s, &c.m, since, until, endpoint).await? {
+            Recovered::Queued(n) => Ok(Some(Flash::Done {
+                what: w.recovery_queued.replace("{n}", &n.to_string()),
+            })),
+            Recovered::TooMany { count, .. } => Err(ApiError::bad_request(
+                "recover_too_many",
+                format!(
+                    "{count} > {}",
+                    keygate_core::notify::messages::recovery::MAX_RECOVER
+                ),
+            )),
+        }
+    }
+    .await;
+    c.done(s, Page::EventNotification.path(), result).await
 }
 
 // ------------------------------------------------------------------------- sign-out, assets

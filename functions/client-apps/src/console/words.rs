@@ -208,6 +208,19 @@ pub struct Words {
     pub delivered: &'static str,
     pub failed: &'static str,
     pub primary_endpoint: &'static str,
+    pub pending: &'static str,
+    pub attempts: &'static str,
+    pub resend: &'static str,
+    pub resend_queued: &'static str,
+    pub recover_since: &'static str,
+    pub recover_help: &'static str,
+    pub since_utc: &'static str,
+    pub recover: &'static str,
+    /// `{n}`: how many messages.
+    pub recovery_queued: &'static str,
+    pub operational_events: &'static str,
+    pub rate_limit: &'static str,
+    pub rate_limit_help: &'static str,
 
     // Sign-in and refusals
     pub sign_in_title: &'static str,
@@ -343,8 +356,8 @@ pub static EN: Words = Words {
     url: "URL",
     events: "Events",
     recent_deliveries: "Recent deliveries", // not in the seeds
-    recent_deliveries_help: "The most recent delivery attempts to your endpoints, newest first: where to look when a notification does not arrive.", // not in the seeds
-    no_deliveries: "No delivery attempts yet.", // not in the seeds
+    recent_deliveries_help: "The most recent notifications, newest first, with what became of each at each endpoint: where to look when a notification does not arrive, and where to send it again.", // not in the seeds
+    no_deliveries: "No notifications yet.", // not in the seeds
     when: "When", // not in the seeds
     event: "Event",
     event_id: "Event ID", // not in the seeds
@@ -355,6 +368,18 @@ pub static EN: Words = Words {
     delivered: "Delivered", // not in the seeds
     failed: "Failed", // not in the seeds
     primary_endpoint: "Callback URL",
+    pending: "Pending", // not in the seeds
+    attempts: "Attempts", // not in the seeds
+    resend: "Resend", // not in the seeds
+    resend_queued: "The notification will be sent again, with its original webhook-id.", // not in the seeds
+    recover_since: "Recover since", // not in the seeds
+    recover_help: "Sends an endpoint every notification it did not receive since that time (failed, given up, or sent while it was disabled), oldest first, and enables it again if it was disabled.", // not in the seeds
+    since_utc: "Since (UTC)", // not in the seeds
+    recover: "Recover", // not in the seeds
+    recovery_queued: "{n} notifications will be sent again, oldest first.", // not in the seeds
+    operational_events: "Operational events", // not in the seeds
+    rate_limit: "Rate limit (deliveries per second)", // not in the seeds
+    rate_limit_help: "Optional. Deliveries beyond it wait their turn; none is lost.", // not in the seeds
 
     sign_in_title: "Sign in to the console", // not in the seeds
     sign_in_body: "Open the console with a sign-in link: ask keygate for a user authentication token (POST /api/authenticationTokens/user) and open /auth?authenticationToken=<token>&target=/admin/api-access.", // not in the seeds
@@ -489,8 +514,8 @@ pub static FR: Words = Words {
     url: "URL",
     events: "Événements",
     recent_deliveries: "Livraisons récentes", // not in the seeds
-    recent_deliveries_help: "Les tentatives de livraison les plus récentes vers vos destinations, de la plus récente à la plus ancienne\u{a0}: l'endroit où regarder quand une notification n'arrive pas.", // not in the seeds
-    no_deliveries: "Aucune tentative de livraison pour l'instant.", // not in the seeds
+    recent_deliveries_help: "Les notifications les plus récentes, de la plus récente à la plus ancienne, avec ce qu'il est advenu de chacune à chaque destination\u{a0}: l'endroit où regarder quand une notification n'arrive pas, et d'où l'envoyer de nouveau.", // not in the seeds
+    no_deliveries: "Aucune notification pour l'instant.", // not in the seeds
     when: "Date", // not in the seeds
     event: "Événement",
     event_id: "ID de l'événement", // not in the seeds
@@ -501,6 +526,18 @@ pub static FR: Words = Words {
     delivered: "Livrée", // not in the seeds
     failed: "Échec", // not in the seeds
     primary_endpoint: "URL de rappel",
+    pending: "En attente", // not in the seeds
+    attempts: "Tentatives", // not in the seeds
+    resend: "Renvoyer", // not in the seeds
+    resend_queued: "La notification sera envoyée de nouveau, avec son webhook-id d'origine.", // not in the seeds
+    recover_since: "Récupérer depuis", // not in the seeds
+    recover_help: "Envoie à une destination chaque notification qu'elle n'a pas reçue depuis ce moment (en échec, abandonnée, ou envoyée pendant qu'elle était désactivée), de la plus ancienne à la plus récente, et la réactive si elle était désactivée.", // not in the seeds
+    since_utc: "Depuis (UTC)", // not in the seeds
+    recover: "Récupérer", // not in the seeds
+    recovery_queued: "{n}\u{a0}notifications seront envoyées de nouveau, de la plus ancienne à la plus récente.", // not in the seeds
+    operational_events: "Événements opérationnels", // not in the seeds
+    rate_limit: "Limite de débit (livraisons par seconde)", // not in the seeds
+    rate_limit_help: "Facultatif. Les livraisons au-delà attendent leur tour\u{a0}; aucune n'est perdue.", // not in the seeds
 
     sign_in_title: "Connectez-vous à la console", // not in the seeds
     sign_in_body: "Ouvrez la console avec un lien de connexion\u{a0}: demandez à keygate un jeton d'authentification d'utilisateur (POST /api/authenticationTokens/user) et ouvrez /auth?authenticationToken=<jeton>&target=/admin/api-access.", // not in the seeds

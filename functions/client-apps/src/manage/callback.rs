@@ -6,8 +6,8 @@ use keygate_core::identity::Manager;
 use keygate_core::kernel::crypto::Peppers;
 use keygate_core::kernel::ids::EndpointId;
 use keygate_core::notify::endpoints::{
-    self, validate_events, validate_key, validate_oauth, validate_url, AuthChange, AuthType,
-    Endpoint, MAX_ENDPOINTS,
+    self, validate_events, validate_key, validate_oauth, validate_rate_limit, validate_url,
+    AuthChange, AuthType, Endpoint, MAX_ENDPOINTS,
 };
 use keygate_core::ports::store::{Condition, WriteOp};
 use keygate_core::{ApiError, ApiResult, Services};
@@ -25,6 +25,9 @@ pub(crate) struct CallbackIn {
     pub events: Vec<String>,
     #[serde(default)]
     pub authentication: Option<AuthenticationIn>,
+    /// Most deliveries per second; left out (or `null`), none.
+    #[serde(default)]
+    pub rate_limit: Option<u64>,
 }
 
 /// OneSpan's `authentication` (French edition): `{"type": "NONE" | "BASIC" | "OAUTH2", …}`.
@@ -50,9 +53,19 @@ pub(crate) fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
         .map_or_else(|| "****".to_owned(), |s| s.masked())
 }
 
-pub(crate) fn check(s: &Services, input: &CallbackIn) -> ApiResult<(String, Vec<String>)> {
-    let url = validate_url(&input.url, s.config.local_mode)?;
-    Ok((url, validate_events(&input.events)?))
+/// What a callback's URL, events and rate limit are, once checked.
+pub(crate) struct Checked {
+    pub url: String,
+    pub events: Vec<String>,
+    pub rate_limit: Option<u32>,
+}
+
+pub(crate) fn check(s: &Services, input: &CallbackIn) -> ApiResult<Checked> {
+    Ok(Checked {
+        url: validate_url(&input.url, s.config.local_mode)?,
+        events: validate_events(&input.events)?,
+        rate_limit: validate_rate_limit(input.rate_limit)?,
+    })
 }
 
 /// What the request says about authentication (`None`: it says nothing — no `key`, no
@@ -201,6 +214,7 @@ pub(crate) struct NewEndpoint {
     url: String,
     auth: AuthChange,
     events: Vec<String>,
+    rate_limit: Option<u32>,
 }
 
 /// Creates an endpoint (the account's limit permitting) with its audit record.
@@ -227,6 +241,7 @@ pub(crate) async fn create_endpoint(
         s.now(),
     );
     ep.authenticate_with(peppers, new.auth)?;
+    ep.rate_limit = new.rate_limit;
     save(s, m, &ep, None, action).await?;
     Ok(ep)
 }
@@ -277,7 +292,7 @@ pub(crate) async fn set_primary(
     m: &Manager,
     input: CallbackIn,
 ) -> ApiResult<Endpoint> {
-    let (url, events) = check(s, &input)?;
+    let checked = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
     let now = s.now();
@@ -286,21 +301,25 @@ pub(crate) async fn set_primary(
         m,
         ring.peppers(),
         current.as_ref().map(|(e, _)| e),
-        &url,
+        &checked.url,
         requested,
     )?;
     let ep = match current {
         Some((mut ep, rev)) => {
-            apply(&mut ep, ring.peppers(), url, auth, events, now)?;
+            let enabled = apply(&mut ep, ring.peppers(), checked, auth, now)?;
             save(s, m, &ep, Some(rev), "callback.update").await?;
+            if enabled {
+                crate::manage::messages::recovered(s, &ep).await;
+            }
             ep
         }
         None => {
             let new = NewEndpoint {
                 primary: true,
-                url,
+                url: checked.url,
                 auth,
-                events,
+                events: checked.events,
+                rate_limit: checked.rate_limit,
             };
             create_endpoint(s, m, ring.peppers(), new, "callback.create").await?
         }
@@ -308,22 +327,24 @@ pub(crate) async fn set_primary(
     Ok(ep)
 }
 
+/// Applies a `PUT`: returns whether it enabled a disabled endpoint again (the account hears it:
+/// `CALLBACK_ENDPOINT_RECOVERED`).
 pub(crate) fn apply(
     ep: &mut Endpoint,
     peppers: &Peppers,
-    url: String,
+    checked: Checked,
     auth: AuthChange,
-    events: Vec<String>,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     ep.authenticate_with(peppers, auth)?;
-    ep.url = url;
-    ep.events = events;
+    ep.url = checked.url;
+    ep.events = checked.events;
+    ep.rate_limit = checked.rate_limit;
     // A PUT is how an operator re-enables an endpoint that delivery disabled.
-    ep.disabled = None;
+    let enabled = ep.disabled.take().is_some();
     ep.failing_since = None;
     ep.updated_at = now;
-    Ok(())
+    Ok(enabled)
 }
 
 /// OneSpan's REVERT: the callback goes (and with it every event subscription).
@@ -361,15 +382,16 @@ pub(crate) async fn add_endpoint(
     m: &Manager,
     input: CallbackIn,
 ) -> ApiResult<Endpoint> {
-    let (url, events) = check(s, &input)?;
+    let checked = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let ring = s.keys.ring().await;
-    let auth = authentication(m, ring.peppers(), None, &url, requested)?;
+    let auth = authentication(m, ring.peppers(), None, &checked.url, requested)?;
     let new = NewEndpoint {
         primary: false,
-        url,
+        url: checked.url,
         auth,
-        events,
+        events: checked.events,
+        rate_limit: checked.rate_limit,
     };
     create_endpoint(s, m, ring.peppers(), new, "endpoint.create").await
 }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod apps;
 pub mod callback;
+pub mod messages;
 pub mod oauth_clients;
 
 use keygate_core::identity::Manager;

@@ -7,7 +7,15 @@
 //! keygate-admin add-user --account ID --email E [--api-access]
 //! keygate-admin rotate-signing-key [--activate-in SECONDS]   new ES256 key: published now, signs later
 //! keygate-admin rotate-pepper                    new pepper for new hashes; old hashes stay valid
+//! keygate-admin redrive                          move the dead-letter queue back to the events queue
 //! ```
+//!
+//! `redrive` starts SQS's message move task (`StartMessageMoveTask`) from `KEYGATE_DLQ_URL` to
+//! `KEYGATE_QUEUE_URL`; where the service does not implement it (moto, in the local stack) it
+//! moves the messages one by one (receive, send, delete). Nothing is delivered twice: the
+//! delivery ledger remembers which endpoint took which event for as long as messages are
+//! retained, and a message that exhausted its retries at one endpoint goes back to that endpoint
+//! only.
 //! The API key is printed once and stored nowhere in plaintext.
 
 use std::collections::HashMap;
@@ -24,7 +32,8 @@ const USAGE: &str = "usage:
   keygate-admin create-account --name NAME --owner-email EMAIL
   keygate-admin add-user --account ACCOUNT_ID --email EMAIL [--api-access]
   keygate-admin rotate-signing-key [--activate-in SECONDS]   (default 600: twice the key cache)
-  keygate-admin rotate-pepper";
+  keygate-admin rotate-pepper
+  keygate-admin redrive                                       (the dead-letter queue back to the events queue)";
 
 #[tokio::main]
 async fn main() {
@@ -133,6 +142,18 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 )
             })
             .await
+        }
+        "redrive" => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            match keygate_aws::start::redrive(&config).await? {
+                keygate_aws::sqs::Redrive::Task(handle) => println!(
+                    "message move task started ({handle}): follow it with `aws sqs list-message-move-tasks --source-arn <dead-letter queue ARN>`"
+                ),
+                keygate_aws::sqs::Redrive::Copied(n) => println!(
+                    "{n} messages moved back to the events queue (one by one: this SQS has no message move task)"
+                ),
+            }
+            Ok(())
         }
         _ => Err(format!("unknown command '{cmd}'\n{USAGE}")),
     }

@@ -31,6 +31,11 @@ pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
 pub const DEFAULT_GRACE_SECONDS: i64 = 24 * 3600;
 /// Most endpoints an account may have (primary included).
 pub const MAX_ENDPOINTS: usize = 20;
+/// The API's name of the primary (OneSpan) callback, wherever an endpoint is named
+/// (`endpointId` of messages, resend, recover, operational events).
+pub const PRIMARY: &str = "primary";
+/// The highest `rateLimit` accepted (deliveries per second).
+pub const MAX_RATE_LIMIT: u32 = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +77,9 @@ pub struct Endpoint {
     /// Start of the current run of failed deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<UnixSeconds>,
+    /// Most deliveries per second (`rateLimit`): those beyond wait their turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
 }

@@ -32,6 +32,7 @@ impl Endpoint {
                 secrets: vec![secret],
                 disabled: None,
                 failing_since: None,
+                rate_limit: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -148,6 +149,38 @@ impl Endpoint {
     /// Receives this event type, and is not disabled.
     pub fn wants(&self, event: &str) -> bool {
         self.disabled.is_none() && self.events.iter().any(|e| e == event)
+    }
+
+    /// The endpoint's name in the API: [`PRIMARY`] for the primary callback, else its id.
+    pub fn api_id(&self) -> &str {
+        if self.primary {
+            PRIMARY
+        } else {
+            self.id.as_str()
+        }
+    }
+
+    /// Whether `name` (an endpoint's API name or id) names this endpoint.
+    pub fn is_named(&self, name: &str) -> bool {
+        name == self.id.as_str() || (self.primary && name == PRIMARY)
+    }
+}
+
+/// The endpoint of the account an API name (`primary`, or an `ep_…` id) names.
+pub async fn named(
+    table: &dyn Table,
+    account: &AccountId,
+    name: &str,
+) -> Result<Option<(Endpoint, u64)>, StoreError> {
+    if name == PRIMARY {
+        return Ok(list(table, account)
+            .await?
+            .into_iter()
+            .find(|(e, _)| e.primary));
+    }
+    match EndpointId::parse(name) {
+        Ok(id) => get(table, account, &id).await,
+        Err(_) => Ok(None),
     }
 }
 

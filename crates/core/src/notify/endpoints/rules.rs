@@ -138,3 +138,17 @@ pub fn validate_key(key: &str) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// Checks a `rateLimit`: deliveries per second, a positive integer up to [`MAX_RATE_LIMIT`].
+pub fn validate_rate_limit(rate: Option<u64>) -> ApiResult<Option<u32>> {
+    match rate {
+        None => Ok(None),
+        Some(n) if (1..=u64::from(MAX_RATE_LIMIT)).contains(&n) => Ok(Some(n as u32)),
+        Some(_) => Err(ApiError::bad_request(
+            "rate_limit_invalid",
+            format!(
+                "rateLimit is deliveries per second: a whole number from 1 to {MAX_RATE_LIMIT}"
+            ),
+        )),
+    }
+}

@@ -1,6 +1,7 @@
 //! The event catalog (`GET /api/callback/events`): each of the 24 event types with where it
 //! comes from (the account or a participant, as the French edition of OneSpan's guide groups
-//! them), and its label and description in English and French, in the guides' own words.
+//! them), and its label and description in English and French, in the guides' own words; then
+//! keygate's three operational events (origin `OPERATIONAL`).
 //!
 //! The French edition lists 22 types: `PACKAGE_RESTORE` (a transaction restored from the
 //! Trashed folder) and `PACKAGE_OPT_OUT` (a recipient who opted out of signing electronically)
@@ -17,6 +18,8 @@ use serde::Serialize;
 pub enum Origin {
     Account,
     Participant,
+    /// keygate itself, about the delivery of the others (Svix's operational webhooks).
+    Operational,
 }
 
 /// A text in English and French.
@@ -55,10 +58,12 @@ const fn ev(
     }
 }
 
-use Origin::{Account, Participant};
+use Origin::{Account, Operational, Participant};
 
-/// The catalog, in the French edition's order: account-generated events, then participant's.
-pub const CATALOG: [EventInfo; 24] = [
+/// The catalog, in the French edition's order: account-generated events, then participant's;
+/// then keygate's three operational events (not in OneSpan's guides: their French is written
+/// here in the guides' register).
+pub const CATALOG: [EventInfo; 27] = [
     ev("TEMPLATE_CREATE", Account, ("Template created", "Modèle créé"),
         ("A new template has been created.", "Un nouveau modèle a été créé.")),
     ev("PACKAGE_CREATE", Account, ("Transaction created", "Transaction créée"),
@@ -134,6 +139,18 @@ pub const CATALOG: [EventInfo; 24] = [
         ("Transaction opted out of", "Renonciation à la signature électronique"),
         ("A recipient opted out of signing the transaction electronically. The notification includes the recipient's reason for opting out.",
          "Un destinataire a renoncé à signer la transaction par voie électronique. La notification comprend le motif de sa renonciation.")),
+    ev("CALLBACK_ENDPOINT_DISABLED", Operational,
+        ("Callback endpoint disabled", "Point de terminaison de rappel désactivé"),
+        ("A callback endpoint was disabled: it answered 410 Gone, or every delivery to it failed for days. The notification includes the reason.",
+         "Un point de terminaison de rappel a été désactivé : il a répondu 410 Gone, ou toutes les livraisons ont échoué pendant plusieurs jours. La notification comprend le motif.")),
+    ev("CALLBACK_DELIVERY_EXHAUSTED", Operational,
+        ("Callback delivery exhausted", "Livraison de rappel abandonnée"),
+        ("A notification could not be delivered to a callback endpoint after every retry, and went to the dead-letter queue. The notification includes its messageId.",
+         "Une notification n'a pu être livrée à un point de terminaison de rappel après toutes les tentatives, et a été placée dans la file d'attente de lettres mortes. La notification comprend son messageId.")),
+    ev("CALLBACK_ENDPOINT_RECOVERED", Operational,
+        ("Callback endpoint recovered", "Point de terminaison de rappel rétabli"),
+        ("A disabled callback endpoint was enabled again, by a recovery or by saving its settings.",
+         "Un point de terminaison de rappel désactivé a été réactivé, par une récupération ou par l'enregistrement de ses paramètres.")),
 ];
 
 /// The catalog entry of an event type.
@@ -150,6 +167,7 @@ mod tests {
         let mut names: Vec<&str> = CATALOG.iter().map(|e| e.name).collect();
         names.sort_unstable();
         let mut types = super::super::EVENT_TYPES.to_vec();
+        types.extend(super::super::OPERATIONAL_EVENTS);
         types.sort_unstable();
         assert_eq!(names, types);
         assert_eq!(
@@ -166,6 +184,13 @@ mod tests {
                 .count(),
             12
         );
+        assert_eq!(
+            CATALOG
+                .iter()
+                .filter(|e| e.origin == Origin::Operational)
+                .count(),
+            3
+        );
         for e in &CATALOG {
             assert!(
                 !e.label.en.is_empty() && !e.label.fr.is_empty(),
@@ -179,6 +204,6 @@ mod tests {
             );
         }
         let labels: std::collections::HashSet<&str> = CATALOG.iter().map(|e| e.label.fr).collect();
-        assert_eq!(labels.len(), 24, "French labels are distinct");
+        assert_eq!(labels.len(), 27, "French labels are distinct");
     }
 }

@@ -35,8 +35,65 @@ pub const EVENT_TYPES: [&str; 24] = [
     "PACKAGE_RESTORE",
 ];
 
+/// keygate's own operational events (Svix's operational webhooks): about an endpoint of the
+/// account, which they are never sent to. Off by default, subscribable by any endpoint.
+pub const OPERATIONAL_EVENTS: [&str; 3] =
+    [ENDPOINT_DISABLED, DELIVERY_EXHAUSTED, ENDPOINT_RECOVERED];
+/// An endpoint was disabled: it answered `410 Gone`, or every delivery failed for days
+/// (`reason` says which).
+pub const ENDPOINT_DISABLED: &str = "CALLBACK_ENDPOINT_DISABLED";
+/// A message went to the dead-letter queue for an endpoint (`messageId`): its retries are used
+/// up.
+pub const DELIVERY_EXHAUSTED: &str = "CALLBACK_DELIVERY_EXHAUSTED";
+/// A disabled endpoint is enabled again (a recover, or its settings saved again).
+pub const ENDPOINT_RECOVERED: &str = "CALLBACK_ENDPOINT_RECOVERED";
+
+/// One of the 24 platform events, or an operational one.
 pub fn is_event_type(name: &str) -> bool {
-    EVENT_TYPES.contains(&name)
+    EVENT_TYPES.contains(&name) || is_operational(name)
+}
+
+/// One of keygate's own operational events.
+pub fn is_operational(name: &str) -> bool {
+    OPERATIONAL_EVENTS.contains(&name)
+}
+
+/// An operational event of `account` about its endpoint `about` (its API id: `primary` for the
+/// primary callback), with `extra` fields (`reason`, `messageId`), as the webhooks function and
+/// the management routes put it on the events queue. Its id is new (`evt_op_…`); `message`
+/// says in English what happened.
+pub fn operational(
+    account: &AccountId,
+    name: &'static str,
+    about: &str,
+    message: String,
+    extra: serde_json::Map<String, serde_json::Value>,
+    now: crate::kernel::clock::UnixSeconds,
+) -> EventMessage {
+    let mut fields = serde_json::Map::new();
+    fields.insert("endpointId".into(), about.into());
+    fields.extend(extra);
+    EventMessage {
+        id: format!("evt_op_{}", crate::kernel::ids::random_suffix()),
+        account_id: account.clone(),
+        name: name.to_owned(),
+        package_id: None,
+        document_id: None,
+        session_user: None,
+        message: Some(message),
+        created_date: Some(crate::kernel::clock::rfc3339(now)),
+        extra: fields,
+    }
+}
+
+impl EventMessage {
+    /// The endpoint an operational event is about (its API id), which it is never sent to.
+    pub fn about(&self) -> Option<&str> {
+        if !is_operational(&self.name) {
+            return None;
+        }
+        self.extra.get("endpointId").and_then(|v| v.as_str())
+    }
 }
 
 /// Largest queue message accepted (SQS's own limit): larger ones are poison.
@@ -240,5 +297,30 @@ mod tests {
         v.sort_unstable();
         v.dedup();
         assert_eq!(v.len(), 24);
+        assert!(OPERATIONAL_EVENTS
+            .iter()
+            .all(|e| is_event_type(e) && is_operational(e) && !EVENT_TYPES.contains(e)));
+    }
+
+    #[test]
+    fn operational_events_name_the_endpoint_they_are_about() {
+        let acc = AccountId::generate();
+        let mut extra = serde_json::Map::new();
+        extra.insert("reason".into(), "the endpoint answered 410 Gone".into());
+        let e = operational(&acc, ENDPOINT_DISABLED, "primary", "x".into(), extra, 0);
+        assert!(e.id.starts_with("evt_op_"));
+        assert_eq!(e.about(), Some("primary"));
+        assert_eq!(e.created_date.as_deref(), Some("1970-01-01T00:00:00Z"));
+        // As queued and parsed back: a valid event message of its own.
+        let back = parse(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back.extra["reason"], "the endpoint answered 410 Gone");
+        assert_eq!(back.about(), Some("primary"));
+        let mut plain = back.clone();
+        plain.name = "PACKAGE_CREATE".into();
+        assert_eq!(
+            plain.about(),
+            None,
+            "only operational events are about an endpoint"
+        );
     }
 }

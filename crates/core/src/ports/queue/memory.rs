@@ -61,7 +61,13 @@ impl MemoryQueue {
 
 #[async_trait]
 impl Queue for MemoryQueue {
-    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+    async fn send_delayed(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        delay_seconds: u32,
+    ) -> Result<String, QueueError> {
+        let delay = Duration::from_secs(delay_seconds.min(super::MAX_SEND_DELAY).into());
         let id = format!("msg-{}", crate::kernel::ids::random_suffix());
         self.lock().push(Slot {
             message: Received {
@@ -74,7 +80,7 @@ impl Queue for MemoryQueue {
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
             },
-            visible_at: Instant::now(),
+            visible_at: Instant::now() + delay,
             receipt: None,
         });
         self.notify.notify_waiters();

@@ -12,6 +12,9 @@ use async_trait::async_trait;
 
 pub use memory::MemoryQueue;
 
+/// The longest delay a message can be sent with (SQS: 15 minutes).
+pub const MAX_SEND_DELAY: u32 = 900;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// SQS failed the call (classified: see [`crate::kernel::fault`]).
@@ -48,7 +51,17 @@ pub struct Received {
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
     /// Enqueues a message with string message attributes; returns its id.
-    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError>;
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+        self.send_delayed(body, attributes, 0).await
+    }
+    /// [`Queue::send`], the message received no sooner than `delay_seconds` from now (SQS's
+    /// `DelaySeconds`, at most [`MAX_SEND_DELAY`]: longer is clamped).
+    async fn send_delayed(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        delay_seconds: u32,
+    ) -> Result<String, QueueError>;
     /// Up to `max` visible messages, waiting up to `wait` for the first.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError>;
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
@@ -58,5 +71,29 @@ pub trait Queue: Send + Sync + 'static {
     /// Checks that the queue exists and answers, without touching its messages.
     async fn probe(&self) -> Result<(), QueueError> {
         Ok(())
+    }
+}
+
+/// Moves every message of `from` to `to`, with its attributes (a redrive done message by
+/// message: receive, send, then delete — a crash between the two leaves a copy in both, which
+/// the delivery ledger makes harmless). Returns how many moved. For queues without SQS's
+/// `StartMessageMoveTask` (the in-memory twin, an emulator that lacks it).
+pub async fn move_all(from: &dyn Queue, to: &dyn Queue) -> Result<usize, QueueError> {
+    let mut moved = 0;
+    loop {
+        let batch = from.receive(10, Duration::ZERO).await?;
+        if batch.is_empty() {
+            return Ok(moved);
+        }
+        for m in batch {
+            let attrs: Vec<(&str, &str)> = m
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            to.send(&m.body, &attrs).await?;
+            from.delete(&m.receipt_handle).await?;
+            moved += 1;
+        }
     }
 }

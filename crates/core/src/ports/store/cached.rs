@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Condition, Item, Key, StoreError, Table, WriteOp};
+use super::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
 use crate::kernel::clock::UnixSeconds;
 
 /// Partitions whose reads are cached.
@@ -292,6 +292,15 @@ impl Table for CachedTable {
     async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.inner.query_gsi1(gsi1pk, limit).await
     }
+
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.inner.query_gsi1_range(gsi1pk, range, limit).await
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +432,14 @@ mod tests {
         }
         async fn query_gsi1(&self, g: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
             self.inner.query_gsi1(g, limit).await
+        }
+        async fn query_gsi1_range(
+            &self,
+            g: &str,
+            range: SkRange<'_>,
+            limit: usize,
+        ) -> Result<Vec<Item>, StoreError> {
+            self.inner.query_gsi1_range(g, range, limit).await
         }
     }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{Condition, Item, Key, StoreError, Table, WriteOp};
+use super::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -30,6 +30,7 @@ pub async fn run_all(t: Arc<dyn Table>, ns: &str) {
     conditional_delete_consumes_once(&*t, ns).await;
     transactions_are_all_or_nothing(&*t, ns).await;
     queries_filter_order_and_limit(&*t, ns).await;
+    ranged_index_queries_read_both_ways(&*t, ns).await;
     racing_consumers_exactly_one_wins(t.clone(), ns).await;
     racing_claims_exactly_one_wins(t.clone(), ns).await;
     counters_are_atomic(t, ns).await;
@@ -273,6 +274,98 @@ async fn queries_filter_order_and_limit(t: &dyn Table, ns: &str) {
         idx,
         ["AP", "APP#1", "APP#2", "APP#3", "USER#1"],
         "gsi1: all, in gsi1sk order"
+    );
+}
+
+async fn ranged_index_queries_read_both_ways(t: &dyn Table, ns: &str) {
+    let idx = format!("{ns}#ri");
+    // Sort keys as the retained messages' index writes them: a fixed-width time, then an id.
+    for (i, sk) in ["0100#a", "0200#b", "0200#c", "0300#d", "0400#e"]
+        .iter()
+        .enumerate()
+    {
+        t.put(
+            item(Key::new(format!("{ns}#rp{i}"), "M"), serde_json::json!(sk)).with_gsi1(&idx, *sk),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    }
+    // Another index partition, between the same bounds: never read.
+    t.put(
+        item(Key::new(format!("{ns}#rpx"), "M"), serde_json::json!("x"))
+            .with_gsi1(format!("{ns}#rj"), "0250#x"),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    let read = |range: SkRange<'static>, limit: usize| {
+        let idx = idx.clone();
+        async move {
+            t.query_gsi1_range(&idx, range, limit)
+                .await
+                .expect("ranged index query")
+                .into_iter()
+                .map(|i| i.gsi1.expect("indexed").1)
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        read(SkRange::default(), 10).await,
+        ["0100#a", "0200#b", "0200#c", "0300#d", "0400#e"],
+        "range: all, ascending"
+    );
+    assert_eq!(
+        read(
+            SkRange {
+                from: Some("0200"),
+                to: Some("0300#d"),
+                descending: true
+            },
+            10
+        )
+        .await,
+        ["0300#d", "0200#c", "0200#b"],
+        "range: both ends inclusive (a prefix bound takes its extensions), newest first"
+    );
+    assert_eq!(
+        read(
+            SkRange {
+                from: None,
+                to: Some("0200#c"),
+                descending: true
+            },
+            2
+        )
+        .await,
+        ["0200#c", "0200#b"],
+        "range: an upper bound, descending, limited"
+    );
+    assert_eq!(
+        read(
+            SkRange {
+                from: Some("0250"),
+                to: None,
+                descending: false
+            },
+            1
+        )
+        .await,
+        ["0300#d"],
+        "range: a lower bound, ascending, limited"
+    );
+    assert!(
+        read(
+            SkRange {
+                from: Some("0500"),
+                to: None,
+                descending: true
+            },
+            10
+        )
+        .await
+        .is_empty(),
+        "range: nothing past the end"
     );
 }
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Condition, Item, Key, StoreError, Table, WriteOp};
+use super::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
 use crate::kernel::clock::UnixSeconds;
 
 #[derive(Default)]
@@ -146,6 +146,31 @@ impl Table for MemoryTable {
             .cloned()
             .collect();
         found.sort_by(|a, b| a.gsi1.cmp(&b.gsi1));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.count();
+        let items = self.lock();
+        let mut found: Vec<Item> = items
+            .values()
+            .filter(|i| {
+                i.gsi1
+                    .as_ref()
+                    .is_some_and(|(p, s)| p == gsi1pk && range.contains(s))
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.gsi1.cmp(&b.gsi1));
+        if range.descending {
+            found.reverse();
+        }
         found.truncate(limit);
         Ok(found)
     }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Condition, Item, Key, StoreError, Table, WriteOp};
+use super::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
 use crate::kernel::clock::UnixSeconds;
 
 /// Reads and writes of one key, or of all.
@@ -186,6 +186,17 @@ impl Table for KeyMeter {
         let key = format!("gsi1:{gsi1pk}");
         self.count([key.as_str()], []);
         self.inner.query_gsi1(gsi1pk, limit).await
+    }
+
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let key = format!("gsi1:{gsi1pk}");
+        self.count([key.as_str()], []);
+        self.inner.query_gsi1_range(gsi1pk, range, limit).await
     }
 }
 

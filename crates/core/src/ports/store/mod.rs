@@ -135,6 +135,23 @@ impl Item {
     }
 }
 
+/// Which index sort keys a ranged index query ([`Table::query_gsi1_range`]) reads: `from ≤
+/// gsi1sk ≤ to` (both ends inclusive, either open), ascending or newest-first (`descending`).
+/// Callers that need an exclusive end (a page's cursor) ask for one more and drop the equal one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkRange<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub descending: bool,
+}
+
+impl SkRange<'_> {
+    /// Whether `sk` is inside the range.
+    pub fn contains(&self, sk: &str) -> bool {
+        self.from.is_none_or(|f| sk >= f) && self.to.is_none_or(|t| sk <= t)
+    }
+}
+
 /// Most keys one [`Table::get_many`] takes (DynamoDB's `BatchGetItem` limit).
 pub const MAX_BATCH_GET: usize = 100;
 
@@ -238,4 +255,15 @@ pub trait Table: Send + Sync + 'static {
 
     /// Items whose `gsi1pk` equals `gsi1pk`, in `gsi1sk` order, at most `limit`.
     async fn query_gsi1(&self, gsi1pk: &str, limit: usize) -> Result<Vec<Item>, StoreError>;
+
+    /// Items whose `gsi1pk` equals `gsi1pk` and whose `gsi1sk` is in `range`, in `gsi1sk` order
+    /// (descending when the range says so), at most `limit`: one ranged index query (DynamoDB
+    /// `Query` with a key condition on the sort key and `ScanIndexForward`), so a listing by time
+    /// reads only the page it shows. Index reads are eventually consistent.
+    async fn query_gsi1_range(
+        &self,
+        gsi1pk: &str,
+        range: SkRange<'_>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError>;
 }

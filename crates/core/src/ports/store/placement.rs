@@ -1,11 +1,12 @@
 //! Where each item family lives: the **credential records** every request needs (accounts,
 //! users, the API-key index, clients and their revocations, audit records) and the
-//! **short-lived, high-volume items** (nonces, DPoP `jti`s, client assertions' `jti`s, lockout
-//! counters, authorization codes, pushed requests, refresh tokens, authentication tokens,
-//! sessions, console notices, webhook delivery bookkeeping). docs/SCALE.md, "Blast radius":
-//! each table has its own on-demand maximum, so neither a credential-stuffing attack (lockout
-//! counters) nor a webhook storm (delivery marks and attempts) can throttle the reads that
-//! authenticate every tenant.
+//! **short-lived, high-volume items** (nonces, DPoP and client assertions' `jti`s, lockout
+//! counters, authorization codes,
+//! pushed requests, refresh tokens, authentication tokens, sessions, console notices, webhook
+//! delivery bookkeeping, retained messages and their index, per-endpoint rate counters).
+//! docs/SCALE.md, "Blast radius": each table has its own on-demand maximum, so neither a
+//! credential-stuffing attack (lockout counters) nor a webhook storm (delivery marks,
+//! attempts, retained messages) can throttle the reads that authenticate every tenant.
 //!
 //! Where an item lives is decided here, once, from its partition key's family
 //! ([`placement`]); the domain keeps writing keys, never table names. The DynamoDB adapter
@@ -26,7 +27,7 @@ pub enum Placement {
 }
 
 /// Partition-key families of the volatile table (the index keys of its items too).
-pub const VOLATILE: [&str; 14] = [
+pub const VOLATILE: [&str; 17] = [
     "NONCE#",     // signed requests' nonces
     "DPOPJTI#",   // DPoP proofs' jti
     "ASSERTJTI#", // client assertions' jti (private_key_jwt)
@@ -41,6 +42,9 @@ pub const VOLATILE: [&str; 14] = [
     "ATTEMPT#",   // delivery attempts (per message)
     "ATTEMPTS#",  // their recent-first index (sharded)
     "DELIVERED#", // delivery claims and marks (per message)
+    "MSG#",       // retained messages (per message)
+    "MSGS#",      // their newest-first listing index (sharded)
+    "RATE#",      // per-endpoint delivery counters (per endpoint and second)
 ];
 
 /// Where items whose partition (or index partition) key is `pk` live.
@@ -80,6 +84,9 @@ mod tests {
             "RT#h",
             "ATTEMPTS#a#07",
             "DELIVERED#a#e",
+            "MSG#a#evt_1",
+            "MSGS#a#07",
+            "RATE#a#ep_x#1800000000",
         ] {
             assert_eq!(placement(pk), Placement::Volatile, "{pk}");
         }

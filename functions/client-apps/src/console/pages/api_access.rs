@@ -45,7 +45,7 @@ pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> 
             p { (w.client_apps_intro) " " (w.client_apps_lifecycle) }
             @if v.apps.is_empty() { p.empty { (w.no_client_apps) } }
             @else {
-                table {
+                div.scroll tabindex="0" role="region" aria-label=(w.client_apps) { table {
                     thead { tr { th scope="col" { (w.name) } th scope="col" { (w.client_id) } th scope="col" { (w.created) } th scope="col" { (w.actions) } } }
                     tbody {
                         @for app in v.apps {
@@ -60,7 +60,7 @@ pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> 
                             }
                         }
                     }
-                }
+                } }
             }
             details.sidebar {
                 summary.button { (w.add) }
@@ -82,12 +82,12 @@ pub fn api_access(c: &Console, flash: Option<&Flash>, v: &ApiAccessView<'_>) -> 
             p.hint { (w.server_url_help) }
             @if v.oauth_clients.is_empty() { p.empty { (w.no_oauth_clients) } }
             @else {
-                table {
+                div.scroll tabindex="0" role="region" aria-label=(w.oauth) { table {
                     thead { tr { th scope="col" { (w.name) } th scope="col" { (w.client_id) } th scope="col" { (w.scopes) } th scope="col" { (w.redirect_uris) } th scope="col" { (w.actions) } } }
                     tbody {
                         @for oc in v.oauth_clients { (oauth_row(c, oc)) }
                     }
-                }
+                } }
             }
             details.sidebar {
                 summary.button { (w.add) }

@@ -1,5 +1,6 @@
 //! Admin > Event Notification: the callback, its authentication and events, extra endpoints,
-//! the signing secret and the recent delivery attempts.
+//! the signing secret, and the recent messages with their outcome per endpoint — a Resend
+//! button on each failed delivery — and the Recover since form.
 
 use super::*;
 
@@ -13,7 +14,8 @@ pub struct EventsView<'a> {
     /// The primary endpoint's current signing secret (owner only).
     pub signing_secret: Option<String>,
     pub extra: &'a [Endpoint],
-    pub attempts: &'a [Attempt],
+    /// The most recent messages, newest first.
+    pub messages: &'a [Listed],
 }
 
 fn event_label(e: &EventInfo, lang: Lang) -> (&'static str, &'static str) {
@@ -27,7 +29,7 @@ fn event_label(e: &EventInfo, lang: Lang) -> (&'static str, &'static str) {
 fn event_toggles(c: &Console, id: &str, chosen: &[String]) -> Markup {
     let w = c.lang.words();
     html! {
-        @for (origin, legend) in [(Origin::Account, w.account_events), (Origin::Participant, w.participant_events)] {
+        @for (origin, legend) in [(Origin::Account, w.account_events), (Origin::Participant, w.participant_events), (Origin::Operational, w.operational_events)] {
             fieldset.events {
                 legend { (legend) }
                 @for e in CATALOG.iter().filter(|e| e.origin == origin) {
@@ -96,16 +98,94 @@ fn auth_fields(
     }
 }
 
-fn outcome(a: &Attempt, w: &Words) -> Markup {
-    let code = a.response_code.map(|c| c.to_string());
-    let class = a.error_class.map(|c| c.as_str());
+/// A delivery's status as a badge.
+fn status_badge(status: Status, w: &Words) -> Markup {
     html! {
-        @if a.status == AttemptStatus::Succeeded {
-            span.badge.ok { (w.delivered) } @if let Some(c) = &code { " " code { (c) } }
-        } @else {
-            span.badge.bad { (w.failed) }
-            @if let Some(c) = &code { " " code { (c) } }
-            @if let Some(c) = class { " " code { (c) } }
+        @match status {
+            Status::Delivered => span.badge.ok { (w.delivered) },
+            Status::Failed => span.badge.bad { (w.failed) },
+            Status::Pending => span.badge.wait { (w.pending) },
+        }
+    }
+}
+
+/// The rate limit field of an endpoint form.
+fn rate_field(c: &Console, id: &str, ep: Option<&Endpoint>) -> Markup {
+    let w = c.lang.words();
+    let value = ep.and_then(|e| e.rate_limit).map(|r| r.to_string());
+    html! {
+        label for=(format!("{id}-rate")) { (w.rate_limit) }
+        input.short type="number" id=(format!("{id}-rate")) name="rateLimit" min="1" step="1" inputmode="numeric" value=[value] aria-describedby=(format!("{id}-rate-h"));
+        p.hint id=(format!("{id}-rate-h")) { (w.rate_limit_help) }
+    }
+}
+
+/// Recent messages: one row per message and endpoint, a Resend button on each failed one; the
+/// Recover since form above them.
+fn deliveries(c: &Console, v: &EventsView<'_>) -> Markup {
+    let w = c.lang.words();
+    html! {
+        section aria-labelledby="deliveries" {
+            h2 id="deliveries" { (w.recent_deliveries) }
+            p.hint { (w.recent_deliveries_help) }
+            @if v.primary.is_some() || !v.extra.is_empty() {
+                form.recover method="post" action="/admin/event-notifications/recover" {
+                    (form_fields(c))
+                    h3 { (w.recover_since) }
+                    p.hint id="recover-h" { (w.recover_help) }
+                    div.fields {
+                        div {
+                            label for="recover-since" { (w.since_utc) }
+                            input type="datetime-local" id="recover-since" name="since" required aria-describedby="recover-h";
+                        }
+                        div {
+                            label for="recover-endpoint" { (w.endpoint) }
+                            select id="recover-endpoint" name="endpointId" {
+                                @if let Some(p) = v.primary { option value=(p.api_id()) { (w.primary_endpoint) } }
+                                @for e in v.extra { option value=(e.id) { (e.url) } }
+                            }
+                        }
+                    }
+                    button.secondary type="submit" { (w.recover) }
+                }
+            }
+            @if v.messages.is_empty() { p.empty { (w.no_deliveries) } }
+            @else {
+                div.scroll tabindex="0" role="region" aria-label=(w.recent_deliveries) {
+                    table.log {
+                        thead { tr { th scope="col" { (w.when) } th scope="col" { (w.event) } th scope="col" { (w.event_id) } th scope="col" { (w.endpoint) } th scope="col" { (w.outcome) } th scope="col" { (w.attempts) } th scope="col" { (w.actions) } } }
+                        tbody {
+                            @for l in v.messages {
+                                @let at = l.message.received_at;
+                                @if l.outcomes.is_empty() {
+                                    tr { td { (utc(at)) } td { (l.message.name) } td { code { (l.message.id) } } td { "—" } td { "—" } td { "0" } td {} }
+                                }
+                                @for o in &l.outcomes {
+                                    tr {
+                                        td { (utc(at)) }
+                                        td { (l.message.name) }
+                                        td { code { (l.message.id) } }
+                                        td { (endpoint_name(v, &o.endpoint_id, w)) }
+                                        td { (status_badge(o.status, w)) }
+                                        td { (o.attempts) }
+                                        td.actions {
+                                            @if o.status == Status::Failed {
+                                                @if let Some(name) = endpoint_api_name(v, &o.endpoint_id) {
+                                                    form.inline method="post" action=(format!("/admin/event-notifications/messages/{}/resend", l.message.id)) {
+                                                        (form_fields(c))
+                                                        input type="hidden" name="endpointId" value=(name);
+                                                        button.secondary type="submit" aria-label=(format!("{} {} → {}", w.resend, l.message.id, endpoint_label(v, &o.endpoint_id, w))) { (w.resend) }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -126,6 +206,7 @@ pub fn event_notifications(
             input type="url" id="callback-url" name="url" required value=(v.primary.map(|e| e.url.as_str()).unwrap_or_default()) aria-describedby="callback-url-h";
             p.hint id="callback-url-h" { (w.required) }
             (auth_fields(c, "cb", v.primary, v.key.as_deref(), v.oauth_secret.as_deref()))
+            (rate_field(c, "cb", v.primary))
             h2 { (w.select_events) }
             p.hint { (w.toggle_help) }
             (event_toggles(c, "cb", &chosen))
@@ -159,7 +240,7 @@ pub fn event_notifications(
             p.hint { (w.extra_endpoints_help) }
             @if v.extra.is_empty() { p.empty { (w.no_endpoints) } }
             @else {
-                table {
+                div.scroll tabindex="0" role="region" aria-label=(w.extra_endpoints) { table {
                     thead { tr { th scope="col" { (w.url) } th scope="col" { (w.events) } th scope="col" { (w.auth_method) } th scope="col" { (w.actions) } } }
                     tbody {
                         @for ep in v.extra {
@@ -171,7 +252,7 @@ pub fn event_notifications(
                             }
                         }
                     }
-                }
+                } }
             }
             @if owner {
                 details.sidebar {
@@ -182,35 +263,14 @@ pub fn event_notifications(
                         label for="ep-url" { (w.url) }
                         input type="url" id="ep-url" name="url" required;
                         (auth_fields(c, "ep", None, None, None))
+                        (rate_field(c, "ep", None))
                         (event_toggles(c, "ep", &[]))
                         button type="submit" { (w.create) }
                     }
                 }
             }
         }
-        section aria-labelledby="deliveries" {
-            h2 id="deliveries" { (w.recent_deliveries) }
-            p.hint { (w.recent_deliveries_help) }
-            @if v.attempts.is_empty() { p.empty { (w.no_deliveries) } }
-            @else {
-                table.log {
-                    thead { tr { th scope="col" { (w.when) } th scope="col" { (w.event) } th scope="col" { (w.event_id) } th scope="col" { (w.endpoint) } th scope="col" { (w.attempt) } th scope="col" { (w.outcome) } th scope="col" { (w.latency) } } }
-                    tbody {
-                        @for a in v.attempts {
-                            tr {
-                                td { (utc(a.at)) }
-                                td { (a.event_name) }
-                                td { code { (a.event_id) } }
-                                td { (endpoint_name(v, a, w)) }
-                                td { (a.attempt) }
-                                td { (outcome(a, w)) }
-                                td { (a.latency_ms) " ms" }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (deliveries(c, v))
     };
     page(200, layout(c, Page::EventNotification, flash, body))
 }
@@ -223,13 +283,33 @@ fn auth_name(t: AuthType, w: &Words) -> &'static str {
     }
 }
 
-/// The endpoint of an attempt, by what the page calls it.
-fn endpoint_name(v: &EventsView<'_>, a: &Attempt, w: &Words) -> Markup {
-    if v.primary.is_some_and(|p| p.id == a.endpoint_id) {
+/// An endpoint, by what the page calls it.
+fn endpoint_name(v: &EventsView<'_>, id: &EndpointId, w: &Words) -> Markup {
+    if v.primary.is_some_and(|p| &p.id == id) {
         return html! { (w.primary_endpoint) };
     }
-    match v.extra.iter().find(|e| e.id == a.endpoint_id) {
+    match v.extra.iter().find(|e| &e.id == id) {
         Some(e) => html! { code { (e.url) } },
-        None => html! { code { (a.endpoint_id) } },
+        None => html! { code { (id) } },
     }
+}
+
+/// An endpoint's name in words (for a button's accessible name).
+fn endpoint_label(v: &EventsView<'_>, id: &EndpointId, w: &Words) -> String {
+    if v.primary.is_some_and(|p| &p.id == id) {
+        return w.primary_endpoint.to_owned();
+    }
+    v.extra
+        .iter()
+        .find(|e| &e.id == id)
+        .map_or_else(|| id.to_string(), |e| e.url.clone())
+}
+
+/// The API name of an endpoint that still exists (`primary`, or its id).
+fn endpoint_api_name(v: &EventsView<'_>, id: &EndpointId) -> Option<String> {
+    v.primary
+        .into_iter()
+        .chain(v.extra.iter())
+        .find(|e| &e.id == id)
+        .map(|e| e.api_id().to_owned())
 }

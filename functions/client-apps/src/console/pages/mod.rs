@@ -6,9 +6,10 @@
 
 use keygate_core::accounts::AuthMethod;
 use keygate_core::clients::{Client, SCOPES};
-use keygate_core::notify::attempts::{Attempt, AttemptStatus};
+use keygate_core::kernel::ids::EndpointId;
 use keygate_core::notify::endpoints::{AuthType, Endpoint};
 use keygate_core::notify::events::catalog::{EventInfo, Origin, CATALOG};
+use keygate_core::notify::messages::{Listed, Status};
 use maud::{html, Markup, DOCTYPE};
 
 use super::words::{Lang, Words};

@@ -131,7 +131,14 @@ pub async fn route(
         };
         // Boxed: the authorizer's future is large, and inline it would make every request's
         // future (moved by axum and tower at each layer) that large.
-        match Box::pin(keygate_verify::decide(services, req.headers(), source, target)).await {
+        match Box::pin(keygate_verify::decide(
+            services,
+            req.headers(),
+            source,
+            target,
+        ))
+        .await
+        {
             Ok(principal) => {
                 let mut authorizer = ApiGatewayRequestAuthorizer::default();
                 authorizer.fields = principal.to_context();

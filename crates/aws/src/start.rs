@@ -63,6 +63,7 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
                 table: cached(crate::tables(ddb, table, volatile_table), read_cache),
                 keys: Arc::new(keys),
                 clock: Arc::new(SystemClock),
+                jwks: None,
             })
         }
     }

@@ -214,6 +214,7 @@ impl Stack {
             table: self.tables().await,
             keys: Arc::new(keys),
             clock,
+            jwks: None,
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct Services {
     pub table: Arc<dyn Table>,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
+    /// Where OAuth clients' published keys (`jwksUri`) are fetched from and cached. `None`: the
+    /// instance's own, through the SSRF guard (`keygate_http::jwks::remote`), which is what a
+    /// deployment uses; tests put theirs here (a resolver that pins a name to an address).
+    pub jwks: Option<Arc<crate::ports::jwks::RemoteJwks>>,
 }
 
 /// The queues: only the webhooks function (and the local server, which feeds it and takes the
@@ -52,6 +56,7 @@ impl Services {
             table: cached(Arc::new(MemoryTable::new()), read_cache),
             keys: Arc::new(Keys::generated(now).await),
             clock,
+            jwks: None,
         }
     }
 

@@ -69,6 +69,7 @@ pub async fn services_from_config(config: Config) -> Result<Services, StartError
                 keys: Arc::new(keys),
                 clock: Arc::new(SystemClock),
                 events,
+                jwks: None,
             })
         }
     }

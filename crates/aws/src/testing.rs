@@ -215,6 +215,7 @@ impl Stack {
             keys: Arc::new(keys),
             clock,
             events: None,
+            jwks: None,
         }
     }
 }

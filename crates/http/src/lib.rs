@@ -3,11 +3,13 @@
 //! principal), forms ([`form`]), the route registry and its dispatcher ([`routes`]), the
 //! request-facing half of authentication and authorization ([`auth`]), telemetry
 //! ([`telemetry`]) and the functions' `main`s ([`http_main!`], [`event_main!`]); and the other
-//! direction, keygate calling integrators' URLs through the SSRF guard ([`ssrf`]). The domain is
-//! `keygate_core`'s; nothing here decides who may do what.
+//! direction, keygate calling integrators' URLs through the SSRF guard ([`ssrf`]), OAuth
+//! clients' published keys among them ([`jwks`]). The domain is `keygate_core`'s; nothing here
+//! decides who may do what.
 
 pub mod auth;
 pub mod form;
+pub mod jwks;
 pub mod mains;
 pub mod routes;
 pub mod ssrf;

@@ -211,6 +211,36 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// A resolver for tests: each name pinned to addresses (as `curl --resolve` does), which are
+/// then checked exactly as [`GuardedResolver`] checks what DNS answers; a name not pinned does
+/// not resolve. With it a test sees a name that resolves to a private address refused, without
+/// a DNS server that answers one.
+#[derive(Debug, Clone)]
+pub struct PinnedResolver {
+    pub local_mode: bool,
+    pub names: Vec<(String, IpAddr)>,
+}
+
+impl Resolve for PinnedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let addrs: Vec<SocketAddr> = self
+            .names
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&host))
+            .map(|(_, ip)| SocketAddr::new(*ip, 0))
+            .collect();
+        let checked = if addrs.is_empty() {
+            Err(format!("{host} is not pinned").into())
+        } else {
+            check_resolved(&host, &addrs, self.local_mode)
+                .map(|()| Box::new(addrs.into_iter()) as Addrs)
+                .map_err(Into::into)
+        };
+        Box::pin(std::future::ready(checked))
+    }
+}
+
 /// A client for integrators' URLs, to finish with its timeouts: rustls on aws-lc-rs (the
 /// provider the AWS SDK links already) with the Mozilla roots, no redirects (a redirect would
 /// be a second URL the guard never saw), no proxy (a proxy would resolve names past the guard),

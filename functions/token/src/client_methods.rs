@@ -157,7 +157,7 @@ pub async fn authenticate(
         let Authenticated { client, secret_id } =
             keygate_core::identity::client_auth::authenticate_assertion(
                 &keygate_core::ports::Ports::of(s).await,
-                crate::jwks_uri::remote(s.config.local_mode),
+                keygate_http::jwks::remote(s),
                 signed,
                 &s.config.issuer_for(req.headers()),
                 keygate_http::source(req),

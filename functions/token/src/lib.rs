@@ -30,7 +30,6 @@ mod apitoken;
 mod authorize;
 mod client_methods;
 mod grants;
-mod jwks_uri;
 mod metadata;
 mod revoke;
 

@@ -523,12 +523,16 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
 
     let base = json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi2"});
     let jwks = json!({"keys": [key.public_jwk()]});
-    for extra in [
-        json!({"public": true, "jwks": jwks}),
-        json!({"implicit": true, "jwks": jwks}),
+    // Each refused for its own rule: the reason, and the rule the message names.
+    for (extra, why) in [
+        (json!({"public": true, "jwks": jwks}), "cannot be public"),
+        (json!({"implicit": true, "jwks": jwks}), "implicit flow"),
         // No keys: a fapi2 client cannot be made with a secret.
-        json!({}),
-        json!({"tokenEndpointAuthMethod": "client_secret_basic"}),
+        (json!({}), "private_key_jwt"),
+        (
+            json!({"tokenEndpointAuthMethod": "client_secret_basic"}),
+            "private_key_jwt",
+        ),
     ] {
         let mut body = base.clone();
         body.as_object_mut()
@@ -537,7 +541,13 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
         let (status, v) = s
             .api("POST", "/api/oauth2/clients", Some(&owner_key), Some(body))
             .await;
-        assert_eq!(status, 400, "{extra}: {v}");
+        assert_eq!(
+            (status, v["reason"].as_str()),
+            (400, Some("profile_conflict")),
+            "{extra}: {v}"
+        );
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{extra}: {v}");
     }
     refusal(
         s.api(
@@ -567,7 +577,11 @@ async fn fapi2_refuses_what_it_cannot_be(backend: keygate_e2e::Backend) {
             Some(json!({"name": "Bank", "scopes": ["Basic"], "redirectUris": [REDIRECT], "profile": "fapi3", "jwks": jwks})),
         )
         .await;
-    assert_eq!(status, 400, "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (400, Some("body_malformed")),
+        "{v}"
+    );
 
     // A standard client with a secret moves to fapi2 only with keys; then its secret is gone
     // and the key authenticates it (an Ed25519 key, its assertions naming alg Ed25519).

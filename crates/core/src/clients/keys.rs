@@ -2,10 +2,11 @@
 //! authentication with keys"): registered inline (`jwks`, at most [`MAX_KEYS`]) or by a
 //! `jwksUri` keygate fetches through the SSRF guard. A client with keys has no secret.
 //!
-//! What is stored is normalised: each key reduced to its public members (`kty`, `crv`, `x`, `y`,
-//! `n`, `e`, `kid`, `alg`, `use`), checked to be a key keygate can verify an assertion with
-//! (P-256, RSA of at least 2048 bits, Ed25519; [`crate::oauth::jws::Alg::fits`]), never a
-//! private or symmetric one. Each registration has an id of its own ([`ClientKeys::id`]) that
+//! What is stored is normalised: each key reduced to the public members of its type (`EC`: `crv`,
+//! `x`, `y`; `OKP`: `crv`, `x`; `RSA`: `n`, `e`; and `kty`, `kid`, `alg`, `use`), each a string,
+//! checked to be a key keygate can verify an assertion with (P-256, RSA of at least 2048 bits
+//! with an odd `e` ≥ 3, Ed25519; [`crate::oauth::jws::Alg::fits`]), never a private or symmetric
+//! one. Each registration has an id of its own ([`ClientKeys::id`]) that
 //! tokens carry as `sid`, as they carry a secret's: changing the keys stops the tokens obtained
 //! with the previous ones at the next request, as rotating a secret without grace does.
 
@@ -20,8 +21,18 @@ use crate::oauth::jws::{self, Alg};
 pub const MAX_KEYS: usize = 5;
 /// Longest `kid`.
 const MAX_KID: usize = 128;
-/// The members of a public key that are kept.
-const KEPT: &[&str] = &["kty", "crv", "x", "y", "n", "e", "kid", "alg", "use"];
+/// The members every kept key may have besides its type's.
+const COMMON: &[&str] = &["kty", "kid", "alg", "use"];
+
+/// The public members of a key of type `kty`, `None` for a type keygate does not verify with.
+fn members_of(kty: &str) -> Option<&'static [&'static str]> {
+    match kty {
+        "EC" => Some(&["crv", "x", "y"]),
+        "OKP" => Some(&["crv", "x"]),
+        "RSA" => Some(&["n", "e"]),
+        _ => None,
+    }
+}
 /// The algorithms a registered key may name in its `alg`.
 const KEY_ALGS: &[Alg] = &[Alg::Es256, Alg::Ps256, Alg::EdDsa, Alg::Ed25519];
 
@@ -76,24 +87,35 @@ fn invalid(msg: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
 }
 
 /// Checks one public JWK as registered (or as published at a `jwksUri`): a JSON object without
-/// private members, of a type keygate verifies (P-256, RSA ≥ 2048 bits, Ed25519), `use` (if
-/// any) `sig`, `alg` (if any) one of ES256, PS256, EdDSA, Ed25519 that fits the key, `kid` (if
-/// any) 1–128 visible characters. Returns it reduced to its public members.
+/// private members, of a type keygate verifies (P-256, RSA ≥ 2048 bits with an odd `e` ≥ 3,
+/// Ed25519), every member kept a string, `use` (if any) `sig`, `alg` (if any) one of ES256,
+/// PS256, EdDSA, Ed25519 that fits the key, `kid` (if any) 1–128 visible characters. Returns it
+/// reduced to the public members of its `kty` (an EC key's stray `n` is dropped, not kept).
 pub fn normalise_key(key: &Value) -> Result<Value, &'static str> {
     let obj = key.as_object().ok_or("each key must be a JSON object")?;
     if jws::has_private_members(obj) {
         return Err("a key must be public: private or symmetric key members are refused");
     }
-    let kept: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| KEPT.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let own = obj
+        .get("kty")
+        .and_then(Value::as_str)
+        .and_then(members_of)
+        .ok_or("each key must be a JWK (kty EC, RSA or OKP with its members)")?;
+    let mut kept = Map::new();
+    for name in own.iter().chain(COMMON) {
+        match obj.get(*name) {
+            None => {}
+            Some(Value::String(v)) => {
+                kept.insert((*name).to_owned(), Value::String(v.clone()));
+            }
+            Some(_) => return Err("a key's members must be strings"),
+        }
+    }
     let jwk: Jwk = serde_json::from_value(Value::Object(kept.clone()))
         .map_err(|_| "each key must be a JWK (kty EC, RSA or OKP with its members)")?;
     if !KEY_ALGS.iter().any(|a| a.fits(&jwk)) {
         return Err(
-            "each key must be P-256 (32-byte coordinates), RSA of at least 2048 bits, or Ed25519",
+            "each key must be P-256 (32-byte coordinates), RSA of at least 2048 bits with an odd exponent of at least 3, or Ed25519",
         );
     }
     match kept.get("use") {
@@ -183,6 +205,8 @@ pub fn validate_jwks_uri(raw: &str, local_mode: bool) -> ApiResult<String> {
 mod tests {
     use super::*;
     use crate::testing::dpop::ProofKey;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use serde_json::json;
 
     #[test]
@@ -236,6 +260,58 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_keeps_the_members_of_its_type_only_each_a_string() {
+        let es = ProofKey::es256().public_jwk();
+        let rsa = ProofKey::ps256().public_jwk();
+        let ed = ProofKey::ed25519().public_jwk();
+        // Another type's members are dropped, whatever they hold.
+        let mut mixed = es.clone();
+        mixed["n"] = rsa["n"].clone();
+        mixed["e"] = json!(3);
+        let kept = normalise_key(&mixed).unwrap();
+        assert_eq!(kept, es, "{kept}");
+        let mut mixed = rsa.clone();
+        mixed["x"] = es["x"].clone();
+        mixed["crv"] = json!("P-256");
+        assert_eq!(normalise_key(&mixed).unwrap(), rsa);
+        let mut mixed = ed.clone();
+        mixed["y"] = es["y"].clone();
+        assert_eq!(normalise_key(&mixed).unwrap(), ed);
+        // The type's own members, and kid/alg/use, must be strings.
+        for (base, member, value) in [
+            (&es, "crv", json!(["P-256"])),
+            (&es, "x", json!(1)),
+            (&rsa, "e", json!(65537)),
+            (&ed, "x", json!(null)),
+            (&es, "kid", json!(7)),
+            (&es, "use", json!(["sig"])),
+            (&es, "alg", json!({"name": "ES256"})),
+            (&es, "kty", json!(["EC"])),
+        ] {
+            let mut bad = base.clone();
+            bad[member] = value;
+            assert!(normalise_key(&bad).is_err(), "{bad}");
+        }
+        // RSA: the exponent odd and at least 3, the modulus 2048 bits counted exactly.
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let mut n = URL_SAFE_NO_PAD.decode(rsa["n"].as_str().unwrap()).unwrap();
+        for (e, ok) in [
+            (vec![1, 0, 1], true),
+            (vec![3], true),
+            (vec![1], false),
+            (vec![2], false),
+        ] {
+            let mut key = rsa.clone();
+            key["e"] = json!(b64(&e));
+            assert_eq!(normalise_key(&key).is_ok(), ok, "e = {e:?}");
+        }
+        n[0] &= 0x7f; // 2047 bits, in 256 octets
+        let mut short = rsa.clone();
+        short["n"] = json!(b64(&n));
+        assert!(normalise_key(&short).is_err());
     }
 
     #[test]

@@ -50,9 +50,48 @@ const MAX_ASSERTION: usize = 8192;
 /// Longest `jti`.
 const MAX_JTI: usize = 128;
 
-/// Why an assertion is refused: a client-safe sentence (every refusal is `401 invalid_client`).
+/// Why an assertion is refused: its reason code and a sentence, both for the log only. Every
+/// refusal is `401 invalid_client` with the same generic message: until its signature verifies,
+/// the caller has proven nothing, and is told nothing about the client or its keys
+/// ([`crate::identity::client_auth::authenticate_assertion`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused(pub &'static str);
+pub struct Refused {
+    /// `client_assertion_alg`, `client_assertion_header`, `client_assertion_claims` or
+    /// `client_assertion_signature`.
+    pub reason: &'static str,
+    pub why: &'static str,
+}
+
+impl Refused {
+    /// The header's `alg` is not one of [`ALGS`].
+    const fn alg(why: &'static str) -> Self {
+        Self {
+            reason: "client_assertion_alg",
+            why,
+        }
+    }
+    /// Another header rule (`crit`, `typ`).
+    const fn header(why: &'static str) -> Self {
+        Self {
+            reason: "client_assertion_header",
+            why,
+        }
+    }
+    /// A claim rule.
+    const fn claims(why: &'static str) -> Self {
+        Self {
+            reason: "client_assertion_claims",
+            why,
+        }
+    }
+    /// The signature.
+    const fn signature(why: &'static str) -> Self {
+        Self {
+            reason: "client_assertion_signature",
+            why,
+        }
+    }
+}
 
 /// The claims as they came (so each check can say what is wrong).
 #[derive(Debug, Deserialize)]
@@ -121,11 +160,13 @@ impl Unverified<'_> {
     /// The header and the claims, for the issuer `issuer` at `now` (pure): the algorithm to
     /// verify the signature with.
     pub fn check(&self, issuer: &str, now: UnixSeconds) -> Result<Alg, Refused> {
-        let alg = self.token.alg().ok_or(Refused(
+        let alg = self.token.alg().ok_or(Refused::alg(
             "the client assertion's alg must be ES256, PS256, EdDSA or Ed25519",
         ))?;
         if self.token.header.contains_key("crit") {
-            return Err(Refused("the client assertion's header has crit members"));
+            return Err(Refused::header(
+                "the client assertion's header has crit members",
+            ));
         }
         match self.token.header.get("typ") {
             None => {}
@@ -133,44 +174,56 @@ impl Unverified<'_> {
                 if t.eq_ignore_ascii_case("JWT")
                     || t.eq_ignore_ascii_case("client-authentication+jwt") => {}
             Some(_) => {
-                return Err(Refused(
+                return Err(Refused::header(
                     "the client assertion's typ must be JWT or client-authentication+jwt",
                 ))
             }
         }
         let c = &self.claims;
         if c.iss.as_ref().and_then(Value::as_str) != Some(c.sub.as_str()) {
-            return Err(Refused(
+            return Err(Refused::claims(
                 "the client assertion's iss and sub must both be the client id",
             ));
         }
         match &c.aud {
             Some(Value::String(a)) if a == issuer => {}
             _ => {
-                return Err(Refused(
+                return Err(Refused::claims(
                     "the client assertion's aud must be the issuer identifier, as a string",
                 ))
             }
         }
-        let exp = seconds(c.exp.as_ref()).ok_or(Refused("the client assertion has no exp"))?;
+        let exp =
+            seconds(c.exp.as_ref()).ok_or(Refused::claims("the client assertion has no exp"))?;
         if exp <= now {
-            return Err(Refused("the client assertion has expired"));
+            return Err(Refused::claims("the client assertion has expired"));
         }
         if exp > now + MAX_LIFETIME {
-            return Err(Refused(
+            return Err(Refused::claims(
                 "the client assertion's exp is more than 5 minutes ahead",
             ));
         }
-        let iat = seconds(c.iat.as_ref()).ok_or(Refused("the client assertion has no iat"))?;
+        let iat =
+            seconds(c.iat.as_ref()).ok_or(Refused::claims("the client assertion has no iat"))?;
         if iat > now + MAX_AHEAD {
-            return Err(Refused("the client assertion's iat is in the future"));
+            return Err(Refused::claims(
+                "the client assertion's iat is in the future",
+            ));
         }
         match &c.nbf {
             None => {}
             Some(v) => match v.as_i64() {
                 Some(nbf) if nbf <= now + MAX_AHEAD => {}
-                Some(_) => return Err(Refused("the client assertion is not valid yet (nbf)")),
-                None => return Err(Refused("the client assertion's nbf is not a number")),
+                Some(_) => {
+                    return Err(Refused::claims(
+                        "the client assertion is not valid yet (nbf)",
+                    ))
+                }
+                None => {
+                    return Err(Refused::claims(
+                        "the client assertion's nbf is not a number",
+                    ))
+                }
             },
         }
         match c.jti.as_ref().and_then(Value::as_str) {
@@ -179,7 +232,7 @@ impl Unverified<'_> {
                     && j.len() <= MAX_JTI
                     && j.bytes().all(|b| b.is_ascii_graphic()) => {}
             _ => {
-                return Err(Refused(
+                return Err(Refused::claims(
                     "the client assertion needs a jti of 1-128 visible characters",
                 ))
             }
@@ -208,7 +261,9 @@ impl Unverified<'_> {
             .iter()
             .any(|jwk| DecodingKey::from_jwk(jwk).is_ok_and(|key| self.token.verifies(alg, &key)));
         if !good {
-            return KeyCheck::Refused(Refused("the client assertion's signature does not verify"));
+            return KeyCheck::Refused(Refused::signature(
+                "the client assertion's signature does not verify",
+            ));
         }
         let c = &self.claims;
         match (
@@ -220,7 +275,7 @@ impl Unverified<'_> {
                 jti: jti.to_owned(),
                 exp,
             }),
-            _ => KeyCheck::Refused(Refused("the client assertion is incomplete")),
+            _ => KeyCheck::Refused(Refused::signature("the client assertion is incomplete")),
         }
     }
 }
@@ -255,7 +310,9 @@ mod tests {
     const ID: &str = "oc_client";
 
     fn checked(token: &str) -> Result<Alg, Refused> {
-        read(token).ok_or(Refused("unreadable"))?.check(ISS, NOW)
+        read(token)
+            .ok_or(Refused::claims("unreadable"))?
+            .check(ISS, NOW)
     }
 
     fn verified(token: &str, keys: &[Value]) -> KeyCheck {
@@ -315,7 +372,8 @@ mod tests {
         ];
         for (token, word) in cases {
             let e = checked(&token).unwrap_err();
-            assert!(e.0.contains(word), "{word}: {}", e.0);
+            assert!(e.why.contains(word), "{word}: {}", e.why);
+            assert_eq!(e.reason, "client_assertion_claims");
         }
         // The edges that pass: 10 s ahead, exp exactly 5 minutes on.
         assert!(checked(&with("iat", json!(NOW + MAX_AHEAD))).is_ok());
@@ -330,17 +388,30 @@ mod tests {
         let claims = assertion_claims(ID, ISS, NOW);
         let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
         let none = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims));
-        for (header, word) in [
-            (json!({"alg": "HS256"}), "alg"),
-            (json!({"alg": "RS256"}), "alg"),
-            (json!({"alg": "ES256", "typ": "dpop+jwt"}), "typ"),
-            (json!({"alg": "ES256", "typ": "at+jwt"}), "typ"),
-            (json!({"alg": "ES256", "crit": ["exp"]}), "crit"),
+        for (header, word, reason) in [
+            (json!({"alg": "HS256"}), "alg", "client_assertion_alg"),
+            (json!({"alg": "RS256"}), "alg", "client_assertion_alg"),
+            (
+                json!({"alg": "ES256", "typ": "dpop+jwt"}),
+                "typ",
+                "client_assertion_header",
+            ),
+            (
+                json!({"alg": "ES256", "typ": "at+jwt"}),
+                "typ",
+                "client_assertion_header",
+            ),
+            (
+                json!({"alg": "ES256", "crit": ["exp"]}),
+                "crit",
+                "client_assertion_header",
+            ),
         ] {
             let e = checked(&key.sign_header(&header, &claims)).unwrap_err();
-            assert!(e.0.contains(word), "{header}: {}", e.0);
+            assert!(e.why.contains(word), "{header}: {}", e.why);
+            assert_eq!(e.reason, reason, "{header}");
         }
-        assert!(checked(&none).unwrap_err().0.contains("alg"));
+        assert_eq!(checked(&none).unwrap_err().reason, "client_assertion_alg");
         for typ in ["JWT", "client-authentication+jwt"] {
             let ok = key.sign_header(&json!({"alg": "ES256", "typ": typ}), &claims);
             assert!(checked(&ok).is_ok(), "{typ}");
@@ -391,7 +462,7 @@ mod tests {
             .unwrap();
             format!("{header}.{body}.{sig}")
         };
-        assert!(checked(&hs).unwrap_err().0.contains("alg"));
+        assert_eq!(checked(&hs).unwrap_err().reason, "client_assertion_alg");
     }
 
     #[test]

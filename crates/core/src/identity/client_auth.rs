@@ -12,14 +12,23 @@
 //! [`authenticate_assertion`] is the same check for `private_key_jwt` (RFC 7523): the client it
 //! names is the assertion's `sub`, and a bad assertion — malformed, for an unknown client or one
 //! with a secret, with a wrong claim, signed by another key, replayed — counts exactly as a
-//! wrong secret does. Only the client's own published keys being out of reach (its `jwksUri`
-//! does not answer) is refused without counting: that is not the presenter's failure.
+//! wrong secret does. The client's published keys being out of reach (its `jwksUri` does not
+//! answer) counts for the source alone, and only when this request made keygate fetch them:
+//! a fetch costs keygate up to its timeout, so whoever keeps causing fetches of sets that do
+//! not answer is locked out as a guesser would be, while a remembered failure costs nothing and
+//! counts nothing (and the pair, the client's own address among them, is not counted).
+//!
+//! Every refusal of an assertion says the same to the caller — `invalid_client`, "client
+//! authentication failed" — until its signature has verified: whether the client exists, has
+//! keys, publishes them at a URI that answers, or which claim is wrong is no business of
+//! someone who has not proven the key. The reason code (and the detail) is logged. Only a
+//! replay, refused after the signature verified, says so.
 
 use crate::clients::{self, Client, ClientKind, KeySource};
 use crate::identity::assertion::{self, KeyCheck};
 use crate::identity::lockout::{self, Attempt, Source};
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::ports::jwks::RemoteJwks;
+use crate::ports::jwks::{RemoteJwks, SetId, Unavailable};
 use crate::ports::Ports;
 
 /// A client that proved itself.
@@ -30,10 +39,11 @@ pub struct Authenticated {
     pub secret_id: Option<String>,
 }
 
-/// Why authentication failed: the reason code, for the caller's own error dialect. Every one is
-/// a `401` (`invalid_client` on the OAuth routes).
+/// Why authentication failed: the reason code, for the caller's own error dialect (the OAuth
+/// routes send none of it) and the log. Every one is a `401` (`invalid_client` on the OAuth
+/// routes) with the same message.
 fn refused(reason: &'static str) -> ApiError {
-    ApiError::unauthorized(reason, "client authentication failed")
+    ApiError::unauthorized(reason, GENERIC)
 }
 
 /// Checks `secret` for the client `id` of `kind`. For OAuth clients, a public client presents
@@ -86,10 +96,14 @@ pub async fn authenticate(
     Ok(Authenticated { client, secret_id })
 }
 
+/// What every refused assertion tells its caller.
+pub const GENERIC: &str = "client authentication failed";
+
 /// Checks a client assertion (`private_key_jwt`, [`crate::identity::assertion`]) for the issuer
 /// `issuer` (its `aud`), with lockout: the client is the assertion's `sub`; its keys are its
 /// registered `jwks`, or those published at its `jwksUri` (through `remote`, fetched again once
-/// when the assertion names a key the cached set lacks); the `jti` is claimed last.
+/// when the assertion names a key the cached set lacks); the `jti` is claimed last. Every
+/// refusal before the signature verifies is the same `401` ([`GENERIC`]); its reason is logged.
 pub async fn authenticate_assertion(
     ports: &Ports<'_>,
     remote: &RemoteJwks,
@@ -109,35 +123,46 @@ pub async fn authenticate_assertion(
     let id = unverified.client_id();
     let attempt = Attempt::new(id, source);
     lockout::check(table, attempt, now).await?;
-    let fail = |reason: &'static str, msg: &'static str| async move {
+    let fail = |reason: &'static str, detail: &'static str| async move {
+        tracing::info!(client = id, reason, detail, "client assertion refused");
         lockout::record_failure(table, attempt, now).await?;
-        Err::<Authenticated, ApiError>(ApiError::unauthorized(reason, msg))
+        Err::<Authenticated, ApiError>(refused(reason))
     };
-    let generic = "client authentication failed";
     let client = match clients::get(table, id).await? {
         Some((c, _)) if c.kind == ClientKind::OAuth => c,
-        _ => return fail("client_unknown", generic).await,
+        _ => return fail("client_unknown", "no such OAuth client").await,
     };
     let Some(keys) = client.keys().cloned() else {
-        return fail("client_auth_method", generic).await;
+        return fail("client_auth_method", "the client has a secret, not keys").await;
     };
     let alg = match unverified.check(issuer, now) {
         Ok(alg) => alg,
-        Err(assertion::Refused(why)) => return fail("client_assertion_invalid", why).await,
+        Err(why) => return fail(why.reason, why.why).await,
     };
+    // The client's keys: inline, or published (the cached copy, then once afresh when the
+    // assertion names a key the copy lacks).
     let mut check = match &keys.source {
         KeySource::Jwks(set) => unverified.verify(alg, set),
-        KeySource::JwksUri(uri) => match remote.keys(uri, now, false).await {
-            Ok(set) => unverified.verify(alg, &set),
-            Err(e) => return Err(unavailable(e)),
-        },
+        KeySource::JwksUri(uri) => {
+            let set = SetId {
+                registration: &keys.id,
+                uri,
+            };
+            match remote.keys(set, now, false).await {
+                Ok(published) => unverified.verify(alg, &published),
+                Err(e) => return unavailable(ports, id, source, e).await,
+            }
+        }
     };
-    let missing = matches!(check, KeyCheck::NoSuchKey);
-    if let (true, KeySource::JwksUri(uri)) = (missing, &keys.source) {
+    if let (KeyCheck::NoSuchKey, KeySource::JwksUri(uri)) = (&check, &keys.source) {
         // The client may have rotated its keys since the copy in hand: fetched again, once.
-        check = match remote.keys(uri, now, true).await {
-            Ok(set) => unverified.verify(alg, &set),
-            Err(e) => return Err(unavailable(e)),
+        let set = SetId {
+            registration: &keys.id,
+            uri,
+        };
+        check = match remote.keys(set, now, true).await {
+            Ok(published) => unverified.verify(alg, &published),
+            Err(e) => return unavailable(ports, id, source, e).await,
         };
     }
     let verified = match check {
@@ -145,20 +170,19 @@ pub async fn authenticate_assertion(
         KeyCheck::NoSuchKey => {
             return fail(
                 "client_assertion_key",
-                "the client assertion is signed with none of the client's keys",
+                "signed with none of the client's keys",
             )
             .await
         }
-        KeyCheck::Refused(assertion::Refused(why)) => {
-            return fail("client_assertion_signature", why).await
-        }
+        KeyCheck::Refused(why) => return fail(why.reason, why.why).await,
     };
+    // The signature verified: the caller holds the key, and may be told what is wrong.
     if !assertion::claim(table, &verified, now).await? {
-        return fail(
+        lockout::record_failure(table, attempt, now).await?;
+        return Err(ApiError::unauthorized(
             "client_assertion_replayed",
             "the client assertion was already used (its jti)",
-        )
-        .await;
+        ));
     }
     Ok(Authenticated {
         secret_id: Some(keys.id.clone()),
@@ -166,12 +190,26 @@ pub async fn authenticate_assertion(
     })
 }
 
-/// The client's published keys could not be had: `401 invalid_client`, saying so, not counted.
-fn unavailable(e: crate::ports::jwks::FetchError) -> ApiError {
-    ApiError::unauthorized(
-        "client_jwks_unavailable",
-        format!("the client's keys could not be fetched from its jwksUri: {e}"),
-    )
+/// The client's published keys could not be had: `401`, the generic message. When this request
+/// made keygate fetch (and wait up to the timeout), one failure is counted for its source — not
+/// for the pair: the client's own address is not locked out of a client whose host is down.
+async fn unavailable(
+    ports: &Ports<'_>,
+    id: &str,
+    source: Source,
+    e: Unavailable,
+) -> ApiResult<Authenticated> {
+    tracing::info!(
+        client = id,
+        reason = "client_jwks_unavailable",
+        detail = e.error.0,
+        fetched = e.fetched,
+        "client assertion refused"
+    );
+    if e.fetched {
+        lockout::record_failure(ports.table, Attempt::anonymous(source), ports.now).await?;
+    }
+    Err(refused("client_jwks_unavailable"))
 }
 
 #[cfg(test)]
@@ -266,14 +304,17 @@ mod tests {
             .unwrap();
         assert_eq!(published.fetches.load(Ordering::SeqCst), 2);
 
-        // Another client whose host is down: refused each time, never counted for the lockout.
+        // Another client whose host is down (or hangs): refused each time; counted for the
+        // source each time this instance fetched, which the backoff makes rare; never for the
+        // pair, so the client's own address is not locked out of it.
         let down = client_with(
             &services,
             KeySource::JwksUri("https://down.example/".into()),
         )
         .await;
         let key = ProofKey::es256();
-        let remote_down = RemoteJwks::new(Published::default());
+        let hanging = Published::default();
+        let remote_down = RemoteJwks::new(hanging.clone());
         for i in 0..8 {
             let at = Ports {
                 now: now + i * crate::ports::jwks::COOLDOWN,
@@ -284,13 +325,120 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(
-                (e.status().as_u16(), e.reason),
-                (401, "client_jwks_unavailable")
+                (e.status().as_u16(), e.reason, e.message.as_ref()),
+                (401, "client_jwks_unavailable", GENERIC)
             );
         }
-        lockout::check(ports.table, Attempt::new(&down.id, source), now)
+        // Fetched at 0, 60 (after 60 s) and 180 (after 120 s) of the eight tries over 210 s.
+        assert_eq!(hanging.fetches.load(Ordering::SeqCst), 3);
+        let (by_source, by_pair) =
+            lockout::failures(ports.table, Attempt::new(&down.id, source), now)
+                .await
+                .unwrap();
+        // The source's earlier refusal (the rotated key above) and one per fetch.
+        assert_eq!((by_source, by_pair), (1 + 3, Some(0)));
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_has_not_proven_the_key_learns_nothing_but_the_reason_is_kept() {
+        let services = crate::testing::memory_services().await;
+        let ports = Ports::of(&services).await;
+        let issuer = services.config.issuer.clone();
+        let now = ports.now;
+        let (_, secret_client, _) = crate::testing::oauth_client_token(&services, None).await;
+        let key = ProofKey::es256();
+        let inline = client_with(&services, KeySource::Jwks(vec![key.public_jwk()])).await;
+        let published = client_with(
+            &services,
+            KeySource::JwksUri("https://down.example/".into()),
+        )
+        .await;
+        let remote = RemoteJwks::new(Published::default());
+        let b64 = |v: &serde_json::Value| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let claims = crate::testing::dpop::assertion_claims(&inline.id, &issuer, now);
+        let mut late = claims.clone();
+        late["exp"] = serde_json::json!(now + 3600);
+        let cases = [
+            ("not a JWT".to_owned(), "client_assertion_malformed"),
+            (
+                key.assertion("oc_aaaaaaaaaaaaaaaa", &issuer, now, None),
+                "client_unknown",
+            ),
+            (
+                key.assertion(&secret_client.id, &issuer, now, None),
+                "client_auth_method",
+            ),
+            (
+                format!(
+                    "{}.{}.",
+                    b64(&serde_json::json!({"alg": "none"})),
+                    b64(&claims)
+                ),
+                "client_assertion_alg",
+            ),
+            (
+                key.sign_header(
+                    &serde_json::json!({"alg": "ES256", "typ": "dpop+jwt"}),
+                    &claims,
+                ),
+                "client_assertion_header",
+            ),
+            (key.assertion_with(&late, None), "client_assertion_claims"),
+            (
+                key.assertion(&inline.id, &issuer, now, Some("other")),
+                "client_assertion_key",
+            ),
+            (
+                ProofKey::es256().assertion(&inline.id, &issuer, now, None),
+                "client_assertion_signature",
+            ),
+            (
+                key.assertion(&published.id, &issuer, now, None),
+                "client_jwks_unavailable",
+            ),
+        ];
+        for (n, (assertion, reason)) in cases.iter().enumerate() {
+            let source = Source::parse(Some(&format!("10.9.7.{n}")));
+            let e = authenticate_assertion(&ports, &remote, assertion, &issuer, source)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (e.status().as_u16(), e.reason, e.message.as_ref()),
+                (401, *reason, GENERIC)
+            );
+        }
+        // Once the key is proven, a replay is named as such.
+        let good = key.assertion(&inline.id, &issuer, now, None);
+        let source = Source::parse(Some("10.9.7.99"));
+        authenticate_assertion(&ports, &remote, &good, &issuer, source)
             .await
-            .expect("not locked: an unreachable jwksUri is not the presenter's failure");
+            .unwrap();
+        let e = authenticate_assertion(&ports, &remote, &good, &issuer, source)
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason, "client_assertion_replayed");
+        assert!(e.message.contains("already used"), "{}", e.message);
+        // A key client naming itself without anything (the public clients' way) is refused as
+        // any confidential client is, and not counted.
+        for public_allowed in [true, false] {
+            let e = authenticate(
+                &ports,
+                ClientKind::OAuth,
+                &inline.id,
+                None,
+                public_allowed,
+                source,
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(
+                (e.reason, e.message.as_ref()),
+                ("client_secret_missing", GENERIC)
+            );
+        }
     }
 
     #[tokio::test]
@@ -306,7 +454,10 @@ mod tests {
         let e = authenticate_assertion(&ports, &remote, &assertion, &issuer, source)
             .await
             .unwrap_err();
-        assert_eq!(e.reason, "client_auth_method");
+        assert_eq!(
+            (e.reason, e.message.as_ref()),
+            ("client_auth_method", GENERIC)
+        );
         let keyed = client_with(&services, KeySource::Jwks(vec![key.public_jwk()])).await;
         let e = authenticate(
             &ports,

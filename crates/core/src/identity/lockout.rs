@@ -154,6 +154,22 @@ pub async fn record_failure(
     Ok(())
 }
 
+/// The failures counted in the window of `now`: the source's, and the pair's when the attempt
+/// names a credential (tests look at them).
+#[cfg(any(test, feature = "testing"))]
+pub async fn failures(
+    table: &dyn Table,
+    attempt: Attempt<'_>,
+    now: UnixSeconds,
+) -> ApiResult<(i64, Option<i64>)> {
+    let window = now.div_euclid(POLICY.window_seconds);
+    let mut counts = Vec::new();
+    for (key, _) in attempt.counters(&POLICY, window) {
+        counts.push(table.counter(&key).await?);
+    }
+    Ok((counts[0], counts.get(1).copied()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

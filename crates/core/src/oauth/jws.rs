@@ -74,7 +74,7 @@ impl Alg {
     }
 
     /// Whether `jwk` is a public key of this algorithm's type in its one encoding: P-256 with
-    /// 32-byte coordinates for ES256, RSA of at least [`MIN_RSA_BYTES`] for PS256, an Ed25519 key
+    /// 32-byte coordinates for ES256, RSA of at least [`MIN_RSA_BITS`] bits (odd `e` ≥ 3) for PS256, an Ed25519 key
     /// of 32 bytes for EdDSA. (A private member is the caller's to refuse: see
     /// [`has_private_members`].)
     pub fn fits(self, jwk: &Jwk) -> bool {
@@ -85,22 +85,47 @@ impl Alg {
             (AlgorithmParameters::OctetKeyPair(p), Alg::EdDsa | Alg::Ed25519) => {
                 p.curve == EllipticCurve::Ed25519 && coordinate(&p.x)
             }
-            (AlgorithmParameters::RSA(p), Alg::Ps256) => rsa_modulus_ok(&p.n) && b64url(&p.e, 8),
+            (AlgorithmParameters::RSA(p), Alg::Ps256) => {
+                rsa_modulus_ok(&p.n) && rsa_exponent_ok(&p.e)
+            }
             _ => false,
         }
     }
 }
 
-/// The shortest RSA modulus accepted: 2048 bits (FAPI 2.0 §5.4.1).
-pub const MIN_RSA_BYTES: usize = 256;
-/// The longest RSA modulus accepted: 8192 bits (what the verifier takes).
-const MAX_RSA_BYTES: usize = 1024;
+/// The shortest RSA modulus accepted, in bits (FAPI 2.0 §5.4.1).
+pub const MIN_RSA_BITS: usize = 2048;
+/// The longest RSA modulus accepted, in bits (what the verifier takes).
+const MAX_RSA_BITS: usize = 8192;
 
+/// How many bits the big-endian unsigned integer `b` takes (leading zero octets ignored).
+fn bit_length(b: &[u8]) -> usize {
+    match b.iter().position(|x| *x != 0) {
+        None => 0,
+        Some(i) => (b.len() - i - 1) * 8 + (8 - b[i].leading_zeros() as usize),
+    }
+}
+
+/// An RSA modulus of [`MIN_RSA_BITS`] to 8192 bits, counted exactly (a 2047-bit modulus is 256
+/// octets too, and is refused), and odd (as every RSA modulus is).
 fn rsa_modulus_ok(n: &str) -> bool {
-    URL_SAFE_NO_PAD.decode(n).is_ok_and(|b| {
-        let significant = b.iter().skip_while(|x| **x == 0).count();
-        (MIN_RSA_BYTES..=MAX_RSA_BYTES).contains(&significant)
-    })
+    b64url(n, 2 * MAX_RSA_BITS / 8)
+        && URL_SAFE_NO_PAD.decode(n).is_ok_and(|b| {
+            (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bit_length(&b))
+                && b.last().is_some_and(|l| l & 1 == 1)
+        })
+}
+
+/// An RSA public exponent: odd and at least 3 (65537, `AQAB`, is what keys use), at most 32
+/// bits, in its minimal encoding (no leading zero octet).
+fn rsa_exponent_ok(e: &str) -> bool {
+    b64url(e, 8)
+        && URL_SAFE_NO_PAD.decode(e).is_ok_and(|b| {
+            let bits = bit_length(&b);
+            b.first().is_some_and(|f| *f != 0)
+                && (2..=32).contains(&bits)
+                && b.last().is_some_and(|l| l & 1 == 1)
+        })
 }
 
 /// Members of a private or symmetric key: a public JWK never carries one.
@@ -229,6 +254,61 @@ mod tests {
             c.claims::<serde_json::Value>().unwrap(),
             serde_json::json!({"a": 1})
         );
+    }
+
+    /// An RSA public JWK with modulus `n` and exponent `e` (raw octets).
+    fn rsa(n: &[u8], e: &[u8]) -> Jwk {
+        serde_json::from_value(serde_json::json!({
+            "kty": "RSA",
+            "n": URL_SAFE_NO_PAD.encode(n),
+            "e": URL_SAFE_NO_PAD.encode(e),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn rsa_keys_are_measured_in_bits_and_their_exponent_checked() {
+        let real: Jwk = serde_json::from_value(ProofKey::ps256().public_jwk()).unwrap();
+        assert!(Alg::Ps256.fits(&real));
+        let modulus = |top: u8, len: usize| {
+            let mut n = vec![0xa5; len];
+            n[0] = top;
+            n[len - 1] |= 1;
+            n
+        };
+        let e65537 = [1, 0, 1];
+        // 2048 bits exactly, and a leading zero octet (some encoders add one) before it.
+        assert!(Alg::Ps256.fits(&rsa(&modulus(0x80, 256), &e65537)));
+        let mut padded = vec![0];
+        padded.extend(modulus(0x80, 256));
+        assert!(Alg::Ps256.fits(&rsa(&padded, &e65537)));
+        assert!(Alg::Ps256.fits(&rsa(&modulus(0x80, 256), &[3])));
+        for (what, n, e) in [
+            // 256 octets, but 2047 and 2041 bits.
+            ("2047 bits", modulus(0x7f, 256), e65537.to_vec()),
+            ("2041 bits", modulus(0x01, 256), e65537.to_vec()),
+            ("2040 bits", modulus(0xff, 255), e65537.to_vec()),
+            (
+                "an even modulus",
+                {
+                    let mut n = modulus(0x80, 256);
+                    n[255] &= 0xfe;
+                    n
+                },
+                e65537.to_vec(),
+            ),
+            ("e = 1", modulus(0x80, 256), vec![1]),
+            ("e even", modulus(0x80, 256), vec![1, 0, 0]),
+            ("e zero", modulus(0x80, 256), vec![0]),
+            (
+                "e with a leading zero",
+                modulus(0x80, 256),
+                vec![0, 1, 0, 1],
+            ),
+            ("e of 33 bits", modulus(0x80, 256), vec![1, 0, 0, 0, 1]),
+        ] {
+            assert!(!Alg::Ps256.fits(&rsa(&n, &e)), "{what}");
+        }
     }
 
     #[test]

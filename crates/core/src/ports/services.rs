@@ -25,6 +25,10 @@ pub struct Services {
     /// `None` where the function has no business with it; a route that needs it then answers
     /// `503` naming the variable.
     pub events: Option<Arc<dyn Queue>>,
+    /// Where OAuth clients' published keys (`jwksUri`) are fetched from and cached. `None`: the
+    /// instance's own, through the SSRF guard (`keygate_http::jwks::remote`), which is what a
+    /// deployment uses; tests put theirs here (a resolver that pins a name to an address).
+    pub jwks: Option<Arc<crate::ports::jwks::RemoteJwks>>,
 }
 
 /// The queues: only the webhooks function (and the local server, which feeds it and takes the
@@ -58,6 +62,7 @@ impl Services {
             keys: Arc::new(Keys::generated(now).await),
             clock,
             events: None,
+            jwks: None,
         }
     }
 

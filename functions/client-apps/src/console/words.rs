@@ -304,7 +304,7 @@ pub static EN: Words = Words {
     jwks: "JWKS", // not in the seeds
     jwks_hint: "Instead of a secret, the client signs an assertion with one of these keys: a JWK Set, {\"keys\": [...]}, of at most 5 public keys (ES256, PS256 or Ed25519). Left empty: unchanged.", // not in the seeds
     jwks_uri: "JWKS URL", // not in the seeds
-    jwks_uri_hint: "Or the https URL where the client publishes its JWK Set (fetched and cached for minutes). Give a JWKS or a JWKS URL, not both.", // not in the seeds
+    jwks_uri_hint: "Or the https URL where the client publishes its JWK Set (fetched now, and refused unless it holds a usable key; then cached for minutes). Give a JWKS or a JWKS URL, not both.", // not in the seeds
     keys_badge: "private_key_jwt", // not in the seeds
     edit: "Edit", // not in the seeds
     no_oauth_clients: "No OAuth 2.0 clients yet.", // not in the seeds
@@ -462,7 +462,7 @@ pub static FR: Words = Words {
     jwks: "JWKS", // not in the seeds
     jwks_hint: "Au lieu d'un secret, le client signe une assertion avec l'une de ces clés\u{a0}: un JWK Set, {\"keys\": [...]}, d'au plus 5 clés publiques (ES256, PS256 ou Ed25519). Laissé vide\u{a0}: inchangé.", // not in the seeds
     jwks_uri: "URL du JWKS", // not in the seeds
-    jwks_uri_hint: "Ou l'URL https où le client publie son JWK Set (récupéré et gardé quelques minutes). Un JWKS ou une URL de JWKS, pas les deux.", // not in the seeds
+    jwks_uri_hint: "Ou l'URL https où le client publie son JWK Set (récupéré tout de suite, et refusé s'il n'a aucune clé utilisable ; puis gardé quelques minutes). Un JWKS ou une URL de JWKS, pas les deux.", // not in the seeds
     keys_badge: "private_key_jwt", // not in the seeds
     edit: "Modifier", // not in the seeds
     no_oauth_clients: "Aucun client OAuth 2.0 pour l'instant.", // not in the seeds

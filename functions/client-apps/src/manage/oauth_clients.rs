@@ -108,7 +108,8 @@ pub(crate) fn check_flows(settings: &OAuthSettings) -> ApiResult<()> {
 }
 
 /// The keys a creation or an update gives: `jwks` or `jwksUri` (not both), checked. `None` when
-/// neither is given.
+/// neither is given. A `jwksUri` is fetched later ([`check_published`]), when everything else
+/// has passed.
 fn new_keys(
     jwks: Option<&serde_json::Value>,
     jwks_uri: Option<&str>,
@@ -126,6 +127,16 @@ fn new_keys(
         (None, None) => return Ok(None),
     };
     Ok(Some(ClientKeys::new(source)))
+}
+
+/// New keys at a `jwksUri` (a creation, or a `PUT` naming one, the same URI included): fetched
+/// once, and refused unless it publishes a usable key set (`400 jwks_uri_unusable`,
+/// [`keygate_http::jwks::check_published`]). The last check before the write.
+async fn check_published(s: &Services, keys: Option<&ClientKeys>) -> ApiResult<()> {
+    match keys.and_then(ClientKeys::jwks_uri) {
+        Some(uri) => keygate_http::jwks::check_published(s, uri).await,
+        None => Ok(()),
+    }
 }
 
 /// Whether `method` (as sent) agrees with the client being public and having keys.
@@ -177,6 +188,7 @@ pub(crate) async fn add(
     };
     check_flows(&settings)?;
     let name = validate_name("name", &input.name)?;
+    check_published(s, settings.keys.as_ref()).await?;
     let now = s.now();
     let ring = s.keys.ring().await;
     let (mut client, secret) =
@@ -253,6 +265,7 @@ pub(crate) async fn change(
         settings.keys = Some(k);
     }
     check_flows(&settings)?;
+    check_published(s, keys.as_ref()).await?;
     c.oauth = Some(settings);
     if let Some(k) = keys {
         // The secret (if any) and the previous keys stop with their tokens.

@@ -1,22 +1,29 @@
 //! The adapter of [`keygate_core::ports::jwks::FetchJwks`]: an OAuth client's published keys,
-//! fetched from its `jwksUri` through the SSRF-guarded client (`keygate_http::ssrf`: `https`
-//! only — `http` to loopback in local mode —, every address a name resolves to checked, no
-//! redirects, no proxy), within [`TIMEOUT`] and [`MAX_BODY`]; kept by the instance's
-//! [`RemoteJwks`] cache ([`remote`]).
+//! fetched from its `jwksUri` through the SSRF-guarded client ([`crate::ssrf`]: `https` only —
+//! `http` to loopback in local mode —, every address a name resolves to checked, no redirects,
+//! no proxy), within [`CONNECT_TIMEOUT`] to connect and [`TIMEOUT`] in all, and [`MAX_BODY`];
+//! kept by the instance's [`RemoteJwks`] cache ([`remote`]). The `token` function fetches with
+//! it at every assertion of a client with a `jwksUri`; `client-apps` once at each registration
+//! of one ([`check_published`]), which is refused unless the set is there and usable.
 //!
 //! Of a published set, the keys keygate can verify with are kept (a set may also hold keys for
 //! encryption or other algorithms: those are left out, not refused).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use keygate_core::clients::keys::normalise_key;
 use keygate_core::ports::jwks::{FetchError, FetchJwks, RemoteJwks};
-use keygate_http::ssrf;
+use keygate_core::{ApiError, ApiResult, Services};
 use serde_json::Value;
 
-/// Longest wait for a client's key set.
-pub const TIMEOUT: Duration = Duration::from_secs(3);
+use crate::ssrf;
+
+/// Longest wait to connect to a client's host.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for a client's key set, all told: a request that makes keygate fetch holds the
+/// instance no longer than this.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest key set read.
 pub const MAX_BODY: usize = 64 * 1024;
 /// Most keys kept of one set.
@@ -30,10 +37,24 @@ pub struct Guarded {
 
 impl Guarded {
     pub fn new(local_mode: bool) -> Self {
-        let client = ssrf::guarded_builder(local_mode)
+        Self::build(ssrf::guarded_builder(local_mode), local_mode)
+    }
+
+    /// The same, its names resolved by `resolver` (which must classify the addresses as
+    /// [`ssrf::GuardedResolver`] does: tests pin a name with [`ssrf::PinnedResolver`]).
+    pub fn with_resolver<R: reqwest::dns::Resolve + 'static>(
+        local_mode: bool,
+        resolver: Arc<R>,
+    ) -> Self {
+        let builder = ssrf::guarded_builder(local_mode).dns_resolver(resolver);
+        Self::build(builder, local_mode)
+    }
+
+    fn build(builder: reqwest::ClientBuilder, local_mode: bool) -> Self {
+        let client = builder
             .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .user_agent(concat!("keygate-token/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("keygate/", env!("CARGO_PKG_VERSION")))
             .build()
             .ok();
         Self { client, local_mode }
@@ -102,13 +123,42 @@ impl FetchJwks for Guarded {
     }
 }
 
-/// The instance's cache of published key sets, one per mode (the local server calls loopback,
-/// a deployment never does), built on first use.
-pub fn remote(local_mode: bool) -> &'static RemoteJwks {
+/// The cache of published key sets `services` use: theirs when they carry one (tests), else the
+/// instance's, one per mode (the local server calls loopback, a deployment never does), built
+/// on first use.
+pub fn remote(services: &Services) -> &RemoteJwks {
     static LOCAL: OnceLock<RemoteJwks> = OnceLock::new();
     static DEPLOYED: OnceLock<RemoteJwks> = OnceLock::new();
+    if let Some(own) = services.jwks.as_deref() {
+        return own;
+    }
+    let local_mode = services.config.local_mode;
     let cell = if local_mode { &LOCAL } else { &DEPLOYED };
     cell.get_or_init(|| RemoteJwks::new(Guarded::new(local_mode)))
+}
+
+/// A `jwksUri` being registered (creation, or a `PUT` naming one, the same URI included),
+/// fetched once now: `400 jwks_uri_unusable` unless it answers a JWK Set with at least one key
+/// keygate can verify with, so a URI that is down, hangs, is refused by the SSRF guard or
+/// publishes nothing usable is never registered (and never fetched at each assertion).
+pub async fn check_published(services: &Services, uri: &str) -> ApiResult<()> {
+    let unusable = |why: &str| {
+        ApiError::bad_request(
+            "jwks_uri_unusable",
+            format!("jwksUri was fetched and cannot be used: {why}"),
+        )
+    };
+    let keys = remote(services)
+        .fetcher()
+        .fetch(uri)
+        .await
+        .map_err(|e| unusable(e.0))?;
+    if keys.is_empty() {
+        return Err(unusable(
+            "its JWK Set holds no key keygate verifies with (P-256, RSA of at least 2048 bits, Ed25519; use sig)",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -200,5 +250,48 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.0.contains("too large"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_a_private_address_is_refused_before_connecting() {
+        let pinned = |ip: &str| {
+            Guarded::with_resolver(
+                false,
+                Arc::new(ssrf::PinnedResolver {
+                    local_mode: false,
+                    names: vec![("jwks.client.test".into(), ip.parse().unwrap())],
+                }),
+            )
+        };
+        for ip in ["10.0.0.7", "169.254.169.254", "127.0.0.1", "fd00:ec2::254"] {
+            let e = pinned(ip)
+                .fetch("https://jwks.client.test/jwks.json")
+                .await
+                .unwrap_err();
+            assert!(e.0.contains("not one keygate calls"), "{ip}: {e}");
+        }
+        // A name not pinned does not resolve: the resolver was asked, and nothing was called.
+        let e = pinned("10.0.0.7")
+            .fetch("https://other.client.test/jwks.json")
+            .await
+            .unwrap_err();
+        assert!(e.0.contains("could not be reached"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_host_that_never_answers_holds_a_fetch_two_seconds_at_most() {
+        assert!(CONNECT_TIMEOUT <= Duration::from_secs(1) && TIMEOUT <= Duration::from_secs(2));
+        // Accepts the connection (the kernel's backlog) and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let started = std::time::Instant::now();
+        let e = Guarded::new(true)
+            .fetch(&format!("http://127.0.0.1:{port}/jwks"))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        drop(listener);
+        assert!(e.0.contains("in time"), "{e}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
     }
 }

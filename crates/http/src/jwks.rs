@@ -292,6 +292,8 @@ mod tests {
         let took = started.elapsed();
         drop(listener);
         assert!(e.0.contains("in time"), "{e}");
-        assert!(took < Duration::from_secs(3), "{took:?}");
+        // The fetch gave up by its own timeout (the constants above say how soon); the bound only
+        // tells a timeout from a hang, with room for a loaded machine.
+        assert!(took < Duration::from_secs(9), "{took:?}");
     }
 }

@@ -168,37 +168,22 @@ pub fn validate_jwks(set: &Value) -> ApiResult<Vec<Value>> {
 /// are checked at every fetch), no credentials or fragment, at most 2048 characters; in local
 /// mode `http` to a loopback host is allowed too.
 pub fn validate_jwks_uri(raw: &str, local_mode: bool) -> ApiResult<String> {
-    let bad = |msg: &str| ApiError::bad_request("jwks_uri_invalid", format!("jwksUri {msg}"));
-    if raw.len() > 2048 {
-        return Err(bad("is longer than 2048 characters"));
-    }
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("must not contain whitespace or control characters"));
-    }
-    let url = url::Url::parse(raw).map_err(|_| bad("is not an absolute URL"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials"));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("must not have a fragment"));
-    }
+    let checked = crate::kernel::urls::https_url(raw, local_mode, "jwks_uri_invalid", "jwksUri")?;
+    let url = url::Url::parse(&checked)
+        .map_err(|_| ApiError::bad_request("jwks_uri_invalid", "jwksUri is not an absolute URL"))?;
     let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("has no host")),
+        _ => false,
     };
     let literal = !matches!(url.host(), Some(url::Host::Domain(_)));
     if literal && !(local_mode && loopback) {
-        return Err(bad(
-            "must name its host by a DNS name (an address is not one keygate fetches from)",
+        return Err(ApiError::bad_request(
+            "jwks_uri_invalid",
+            "jwksUri must name its host by a DNS name (an address is not one keygate fetches from)",
         ));
     }
-    match url.scheme() {
-        "https" => Ok(url.to_string()),
-        "http" if local_mode && loopback => Ok(url.to_string()),
-        _ => Err(bad("must be https")),
-    }
+    Ok(checked)
 }
 
 #[cfg(test)]

@@ -11,3 +11,4 @@ pub mod fault;
 pub mod ids;
 pub mod metrics;
 pub mod request_log;
+pub mod urls;

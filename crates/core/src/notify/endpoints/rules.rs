@@ -1,6 +1,7 @@
 //! What input callbacks accept: validation of what a caller sends, before anything is stored.
 
 use super::*;
+use crate::kernel::urls::https_url;
 
 /// Checks an event filter: known names only, no duplicates kept.
 pub fn validate_events(events: &[String]) -> ApiResult<Vec<String>> {
@@ -27,41 +28,6 @@ pub fn validate_events(events: &[String]) -> ApiResult<Vec<String>> {
 /// at delivery, against the resolved addresses.)
 pub fn validate_url(raw: &str, local_mode: bool) -> ApiResult<String> {
     https_url(raw, local_mode, "callback_url_invalid", "the callback URL")
-}
-
-/// [`validate_url`] for the URL `what` names, refused with `reason`.
-pub(super) fn https_url(
-    raw: &str,
-    local_mode: bool,
-    reason: &'static str,
-    what: &'static str,
-) -> ApiResult<String> {
-    let bad = |msg: &str| ApiError::bad_request(reason, format!("{what} {msg}"));
-    if raw.len() > 2048 {
-        return Err(bad("is longer than 2048 characters"));
-    }
-    // The parser would silently drop these; what is stored must be what was meant.
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("must not contain whitespace or control characters"));
-    }
-    let url = url::Url::parse(raw).map_err(|_| bad("is not an absolute URL"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials"));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("must not have a fragment"));
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("has no host")),
-    };
-    match url.scheme() {
-        "https" => Ok(url.to_string()),
-        "http" if local_mode && loopback => Ok(url.to_string()),
-        _ => Err(bad("must be https")),
-    }
 }
 
 /// Checks the parts of an OAuth 2.0 callback authentication: a client id and secret of 1–512

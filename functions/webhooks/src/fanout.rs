@@ -149,7 +149,7 @@ async fn deliver_one(
     let m = &shared.message;
     let ep = &plan.endpoint;
     let now = services.now();
-    match crate::throttle::turn(table, &m.account_id, ep, now).await {
+    match crate::throttle::turn(table, &m.account_id, ep, &m.id, now).await {
         Ok(None) => {}
         Ok(Some(wait)) => {
             tracing::info!(event_id = %m.id, endpoint_id = %ep.id, wait, "webhook waits its turn (rateLimit)");

@@ -23,7 +23,9 @@ bash infra/browser/install.sh
 # The certified client the interop test drives keygate with (oauth4webapi, pinned).
 bash infra/interop/install.sh
 
-cargo test --workspace --locked
+# A failing test's message is the last thing before the summary, not under a backtrace that
+# pushes it out of what a CI log keeps (rerun one test with RUST_BACKTRACE=1 for its frames).
+RUST_BACKTRACE=0 cargo test --workspace --locked
 
 # The API description against the running local server (no 5xx, every response in the schema).
 bash infra/schemathesis.sh

@@ -147,10 +147,7 @@ pub async fn delete_primary(s: &Services, m: &Manager) -> ApiResult<Response<Bod
 
 /// `POST /api/callback/secret/rotate {"gracePeriodSeconds"}` (default 24 h, at most 7 days).
 pub async fn rotate_primary(s: &Services, m: &Manager, req: &Request) -> ApiResult<Response<Body>> {
-    let (ep, rev) = primary(s, m)
-        .await?
-        .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured"))?;
-    rotate_endpoint(s, m, ep, rev, req).await
+    rotate_endpoint(s, m, Which::Primary, req).await
 }
 
 pub async fn list(s: &Services, m: &Manager) -> ApiResult<Response<Body>> {
@@ -184,16 +181,8 @@ pub async fn update(
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let input: CallbackIn = read_json(req)?;
-    let checked = check(s, &input)?;
-    let requested = requested_auth(s, &input)?;
-    let (mut ep, rev) = owned(s, m, id).await?;
+    let ep = update_endpoint(s, m, id, input).await?;
     let ring = s.keys.ring().await;
-    let auth = authentication(m, ring.peppers(), Some(&ep), &checked.url, requested)?;
-    let enabled = apply(&mut ep, ring.peppers(), checked, auth, s.now())?;
-    save(s, m, &ep, Some(rev), "endpoint.update").await?;
-    if enabled {
-        crate::manage::messages::recovered(s, &ep).await;
-    }
     Ok(json(200, &out(&ep, m, ring.peppers(), true)))
 }
 
@@ -208,8 +197,7 @@ pub async fn rotate(
     id: &str,
     req: &Request,
 ) -> ApiResult<Response<Body>> {
-    let (ep, rev) = owned(s, m, id).await?;
-    rotate_endpoint(s, m, ep, rev, req).await
+    rotate_endpoint(s, m, Which::Extra(id), req).await
 }
 
 /// `GET /api/callback/attempts?eventId=…`: every delivery attempt of one of the account's
@@ -265,12 +253,11 @@ pub async fn catalog(_: &Services, req: &Request) -> ApiResult<Response<Body>> {
 async fn rotate_endpoint(
     s: &Services,
     m: &Manager,
-    ep: Endpoint,
-    rev: u64,
+    which: Which<'_>,
     req: &Request,
 ) -> ApiResult<Response<Body>> {
     let grace = read_rotate(req, DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS)?;
-    let (ep, secret) = rotate_signing_secret(s, m, ep, rev, grace).await?;
+    let (ep, secret) = rotate_signing_secret(s, m, which, grace).await?;
     let previous_expires = ep.secrets.get(1).and_then(|x| x.expires_at);
     Ok(json(
         200,

@@ -437,10 +437,7 @@ pub async fn rotate_signing_secret(s: &Services, req: &Request) -> ApiResult<Res
             .ok_or_else(|| {
                 ApiError::bad_request("grace_period_invalid", "choose a grace period")
             })?;
-        let (ep, rev) = callback::primary(s, &c.m)
-            .await?
-            .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured"))?;
-        callback::rotate_signing_secret(s, &c.m, ep, rev, grace).await?;
+        callback::rotate_signing_secret(s, &c.m, callback::Which::Primary, grace).await?;
         Ok(done(c.lang.words().done_title))
     }
     .await;

@@ -54,6 +54,7 @@ pub(crate) fn masked_oauth_secret(ep: &Endpoint, peppers: &Peppers) -> String {
 }
 
 /// What a callback's URL, events and rate limit are, once checked.
+#[derive(Clone)]
 pub(crate) struct Checked {
     pub url: String,
     pub events: Vec<String>,
@@ -199,6 +200,29 @@ pub(crate) async fn primary(s: &Services, m: &Manager) -> ApiResult<Option<(Endp
         .find(|(e, _)| e.primary))
 }
 
+/// Which of the account's endpoints a change is about.
+#[derive(Clone, Copy)]
+pub(crate) enum Which<'a> {
+    /// The primary callback (`404 callback_unset` when there is none).
+    Primary,
+    /// An extra endpoint by its id (`404 endpoint_unknown`).
+    Extra(&'a str),
+}
+
+/// The endpoint `which` names, with its revision.
+pub(crate) async fn find(
+    s: &Services,
+    m: &Manager,
+    which: Which<'_>,
+) -> ApiResult<(Endpoint, u64)> {
+    match which {
+        Which::Primary => primary(s, m)
+            .await?
+            .ok_or_else(|| ApiError::not_found("callback_unset", "no callback is configured")),
+        Which::Extra(id) => owned(s, m, id).await,
+    }
+}
+
 pub(crate) async fn owned(s: &Services, m: &Manager, id: &str) -> ApiResult<(Endpoint, u64)> {
     let unknown = || ApiError::not_found("endpoint_unknown", "no such endpoint");
     let id = EndpointId::parse(id).map_err(|_| unknown())?;
@@ -294,6 +318,16 @@ pub(crate) async fn set_primary(
 ) -> ApiResult<Endpoint> {
     let checked = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
+    let (checked, requested) = (&checked, &requested);
+    changing(|| set_primary_once(s, m, checked.clone(), requested.clone())).await
+}
+
+async fn set_primary_once(
+    s: &Services,
+    m: &Manager,
+    checked: Checked,
+    requested: Option<AuthChange>,
+) -> ApiResult<Endpoint> {
     let ring = s.keys.ring().await;
     let now = s.now();
     let current = primary(s, m).await?;
@@ -327,6 +361,59 @@ pub(crate) async fn set_primary(
     Ok(ep)
 }
 
+/// Updates an extra endpoint (`PUT /api/callback/endpoints/{id}`).
+pub(crate) async fn update_endpoint(
+    s: &Services,
+    m: &Manager,
+    id: &str,
+    input: CallbackIn,
+) -> ApiResult<Endpoint> {
+    let checked = check(s, &input)?;
+    let requested = requested_auth(s, &input)?;
+    let (checked, requested) = (&checked, &requested);
+    changing(|| async move {
+        let (mut ep, rev) = owned(s, m, id).await?;
+        let ring = s.keys.ring().await;
+        let auth = authentication(
+            m,
+            ring.peppers(),
+            Some(&ep),
+            &checked.url,
+            requested.clone(),
+        )?;
+        let enabled = apply(&mut ep, ring.peppers(), checked.clone(), auth, s.now())?;
+        save(s, m, &ep, Some(rev), "endpoint.update").await?;
+        if enabled {
+            crate::manage::messages::recovered(s, &ep).await;
+        }
+        Ok(ep)
+    })
+    .await
+}
+
+/// How many times a manager's read–change–write of an endpoint is tried (see [`changing`]).
+const TRIES: u32 = 3;
+
+/// Runs `op` — a manager's read of an endpoint, its change and the conditional write — again when
+/// the write lost a race (`409 concurrent_change`), on the endpoint as it is stored by then. The
+/// webhooks function writes an endpoint's health (`failingSince`, `disabled`) whenever a delivery
+/// to it fails, and a manager's edit must not fail because a delivery did meanwhile: what the
+/// manager asked for (new settings, a removal, a new signing secret) is made on what is stored
+/// now — a `PUT` re-enables, as it does without a race. Each try is the whole read, change and
+/// write, so nothing of a lost try stays. Three lost races in a row leave the `409`.
+pub(crate) async fn changing<T, Fut>(mut op: impl FnMut() -> Fut) -> ApiResult<T>
+where
+    Fut: std::future::Future<Output = ApiResult<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match op().await {
+            Err(e) if e.reason == "concurrent_change" && tries < TRIES => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// Applies a `PUT`: returns whether it enabled a disabled endpoint again (the account hears it:
 /// `CALLBACK_ENDPOINT_RECOVERED`).
 pub(crate) fn apply(
@@ -349,10 +436,13 @@ pub(crate) fn apply(
 
 /// OneSpan's REVERT: the callback goes (and with it every event subscription).
 pub(crate) async fn revert_primary(s: &Services, m: &Manager) -> ApiResult<()> {
-    if let Some((ep, rev)) = primary(s, m).await? {
-        remove(s, m, &ep, rev, "callback.delete").await?;
-    }
-    Ok(())
+    changing(|| async {
+        if let Some((ep, rev)) = primary(s, m).await? {
+            remove(s, m, &ep, rev, "callback.delete").await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// A new signing secret for `ep`, the others signing for `grace` more seconds; the owner only
@@ -360,20 +450,23 @@ pub(crate) async fn revert_primary(s: &Services, m: &Manager) -> ApiResult<()> {
 pub(crate) async fn rotate_signing_secret(
     s: &Services,
     m: &Manager,
-    mut ep: Endpoint,
-    rev: u64,
+    which: Which<'_>,
     grace: i64,
 ) -> ApiResult<(Endpoint, keygate_core::kernel::crypto::Secret)> {
-    if !m.may(keygate_core::identity::policy::Action::Owner) {
-        return Err(ApiError::forbidden(
-            "secret_owner_only",
-            "only the account owner may rotate signing secrets",
-        ));
-    }
-    let ring = s.keys.ring().await;
-    let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
-    save(s, m, &ep, Some(rev), "callback.secret.rotate").await?;
-    Ok((ep, secret))
+    changing(|| async {
+        let (mut ep, rev) = find(s, m, which).await?;
+        if !m.may(keygate_core::identity::policy::Action::Owner) {
+            return Err(ApiError::forbidden(
+                "secret_owner_only",
+                "only the account owner may rotate signing secrets",
+            ));
+        }
+        let ring = s.keys.ring().await;
+        let secret = ep.rotate_secret(ring.peppers(), grace, s.now());
+        save(s, m, &ep, Some(rev), "callback.secret.rotate").await?;
+        Ok((ep, secret))
+    })
+    .await
 }
 
 /// A new extra endpoint (the REST route and the console call this).
@@ -398,6 +491,9 @@ pub(crate) async fn add_endpoint(
 
 /// Deletes an extra endpoint of the account.
 pub(crate) async fn remove_endpoint(s: &Services, m: &Manager, id: &str) -> ApiResult<()> {
-    let (ep, rev) = owned(s, m, id).await?;
-    remove(s, m, &ep, rev, "endpoint.delete").await
+    changing(|| async {
+        let (ep, rev) = owned(s, m, id).await?;
+        remove(s, m, &ep, rev, "endpoint.delete").await
+    })
+    .await
 }

@@ -129,7 +129,7 @@ pub(crate) async fn recover(
             "until must not be before since",
         ));
     }
-    let (ep, rev) = endpoint(s, m, name).await?;
+    let (ep, _) = endpoint(s, m, name).await?;
     let window = Window { since_ms, until_ms };
     let found = messages::missed(
         &*s.table,
@@ -157,12 +157,21 @@ pub(crate) async fn recover(
         tracing::info!(account = %m.account.id, endpoint_id = %ep.id, job = %job.id, messages = found.count, "recovery queued");
     }
     if ep.disabled.is_some() {
-        let mut enabled = ep.clone();
-        enabled.disabled = None;
-        enabled.failing_since = None;
-        enabled.updated_at = s.now();
-        crate::manage::callback::save(s, m, &enabled, Some(rev), "callback.recover").await?;
-        recovered(s, &enabled).await;
+        // On the endpoint as stored now: a delivery may have written its health meanwhile.
+        let enabled = crate::manage::callback::changing(|| async {
+            let (mut current, rev) = endpoint(s, m, name).await?;
+            if current.disabled.take().is_none() {
+                return Ok(None);
+            }
+            current.failing_since = None;
+            current.updated_at = s.now();
+            crate::manage::callback::save(s, m, &current, Some(rev), "callback.recover").await?;
+            Ok(Some(current))
+        })
+        .await?;
+        if let Some(enabled) = enabled {
+            recovered(s, &enabled).await;
+        }
     }
     Ok(Recovered::Queued(found.count))
 }

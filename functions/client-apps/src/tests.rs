@@ -1,7 +1,11 @@
 //! Handler unit tests (STYLE.md layer 1): requests built in memory, in-memory services.
 
 use super::*;
-use keygate_core::ports::store::{Condition, Item, Key, SkRange, StoreError, Table, WriteOp};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::Arc;
+
+use keygate_core::ports::store::{StoreError, Table, WriteOp};
+use keygate_core::testing::hooked::{Call, Hook, Hooked};
 
 async fn services() -> Services {
     keygate_core::testing::memory_services().await
@@ -75,25 +79,19 @@ async fn create_then_list_client_app() {
     assert!(listed["results"][0].get("secret").is_none());
 }
 
-/// A table on which a failed delivery writes an endpoint's health (`failingSince`, as the
-/// webhooks function does) right before each of the next `races` transactions that write an
-/// endpoint: the manager's read is stale by the time its write lands.
-struct DeliveryRaces {
-    inner: std::sync::Arc<dyn Table>,
-    races: std::sync::atomic::AtomicU32,
-}
+/// A failed delivery writing an endpoint's health (`failingSince`, as the webhooks function
+/// does) right before each of the next `races` transactions that write an endpoint: the
+/// manager's read is stale by the time its write lands.
+struct DeliveryRaces(Arc<AtomicU32>);
 
-impl DeliveryRaces {
-    fn arm(&self, races: u32) {
-        self.races.store(races, std::sync::atomic::Ordering::SeqCst);
-    }
-    fn left(&self) -> u32 {
-        self.races.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    async fn deliver_and_fail(&self, ops: &[WriteOp]) {
+#[async_trait::async_trait]
+impl Hook for DeliveryRaces {
+    async fn before(&self, inner: &dyn Table, call: Call<'_>) -> Result<(), StoreError> {
         use keygate_core::kernel::ids::{AccountId, EndpointId};
         use keygate_core::notify::endpoints;
-        use std::sync::atomic::Ordering::SeqCst;
+        let Call::Transact(ops) = call else {
+            return Ok(());
+        };
         for op in ops {
             let key = match op {
                 WriteOp::Put(item, _) => &item.key,
@@ -106,63 +104,23 @@ impl DeliveryRaces {
                 continue;
             };
             if self
-                .races
+                .0
                 .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
                 .is_err()
             {
-                return;
+                return Ok(());
             }
             let (account, id) = (
                 AccountId::parse(account).unwrap(),
                 EndpointId::parse(id).unwrap(),
             );
-            let (mut ep, rev) = endpoints::get(&*self.inner, &account, &id)
-                .await
-                .unwrap()
+            let (mut ep, rev) = endpoints::get(inner, &account, &id)
+                .await?
                 .expect("the endpoint the manager read");
             ep.failing_since = Some(ep.failing_since.unwrap_or(0) + 1);
-            endpoints::save(&*self.inner, &ep, Some(rev)).await.unwrap();
+            endpoints::save(inner, &ep, Some(rev)).await?;
         }
-    }
-}
-
-#[async_trait::async_trait]
-impl Table for DeliveryRaces {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.inner.get_many(keys).await
-    }
-    async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
-        self.inner.put(item, cond).await
-    }
-    async fn delete(&self, key: &Key, cond: Condition) -> Result<Option<Item>, StoreError> {
-        self.inner.delete(key, cond).await
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.deliver_and_fail(&ops).await;
-        self.inner.transact(ops).await
-    }
-    async fn increment(&self, key: &Key, by: i64, ttl: i64) -> Result<i64, StoreError> {
-        self.inner.increment(key, by, ttl).await
-    }
-    async fn counter(&self, key: &Key) -> Result<i64, StoreError> {
-        self.inner.counter(key).await
-    }
-    async fn query(&self, pk: &str, p: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        self.inner.query(pk, p, limit).await
-    }
-    async fn query_gsi1(&self, g: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        self.inner.query_gsi1(g, limit).await
-    }
-    async fn query_gsi1_range(
-        &self,
-        g: &str,
-        range: SkRange<'_>,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        self.inner.query_gsi1_range(g, range, limit).await
+        Ok(())
     }
 }
 
@@ -172,11 +130,13 @@ impl Table for DeliveryRaces {
 #[tokio::test]
 async fn endpoint_changes_survive_a_delivery_writing_meanwhile() {
     let mut s = services().await;
-    let races = std::sync::Arc::new(DeliveryRaces {
+    let races = Arc::new(AtomicU32::new(0));
+    s.table = Arc::new(Hooked {
         inner: s.table.clone(),
-        races: 0.into(),
+        hook: DeliveryRaces(races.clone()),
     });
-    s.table = races.clone();
+    let arm = |n: u32| races.store(n, SeqCst);
+    let left = || races.load(SeqCst);
     let acc = keygate_core::testing::account(&s).await;
     let auth = format!("Basic {}", acc.api_key.expose());
     let call = |method: &'static str, uri: &str, input: Option<serde_json::Value>| {
@@ -208,26 +168,26 @@ async fn endpoint_changes_survive_a_delivery_writing_meanwhile() {
     assert_eq!(status, 201, "{extra}");
 
     // Each change loses one race to a delivery, and is made all the same.
-    races.arm(1);
+    arm(1);
     let changed =
         serde_json::json!({"url": "https://hooks.example/v2", "events": ["PACKAGE_CREATE"]});
     let (status, got) = call("PUT", "/api/callback", Some(changed)).await;
-    assert_eq!((status, races.left()), (200, 0), "{got}");
+    assert_eq!((status, left()), (200, 0), "{got}");
     assert_eq!(got["url"], "https://hooks.example/v2");
-    races.arm(1);
+    arm(1);
     let (status, got) = call("POST", "/api/callback/secret/rotate", None).await;
-    assert_eq!((status, races.left()), (200, 0), "{got}");
-    races.arm(1);
+    assert_eq!((status, left()), (200, 0), "{got}");
+    arm(1);
     let id = extra["id"].as_str().unwrap().to_owned();
     let path = format!("/api/callback/endpoints/{id}");
     let (status, got) = call("PUT", &path, Some(callback.clone())).await;
-    assert_eq!((status, races.left()), (200, 0), "{got}");
-    races.arm(1);
+    assert_eq!((status, left()), (200, 0), "{got}");
+    arm(1);
     assert_eq!(call("DELETE", &path, None).await.0, 204);
-    assert_eq!(races.left(), 0);
+    assert_eq!(left(), 0);
 
     // A change that loses every try is refused, and nothing of it is stored.
-    races.arm(3);
+    arm(3);
     let (status, got) = call("DELETE", "/api/callback", None).await;
     assert_eq!(
         (status, got["reason"].as_str()),
@@ -239,9 +199,9 @@ async fn endpoint_changes_survive_a_delivery_writing_meanwhile() {
         "https://hooks.example/v2"
     );
     // REVERT, losing one race: the callback goes.
-    races.arm(1);
+    arm(1);
     assert_eq!(call("DELETE", "/api/callback", None).await.0, 204);
-    assert_eq!(races.left(), 0);
+    assert_eq!(left(), 0);
     assert_eq!(
         call("GET", "/api/callback", None).await.1["url"],
         serde_json::Value::Null

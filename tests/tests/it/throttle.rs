@@ -16,11 +16,9 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use keygate_core::kernel::clock::UnixSeconds;
 use keygate_core::kernel::fault::{Fault, Service, ServiceError};
-use keygate_core::ports::store::{
-    Condition, Item, Key, MemoryTable, SkRange, StoreError, Table, WriteOp,
-};
+use keygate_core::ports::store::{MemoryTable, StoreError, Table};
+use keygate_core::testing::hooked::{Call, Hook, Hooked};
 use keygate_e2e::{client_credentials, oauth_account, Backend, Server};
 use serde_json::json;
 
@@ -68,14 +66,12 @@ async fn proxy(
 }
 
 /// The in-memory table, throttled while `on` is set, as the adapter reports it.
-struct Throttled {
-    on: Arc<AtomicBool>,
-    inner: MemoryTable,
-}
+struct Throttled(Arc<AtomicBool>);
 
-impl Throttled {
-    fn check(&self) -> Result<(), StoreError> {
-        if self.on.load(Ordering::SeqCst) {
+#[async_trait]
+impl Hook for Throttled {
+    async fn before(&self, _: &dyn Table, _: Call<'_>) -> Result<(), StoreError> {
+        if self.0.load(Ordering::SeqCst) {
             return Err(StoreError::Service(ServiceError::new(
                 Service::DynamoDb,
                 "GetItem",
@@ -88,63 +84,14 @@ impl Throttled {
     }
 }
 
-#[async_trait]
-impl Table for Throttled {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.check()?;
-        self.inner.get(key).await
-    }
-    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.check()?;
-        self.inner.get_many(keys).await
-    }
-    async fn put(&self, item: Item, cond: Condition) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.put(item, cond).await
-    }
-    async fn delete(&self, key: &Key, cond: Condition) -> Result<Option<Item>, StoreError> {
-        self.check()?;
-        self.inner.delete(key, cond).await
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.transact(ops).await
-    }
-    async fn increment(&self, key: &Key, by: i64, ttl: UnixSeconds) -> Result<i64, StoreError> {
-        self.check()?;
-        self.inner.increment(key, by, ttl).await
-    }
-    async fn counter(&self, key: &Key) -> Result<i64, StoreError> {
-        self.check()?;
-        self.inner.counter(key).await
-    }
-    async fn query(&self, pk: &str, p: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        self.check()?;
-        self.inner.query(pk, p, limit).await
-    }
-    async fn query_gsi1(&self, g: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
-        self.check()?;
-        self.inner.query_gsi1(g, limit).await
-    }
-    async fn query_gsi1_range(
-        &self,
-        g: &str,
-        range: SkRange<'_>,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        self.check()?;
-        self.inner.query_gsi1_range(g, range, limit).await
-    }
-}
-
 /// A server whose table throttles while the returned switch is on.
 async fn throttling_server(backend: Backend) -> (Server, Arc<dyn Fn(bool) + Send + Sync>) {
     match backend {
         Backend::Memory => {
             let on = Arc::new(AtomicBool::new(false));
-            let table = Arc::new(Throttled {
-                on: on.clone(),
-                inner: MemoryTable::new(),
+            let table = Arc::new(Hooked {
+                inner: Arc::new(MemoryTable::new()),
+                hook: Throttled(on.clone()),
             });
             let s = Server::start_with(backend, move |services, _| services.table = table).await;
             (s, Arc::new(move |v| on.store(v, Ordering::SeqCst)))

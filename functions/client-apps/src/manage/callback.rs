@@ -316,49 +316,7 @@ pub(crate) async fn set_primary(
     m: &Manager,
     input: CallbackIn,
 ) -> ApiResult<Endpoint> {
-    let checked = check(s, &input)?;
-    let requested = requested_auth(s, &input)?;
-    let (checked, requested) = (&checked, &requested);
-    changing(|| set_primary_once(s, m, checked.clone(), requested.clone())).await
-}
-
-async fn set_primary_once(
-    s: &Services,
-    m: &Manager,
-    checked: Checked,
-    requested: Option<AuthChange>,
-) -> ApiResult<Endpoint> {
-    let ring = s.keys.ring().await;
-    let now = s.now();
-    let current = primary(s, m).await?;
-    let auth = authentication(
-        m,
-        ring.peppers(),
-        current.as_ref().map(|(e, _)| e),
-        &checked.url,
-        requested,
-    )?;
-    let ep = match current {
-        Some((mut ep, rev)) => {
-            let enabled = apply(&mut ep, ring.peppers(), checked, auth, now)?;
-            save(s, m, &ep, Some(rev), "callback.update").await?;
-            if enabled {
-                crate::manage::messages::recovered(s, &ep).await;
-            }
-            ep
-        }
-        None => {
-            let new = NewEndpoint {
-                primary: true,
-                url: checked.url,
-                auth,
-                events: checked.events,
-                rate_limit: checked.rate_limit,
-            };
-            create_endpoint(s, m, ring.peppers(), new, "callback.create").await?
-        }
-    };
-    Ok(ep)
+    put(s, m, Which::Primary, input).await
 }
 
 /// Updates an extra endpoint (`PUT /api/callback/endpoints/{id}`).
@@ -368,21 +326,50 @@ pub(crate) async fn update_endpoint(
     id: &str,
     input: CallbackIn,
 ) -> ApiResult<Endpoint> {
+    put(s, m, Which::Extra(id), input).await
+}
+
+/// A `PUT` of the endpoint `which`: its settings replaced (and, for the primary callback, the
+/// callback created when there is none).
+async fn put(
+    s: &Services,
+    m: &Manager,
+    which: Which<'_>,
+    input: CallbackIn,
+) -> ApiResult<Endpoint> {
     let checked = check(s, &input)?;
     let requested = requested_auth(s, &input)?;
     let (checked, requested) = (&checked, &requested);
     changing(|| async move {
-        let (mut ep, rev) = owned(s, m, id).await?;
         let ring = s.keys.ring().await;
+        let current = match which {
+            Which::Primary => primary(s, m).await?,
+            Which::Extra(id) => Some(owned(s, m, id).await?),
+        };
         let auth = authentication(
             m,
             ring.peppers(),
-            Some(&ep),
+            current.as_ref().map(|(e, _)| e),
             &checked.url,
             requested.clone(),
         )?;
+        let Some((mut ep, rev)) = current else {
+            let new = NewEndpoint {
+                primary: true,
+                url: checked.url.clone(),
+                auth,
+                events: checked.events.clone(),
+                rate_limit: checked.rate_limit,
+            };
+            return create_endpoint(s, m, ring.peppers(), new, "callback.create").await;
+        };
         let enabled = apply(&mut ep, ring.peppers(), checked.clone(), auth, s.now())?;
-        save(s, m, &ep, Some(rev), "endpoint.update").await?;
+        let action = if ep.primary {
+            "callback.update"
+        } else {
+            "endpoint.update"
+        };
+        save(s, m, &ep, Some(rev), action).await?;
         if enabled {
             crate::manage::messages::recovered(s, &ep).await;
         }

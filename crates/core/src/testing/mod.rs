@@ -7,6 +7,7 @@ use crate::kernel::config::Config;
 use crate::ports::services::Services;
 
 pub mod dpop;
+pub mod hooked;
 
 pub const TEST_NOW: crate::kernel::clock::UnixSeconds = 1_800_000_000;
 

@@ -11,6 +11,10 @@
 //! - per source: [`Policy::max_per_source`] failures from one address, on any credentials,
 //!   lock that address (credential stuffing across many ids).
 //!
+//! An IPv6 source is its /64 network ([`Source::label`]): one customer's link is a /64, and its
+//! 2^64 addresses are free to whoever holds it — counted per /128, an attacker would take a
+//! fresh address for each few tries. An IPv4 address is itself (IPv4-mapped IPv6 included).
+//!
 //! Only a presented secret that is wrong counts: a request that carries no secret is refused
 //! without counting.
 
@@ -56,11 +60,15 @@ impl Source {
         self.0
     }
 
-    /// The canonical text of the address, as it appears in counter keys.
+    /// What is counted, as it appears in counter keys: an IPv4 address (`to_canonical` folds
+    /// IPv4-mapped IPv6 onto IPv4: one address, one bucket), or an IPv6 address's /64 network.
     fn label(&self) -> String {
-        match self.0 {
-            // `to_canonical` folds IPv4-mapped IPv6 onto IPv4: one address, one bucket.
-            Some(ip) => ip.to_canonical().to_string(),
+        match self.0.map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => {
+                let network = u128::from(v6) & !(u128::from(u64::MAX));
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
             None => "unknown".to_owned(),
         }
     }
@@ -192,6 +200,17 @@ mod tests {
         assert_eq!(src("::ffff:127.0.0.1").label(), "127.0.0.1");
         assert_eq!(src("not an ip"), Source::UNKNOWN);
         assert_eq!(Source::parse(None).label(), "unknown");
+        // IPv6: the /64 is the source.
+        assert_eq!(src("2001:db8:1:2:aaaa::1").label(), "2001:db8:1:2::/64");
+        assert_eq!(
+            src("2001:db8:1:2:ffff:ffff:ffff:ffff").label(),
+            src("2001:db8:1:2::").label()
+        );
+        assert_ne!(
+            src("2001:db8:1:3::1").label(),
+            src("2001:db8:1:2::1").label()
+        );
+        assert_eq!(src("::1").label(), "::/64");
     }
 
     #[tokio::test]
@@ -234,6 +253,36 @@ mod tests {
             .await
             .unwrap_err();
         check(&t, Attempt::new("fresh", src("10.0.0.10")), now)
+            .await
+            .unwrap();
+    }
+
+    /// An attacker with an IPv6 /64 takes a fresh address for every try: still one source.
+    #[tokio::test]
+    async fn a_new_ipv6_address_per_try_is_still_one_source() {
+        let t = MemoryTable::new();
+        let now = 9_000;
+        let from = |i: u32| src(&format!("2001:db8:0:7:{:x}:{:x}::1", i >> 16, i & 0xffff));
+        for i in 0..5 {
+            record_failure(&t, Attempt::new("victim", from(i)), now)
+                .await
+                .unwrap();
+        }
+        let e = check(&t, Attempt::new("victim", from(99)), now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 429, "the pair is locked for the whole /64");
+        for i in 0..50 {
+            record_failure(&t, Attempt::new(&format!("c{i}"), from(1_000 + i)), now)
+                .await
+                .unwrap();
+        }
+        let e = check(&t, Attempt::new("fresh", from(7_777)), now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 429, "the source is locked for the whole /64");
+        // The owner of "victim", on another network, is untouched.
+        check(&t, Attempt::new("victim", src("2001:db8:0:8::1")), now)
             .await
             .unwrap();
     }

@@ -11,7 +11,7 @@
 //! - per source: [`Policy::max_per_source`] failures from one address, on any credentials,
 //!   lock that address (credential stuffing across many ids).
 //!
-//! An IPv6 source is its /64 network ([`Source::label`]): one customer's link is a /64, and its
+//! An IPv6 source is its /64 network (`Source::label`): one customer's link is a /64, and its
 //! 2^64 addresses are free to whoever holds it — counted per /128, an attacker would take a
 //! fresh address for each few tries. An IPv4 address is itself (IPv4-mapped IPv6 included).
 //!

@@ -169,19 +169,22 @@ fn json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
 /// Runs one HTTP request inside a `request` span (function, method, route; the account, client
 /// and grant once known) and logs its outcome. The query string is never logged: it can carry
 /// tokens.
-pub async fn observe<F>(
+pub fn observe<F>(
     function: &'static str,
     method: &str,
     path: &str,
     fut: F,
-) -> lambda_http::Response<lambda_http::Body>
+) -> impl std::future::Future<Output = lambda_http::Response<lambda_http::Body>>
 where
     F: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
 {
+    use futures_util::FutureExt;
     use tracing::Instrument;
+    // Combinators, not an `async` block around `fut`: an async wrapper keeps room for the inner
+    // future twice (see `keygate_core::kernel::request_log::scope`). The `response` line is
+    // written inside the span: `instrument` enters it for the poll that completes.
     let span = tracing::info_span!("request", function, method = %method, route = %path);
-    keygate_core::kernel::request_log::scope(async move {
-        let (resp, known) = keygate_core::kernel::request_log::observed(fut).await;
+    let logged = keygate_core::kernel::request_log::observed(fut).map(|(resp, known)| {
         tracing::info!(
             status = resp.status().as_u16(),
             account = known.account.as_deref(),
@@ -190,9 +193,8 @@ where
             "response"
         );
         resp
-    })
-    .instrument(span)
-    .await
+    });
+    keygate_core::kernel::request_log::scope(logged).instrument(span)
 }
 
 #[cfg(test)]

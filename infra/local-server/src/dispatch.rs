@@ -106,7 +106,10 @@ pub async fn route(
     let req = with_forwarded_proto(services, req);
     let path = req.uri().path().to_owned();
     if path.starts_with("/_local/") {
-        return crate::operator::handle(services, queues, req).await;
+        // Boxed (in its own statement, see below): the operator routes are rare, and inline
+        // their future would size every request's.
+        let operating = Box::pin(crate::operator::handle(services, queues, req));
+        return operating.await;
     }
     let mut known = false;
     let found =
@@ -130,15 +133,16 @@ pub async fn route(
             path: req.uri().path(),
         };
         // Boxed: the authorizer's future is large, and inline it would make every request's
-        // future (moved by axum and tower at each layer) that large.
-        match Box::pin(keygate_verify::decide(
+        // future (moved by axum and tower at each layer) that large. Boxed in its own statement:
+        // a temporary of a `match` scrutinee lives to the end of the `match`, across the
+        // `.await`, and the generator would keep room for the unboxed future anyway.
+        let deciding = Box::pin(keygate_verify::decide(
             services,
             req.headers(),
             source,
             target,
-        ))
-        .await
-        {
+        ));
+        match deciding.await {
             Ok(principal) => {
                 let mut authorizer = ApiGatewayRequestAuthorizer::default();
                 authorizer.fields = principal.to_context();

@@ -9,9 +9,13 @@ use crate::kernel::error::ApiError;
 const RANDOM_LEN: usize = 16;
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// The random part of an id. Ids are not secrets (they are unguessable, not keys), so they come
+/// from the thread's CSPRNG (`rand::thread_rng`: ChaCha12, seeded and reseeded from the OS), not
+/// from a `getrandom` system call per id, which was one system call on every issued token. Secrets
+/// ([`crate::kernel::crypto`]) still take their bytes from the OS.
 pub fn random_suffix() -> String {
     let mut bytes = [0u8; RANDOM_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     bytes
         .iter()
         .map(|b| ALPHABET[(*b as usize) % 32] as char)

@@ -4,6 +4,12 @@
 # (client credentials) at `wrk -t2 -c32`. The server runs as Lambda would log and count: JSON log
 # lines (KEYGATE_LOG_FORMAT=json, RUST_LOG=info) and EMF metric lines (KEYGATE_METRICS=stdout), to
 # /dev/null. Needs wrk (Debian: apt-get install wrk) and a release build of keygate-local.
+#
+# In the same run, for reading the figure:
+# - one P-256 signature, `openssl speed ecdsap256` (the target is CPU per token ≤ 2 × that);
+# - the floor: the same server's CPU per `GET /.well-known/jwks.json`, a request that does no
+#   work (a cached document), under the same wrk — what loopback HTTP, hyper and the logs cost a
+#   request on this machine before any handler runs.
 #   SECONDS_PER_RUN (default 10), CONNECTIONS (32), BIN (target/release/keygate-local)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,21 +36,37 @@ client=$(curl -sf -X POST "$base/api/oauth2/clients" -H "authorization: Basic $k
 export KG_CLIENT_ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$client")
 export KG_CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$client")
 
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# utime and stime of the server, in clock ticks.
+times() { awk '{print $14, $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
-# Warm up (the first requests fill caches and connection pools), then measure.
-wrk -t2 -c"$conns" -d2s -s "$root/bench/wrk/token.lua" "$base" >/dev/null 2>&1
-before=$(ticks)
-out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$root/bench/wrk/token.lua" "$base" 2>&1)
-after=$(ticks)
-requests=$(sed -n 's/^requests \([0-9]*\) non200 \([0-9]*\)$/\1/p' <<<"$out")
-non200=$(sed -n 's/^requests \([0-9]*\) non200 \([0-9]*\)$/\2/p' <<<"$out")
-rps=$(sed -n 's/^Requests\/sec: *//p' <<<"$out")
-python3 - "$before" "$after" "$hz" "$requests" "$non200" "$rps" <<'PY'
+
+# One measured wrk run of `script` against `url`: "<requests> <non-200> <user ticks> <sys ticks>".
+measure() {
+    local script=$1 url=$2 out u0 s0 u1 s1
+    # Warm up (the first requests fill caches and connection pools), then measure.
+    wrk -t2 -c"$conns" -d2s -s "$root/bench/wrk/$script" "$url" >/dev/null 2>&1
+    read -r u0 s0 < <(times)
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$root/bench/wrk/$script" "$url" 2>&1)
+    read -r u1 s1 < <(times)
+    sed -n 's/^requests \([0-9]*\) non200 \([0-9]*\)$/\1 \2/p' <<<"$out" | tr '\n' ' '
+    echo "$((u1 - u0)) $((s1 - s0))"
+}
+token=$(measure token.lua "$base")
+floor=$(measure get.lua "$base/.well-known/jwks.json")
+signs=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print $(NF-1)}')
+
+python3 - "$hz" "$secs" "$signs" $token $floor <<'PY'
 import sys
-before, after, hz, n, bad, rps = sys.argv[1:]
-cpu = (int(after) - int(before)) / int(hz)
-n = int(n)
-print(f"POST /api/oauth2/token (client credentials): {n} requests ({bad} not 200), {float(rps):.0f} req/s, "
-      f"server CPU {cpu:.2f} s -> {cpu / n * 1e6:.1f} us of CPU per token")
+hz, secs, signs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+n, bad, u, s, fn, fbad, fu, fs = map(int, sys.argv[4:12])
+us = lambda ticks, reqs: ticks / hz / reqs * 1e6
+sig = 1e6 / signs
+total = us(u + s, n)
+print(f"POST /api/oauth2/token (client credentials): {n} requests ({bad} not 200), {n / secs:.0f} req/s, "
+      f"server CPU {(u + s) / hz:.2f} s -> {total:.1f} us of CPU per token "
+      f"(user {us(u, n):.1f}, system {us(s, n):.1f})")
+print(f"floor, GET /.well-known/jwks.json: {fn} requests ({fbad} not 200), {fn / secs:.0f} req/s -> "
+      f"{us(fu + fs, fn):.1f} us per request (user {us(fu, fn):.1f}, system {us(fs, fn):.1f})")
+print(f"one P-256 signature (openssl speed ecdsap256): {sig:.1f} us -> a token is {total / sig:.2f} x "
+      f"(target <= 2 x); above the floor {(total - us(fu + fs, fn)) / sig:.2f} x")
 PY

@@ -4,8 +4,7 @@ use super::*;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
 
-use keygate_core::ports::store::{StoreError, Table, WriteOp};
-use keygate_core::testing::hooked::{Call, Hook, Hooked};
+use keygate_core::testing::hooked::{DeliveryRaces, Hooked};
 
 async fn services() -> Services {
     keygate_core::testing::memory_services().await
@@ -77,51 +76,6 @@ async fn create_then_list_client_app() {
     assert_eq!(listed["count"], 1);
     assert_eq!(listed["results"][0]["clientId"], created["clientId"]);
     assert!(listed["results"][0].get("secret").is_none());
-}
-
-/// A failed delivery writing an endpoint's health (`failingSince`, as the webhooks function
-/// does) right before each of the next `races` transactions that write an endpoint: the
-/// manager's read is stale by the time its write lands.
-struct DeliveryRaces(Arc<AtomicU32>);
-
-#[async_trait::async_trait]
-impl Hook for DeliveryRaces {
-    async fn before(&self, inner: &dyn Table, call: Call<'_>) -> Result<(), StoreError> {
-        use keygate_core::kernel::ids::{AccountId, EndpointId};
-        use keygate_core::notify::endpoints;
-        let Call::Transact(ops) = call else {
-            return Ok(());
-        };
-        for op in ops {
-            let key = match op {
-                WriteOp::Put(item, _) => &item.key,
-                WriteOp::Delete(key, _) => key,
-                WriteOp::Check(..) => continue,
-            };
-            let (Some(account), Some(id)) =
-                (key.pk.strip_prefix("ACC#"), key.sk.strip_prefix("EP#"))
-            else {
-                continue;
-            };
-            if self
-                .0
-                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-                .is_err()
-            {
-                return Ok(());
-            }
-            let (account, id) = (
-                AccountId::parse(account).unwrap(),
-                EndpointId::parse(id).unwrap(),
-            );
-            let (mut ep, rev) = endpoints::get(inner, &account, &id)
-                .await?
-                .expect("the endpoint the manager read");
-            ep.failing_since = Some(ep.failing_since.unwrap_or(0) + 1);
-            endpoints::save(inner, &ep, Some(rev)).await?;
-        }
-        Ok(())
-    }
 }
 
 /// A manager's change of an endpoint is made even when a failed delivery writes the endpoint's

@@ -10,6 +10,7 @@ mod callback_oauth;
 mod client_apps;
 mod consent_browser;
 mod console_browser;
+mod endpoint_races;
 mod fapi2;
 mod hardening;
 mod integrations;

@@ -2,6 +2,7 @@
 //! something happen meanwhile (another writer between a read and a write). One delegating
 //! decorator, so that each such test writes only its hook.
 
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -84,5 +85,48 @@ impl<H: Hook> Table for Hooked<H> {
     ) -> Result<Vec<Item>, StoreError> {
         self.before(Call::Read).await?;
         self.inner.query_gsi1_range(gsi1pk, range, limit).await
+    }
+}
+
+/// A failed delivery writing an endpoint's health (`failingSince`, as the webhooks function
+/// does) right before each of the next `n` transactions that write an endpoint (`n` is the
+/// counter's value, counted down): the manager's read is stale by the time its write lands.
+pub struct DeliveryRaces(pub Arc<AtomicU32>);
+
+#[async_trait]
+impl Hook for DeliveryRaces {
+    async fn before(&self, inner: &dyn Table, call: Call<'_>) -> Result<(), StoreError> {
+        use crate::kernel::ids::{AccountId, EndpointId};
+        use crate::notify::endpoints;
+        let Call::Transact(ops) = call else {
+            return Ok(());
+        };
+        for op in ops {
+            let key = match op {
+                WriteOp::Put(item, _) => &item.key,
+                WriteOp::Delete(key, _) => key,
+                WriteOp::Check(..) => continue,
+            };
+            let (Some(account), Some(id)) =
+                (key.pk.strip_prefix("ACC#"), key.sk.strip_prefix("EP#"))
+            else {
+                continue;
+            };
+            let (Ok(account), Ok(id)) = (AccountId::parse(account), EndpointId::parse(id)) else {
+                continue;
+            };
+            if self
+                .0
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_err()
+            {
+                return Ok(());
+            }
+            if let Some((mut ep, rev)) = endpoints::get(inner, &account, &id).await? {
+                ep.failing_since = Some(ep.failing_since.unwrap_or(0) + 1);
+                endpoints::save(inner, &ep, Some(rev)).await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -40,19 +40,20 @@ export KG_CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv
 times() { awk '{print $14, $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 
-# One measured wrk run of `script` against `url`: "<requests> <non-200> <user ticks> <sys ticks>".
+# One measured wrk run against `url` (token.lua: the token request, or with KG_PLAIN_GET=1 a plain
+# GET of `url`): "<requests> <non-200> <user ticks> <sys ticks>".
 measure() {
-    local script=$1 url=$2 out u0 s0 u1 s1
+    local url=$1 out u0 s0 u1 s1
     # Warm up (the first requests fill caches and connection pools), then measure.
-    wrk -t2 -c"$conns" -d2s -s "$root/bench/wrk/$script" "$url" >/dev/null 2>&1
+    wrk -t2 -c"$conns" -d2s -s "$root/bench/wrk/token.lua" "$url" >/dev/null 2>&1
     read -r u0 s0 < <(times)
-    out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$root/bench/wrk/$script" "$url" 2>&1)
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" -s "$root/bench/wrk/token.lua" "$url" 2>&1)
     read -r u1 s1 < <(times)
     sed -n 's/^requests \([0-9]*\) non200 \([0-9]*\)$/\1 \2/p' <<<"$out" | tr '\n' ' '
     echo "$((u1 - u0)) $((s1 - s0))"
 }
-token=$(measure token.lua "$base")
-floor=$(measure get.lua "$base/.well-known/jwks.json")
+token=$(measure "$base")
+floor=$(KG_PLAIN_GET=1 measure "$base/.well-known/jwks.json")
 signs=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print $(NF-1)}')
 
 python3 - "$hz" "$secs" "$signs" $token $floor <<'PY'

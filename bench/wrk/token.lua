@@ -1,5 +1,7 @@
 -- wrk script: POST /api/oauth2/token, client credentials, Basic client authentication.
--- The client id and secret come from the environment (KG_CLIENT_ID, KG_CLIENT_SECRET).
+-- The client id and secret come from the environment (KG_CLIENT_ID, KG_CLIENT_SECRET). With
+-- KG_PLAIN_GET=1 it sends wrk's plain GET of the URL instead (cpu-per-token.sh's floor), counted
+-- the same way.
 local id = os.getenv("KG_CLIENT_ID")
 local secret = os.getenv("KG_CLIENT_SECRET")
 
@@ -17,11 +19,13 @@ local function base64(data)
   end) .. ({ "", "==", "=" })[#data % 3 + 1])
 end
 
-wrk.method = "POST"
-wrk.path = "/api/oauth2/token"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic " .. base64(id .. ":" .. secret)
+if os.getenv("KG_PLAIN_GET") ~= "1" then
+  wrk.method = "POST"
+  wrk.path = "/api/oauth2/token"
+  wrk.body = "grant_type=client_credentials"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Authorization"] = "Basic " .. base64(id .. ":" .. secret)
+end
 
 local non200 = 0
 response = function(status)

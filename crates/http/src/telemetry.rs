@@ -46,14 +46,15 @@ pub fn init() {
 /// One JSON object per event (see the module doc).
 pub struct JsonLines;
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+/// Only with [`SpanFields`]: the span fields are copied into the line as they are stored, so
+/// they must be JSON members (another formatter's `key=value` text would land unescaped).
+impl<S> FormatEvent<S, SpanFields> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'w> FormatFields<'w> + 'static,
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, SpanFields>,
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -78,7 +79,7 @@ where
                 json_str(&mut w, span.name())?;
                 let ext = span.extensions();
                 // The span's fields as `SpanFields` stored them: `,"k":v…`, or nothing.
-                if let Some(stored) = ext.get::<FormattedFields<N>>() {
+                if let Some(stored) = ext.get::<FormattedFields<SpanFields>>() {
                     w.write_str(&stored.fields)?;
                 }
                 w.write_char('}')?;

@@ -65,8 +65,11 @@ async fn endpoint_changes_survive_a_delivery_writing_meanwhile(backend: Backend)
         (409, Some("concurrent_change")),
         "{got}"
     );
-    let (_, got) = s.api("GET", "/api/callback", key, None).await;
-    assert_eq!(got["url"], "https://hooks.example/v2");
+    let (status, got) = s.api("GET", "/api/callback", key, None).await;
+    assert_eq!(
+        (status, &got["url"]),
+        (200, &json!("https://hooks.example/v2"))
+    );
 
     // Deleting, losing one race: the endpoint goes.
     arm(1);

@@ -26,21 +26,37 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     let json = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok()
         || std::env::var("KEYGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
-        builder
-            .fmt_fields(SpanFields)
-            .event_format(JsonLines)
+        registry
+            .with(lines.fmt_fields(SpanFields).event_format(JsonLines))
             .try_init()
     } else {
-        builder.compact().try_init()
+        registry.with(lines.compact()).try_init()
     };
+}
+
+/// `RUST_LOG` as `target=level` directives and a bare default level (`info`,
+/// `warn,keygate_token=debug`), read by `tracing-subscriber`'s `Targets`. (Its `EnvFilter` also
+/// takes span and field filters, which keygate never used, and links a regex engine with its
+/// Unicode tables into every function: about half a megabyte of each binary.) Unset: `info`;
+/// unreadable: `info`, and a line on stderr that says so.
+pub fn log_filter(spec: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        None => default(),
+        Some(spec) => spec.parse().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG '{spec}' is not target=level directives ({e}): logging at info");
+            default()
+        }),
+    }
 }
 
 /// One JSON object per event (see the module doc).
@@ -304,6 +320,21 @@ mod tests {
         );
         assert_eq!(v["grant"], "client_credentials");
         assert_eq!(v["spans"][0]["function"], "token");
+    }
+
+    #[test]
+    fn rust_log_is_read_as_targets_and_levels() {
+        use tracing::Level;
+        let f = log_filter(Some("warn,keygate_token=debug"));
+        assert!(f.would_enable("keygate_token::grants", &Level::DEBUG));
+        assert!(!f.would_enable("keygate_token", &Level::TRACE));
+        assert!(f.would_enable("hyper", &Level::WARN));
+        assert!(!f.would_enable("hyper", &Level::INFO));
+        for unset_or_unreadable in [None, Some(""), Some("keygate=loud")] {
+            let f = log_filter(unset_or_unreadable);
+            assert!(f.would_enable("keygate_verify", &Level::INFO));
+            assert!(!f.would_enable("keygate_verify", &Level::DEBUG));
+        }
     }
 
     #[test]

@@ -323,6 +323,12 @@ mod tests {
         assert!(matches!(find(ROUTES, "GET", "/nope"), Found::Unknown));
     }
 
+    const FUNCTION: Function = Function {
+        name: "test",
+        resource: "TestFunction",
+        routes: ROUTES,
+    };
+
     #[tokio::test]
     async fn a_requests_future_stays_small() {
         // Every request's future is boxed and moved by the Lambda runtime's and the local
@@ -330,12 +336,7 @@ mod tests {
         // and no wrapper may keep the inner future twice (`request_log::scope`). Before that it
         // was 7.5 KB in a debug build (an unoptimised build's futures are the larger); now 1.7.
         let s = keygate_core::testing::memory_services().await;
-        let f = Function {
-            name: "test",
-            resource: "TestFunction",
-            routes: ROUTES,
-        };
-        let request = dispatch(&f, &s, Request::default());
+        let request = dispatch(&FUNCTION, &s, Request::default());
         let size = std::mem::size_of_val(&request);
         assert!(size <= 2048, "a request's future is {size} bytes");
     }
@@ -343,11 +344,6 @@ mod tests {
     #[tokio::test]
     async fn dispatch_runs_the_handler_and_answers_unknown_routes() {
         let s = keygate_core::testing::memory_services().await;
-        let f = Function {
-            name: "test",
-            resource: "TestFunction",
-            routes: ROUTES,
-        };
         let req = |m: &str, p: &str| {
             http::Request::builder()
                 .method(m)
@@ -356,19 +352,21 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(
-            dispatch(&f, &s, req("GET", "/api/clientApps/app_1"))
+            dispatch(&FUNCTION, &s, req("GET", "/api/clientApps/app_1"))
                 .await
                 .status(),
             200
         );
         assert_eq!(
-            dispatch(&f, &s, req("DELETE", "/api/whoami"))
+            dispatch(&FUNCTION, &s, req("DELETE", "/api/whoami"))
                 .await
                 .status(),
             405
         );
         assert_eq!(
-            dispatch(&f, &s, req("GET", "/api/whoami/")).await.status(),
+            dispatch(&FUNCTION, &s, req("GET", "/api/whoami/"))
+                .await
+                .status(),
             404
         );
     }

@@ -235,19 +235,31 @@ mod tests {
         check(&t, attacker, now + 900).await.unwrap();
     }
 
+    /// Each of `attempts` fails once; then `probe` is refused, and its error returned.
+    async fn fail_then_refused(
+        t: &MemoryTable,
+        attempts: impl IntoIterator<Item = Attempt<'_>>,
+        probe: Attempt<'_>,
+        now: UnixSeconds,
+    ) -> ApiError {
+        for attempt in attempts {
+            record_failure(t, attempt, now).await.unwrap();
+        }
+        check(t, probe, now).await.unwrap_err()
+    }
+
+    /// `n` credential ids, `c0`, `c1`, …
+    fn ids(n: i64) -> Vec<String> {
+        (0..n).map(|i| format!("c{i}")).collect()
+    }
+
     #[tokio::test]
     async fn many_failures_from_one_source_lock_the_source() {
         let t = MemoryTable::new();
         let now = 9_000;
-        let ids: Vec<String> = (0..50).map(|i| format!("c{i}")).collect();
-        for id in &ids {
-            record_failure(&t, Attempt::new(id, src("10.0.0.9")), now)
-                .await
-                .unwrap();
-        }
-        let e = check(&t, Attempt::new("fresh", src("10.0.0.9")), now)
-            .await
-            .unwrap_err();
+        let ids = ids(POLICY.max_per_source);
+        let many = ids.iter().map(|id| Attempt::new(id, src("10.0.0.9")));
+        let e = fail_then_refused(&t, many, Attempt::new("fresh", src("10.0.0.9")), now).await;
         assert_eq!(e.status(), 429);
         check(&t, Attempt::anonymous(src("10.0.0.9")), now)
             .await
@@ -263,23 +275,16 @@ mod tests {
         let t = MemoryTable::new();
         let now = 9_000;
         let from = |i: u32| src(&format!("2001:db8:0:7:{:x}:{:x}::1", i >> 16, i & 0xffff));
-        for i in 0..5 {
-            record_failure(&t, Attempt::new("victim", from(i)), now)
-                .await
-                .unwrap();
-        }
-        let e = check(&t, Attempt::new("victim", from(99)), now)
-            .await
-            .unwrap_err();
+        let tries = (0..).map(from).take(POLICY.max_per_credential as usize);
+        let victim = tries.map(|source| Attempt::new("victim", source));
+        let e = fail_then_refused(&t, victim, Attempt::new("victim", from(99)), now).await;
         assert_eq!(e.status(), 429, "the pair is locked for the whole /64");
-        for i in 0..50 {
-            record_failure(&t, Attempt::new(&format!("c{i}"), from(1_000 + i)), now)
-                .await
-                .unwrap();
-        }
-        let e = check(&t, Attempt::new("fresh", from(7_777)), now)
-            .await
-            .unwrap_err();
+        let ids = ids(POLICY.max_per_source);
+        let many = ids
+            .iter()
+            .zip(1_000..)
+            .map(|(id, i)| Attempt::new(id, from(i)));
+        let e = fail_then_refused(&t, many, Attempt::new("fresh", from(7_777)), now).await;
         assert_eq!(e.status(), 429, "the source is locked for the whole /64");
         // The owner of "victim", on another network, is untouched.
         check(&t, Attempt::new("victim", src("2001:db8:0:8::1")), now)

@@ -80,11 +80,15 @@ pub fn looks_like_secret(s: &str) -> bool {
 /// prepared once: its inner and outer pads are hashed when the pepper loads, not at every check,
 /// and the SHA-256 is aws-lc's assembly, not a portable one — a client-credentials token checks
 /// one secret, and this was a tenth of its CPU outside the signature.
+///
+/// The sealing key ([`Peppers::seal`]) is derived from it once too: every webhook delivery opens
+/// its endpoint's signing secret.
 #[derive(Clone)]
 pub struct Pepper {
     pub id: String,
     key: [u8; 32],
     prepared: aws_lc_rs::hmac::Key,
+    sealing: aes_gcm::Key<aes_gcm::Aes256Gcm>,
 }
 
 impl std::fmt::Debug for Pepper {
@@ -96,10 +100,15 @@ impl std::fmt::Debug for Pepper {
 impl Pepper {
     pub fn new(id: impl Into<String>, key: [u8; 32]) -> Self {
         let prepared = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key);
+        // HMAC(pepper, "keygate seal v1"): the AES-256-GCM key of sealed values.
+        let derived = aws_lc_rs::hmac::sign(&prepared, b"keygate seal v1");
+        let mut sealing = aes_gcm::Key::<aes_gcm::Aes256Gcm>::default();
+        sealing.copy_from_slice(derived.as_ref());
         Self {
             id: id.into(),
             key,
             prepared,
+            sealing,
         }
     }
     pub fn generate(id: impl Into<String>) -> Self {
@@ -179,21 +188,12 @@ impl std::fmt::Debug for Sealed {
     }
 }
 
-impl Pepper {
-    fn sealing_key(&self) -> aes_gcm::Key<aes_gcm::Aes256Gcm> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(b"keygate seal v1");
-        let bytes: [u8; 32] = mac.finalize().into_bytes().into();
-        bytes.into()
-    }
-}
-
 impl Peppers {
     /// Encrypts `plaintext` for the record named by `aad` (e.g. `"whsec:ep_…"`).
     pub fn seal(&self, aad: &str, plaintext: &str) -> Sealed {
         use aes_gcm::aead::{Aead, KeyInit, Payload};
         let p = self.current();
-        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing_key());
+        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing);
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ct = cipher
@@ -220,7 +220,7 @@ impl Peppers {
             return None;
         }
         let (nonce, ct) = raw.split_at(12);
-        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing_key());
+        let cipher = aes_gcm::Aes256Gcm::new(&p.sealing);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
         let pt = cipher
             .decrypt(
@@ -358,6 +358,17 @@ mod tests {
         let expected = format!("p1${}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
         assert_eq!(peppers.hash("client", &secret).0, expected);
         assert!(peppers.verify("client", &SecretHash(expected), secret.expose()));
+    }
+
+    #[test]
+    fn the_sealing_key_is_still_hmac_of_the_seal_label() {
+        // Values already sealed were sealed under HMAC-SHA256(pepper, "keygate seal v1") made
+        // with the `hmac` crate at each call; the key derived once must be the same bytes.
+        let key = [9u8; 32];
+        let mut mac = HmacSha256::new_from_slice(&key).unwrap();
+        mac.update(b"keygate seal v1");
+        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(&Pepper::new("p1", key).sealing[..], &expected[..]);
     }
 
     #[test]
